@@ -1,0 +1,27 @@
+# cmake --install: headers, the module libraries, generated protobuf headers
+# and a package config, so an outside project can
+#   find_package(Runnel CONFIG REQUIRED)
+#   target_link_libraries(app PRIVATE runnel::runnel)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+get_property(module_targets GLOBAL PROPERTY RUNNEL_MODULE_TARGETS)
+install(TARGETS ${module_targets} runnel EXPORT RunnelTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/runnel
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "*_test*" EXCLUDE)
+get_property(proto_gen GLOBAL PROPERTY RUNNEL_PROTO_GEN_DIR)
+install(DIRECTORY ${proto_gen}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  FILES_MATCHING PATTERN "*.pb.h")
+install(EXPORT RunnelTargets NAMESPACE runnel::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Runnel)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/RunnelConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/RunnelConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Runnel)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/RunnelConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/RunnelConfig.cmake ${PROJECT_BINARY_DIR}/RunnelConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Runnel)

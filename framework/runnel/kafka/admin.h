@@ -1,0 +1,72 @@
+#ifndef RUNNEL_KAFKA_ADMIN_H_
+#define RUNNEL_KAFKA_ADMIN_H_
+
+// Admin: topics and consumer-group offsets through librdkafka's Admin API.
+// Thread-safety: calls may come from any thread; each call is synchronous
+// and bounded by its timeout.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runnel/common/types.h"
+#include "runnel/kafka/client_config.h"
+
+struct rd_kafka_s;
+
+namespace runnel::kafka {
+
+struct NewTopic {
+  std::string name;
+  int32_t partitions = 1;
+  // -1: the broker's default.replication.factor.
+  int16_t replication_factor = -1;
+  // Topic configs, e.g. {"cleanup.policy", "compact"}.
+  std::map<std::string, std::string> configs;
+};
+
+struct TopicDescription {
+  std::string name;
+  int32_t partitions = 0;
+  int16_t replication_factor = 0;
+};
+
+class Admin {
+ public:
+  static absl::StatusOr<std::unique_ptr<Admin>> Create(const ClientConfig& config);
+  ~Admin();
+
+  // Creates every topic; one that already exists with the same partition
+  // count is fine (idempotent); with another count it is kFailedPrecondition.
+  absl::Status CreateTopics(const std::vector<NewTopic>& topics, absl::Duration timeout);
+  // kNotFound for a topic that does not exist.
+  absl::StatusOr<TopicDescription> DescribeTopic(const std::string& topic, absl::Duration timeout);
+  // Configs of a topic as the broker reports them (all of them, defaults too).
+  absl::StatusOr<std::map<std::string, std::string>> DescribeTopicConfigs(const std::string& topic,
+                                                                          absl::Duration timeout);
+  // Deleting a topic that does not exist is not an error.
+  absl::Status DeleteTopics(const std::vector<std::string>& topics, absl::Duration timeout);
+  absl::StatusOr<std::vector<std::string>> ListTopics(absl::Duration timeout);
+
+  // The committed offsets of a consumer group (partitions without one are
+  // left out).
+  absl::StatusOr<std::map<TopicPartition, Offset>> ListGroupOffsets(const std::string& group,
+                                                                    absl::Duration timeout);
+  absl::Status AlterGroupOffsets(const std::string& group,
+                                 const std::map<TopicPartition, Offset>& offsets,
+                                 absl::Duration timeout);
+  absl::Status DeleteGroup(const std::string& group, absl::Duration timeout);
+
+ private:
+  explicit Admin(rd_kafka_s* rk);
+  rd_kafka_s* rk_;
+};
+
+}  // namespace runnel::kafka
+
+#endif  // RUNNEL_KAFKA_ADMIN_H_

@@ -1,0 +1,66 @@
+#ifndef RUNNEL_KAFKA_RECORD_H_
+#define RUNNEL_KAFKA_RECORD_H_
+
+// Records as they cross the Kafka client boundary.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runnel/common/types.h"
+
+struct rd_kafka_message_s;
+
+namespace runnel::kafka {
+
+// One header; a null value is distinct from an empty one.
+struct Header {
+  std::string key;
+  std::optional<std::string> value;
+  bool operator==(const Header&) const = default;
+};
+using Headers = std::vector<Header>;
+
+// A record to send. Views must stay valid until Producer::Send returns (the
+// producer copies them).
+struct OutgoingRecord {
+  std::string_view topic;
+  // Unset: the producer's partitioner chooses (murmur2 of the key, like the
+  // Java client).
+  std::optional<Partition> partition;
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;
+  // Unset: the producer stamps the current time.
+  std::optional<Timestamp> timestamp;
+  const Headers* headers = nullptr;
+};
+
+// A consumed record. Owns librdkafka's message; the views point into it and
+// live as long as this object. Move-only.
+class ConsumedRecord {
+ public:
+  explicit ConsumedRecord(rd_kafka_message_s* message);
+  ConsumedRecord(ConsumedRecord&&) noexcept;
+  ConsumedRecord& operator=(ConsumedRecord&&) noexcept;
+  ~ConsumedRecord();
+
+  std::string_view topic() const;
+  Partition partition() const;
+  Offset offset() const;
+  // std::nullopt is Kafka's null key/value.
+  std::optional<std::string_view> key() const;
+  std::optional<std::string_view> value() const;
+  Timestamp timestamp() const;
+  // Copies the headers out (headers are rare on the hot path).
+  Headers headers() const;
+
+ private:
+  rd_kafka_message_s* message_;
+};
+
+}  // namespace runnel::kafka
+
+#endif  // RUNNEL_KAFKA_RECORD_H_
