@@ -10,19 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "runnel/common/headers.h"
 #include "runnel/common/types.h"
 
 struct rd_kafka_message_s;
 
 namespace runnel::kafka {
 
-// One header; a null value is distinct from an empty one.
-struct Header {
-  std::string key;
-  std::optional<std::string> value;
-  bool operator==(const Header&) const = default;
-};
-using Headers = std::vector<Header>;
+// Headers are the common module's (shared with the Processor API).
+using Header = ::runnel::Header;
+using Headers = ::runnel::Headers;
 
 // A record to send. Views must stay valid until Producer::Send returns (the
 // producer copies them).

@@ -1,0 +1,77 @@
+#ifndef RUNNEL_PROCESSOR_PROCESSOR_H_
+#define RUNNEL_PROCESSOR_PROCESSOR_H_
+
+// The Processor API.
+//
+// A Processor<KIn, VIn, KOut, VOut> takes records of one type and forwards
+// records of another through its ProcessorContext. One instance exists per
+// stream task (the topology holds a supplier that makes them); all calls on
+// an instance come from the task's stream thread, in order:
+//   Init(context) -> Process(record)... -> Close()
+// Process returns a Status: an error stops the task's stream thread (the
+// application goes to ERROR) and the record's offset is never committed.
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/types.h"
+#include "runnel/processor/record.h"
+
+namespace runnel {
+
+// Facts about the task that every context answers, whatever its output type.
+class TaskContext {
+ public:
+  virtual ~TaskContext() = default;
+  virtual std::string_view application_id() const = 0;
+  virtual TaskId task_id() const = 0;
+  // The input record being processed, if the call comes from one.
+  virtual const RecordMetadata* record_metadata() const = 0;
+  // The highest record timestamp this task has seen.
+  virtual Timestamp stream_time() const = 0;
+  // Wall-clock time (the injected clock).
+  virtual const Clock& clock() const = 0;
+  // Asks the stream thread to commit soon (at the end of this record).
+  virtual void RequestCommit() = 0;
+};
+
+template <typename KOut, typename VOut>
+class ProcessorContext : public virtual TaskContext {
+ public:
+  // Sends `record` to every child (copying it for all but the last).
+  virtual absl::Status Forward(Record<KOut, VOut> record) = 0;
+  // Sends `record` to the child node named `child`; an unknown name is
+  // InvalidArgument.
+  virtual absl::Status Forward(Record<KOut, VOut> record, std::string_view child) = 0;
+};
+
+template <typename KIn, typename VIn, typename KOut, typename VOut>
+class Processor {
+ public:
+  using InKey = KIn;
+  using InValue = VIn;
+  using OutKey = KOut;
+  using OutValue = VOut;
+
+  virtual ~Processor() = default;
+  // `context` outlives the processor.
+  virtual absl::Status Init(ProcessorContext<KOut, VOut>& context) {
+    context_ = &context;
+    return absl::OkStatus();
+  }
+  virtual absl::Status Process(Record<KIn, VIn> record) = 0;
+  virtual void Close() {}
+
+ protected:
+  ProcessorContext<KOut, VOut>& context() { return *context_; }
+
+ private:
+  ProcessorContext<KOut, VOut>* context_ = nullptr;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_PROCESSOR_PROCESSOR_H_

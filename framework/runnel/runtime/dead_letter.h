@@ -1,0 +1,54 @@
+#ifndef RUNNEL_RUNTIME_DEAD_LETTER_H_
+#define RUNNEL_RUNTIME_DEAD_LETTER_H_
+
+// Deserialization error handling (default.deserialization.exception.handler):
+//   log_and_continue  log (rate-limited), count, skip the record
+//   log_and_fail      log, count, stop the stream thread (nothing committed
+//                     past the record)
+//   dead_letter       write the original key and value bytes to the
+//                     dead-letter topic with the error and origin in headers
+//                     (__runnel.errors.*), count, go on; the dead-letter
+//                     record is flushed before the input offset is committed,
+//                     so nothing is lost.
+// Every handled record increments runnel_deserialization_errors_total{topic,
+// handler}.
+//
+// A dead-letter record maps to and from runnel.v1.RecordEnvelope, which tools
+// use to show and replay them.
+
+#include <memory>
+#include <string>
+
+#include "runnel/common/metrics.h"
+#include "runnel/processor/node.h"
+#include "runnel/runtime/streams_config.h"
+#include "runnel/v1/record.pb.h"
+
+namespace runnel {
+
+inline constexpr std::string_view kDeadLetterHeaderPrefix = "__runnel.errors.";
+
+// The envelope describing `record`, which failed with `error` in `part`.
+runnel::v1::RecordEnvelope MakeDeadLetterEnvelope(const RawRecord& record, std::string_view part,
+                                                  const absl::Status& error,
+                                                  std::string_view application_id,
+                                                  std::string_view node);
+// The headers of the dead-letter record: the original headers, then
+// __runnel.errors.{topic,partition,offset,timestamp,part,code,message,
+// application.id,node}.
+Headers DeadLetterHeaders(const runnel::v1::RecordEnvelope& envelope);
+// Reads a record of the dead-letter topic back into an envelope (origin and
+// error from the headers). InvalidArgument if the headers are not Runnel's.
+absl::StatusOr<runnel::v1::RecordEnvelope> EnvelopeFromDeadLetter(
+    std::optional<std::string_view> key, std::optional<std::string_view> value,
+    const Headers& headers);
+
+// `sink` (dead_letter only) and `metrics` must outlive the handler. One
+// handler per stream thread; called from that thread.
+std::unique_ptr<DeserializationErrorHandler> MakeDeserializationErrorHandler(
+    DeserializationErrorMode mode, std::string application_id, std::string dead_letter_topic,
+    RecordSink* sink, MetricsRegistry* metrics);
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_DEAD_LETTER_H_

@@ -1,0 +1,198 @@
+#include "runnel/runtime/kafka_streams.h"
+
+#include <csignal>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/logging.h"
+#include "runnel/kafka/admin.h"
+
+namespace runnel {
+
+absl::StatusOr<std::unique_ptr<KafkaStreams>> KafkaStreams::Create(
+    std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock) {
+  if (topology == nullptr) return absl::InvalidArgumentError("topology is null");
+  if (config.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2) {
+    return absl::UnimplementedError(
+        "processing.guarantee=exactly_once_v2 is not implemented yet (see the exactly-once "
+        "issue); use at_least_once");
+  }
+  return std::unique_ptr<KafkaStreams>(new KafkaStreams(std::move(topology), std::move(config), clock));
+}
+
+KafkaStreams::KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config,
+                           const Clock& clock)
+    : topology_(std::move(topology)), config_(std::move(config)), clock_(clock) {}
+
+KafkaStreams::~KafkaStreams() { (void)Close(); }
+
+absl::Status KafkaStreams::PrepareTopics() {
+  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  if (!admin.ok()) return Annotate(admin.status(), "creating the admin client");
+  int32_t max_partitions = 1;
+  for (const auto& topic : topology_->SourceTopics()) {
+    auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+    if (absl::IsNotFound(description.status())) {
+      return absl::NotFoundError(absl::StrCat("source topic '", topic,
+                                              "' does not exist; create it before starting"));
+    }
+    if (!description.ok()) return Annotate(description.status(), absl::StrCat("describing ", topic));
+    max_partitions = std::max(max_partitions, description->partitions);
+  }
+  if (config_.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter) {
+    kafka::NewTopic dlq{.name = config_.dead_letter_topic(),
+                        .partitions = max_partitions,
+                        .replication_factor =
+                            static_cast<int16_t>(config_.config().GetInt("replication.factor"))};
+    auto existing = (*admin)->DescribeTopic(dlq.name, absl::Seconds(30));
+    if (absl::IsNotFound(existing.status())) {
+      Logger("runnel")->info("creating dead-letter topic {} ({} partitions)", dlq.name, dlq.partitions);
+      absl::Status s = (*admin)->CreateTopics({dlq}, absl::Seconds(30));
+      if (!s.ok() && !absl::IsFailedPrecondition(s)) {
+        return Annotate(s, "creating the dead-letter topic");
+      }
+    } else if (!existing.ok()) {
+      return Annotate(existing.status(), "describing the dead-letter topic");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaStreams::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != State::kCreated) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Start() in state ", StateName(state_), "; an instance starts once"));
+    }
+  }
+  Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),
+                         config_.num_stream_threads(), topology_->Describe());
+  RUNNEL_RETURN_IF_ERROR(PrepareTopics());
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < config_.num_stream_threads(); ++i) {
+    threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_));
+  }
+  for (auto& thread : threads_) {
+    absl::Status s = thread->Start([this](int index, const absl::Status& status) {
+      OnThreadExit(index, status);
+    });
+    if (!s.ok()) {
+      mu_.Unlock();
+      for (auto& t : threads_) t->RequestStop();
+      for (auto& t : threads_) t->Join();
+      mu_.Lock();
+      threads_.clear();
+      SetState(State::kError);
+      first_error_ = s;
+      return s;
+    }
+    ++running_threads_;
+  }
+  SetState(State::kRunning);
+  return absl::OkStatus();
+}
+
+void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
+  bool stop_others = false;
+  {
+    absl::MutexLock lock(&mu_);
+    --running_threads_;
+    if (!status.ok() && first_error_.ok()) {
+      first_error_ = status;
+      stop_others = true;
+      Logger("runnel")->error("stream thread {} failed; shutting the instance down: {}", index + 1,
+                              status.ToString());
+    }
+    if (running_threads_ == 0) SetState(first_error_.ok() ? State::kNotRunning : State::kError);
+  }
+  if (stop_others) {
+    for (auto& t : threads_) t->RequestStop();
+  }
+}
+
+void KafkaStreams::RequestShutdown() {
+  absl::MutexLock lock(&mu_);
+  if (state_ == State::kRunning) SetState(State::kPendingShutdown);
+  for (auto& t : threads_) t->RequestStop();
+}
+
+absl::Status KafkaStreams::Wait() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kCreated) return absl::OkStatus();
+  }
+  mu_.LockWhen(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_threads_));
+  absl::Status result = first_error_;
+  mu_.Unlock();
+  for (auto& t : threads_) t->Join();
+  return result;
+}
+
+absl::Status KafkaStreams::Close(absl::Duration timeout) {
+  RequestShutdown();
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == State::kCreated) {
+      SetState(State::kNotRunning);
+      return absl::OkStatus();
+    }
+    bool done = mu_.AwaitWithTimeout(
+        absl::Condition(+[](int* running) { return *running == 0; }, &running_threads_), timeout);
+    if (!done) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("stream threads still running after ", absl::FormatDuration(timeout)));
+    }
+  }
+  return Wait();
+}
+
+KafkaStreams::State KafkaStreams::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+int64_t KafkaStreams::processed() const {
+  return metrics_.CounterTotal("runnel_records_processed_total");
+}
+
+void KafkaStreams::SetState(State state) {
+  if (state_ == state) return;
+  Logger("runnel")->info("state {} -> {}", StateName(state_), StateName(state));
+  state_ = state;
+}
+
+std::string_view KafkaStreams::StateName(State state) {
+  switch (state) {
+    case State::kCreated: return "CREATED";
+    case State::kRunning: return "RUNNING";
+    case State::kPendingShutdown: return "PENDING_SHUTDOWN";
+    case State::kNotRunning: return "NOT_RUNNING";
+    case State::kError: return "ERROR";
+  }
+  return "?";
+}
+
+absl::Status RunUntilShutdownSignal(KafkaStreams& streams) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  RUNNEL_RETURN_IF_ERROR(streams.Start());
+  const timespec tick{0, 200'000'000};
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      Logger("runnel")->info("received {}; shutting down cleanly",
+                             sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    auto state = streams.state();
+    if (state == KafkaStreams::State::kError || state == KafkaStreams::State::kNotRunning) break;
+  }
+  return streams.Close();
+}
+
+}  // namespace runnel

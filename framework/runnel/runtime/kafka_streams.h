@@ -1,0 +1,87 @@
+#ifndef RUNNEL_RUNTIME_KAFKA_STREAMS_H_
+#define RUNNEL_RUNTIME_KAFKA_STREAMS_H_
+
+// KafkaStreams: a running Runnel application instance.
+//
+//   auto streams = KafkaStreams::Create(topology, *StreamsConfig::Create(props));
+//   RUNNEL_RETURN_IF_ERROR((*streams)->Start());
+//   ...
+//   (*streams)->Close();
+//
+// Start() checks the source topics exist (NotFound names a missing one),
+// creates the dead-letter topic if configured and missing, and starts
+// num.stream.threads threads. If any thread fails, the instance stops all
+// threads and goes to ERROR; Wait()/Close() return the first thread error.
+//
+// States: CREATED -> RUNNING -> PENDING_SHUTDOWN -> NOT_RUNNING, or -> ERROR.
+// Threading: every method is thread-safe. Ownership: owns its threads and
+// metrics; the Topology is shared.
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/metrics.h"
+#include "runnel/runtime/stream_thread.h"
+#include "runnel/runtime/streams_config.h"
+#include "runnel/topology/topology.h"
+
+namespace runnel {
+
+class KafkaStreams {
+ public:
+  enum class State { kCreated, kRunning, kPendingShutdown, kNotRunning, kError };
+
+  static absl::StatusOr<std::unique_ptr<KafkaStreams>> Create(
+      std::shared_ptr<const Topology> topology, StreamsConfig config,
+      const Clock& clock = Clock::System());
+  ~KafkaStreams();
+
+  absl::Status Start();
+  // Asks every thread to stop after its current batch; returns at once.
+  void RequestShutdown();
+  // Waits until every thread has stopped; returns the first thread error.
+  absl::Status Wait();
+  // RequestShutdown + Wait, up to `timeout` (kDeadlineExceeded after it).
+  absl::Status Close(absl::Duration timeout = absl::InfiniteDuration());
+
+  State state() const;
+  static std::string_view StateName(State state);
+  MetricsRegistry& metrics() { return metrics_; }
+  const StreamsConfig& config() const { return config_; }
+  const Topology& topology() const { return *topology_; }
+  // Records processed by all threads so far.
+  int64_t processed() const;
+
+ private:
+  KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);
+  absl::Status PrepareTopics();
+  void OnThreadExit(int index, const absl::Status& status);
+  void SetState(State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::shared_ptr<const Topology> topology_;
+  const StreamsConfig config_;
+  const Clock& clock_;
+  MetricsRegistry metrics_;
+  std::vector<std::unique_ptr<StreamThread>> threads_;
+
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
+  int running_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+};
+
+// Runs `streams` until SIGINT or SIGTERM, then shuts it down cleanly (final
+// commit, group left). Blocks those signals in the calling thread before
+// starting, so every thread created afterwards (stream threads and
+// librdkafka's) inherits the mask and the signal is taken here. Returns
+// Start()'s error or the first thread error; OK after a clean shutdown.
+absl::Status RunUntilShutdownSignal(KafkaStreams& streams);
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_KAFKA_STREAMS_H_

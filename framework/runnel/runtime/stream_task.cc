@@ -1,0 +1,145 @@
+#include "runnel/runtime/stream_task.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/check.h"
+#include "runnel/common/logging.h"
+
+namespace runnel {
+
+StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
+                       RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock)
+    : id_(id), application_id_(std::move(application_id)), graph_(std::move(graph)), clock_(clock) {
+  env_.task = this;
+  env_.sink = sink;
+  env_.deserialization_handler = handler;
+}
+
+StreamTask::~StreamTask() { Close(); }
+
+absl::Status StreamTask::Init() {
+  absl::Status s = graph_->Init(env_);
+  if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString()));
+  initialized_ = true;
+  return absl::OkStatus();
+}
+
+void StreamTask::Close() {
+  if (!initialized_) return;
+  initialized_ = false;
+  graph_->Close();
+}
+
+StreamTask::PartitionState* StreamTask::Find(const TopicPartition& tp) {
+  for (auto& s : states_) {
+    if (s->tp == tp) return s.get();
+  }
+  return nullptr;
+}
+
+void StreamTask::AddPartition(const TopicPartition& tp) {
+  if (Find(tp) != nullptr) return;
+  auto state = std::make_unique<PartitionState>();
+  state->tp = tp;
+  state->source = graph_->SourceFor(tp.topic);
+  RUNNEL_CHECK(state->source != nullptr) << "task " << id_.ToString() << " has no source for " << tp.topic;
+  states_.push_back(std::move(state));
+  partitions_.push_back(tp);
+}
+
+bool StreamTask::RemovePartition(const TopicPartition& tp) {
+  auto it = std::find_if(states_.begin(), states_.end(), [&](const auto& s) { return s->tp == tp; });
+  if (it != states_.end()) {
+    queued_ -= (*it)->queue.size();
+    states_.erase(it);
+  }
+  partitions_.erase(std::remove(partitions_.begin(), partitions_.end(), tp), partitions_.end());
+  return partitions_.empty();
+}
+
+void StreamTask::AddRecord(kafka::ConsumedRecord record) {
+  // The thread routes by partition; a record of a partition this task does
+  // not hold is a routing bug.
+  for (auto& s : states_) {
+    if (s->tp.partition == record.partition() && s->tp.topic == record.topic()) {
+      s->queue.push_back(std::move(record));
+      ++queued_;
+      return;
+    }
+  }
+  RUNNEL_CHECK(false) << "record of " << record.topic() << "-" << record.partition().value()
+                      << " routed to task " << id_.ToString();
+}
+
+absl::Status StreamTask::Process() {
+  while (queued_ > 0) {
+    PartitionState* next = nullptr;
+    if (states_.size() == 1) {
+      next = states_[0].get();
+    } else {
+      for (auto& s : states_) {
+        if (s->queue.empty()) continue;
+        if (next == nullptr || s->queue.front().timestamp() < next->queue.front().timestamp()) {
+          next = s.get();
+        }
+      }
+    }
+    const kafka::ConsumedRecord& record = next->queue.front();
+    RawRecord raw{.topic = record.topic(),
+                  .partition = record.partition(),
+                  .offset = record.offset(),
+                  .key = record.key(),
+                  .value = record.value(),
+                  .timestamp = record.timestamp(),
+                  .headers = record.headers()};
+    current_metadata_.topic.assign(raw.topic);
+    current_metadata_.partition = raw.partition;
+    current_metadata_.offset = raw.offset;
+    current_ = &current_metadata_;
+    if (raw.timestamp > stream_time_) stream_time_ = raw.timestamp;
+    absl::Status s = next->source->ProcessRaw(raw);
+    current_ = nullptr;
+    if (!s.ok()) {
+      return Annotate(s, absl::StrCat("task ", id_.ToString(), " at ", next->tp.ToString(), "@",
+                                      raw.offset.value()));
+    }
+    next->processed = Offset(raw.offset.value() + 1);
+    next->queue.pop_front();
+    --queued_;
+    ++processed_count_;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<TopicPartition, Offset>> StreamTask::UncommittedOffsets() const {
+  std::vector<std::pair<TopicPartition, Offset>> out;
+  for (const auto& s : states_) {
+    if (s->processed && (!s->committed || *s->committed < *s->processed)) {
+      out.emplace_back(s->tp, *s->processed);
+    }
+  }
+  return out;
+}
+
+void StreamTask::MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
+  for (const auto& [tp, offset] : offsets) {
+    if (PartitionState* s = Find(tp)) s->committed = offset;
+  }
+}
+
+void StreamTask::ResetToCommitted() {
+  for (auto& s : states_) {
+    queued_ -= s->queue.size();
+    s->queue.clear();
+    s->processed = s->committed;
+  }
+}
+
+bool StreamTask::TakeCommitRequest() {
+  bool requested = commit_requested_;
+  commit_requested_ = false;
+  return requested;
+}
+
+}  // namespace runnel

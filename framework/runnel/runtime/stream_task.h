@@ -1,0 +1,97 @@
+#ifndef RUNNEL_RUNTIME_STREAM_TASK_H_
+#define RUNNEL_RUNTIME_STREAM_TASK_H_
+
+// StreamTask: one sub-topology on one partition number (TaskId), fed by the
+// partitions of its source topics with that number.
+//
+// Records are queued per partition as they are polled and processed in
+// timestamp order across the task's partitions (the lowest head timestamp
+// first). The task tracks, per partition, the next offset after the last
+// record fully processed; only that is ever committed.
+//
+// Ownership: a StreamThread owns its tasks. Threading: only that thread calls
+// a task. Lifecycle: created -> Init -> (AddRecord / Process)... -> Close.
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/types.h"
+#include "runnel/kafka/record.h"
+#include "runnel/processor/node.h"
+#include "runnel/topology/topology.h"
+
+namespace runnel {
+
+class StreamTask final : public TaskContext {
+ public:
+  // `sink`, `handler` and `clock` must outlive the task.
+  StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
+             RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock);
+  ~StreamTask() override;
+
+  absl::Status Init();
+  void Close();
+
+  TaskId id() const { return id_; }
+  void AddPartition(const TopicPartition& tp);
+  // Drops the partition and its queued records. True if none remain.
+  bool RemovePartition(const TopicPartition& tp);
+  const std::vector<TopicPartition>& partitions() const { return partitions_; }
+
+  void AddRecord(kafka::ConsumedRecord record);
+  size_t queued() const { return queued_; }
+  // Processes every queued record. An error stops at the failing record,
+  // whose offset is not marked processed.
+  absl::Status Process();
+  int64_t processed_count() const { return processed_count_; }
+
+  // Next offsets (last processed + 1) not yet committed.
+  std::vector<std::pair<TopicPartition, Offset>> UncommittedOffsets() const;
+  void MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets);
+  // Forgets queued records and uncommitted progress (after a rewind to the
+  // committed offsets).
+  void ResetToCommitted();
+  bool TakeCommitRequest();
+
+  // TaskContext
+  std::string_view application_id() const override { return application_id_; }
+  TaskId task_id() const override { return id_; }
+  const RecordMetadata* record_metadata() const override { return current_; }
+  Timestamp stream_time() const override { return stream_time_; }
+  const Clock& clock() const override { return clock_; }
+  void RequestCommit() override { commit_requested_ = true; }
+
+ private:
+  struct PartitionState {
+    TopicPartition tp;
+    internal::SourceNodeBase* source = nullptr;
+    std::deque<kafka::ConsumedRecord> queue;
+    std::optional<Offset> processed;  // next offset after the last processed record
+    std::optional<Offset> committed;
+  };
+  PartitionState* Find(const TopicPartition& tp);
+
+  TaskId id_;
+  std::string application_id_;
+  std::unique_ptr<ProcessorGraph> graph_;
+  internal::NodeEnv env_;
+  const Clock& clock_;
+  std::vector<TopicPartition> partitions_;
+  std::vector<std::unique_ptr<PartitionState>> states_;
+  size_t queued_ = 0;
+  int64_t processed_count_ = 0;
+  Timestamp stream_time_{-1};
+  RecordMetadata current_metadata_;
+  const RecordMetadata* current_ = nullptr;
+  bool commit_requested_ = false;
+  bool initialized_ = false;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_STREAM_TASK_H_

@@ -1,0 +1,271 @@
+#include "runnel/runtime/stream_thread.h"
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/logging.h"
+#include "runnel/common/strings.h"
+#include "runnel/runtime/dead_letter.h"
+
+namespace runnel {
+namespace {
+
+// How long the final commit of a clean shutdown may wait for deliveries.
+constexpr absl::Duration kShutdownFlushTimeout = absl::Seconds(60);
+// A periodic commit waits this long for deliveries before postponing.
+constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
+
+}  // namespace
+
+StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
+                           const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock)
+    : index_(index),
+      name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
+                         "-StreamThread-", index + 1)),
+      topology_(std::move(topology)),
+      config_(config),
+      metrics_(metrics),
+      clock_(clock) {
+  MetricLabels labels{{"thread", name_}};
+  processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
+  commits_ = metrics_->GetCounter("runnel_commits_total", labels);
+  rewinds_ = metrics_->GetCounter("runnel_rewinds_total", labels);
+}
+
+StreamThread::~StreamThread() {
+  RequestStop();
+  Join();
+}
+
+absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> on_exit) {
+  on_exit_ = std::move(on_exit);
+  auto producer = kafka::Producer::Create(config_.ProducerConfig(absl::StrCat(name_, "-producer")));
+  if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
+  producer_ = *std::move(producer);
+  auto consumer =
+      kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-consumer")), this);
+  if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
+  consumer_ = *std::move(consumer);
+  deserialization_handler_ = MakeDeserializationErrorHandler(
+      config_.deserialization_error_mode(), config_.application_id(), config_.dead_letter_topic(),
+      this, metrics_);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void StreamThread::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status StreamThread::status() const {
+  absl::MutexLock lock(&mu_);
+  return final_status_;
+}
+
+void StreamThread::Run() {
+  auto log = Logger("runnel");
+  log->info("{} started", name_);
+  absl::Status s = RunLoop();
+  if (absl::IsCancelled(s) && stop_.load()) {
+    // Stopped while waiting for an unreachable broker: nothing more can be
+    // acknowledged, so commit nothing; a restart processes from the last
+    // commit.
+    log->warn("{}: stopped while the broker was unreachable; uncommitted records will be "
+              "processed again on restart", name_);
+    s = absl::OkStatus();
+  } else if (s.ok()) {
+    // Clean shutdown: everything processed is flushed and committed before
+    // the group is left, so a restart neither loses nor repeats records.
+    s = Commit(kShutdownFlushTimeout);
+    if (!s.ok()) log->error("{}: final commit failed: {}", name_, s.ToString());
+  } else {
+    log->error("{} stopping on error: {}", name_, s.ToString());
+  }
+  absl::Status closed = consumer_->Close();
+  if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
+  for (auto& [id, task] : tasks_) task->Close();
+  tasks_.clear();
+  routes_.clear();
+  // Records produced by a failed task's predecessors still get delivered.
+  absl::Status flushed = producer_->Flush(absl::Seconds(30));
+  if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
+  {
+    absl::MutexLock lock(&mu_);
+    final_status_ = s;
+  }
+  log->info("{} stopped ({} records processed)", name_, processed_->value());
+  if (on_exit_) on_exit_(index_, s);
+}
+
+absl::Status StreamThread::RunLoop() {
+  std::vector<std::string> topics;
+  for (const auto& t : topology_->SourceTopics()) topics.push_back(t);
+  RUNNEL_RETURN_IF_ERROR(consumer_->Subscribe(topics));
+
+  std::vector<kafka::ConsumedRecord> batch;
+  batch.reserve(config_.max_poll_records());
+  absl::Time last_commit = clock_.Now();
+  const absl::Duration interval = config_.commit_interval();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    batch.clear();
+    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(config_.poll_timeout(), config_.max_poll_records(), batch));
+    if (!rebalance_error_.ok()) return rebalance_error_;
+    for (auto& record : batch) {
+      StreamTask* task = TaskFor(record.topic(), record.partition());
+      // A record of a partition revoked during this poll: its new owner
+      // reads it again from the committed offset.
+      if (task != nullptr) task->AddRecord(std::move(record));
+    }
+    bool commit_requested = false;
+    for (auto& [id, task] : tasks_) {
+      if (task->queued() == 0) continue;
+      int64_t before = task->processed_count();
+      absl::Status s = task->Process();
+      processed_->Increment(task->processed_count() - before);
+      if (!s.ok()) return s;
+      commit_requested |= task->TakeCommitRequest();
+    }
+    if (commit_requested || clock_.Now() - last_commit >= interval) {
+      RUNNEL_RETURN_IF_ERROR(Commit(kCommitFlushTimeout));
+      last_commit = clock_.Now();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
+  std::vector<std::pair<TopicPartition, Offset>> offsets;
+  for (auto& [id, task] : tasks_) {
+    auto o = task->UncommittedOffsets();
+    offsets.insert(offsets.end(), o.begin(), o.end());
+  }
+  if (offsets.empty() && producer_->InFlight() == 0) return absl::OkStatus();
+  auto log = Logger("runnel");
+  absl::Status flushed = producer_->Flush(flush_timeout);
+  if (absl::IsDeadlineExceeded(flushed)) {
+    log->warn("{}: {} records not yet acknowledged (broker unreachable?); commit postponed", name_,
+              producer_->InFlight());
+    return absl::OkStatus();
+  }
+  if (!flushed.ok()) {
+    log->error("{}: a record could not be delivered ({}); rewinding to the last commit", name_,
+               flushed.ToString());
+    return Rewind();
+  }
+  if (offsets.empty()) return absl::OkStatus();
+  absl::Status committed = consumer_->Commit(offsets);
+  if (!committed.ok()) {
+    log->warn("{}: offset commit failed, will retry: {}", name_, committed.ToString());
+    return absl::OkStatus();
+  }
+  for (auto& [id, task] : tasks_) task->MarkCommitted(offsets);
+  commits_->Increment();
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::Rewind() {
+  rewinds_->Increment();
+  std::vector<TopicPartition> partitions;
+  for (const auto& [tp, task] : routes_) partitions.push_back(tp);
+  auto committed = consumer_->Committed(partitions, absl::Seconds(30));
+  if (!committed.ok()) return Annotate(committed.status(), "reading committed offsets to rewind");
+  std::map<TopicPartition, Offset> positions;
+  for (const auto& [tp, offset] : *committed) positions[tp] = offset;
+  for (const auto& tp : partitions) {
+    // No commit yet: back to the start, as auto.offset.reset=earliest does.
+    Offset target = positions.contains(tp) ? positions[tp] : Offset(-2);
+    RUNNEL_RETURN_IF_ERROR(consumer_->Seek(tp, target, absl::Seconds(30)));
+  }
+  for (auto& [id, task] : tasks_) task->ResetToCommitted();
+  return absl::OkStatus();
+}
+
+StreamTask* StreamThread::TaskFor(std::string_view topic, Partition partition) {
+  auto it = routes_.find(TopicPartition{std::string(topic), partition});
+  return it == routes_.end() ? nullptr : it->second;
+}
+
+void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) {
+  Logger("runnel")->info("{}: {} partitions revoked", name_, partitions.size());
+  absl::Status s = Commit(kShutdownFlushTimeout);
+  if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
+  for (const auto& tp : partitions) {
+    auto it = routes_.find(tp);
+    if (it == routes_.end()) continue;
+    StreamTask* task = it->second;
+    routes_.erase(it);
+    if (task->RemovePartition(tp)) {
+      task->Close();
+      tasks_.erase(task->id());
+    }
+  }
+}
+
+void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
+  Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
+  for (const auto& tp : partitions) {
+    int32_t sub = topology_->SubtopologyForTopic(tp.topic);
+    if (sub < 0) continue;
+    TaskId id{sub, tp.partition};
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) {
+      auto graph = topology_->CreateTaskGraph(sub);
+      if (!graph.ok()) {
+        rebalance_error_ = graph.status();
+        return;
+      }
+      auto task = std::make_unique<StreamTask>(id, config_.application_id(), *std::move(graph), this,
+                                               deserialization_handler_.get(), clock_);
+      absl::Status s = task->Init();
+      if (!s.ok()) {
+        rebalance_error_ = s;
+        return;
+      }
+      it = tasks_.emplace(id, std::move(task)).first;
+    }
+    it->second->AddPartition(tp);
+    routes_[tp] = it->second.get();
+  }
+}
+
+void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
+  Logger("runnel")->warn("{}: {} partitions lost; closing their tasks without committing", name_,
+                         partitions.size());
+  for (const auto& tp : partitions) {
+    auto it = routes_.find(tp);
+    if (it == routes_.end()) continue;
+    StreamTask* task = it->second;
+    routes_.erase(it);
+    if (task->RemovePartition(tp)) {
+      task->Close();
+      tasks_.erase(task->id());
+    }
+  }
+}
+
+absl::Status StreamThread::Send(const SerializedRecord& record) {
+  kafka::OutgoingRecord out{.topic = record.topic,
+                            .partition = record.partition,
+                            .key = record.key,
+                            .value = record.value,
+                            .timestamp = record.timestamp,
+                            .headers = record.headers};
+  RateLimiter limiter(10'000);
+  while (true) {
+    absl::Status s = producer_->Send(out, absl::Seconds(1));
+    if (!absl::IsUnavailable(s)) return s;
+    // The producer's queue is full: the broker is slow or down. Keep the
+    // record and wait; a stop request gives up (nothing after the last
+    // commit is committed, so the records are processed again on restart).
+    if (stop_.load()) return absl::CancelledError("stopping while the producer queue is full");
+    int64_t suppressed;
+    if (limiter.Allow(clock_.NowMillis().value(), &suppressed)) {
+      Logger("runnel")->warn("{}: producer queue full ({} in flight); waiting for the broker", name_,
+                             producer_->InFlight());
+    }
+  }
+}
+
+absl::StatusOr<int32_t> StreamThread::PartitionCount(std::string_view topic) {
+  return producer_->PartitionCount(std::string(topic), absl::Seconds(30));
+}
+
+}  // namespace runnel

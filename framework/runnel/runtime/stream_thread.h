@@ -1,0 +1,99 @@
+#ifndef RUNNEL_RUNTIME_STREAM_THREAD_H_
+#define RUNNEL_RUNTIME_STREAM_THREAD_H_
+
+// StreamThread: one consumer and one producer, and the tasks of the
+// partitions its consumer is assigned.
+//
+// Loop: poll -> route records to tasks -> process -> every commit.interval.ms
+// commit. Commit (at-least-once) = flush the producer (every output and
+// dead-letter record sent so far is acknowledged) -> commit the next offsets
+// of processed records. If a flush reports a failed delivery, the thread
+// rewinds its partitions to the committed offsets and processes again, so
+// nothing is lost (records may repeat, as at-least-once allows). While the
+// broker is down, sends wait, flushes time out and commits are postponed,
+// all logged; processing resumes when the broker is back.
+//
+// Ownership: KafkaStreams owns its threads. Threading: Start/RequestStop/Join
+// from the owner; everything else runs on the thread itself (rebalance
+// callbacks come from inside Poll on it). Lifecycle: created -> Start ->
+// running -> RequestStop -> (final commit, leave group) -> Join.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/metrics.h"
+#include "runnel/kafka/consumer.h"
+#include "runnel/kafka/producer.h"
+#include "runnel/runtime/streams_config.h"
+#include "runnel/runtime/stream_task.h"
+#include "runnel/topology/topology.h"
+
+namespace runnel {
+
+class StreamThread final : private kafka::RebalanceListener, private RecordSink {
+ public:
+  StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
+               MetricsRegistry* metrics, const Clock& clock);
+  ~StreamThread() override;
+
+  // Creates the Kafka clients (config errors come back here, synchronously)
+  // and starts the thread. `on_exit` is called from the thread as it ends.
+  absl::Status Start(std::function<void(int index, const absl::Status&)> on_exit);
+  void RequestStop() { stop_.store(true); }
+  void Join();
+  // The thread's final status (after Join): OK for a clean stop.
+  absl::Status status() const;
+
+  int index() const { return index_; }
+  int64_t processed() const { return processed_->value(); }
+
+ private:
+  void Run();
+  absl::Status RunLoop();
+  absl::Status Commit(absl::Duration flush_timeout);
+  absl::Status Rewind();
+  StreamTask* TaskFor(std::string_view topic, Partition partition);
+
+  // kafka::RebalanceListener (called inside Poll, on this thread)
+  void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) override;
+  void OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override;
+  void OnPartitionsLost(const std::vector<TopicPartition>& partitions) override;
+
+  // RecordSink (sink nodes and the dead-letter handler, on this thread)
+  absl::Status Send(const SerializedRecord& record) override;
+  absl::StatusOr<int32_t> PartitionCount(std::string_view topic) override;
+
+  const int index_;
+  const std::string name_;
+  std::shared_ptr<const Topology> topology_;
+  const StreamsConfig& config_;
+  MetricsRegistry* metrics_;
+  const Clock& clock_;
+
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<DeserializationErrorHandler> deserialization_handler_;
+  std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
+  // Partition -> its task, for routing polled records.
+  absl::flat_hash_map<TopicPartition, StreamTask*> routes_;
+  absl::Status rebalance_error_;
+
+  Counter* processed_;
+  Counter* commits_;
+  Counter* rewinds_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  absl::Status final_status_ ABSL_GUARDED_BY(mu_);
+  std::function<void(int, const absl::Status&)> on_exit_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_STREAM_THREAD_H_

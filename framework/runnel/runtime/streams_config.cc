@@ -1,0 +1,166 @@
+#include "runnel/runtime/streams_config.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace runnel {
+
+const ConfigDef& StreamsConfig::Definition() {
+  static const ConfigDef* def = [] {
+    auto* d = new ConfigDef();
+    d->Define({.name = "application.id",
+               .doc = "Names the consumer group, internal topics and state directories."})
+        .Define({.name = "bootstrap.servers", .doc = "Kafka brokers, host:port[,host:port...]."})
+        .Define({.name = "num.stream.threads",
+                 .type = ConfigType::kInt,
+                 .default_value = "1",
+                 .min = 1,
+                 .max = 256,
+                 .doc = "Stream threads in this instance; tasks are spread over them."})
+        .Define({.name = "processing.guarantee",
+                 .default_value = "at_least_once",
+                 .allowed = {"at_least_once", "exactly_once_v2"},
+                 .doc = "at_least_once, or exactly_once_v2 (Kafka transactions)."})
+        .Define({.name = "commit.interval.ms",
+                 .type = ConfigType::kInt,
+                 .default_value = "-1",
+                 .min = -1,
+                 .doc = "How often progress is committed; -1 means 30000 (at_least_once) or 100 "
+                        "(exactly_once_v2), as in Kafka Streams."})
+        .Define({.name = "poll.ms",
+                 .type = ConfigType::kInt,
+                 .default_value = "100",
+                 .min = 0,
+                 .max = 60000,
+                 .doc = "How long a stream thread blocks waiting for records."})
+        .Define({.name = "max.poll.records",
+                 .type = ConfigType::kInt,
+                 .default_value = "1000",
+                 .min = 1,
+                 .max = 1000000,
+                 .doc = "Records a stream thread takes per poll."})
+        .Define({.name = "state.dir",
+                 .default_value = "/tmp/runnel",
+                 .doc = "Directory for local state stores."})
+        .Define({.name = "num.standby.replicas",
+                 .type = ConfigType::kInt,
+                 .default_value = "0",
+                 .min = 0,
+                 .max = 8,
+                 .doc = "Standby copies of each stateful task on other instances."})
+        .Define({.name = "application.server",
+                 .default_value = "",
+                 .doc = "host:port where this instance serves interactive queries."})
+        .Define({.name = "statestore.cache.max.bytes",
+                 .type = ConfigType::kInt,
+                 .default_value = "10485760",
+                 .min = 0,
+                 .doc = "Record cache per instance; 0 forwards every update."})
+        .Define({.name = "default.deserialization.exception.handler",
+                 .default_value = "log_and_fail",
+                 .allowed = {"log_and_continue", "log_and_fail", "dead_letter"},
+                 .doc = "What to do with a record that cannot be deserialized: skip it, stop, or "
+                        "write it to errors.dead.letter.queue.topic.name. Each is counted."})
+        .Define({.name = "errors.dead.letter.queue.topic.name",
+                 .default_value = "",
+                 .doc = "The dead-letter topic (created if missing) for the dead_letter handler."})
+        .Define({.name = "client.id",
+                 .default_value = "",
+                 .doc = "Prefix of the Kafka clients' client.id; default <application.id>."})
+        .Define({.name = "replication.factor",
+                 .type = ConfigType::kInt,
+                 .default_value = "-1",
+                 .min = -1,
+                 .max = 32,
+                 .doc = "Replication of topics Runnel creates; -1 = broker default."})
+        .PassThroughPrefix("consumer.")
+        .PassThroughPrefix("producer.")
+        .PassThroughPrefix("admin.");
+    return d;
+  }();
+  return *def;
+}
+
+absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, std::string>& values) {
+  auto config = Config::Parse(Definition(), values);
+  if (!config.ok()) return config.status();
+  StreamsConfig streams(*std::move(config));
+  if (streams.application_id().empty()) {
+    return absl::InvalidArgumentError("config key 'application.id' must not be empty");
+  }
+  if (streams.bootstrap_servers().empty()) {
+    return absl::InvalidArgumentError("config key 'bootstrap.servers' must not be empty");
+  }
+  if (streams.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter &&
+      streams.dead_letter_topic().empty()) {
+    return absl::InvalidArgumentError(
+        "config key 'errors.dead.letter.queue.topic.name' is required when "
+        "'default.deserialization.exception.handler' is dead_letter");
+  }
+  for (const char* reserved : {"group.id", "enable.auto.commit", "transactional.id"}) {
+    for (const char* prefix : {"consumer.", "producer."}) {
+      std::string key = absl::StrCat(prefix, reserved);
+      if (values.contains(key)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config key '", key, "' is managed by Runnel and cannot be set"));
+      }
+    }
+  }
+  return streams;
+}
+
+ProcessingGuarantee StreamsConfig::processing_guarantee() const {
+  return config_.GetString("processing.guarantee") == "exactly_once_v2"
+             ? ProcessingGuarantee::kExactlyOnceV2
+             : ProcessingGuarantee::kAtLeastOnce;
+}
+
+absl::Duration StreamsConfig::commit_interval() const {
+  int64_t ms = config_.GetInt("commit.interval.ms");
+  if (ms < 0) ms = processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2 ? 100 : 30000;
+  return absl::Milliseconds(ms);
+}
+
+DeserializationErrorMode StreamsConfig::deserialization_error_mode() const {
+  const std::string& mode = config_.GetString("default.deserialization.exception.handler");
+  if (mode == "log_and_continue") return DeserializationErrorMode::kLogAndContinue;
+  if (mode == "dead_letter") return DeserializationErrorMode::kDeadLetter;
+  return DeserializationErrorMode::kLogAndFail;
+}
+
+kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) const {
+  kafka::ClientConfig c{
+      {"bootstrap.servers", bootstrap_servers()},
+      {"group.id", application_id()},
+      {"client.id", std::string(client_id)},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      // range keeps partition i of co-partitioned topics on one member.
+      {"partition.assignment.strategy", "range"},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [k, v] : config_.WithPrefix("consumer.")) c[k] = v;
+  return c;
+}
+
+kafka::ClientConfig StreamsConfig::ProducerConfig(std::string_view client_id) const {
+  kafka::ClientConfig c{
+      {"bootstrap.servers", bootstrap_servers()},
+      {"client.id", std::string(client_id)},
+      {"enable.idempotence", "true"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"compression.type", "lz4"},
+  };
+  for (const auto& [k, v] : config_.WithPrefix("producer.")) c[k] = v;
+  return c;
+}
+
+kafka::ClientConfig StreamsConfig::AdminConfig() const {
+  kafka::ClientConfig c{{"bootstrap.servers", bootstrap_servers()},
+                        {"client.id", absl::StrCat(application_id(), "-admin")}};
+  for (const auto& [k, v] : config_.WithPrefix("admin.")) c[k] = v;
+  return c;
+}
+
+}  // namespace runnel

@@ -1,0 +1,59 @@
+#ifndef RUNNEL_RUNTIME_STREAMS_CONFIG_H_
+#define RUNNEL_RUNTIME_STREAMS_CONFIG_H_
+
+// The application's configuration: keys mirror Kafka Streams where the idea
+// is the same (DESIGN.md section 4); librdkafka settings pass through with
+// the prefixes "consumer.", "producer." and "admin.". Unknown keys and bad
+// values are InvalidArgument errors that name the key.
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runnel/common/config.h"
+#include "runnel/kafka/client_config.h"
+
+namespace runnel {
+
+enum class ProcessingGuarantee { kAtLeastOnce, kExactlyOnceV2 };
+enum class DeserializationErrorMode { kLogAndContinue, kLogAndFail, kDeadLetter };
+
+class StreamsConfig {
+ public:
+  // The schema of every key, with defaults and documentation.
+  static const ConfigDef& Definition();
+  // Validates `values` (also the cross-key rules, e.g. a dead-letter handler
+  // needs a dead-letter topic).
+  static absl::StatusOr<StreamsConfig> Create(const std::map<std::string, std::string>& values);
+
+  const std::string& application_id() const { return config_.GetString("application.id"); }
+  const std::string& bootstrap_servers() const { return config_.GetString("bootstrap.servers"); }
+  int num_stream_threads() const { return static_cast<int>(config_.GetInt("num.stream.threads")); }
+  ProcessingGuarantee processing_guarantee() const;
+  absl::Duration commit_interval() const;
+  absl::Duration poll_timeout() const { return absl::Milliseconds(config_.GetInt("poll.ms")); }
+  size_t max_poll_records() const { return static_cast<size_t>(config_.GetInt("max.poll.records")); }
+  DeserializationErrorMode deserialization_error_mode() const;
+  const std::string& dead_letter_topic() const {
+    return config_.GetString("errors.dead.letter.queue.topic.name");
+  }
+  const std::string& client_id() const { return config_.GetString("client.id"); }
+  const std::string& state_dir() const { return config_.GetString("state.dir"); }
+
+  // librdkafka configs for the clients, defaults first, then the user's
+  // prefixed overrides.
+  kafka::ClientConfig ConsumerConfig(std::string_view client_id) const;
+  kafka::ClientConfig ProducerConfig(std::string_view client_id) const;
+  kafka::ClientConfig AdminConfig() const;
+
+  const Config& config() const { return config_; }
+
+ private:
+  explicit StreamsConfig(Config config) : config_(std::move(config)) {}
+  Config config_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_STREAMS_CONFIG_H_

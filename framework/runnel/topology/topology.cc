@@ -1,0 +1,288 @@
+#include "runnel/topology/topology.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "runnel/common/check.h"
+#include "runnel/common/strings.h"
+
+namespace runnel {
+namespace {
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const auto& i : items) quoted.push_back(JsonString(i));
+  return absl::StrCat("[", absl::StrJoin(quoted, ","), "]");
+}
+
+}  // namespace
+
+absl::Status ProcessorGraph::Init(internal::NodeEnv& env) {
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    absl::Status s = (*it)->Init(env);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("init of node '", (*it)->name(), "': ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ProcessorGraph::Close() {
+  for (auto& node : nodes_) node->Close();
+}
+
+internal::SourceNodeBase* ProcessorGraph::SourceFor(std::string_view topic) const {
+  auto it = sources_.find(topic);
+  return it == sources_.end() ? nullptr : it->second;
+}
+
+TopologyBuilder& TopologyBuilder::Add(Topology::NodeDef def) {
+  nodes_.push_back(std::move(def));
+  return *this;
+}
+
+absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
+  auto topology = std::make_shared<Topology>();
+  auto& nodes = topology->nodes_;
+  nodes = std::move(nodes_);
+  nodes_.clear();
+  if (nodes.empty()) return absl::InvalidArgumentError("topology is empty: add a source");
+
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].name.empty()) return absl::InvalidArgumentError("a node has an empty name");
+    if (!topology->index_.emplace(nodes[i].name, i).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate node name '", nodes[i].name, "'"));
+    }
+  }
+  std::map<std::string, std::string> topic_reader;
+  bool has_source = false;
+  for (auto& node : nodes) {
+    using Kind = Topology::Kind;
+    if (node.kind == Kind::kSource) {
+      has_source = true;
+      if (node.topics.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("source '", node.name, "' reads no topic"));
+      }
+      for (const auto& t : node.topics) {
+        if (t.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat("source '", node.name, "': empty topic name"));
+        }
+        auto [it, inserted] = topic_reader.emplace(t, node.name);
+        if (!inserted) {
+          return absl::InvalidArgumentError(absl::StrCat("topic '", t, "' is read by two sources: '",
+                                                         it->second, "' and '", node.name, "'"));
+        }
+      }
+    } else if (node.parents.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.kind == Kind::kSink ? "sink '" : "processor '", node.name,
+                       "' has no parent"));
+    }
+    if (node.kind == Kind::kSink && (node.topics.size() != 1 || node.topics[0].empty())) {
+      return absl::InvalidArgumentError(absl::StrCat("sink '", node.name, "' needs one topic"));
+    }
+    for (const auto& parent : node.parents) {
+      auto it = topology->index_.find(parent);
+      if (it == topology->index_.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("node '", node.name, "': parent '", parent, "' does not exist"));
+      }
+      if (nodes[it->second].kind == Kind::kSink) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("node '", node.name, "': parent '", parent, "' is a sink"));
+      }
+    }
+  }
+  if (!has_source) return absl::InvalidArgumentError("topology has no source");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& parent : nodes[i].parents) {
+      nodes[topology->index_.at(parent)].children.push_back(nodes[i].name);
+    }
+  }
+
+  // Topological order (Kahn), ties broken by insertion order so names and ids
+  // are deterministic.
+  std::vector<int> indegree(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) indegree[i] = static_cast<int>(nodes[i].parents.size());
+  std::vector<size_t> order;
+  std::set<size_t> ready;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (indegree[i] == 0) ready.insert(i);
+  }
+  while (!ready.empty()) {
+    size_t i = *ready.begin();
+    ready.erase(ready.begin());
+    order.push_back(i);
+    for (const auto& child : nodes[i].children) {
+      size_t c = topology->index_.at(child);
+      if (--indegree[c] == 0) ready.insert(c);
+    }
+  }
+  if (order.size() != nodes.size()) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (indegree[i] > 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("topology has a cycle through node '", nodes[i].name, "'"));
+      }
+    }
+  }
+
+  // Sub-topologies: connected components (union-find over parent edges).
+  std::vector<size_t> root(nodes.size());
+  std::iota(root.begin(), root.end(), 0);
+  auto find = [&](size_t x) {
+    while (root[x] != x) x = root[x] = root[root[x]];
+    return x;
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& parent : nodes[i].parents) {
+      size_t a = find(i), b = find(topology->index_.at(parent));
+      if (a != b) root[std::max(a, b)] = std::min(a, b);
+    }
+  }
+  std::map<size_t, int32_t> component_id;  // root (lowest index) -> id
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    size_t r = find(i);
+    if (!component_id.contains(r)) {
+      component_id[r] = static_cast<int32_t>(component_id.size());
+      topology->subtopologies_.push_back(Subtopology{.id = component_id[r]});
+    }
+  }
+  for (size_t i : order) {
+    Subtopology& sub = topology->subtopologies_[component_id.at(find(i))];
+    sub.nodes.push_back(nodes[i].name);
+    if (nodes[i].kind == Topology::Kind::kSource) {
+      sub.source_topics.insert(nodes[i].topics.begin(), nodes[i].topics.end());
+    } else if (nodes[i].kind == Topology::Kind::kSink) {
+      sub.sink_topics.insert(nodes[i].topics[0]);
+    }
+  }
+  for (const auto& sub : topology->subtopologies_) {
+    if (sub.source_topics.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node '", sub.nodes.front(), "' is not connected to any source"));
+    }
+  }
+  return std::shared_ptr<const Topology>(std::move(topology));
+}
+
+std::set<std::string> Topology::SourceTopics() const {
+  std::set<std::string> out;
+  for (const auto& s : subtopologies_) out.insert(s.source_topics.begin(), s.source_topics.end());
+  return out;
+}
+
+std::set<std::string> Topology::SinkTopics() const {
+  std::set<std::string> out;
+  for (const auto& s : subtopologies_) out.insert(s.sink_topics.begin(), s.sink_topics.end());
+  return out;
+}
+
+int32_t Topology::SubtopologyForTopic(std::string_view topic) const {
+  for (const auto& s : subtopologies_) {
+    if (s.source_topics.contains(std::string(topic))) return s.id;
+  }
+  return -1;
+}
+
+absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateTaskGraph(int32_t subtopology) const {
+  if (subtopology < 0 || subtopology >= static_cast<int32_t>(subtopologies_.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("no sub-topology ", subtopology));
+  }
+  auto graph = std::make_unique<ProcessorGraph>();
+  std::map<std::string_view, internal::Node*> by_name;
+  const Subtopology& sub = subtopologies_[subtopology];
+  for (const auto& name : sub.nodes) {
+    const NodeDef& def = nodes_[index_.at(name)];
+    graph->nodes_.push_back(def.factory());
+    internal::Node* node = graph->nodes_.back().get();
+    RUNNEL_CHECK(node->name() == name) << "factory made '" << node->name() << "' for " << name;
+    by_name[def.name] = node;
+    if (def.kind == Kind::kSource) {
+      auto* source = dynamic_cast<internal::SourceNodeBase*>(node);
+      RUNNEL_CHECK(source != nullptr) << name;
+      for (const auto& t : def.topics) graph->sources_[t] = source;
+    }
+  }
+  for (const auto& name : sub.nodes) {
+    const NodeDef& def = nodes_[index_.at(name)];
+    for (const auto& child : def.children) {
+      absl::Status s = by_name.at(def.name)->AddChild(by_name.at(child));
+      if (!s.ok()) return s;
+    }
+  }
+  return graph;
+}
+
+std::string Topology::Describe() const {
+  std::string out = "Topologies:\n";
+  for (const auto& sub : subtopologies_) {
+    absl::StrAppend(&out, "   Sub-topology: ", sub.id, "\n");
+    for (const auto& name : sub.nodes) {
+      const NodeDef& def = nodes_[index_.at(name)];
+      switch (def.kind) {
+        case Kind::kSource:
+          absl::StrAppend(&out, "    Source: ", name, " (topics: [", absl::StrJoin(def.topics, ", "),
+                          "])\n");
+          break;
+        case Kind::kProcessor:
+          absl::StrAppend(&out, "    Processor: ", name, " (stores: [])\n");
+          break;
+        case Kind::kSink:
+          absl::StrAppend(&out, "    Sink: ", name, " (topic: ", def.topics[0], ")\n");
+          break;
+      }
+      if (!def.children.empty()) {
+        absl::StrAppend(&out, "      --> ", absl::StrJoin(def.children, ", "), "\n");
+      }
+      if (!def.parents.empty()) {
+        absl::StrAppend(&out, "      <-- ", absl::StrJoin(def.parents, ", "), "\n");
+      }
+    }
+  }
+  return out;
+}
+
+std::string Topology::DescribeJson() const {
+  std::vector<std::string> subs;
+  for (const auto& sub : subtopologies_) {
+    std::vector<std::string> nodes;
+    for (const auto& name : sub.nodes) {
+      const NodeDef& def = nodes_[index_.at(name)];
+      std::string kind = def.kind == Kind::kSource ? "source"
+                         : def.kind == Kind::kSink ? "sink"
+                                                   : "processor";
+      std::string node = absl::StrCat("{\"name\":", JsonString(name), ",\"type\":\"", kind, "\"");
+      if (def.kind == Kind::kSource) absl::StrAppend(&node, ",\"topics\":", JsonList(def.topics));
+      if (def.kind == Kind::kSink) absl::StrAppend(&node, ",\"topic\":", JsonString(def.topics[0]));
+      if (def.kind == Kind::kProcessor) absl::StrAppend(&node, ",\"stores\":[]");
+      absl::StrAppend(&node, ",\"successors\":", JsonList(def.children),
+                      ",\"predecessors\":", JsonList(def.parents), "}");
+      nodes.push_back(std::move(node));
+    }
+    subs.push_back(absl::StrCat("{\"id\":", sub.id, ",\"nodes\":[", absl::StrJoin(nodes, ","), "]}"));
+  }
+  return absl::StrCat("{\"subtopologies\":[", absl::StrJoin(subs, ","), "]}");
+}
+
+}  // namespace runnel

@@ -1,0 +1,136 @@
+#ifndef RUNNEL_TOPOLOGY_TOPOLOGY_H_
+#define RUNNEL_TOPOLOGY_TOPOLOGY_H_
+
+// Topology: the processor graph of an application, compiled into
+// sub-topologies (connected components) and run as tasks
+// TaskId{subtopology, partition}.
+//
+// TopologyBuilder collects typed sources, processors and sinks by name;
+// Build() checks the graph (duplicate names, missing parents, cycles,
+// nothing to read) and fails with a message that names the node. A Topology
+// is immutable and shared by all stream threads; CreateTaskGraph() gives a
+// task its own node instances.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runnel/processor/node.h"
+#include "runnel/processor/processor.h"
+#include "runnel/serde/serde.h"
+
+namespace runnel {
+
+// Makes one Processor per task.
+template <typename KIn, typename VIn, typename KOut, typename VOut>
+using ProcessorSupplier = std::function<std::unique_ptr<Processor<KIn, VIn, KOut, VOut>>()>;
+
+// One task's node instances, wired and ready to Init.
+class ProcessorGraph {
+ public:
+  ProcessorGraph() = default;
+  ProcessorGraph(const ProcessorGraph&) = delete;
+  ProcessorGraph& operator=(const ProcessorGraph&) = delete;
+
+  // Inits every node (children before parents). Fails on the first error.
+  absl::Status Init(internal::NodeEnv& env);
+  void Close();
+  // The source reading `topic`, or nullptr.
+  internal::SourceNodeBase* SourceFor(std::string_view topic) const;
+
+ private:
+  friend class Topology;
+  // In topological order (parents before children).
+  std::vector<std::unique_ptr<internal::Node>> nodes_;
+  std::map<std::string, internal::SourceNodeBase*, std::less<>> sources_;
+};
+
+struct Subtopology {
+  int32_t id = 0;
+  // Nodes in topological order.
+  std::vector<std::string> nodes;
+  std::set<std::string> source_topics;
+  std::set<std::string> sink_topics;
+};
+
+class Topology {
+ public:
+  const std::vector<Subtopology>& subtopologies() const { return subtopologies_; }
+  // Every topic any source reads.
+  std::set<std::string> SourceTopics() const;
+  std::set<std::string> SinkTopics() const;
+  // The sub-topology reading `topic`, or -1.
+  int32_t SubtopologyForTopic(std::string_view topic) const;
+
+  absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateTaskGraph(int32_t subtopology) const;
+
+  // Text like Kafka Streams' TopologyDescription, and the same as JSON.
+  std::string Describe() const;
+  std::string DescribeJson() const;
+
+ private:
+  friend class TopologyBuilder;
+  enum class Kind { kSource, kProcessor, kSink };
+  struct NodeDef {
+    std::string name;
+    Kind kind;
+    std::vector<std::string> parents;
+    std::vector<std::string> children;
+    std::vector<std::string> topics;  // source: read; sink: one written
+    std::function<std::unique_ptr<internal::Node>()> factory;
+  };
+  std::vector<NodeDef> nodes_;  // in insertion order
+  std::map<std::string, size_t, std::less<>> index_;
+  std::vector<Subtopology> subtopologies_;
+};
+
+class TopologyBuilder {
+ public:
+  template <typename K, typename V>
+  TopologyBuilder& AddSource(std::string name, std::vector<std::string> topics, SerdePtr<K> key_serde,
+                             SerdePtr<V> value_serde) {
+    auto factory = [name, key_serde, value_serde]() -> std::unique_ptr<internal::Node> {
+      return std::make_unique<internal::SourceNode<K, V>>(name, key_serde, value_serde);
+    };
+    return Add({std::move(name), Topology::Kind::kSource, {}, {}, std::move(topics), factory});
+  }
+
+  template <typename KIn, typename VIn, typename KOut, typename VOut>
+  TopologyBuilder& AddProcessor(std::string name,
+                                ProcessorSupplier<KIn, VIn, KOut, VOut> supplier,
+                                std::vector<std::string> parents) {
+    auto factory = [name, supplier]() -> std::unique_ptr<internal::Node> {
+      return std::make_unique<internal::ProcessorNode<KIn, VIn, KOut, VOut>>(name, supplier());
+    };
+    return Add({std::move(name), Topology::Kind::kProcessor, std::move(parents), {}, {}, factory});
+  }
+
+  template <typename K, typename V>
+  TopologyBuilder& AddSink(std::string name, std::string topic, SerdePtr<K> key_serde,
+                           SerdePtr<V> value_serde, std::vector<std::string> parents,
+                           internal::StreamPartitioner<K, V> partitioner = nullptr) {
+    auto factory = [name, topic, key_serde, value_serde,
+                    partitioner]() -> std::unique_ptr<internal::Node> {
+      return std::make_unique<internal::SinkNode<K, V>>(name, topic, key_serde, value_serde,
+                                                        partitioner);
+    };
+    return Add({std::move(name), Topology::Kind::kSink, std::move(parents), {}, {std::move(topic)},
+                factory});
+  }
+
+  // Checks the graph and compiles it. The builder is spent afterwards.
+  absl::StatusOr<std::shared_ptr<const Topology>> Build();
+
+ private:
+  TopologyBuilder& Add(Topology::NodeDef def);
+  std::vector<Topology::NodeDef> nodes_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_TOPOLOGY_TOPOLOGY_H_
