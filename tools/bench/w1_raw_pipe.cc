@@ -1,0 +1,120 @@
+// W1 contender "raw librdkafka pipe": consume -> trivial transform -> produce,
+// no framework. The practical ceiling for a Kafka-bound pipeline here.
+//
+//   w1-raw-pipe --bootstrap B --input T --output T --records N --group G
+//
+// Same client settings as Runnel's defaults (idempotent lz4 producer,
+// linger.ms=5) so the ratio measures the framework, not the tuning. Prints
+// one JSON line: records, seconds (first record consumed -> all output
+// acknowledged), cpu_seconds, max_rss_kb.
+
+#include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+rd_kafka_t* Make(rd_kafka_type_t type, const std::string& bootstrap, const std::string& group) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const char* k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "%s\n", err);
+      std::exit(2);
+    }
+  };
+  set("bootstrap.servers", bootstrap);
+  if (type == RD_KAFKA_CONSUMER) {
+    set("group.id", group);
+    set("auto.offset.reset", "earliest");
+    set("enable.auto.commit", "true");
+    set("partition.assignment.strategy", "range");
+  } else {
+    set("enable.idempotence", "true");
+    set("linger.ms", "5");
+    set("batch.num.messages", "10000");
+    set("compression.type", "lz4");
+    set("partitioner", "murmur2_random");
+  }
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) {
+    std::fprintf(stderr, "%s\n", err);
+    std::exit(1);
+  }
+  return rk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string bootstrap, input, output, group = "w1-raw";
+  long long records = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string f = argv[i], v = argv[i + 1];
+    if (f == "--bootstrap") bootstrap = v;
+    else if (f == "--input") input = v;
+    else if (f == "--output") output = v;
+    else if (f == "--records") records = std::stoll(v);
+    else if (f == "--group") group = v;
+    else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
+  }
+  if (bootstrap.empty() || input.empty() || output.empty() || records <= 0) {
+    std::fprintf(stderr, "usage: w1-raw-pipe --bootstrap B --input T --output T --records N\n");
+    return 2;
+  }
+  rd_kafka_t* consumer = Make(RD_KAFKA_CONSUMER, bootstrap, group);
+  rd_kafka_t* producer = Make(RD_KAFKA_PRODUCER, bootstrap, group);
+  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, input.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+
+  long long seen = 0;
+  std::string value;
+  std::chrono::steady_clock::time_point start;
+  while (seen < records) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    rd_kafka_poll(producer, 0);
+    if (m == nullptr) continue;
+    if (m->err) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    if (seen == 0) start = std::chrono::steady_clock::now();
+    ++seen;
+    // The same transform as the Runnel contender: keep non-empty values,
+    // upper-case the first byte.
+    if (m->len > 0) {
+      value.assign(static_cast<const char*>(m->payload), m->len);
+      value[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(value[0])));
+      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(output.c_str()),
+                               RD_KAFKA_V_KEY(m->key, m->key_len),
+                               RD_KAFKA_V_VALUE(value.data(), value.size()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(m, nullptr)),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer, 10);
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_flush(producer, 120000);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  rd_kafka_destroy(producer);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+               (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::printf("{\"contender\":\"raw\",\"records\":%lld,\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
+              "\"max_rss_kb\":%ld}\n",
+              seen, seconds, cpu, usage.ru_maxrss);
+  return 0;
+}

@@ -1,0 +1,213 @@
+// runnel-kafka: small Kafka chores for demos, tests and operators, built on
+// Runnel's kafka module.
+//
+//   runnel-kafka create-topic  --bootstrap B --topic T [--partitions N] [--config k=v]...
+//   runnel-kafka delete-topic  --bootstrap B --topic T
+//   runnel-kafka produce-sensors --bootstrap B --topic T --count N
+//                [--sensors S] [--bad-every K] [--seed X]
+//   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
+//   runnel-kafka dlq --bootstrap B --topic T [--max N] [--timeout-ms MS]
+//
+// consume prints one line per record: partition, offset, key, value. dlq
+// prints each dead-letter record as a runnel.v1.RecordEnvelope in JSON.
+// Bad arguments exit with code 2; Kafka errors with 1.
+
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
+#include "runnel/kafka/admin.h"
+#include "runnel/kafka/consumer.h"
+#include "runnel/kafka/producer.h"
+#include "runnel/runtime/dead_letter.h"
+#include "runnel/serde/protobuf_serde.h"
+
+namespace {
+
+struct Args {
+  std::string command;
+  std::map<std::string, std::vector<std::string>> flags;
+
+  std::string Get(const std::string& name, const std::string& fallback = "") const {
+    auto it = flags.find(name);
+    return it == flags.end() ? fallback : it->second.back();
+  }
+};
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr,
+               "runnel-kafka: %s\n"
+               "usage: runnel-kafka create-topic|delete-topic|produce-sensors|consume|dlq "
+               "--bootstrap HOST:PORT --topic T [options]\n",
+               why.c_str());
+  return 2;
+}
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "runnel-kafka: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+bool ParseInt(const Args& args, const std::string& name, int64_t fallback, int64_t* out) {
+  std::string v = args.Get(name);
+  if (v.empty()) {
+    *out = fallback;
+    return true;
+  }
+  return absl::SimpleAtoi(v, out);
+}
+
+int CreateTopic(const Args& args, runnel::kafka::Admin& admin) {
+  int64_t partitions;
+  if (!ParseInt(args, "partitions", 1, &partitions) || partitions < 1) {
+    return Usage("--partitions must be a positive integer");
+  }
+  runnel::kafka::NewTopic topic{.name = args.Get("topic"), .partitions = static_cast<int32_t>(partitions)};
+  if (auto it = args.flags.find("config"); it != args.flags.end()) {
+    for (const auto& kv : it->second) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) return Usage("--config wants key=value");
+      topic.configs[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  absl::Status s = admin.CreateTopics({topic}, absl::Seconds(30));
+  if (!s.ok()) return Fail(s);
+  std::printf("topic %s ready (%d partitions)\n", topic.name.c_str(), topic.partitions);
+  return 0;
+}
+
+int ProduceSensors(const Args& args, const std::string& bootstrap) {
+  int64_t count, sensors, bad_every, seed;
+  if (!ParseInt(args, "count", 1000, &count) || !ParseInt(args, "sensors", 50, &sensors) ||
+      !ParseInt(args, "bad-every", 0, &bad_every) || !ParseInt(args, "seed", 1, &seed) ||
+      count < 0 || sensors < 1 || bad_every < 0) {
+    return Usage("--count, --sensors, --bad-every and --seed must be non-negative integers");
+  }
+  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", bootstrap}});
+  if (!producer.ok()) return Fail(producer.status());
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::normal_distribution<double> temp(68.0, 15.0);
+  std::string topic = args.Get("topic");
+  int64_t bad = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    std::string key = absl::StrFormat("s-%03d", static_cast<int>(rng() % sensors));
+    std::string value;
+    if (bad_every > 0 && i % bad_every == bad_every - 1) {
+      value = absl::StrCat("{\"sensor\":\"", key, "\",\"temp_f\":");  // truncated JSON
+      ++bad;
+    } else {
+      value = absl::StrFormat("{\"sensor\":\"%s\",\"temp_f\":%.1f,\"seq\":%d}", key, temp(rng), i);
+    }
+    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value});
+    if (!s.ok()) return Fail(s);
+  }
+  absl::Status s = (*producer)->Flush(absl::Seconds(60));
+  if (!s.ok()) return Fail(s);
+  std::printf("produced %lld readings to %s (%lld malformed)\n", static_cast<long long>(count),
+              topic.c_str(), static_cast<long long>(bad));
+  return 0;
+}
+
+int ProduceBench(const Args& args, const std::string& bootstrap) {
+  int64_t count, keys, value_bytes;
+  if (!ParseInt(args, "count", 1000000, &count) || !ParseInt(args, "keys", 10000, &keys) ||
+      !ParseInt(args, "value-bytes", 100, &value_bytes) || count < 0 || keys < 1 ||
+      value_bytes < 1) {
+    return Usage("--count, --keys and --value-bytes must be positive integers");
+  }
+  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", bootstrap},
+                                                   {"linger.ms", "20"},
+                                                   {"batch.num.messages", "10000"},
+                                                   {"compression.type", "lz4"}});
+  if (!producer.ok()) return Fail(producer.status());
+  std::mt19937_64 rng(42);
+  std::string topic = args.Get("topic");
+  std::string value(static_cast<size_t>(value_bytes), 'x');
+  std::string key;
+  for (int64_t i = 0; i < count; ++i) {
+    key = absl::StrFormat("key-%08d", static_cast<int>(rng() % keys));
+    for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<char>('a' + (rng() % 26));
+    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value});
+    if (!s.ok()) return Fail(s);
+  }
+  absl::Status s = (*producer)->Flush(absl::Seconds(300));
+  if (!s.ok()) return Fail(s);
+  std::printf("produced %lld records to %s\n", static_cast<long long>(count), topic.c_str());
+  return 0;
+}
+
+int Consume(const Args& args, const std::string& bootstrap, bool dead_letters) {
+  int64_t max, timeout_ms;
+  if (!ParseInt(args, "max", 20, &max) || !ParseInt(args, "timeout-ms", 10000, &timeout_ms)) {
+    return Usage("--max and --timeout-ms must be integers");
+  }
+  std::string topic = args.Get("topic");
+  auto consumer = runnel::kafka::Consumer::Create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+  if (!consumer.ok()) return Fail(consumer.status());
+  absl::Status s = (*consumer)->Subscribe({topic});
+  if (!s.ok()) return Fail(s);
+  auto json = runnel::serdes::ProtobufJson<runnel::v1::RecordEnvelope>();
+  const absl::Time deadline = runnel::Clock::System().Now() + absl::Milliseconds(timeout_ms);
+  int64_t seen = 0;
+  std::vector<runnel::kafka::ConsumedRecord> batch;
+  while (seen < max && runnel::Clock::System().Now() < deadline) {
+    batch.clear();
+    s = (*consumer)->Poll(absl::Milliseconds(200), static_cast<size_t>(max - seen), batch);
+    if (!s.ok()) return Fail(s);
+    for (const auto& r : batch) {
+      ++seen;
+      if (dead_letters) {
+        auto envelope = runnel::EnvelopeFromDeadLetter(r.key(), r.value(), r.headers());
+        if (!envelope.ok()) return Fail(envelope.status());
+        std::string text;
+        if (s = json->Serialize(*envelope, text); !s.ok()) return Fail(s);
+        std::printf("%s\n", text.c_str());
+      } else {
+        std::printf("%d\t%lld\t%s\t%s\n", r.partition().value(),
+                    static_cast<long long>(r.offset().value()),
+                    std::string(r.key().value_or("<null>")).c_str(),
+                    std::string(r.value().value_or("<null>")).c_str());
+      }
+    }
+  }
+  std::fflush(stdout);
+  (void)(*consumer)->Close();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage("no command");
+  Args args;
+  args.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag.rfind("--", 0) != 0 || i + 1 >= argc) return Usage(absl::StrCat("bad argument '", flag, "'"));
+    args.flags[flag.substr(2)].push_back(argv[++i]);
+  }
+  (void)runnel::SetLogLevel("warn");
+  std::string bootstrap = args.Get("bootstrap");
+  if (bootstrap.empty()) return Usage("--bootstrap is required");
+  if (args.Get("topic").empty()) return Usage("--topic is required");
+  if (args.command == "create-topic" || args.command == "delete-topic") {
+    auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+    if (!admin.ok()) return Fail(admin.status());
+    if (args.command == "create-topic") return CreateTopic(args, **admin);
+    absl::Status s = (*admin)->DeleteTopics({args.Get("topic")}, absl::Seconds(30));
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (args.command == "produce-sensors") return ProduceSensors(args, bootstrap);
+  if (args.command == "produce-bench") return ProduceBench(args, bootstrap);
+  if (args.command == "consume") return Consume(args, bootstrap, false);
+  if (args.command == "dlq") return Consume(args, bootstrap, true);
+  return Usage(absl::StrCat("unknown command '", args.command, "'"));
+}
