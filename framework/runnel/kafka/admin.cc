@@ -1,0 +1,276 @@
+#include "runnel/kafka/admin.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/kafka/errors.h"
+#include "runnel/kafka/internal/conf.h"
+
+namespace runnel::kafka {
+namespace {
+
+int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
+
+// One admin request: options with the timeout, a private result queue, and
+// the wait for the result event. The event is destroyed with the request.
+class Request {
+ public:
+  Request(rd_kafka_t* rk, rd_kafka_admin_op_t op, absl::Duration timeout)
+      : queue_(rd_kafka_queue_new(rk)), options_(rd_kafka_AdminOptions_new(rk, op)), timeout_(timeout) {
+    char err[256];
+    rd_kafka_AdminOptions_set_request_timeout(options_, Millis(timeout), err, sizeof err);
+    rd_kafka_AdminOptions_set_operation_timeout(options_, Millis(timeout), err, sizeof err);
+  }
+  ~Request() {
+    if (event_ != nullptr) rd_kafka_event_destroy(event_);
+    rd_kafka_AdminOptions_destroy(options_);
+    rd_kafka_queue_destroy(queue_);
+  }
+  rd_kafka_queue_t* queue() { return queue_; }
+  rd_kafka_AdminOptions_t* options() { return options_; }
+
+  // Waits for the result; the event's own error becomes the Status.
+  absl::StatusOr<rd_kafka_event_t*> Wait(const char* what) {
+    event_ = rd_kafka_queue_poll(queue_, Millis(timeout_) + 1000);
+    if (event_ == nullptr) {
+      return absl::DeadlineExceededError(absl::StrCat(what, ": no answer within ",
+                                                      absl::FormatDuration(timeout_)));
+    }
+    if (rd_kafka_event_error(event_) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ErrorToStatus(rd_kafka_event_error(event_),
+                           absl::StrCat(what, ": ", rd_kafka_event_error_string(event_)));
+    }
+    return event_;
+  }
+
+ private:
+  rd_kafka_queue_t* queue_;
+  rd_kafka_AdminOptions_t* options_;
+  absl::Duration timeout_;
+  rd_kafka_event_t* event_ = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const ClientConfig& config) {
+  auto conf = internal::MakeConf({}, config);
+  if (!conf.ok()) return conf.status();
+  auto rk = internal::NewClient(RD_KAFKA_PRODUCER, *conf);
+  if (!rk.ok()) return rk.status();
+  return std::unique_ptr<Admin>(new Admin(*rk));
+}
+
+Admin::Admin(rd_kafka_s* rk) : rk_(rk) {}
+Admin::~Admin() { rd_kafka_destroy(rk_); }
+
+absl::Status Admin::CreateTopics(const std::vector<NewTopic>& topics, absl::Duration timeout) {
+  if (topics.empty()) return absl::OkStatus();
+  std::vector<rd_kafka_NewTopic_t*> handles;
+  char err[512];
+  absl::Status status;
+  for (const auto& t : topics) {
+    rd_kafka_NewTopic_t* h = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication_factor,
+                                                   err, sizeof err);
+    if (h == nullptr) {
+      status = absl::InvalidArgumentError(absl::StrCat("topic '", t.name, "': ", err));
+      break;
+    }
+    handles.push_back(h);
+    for (const auto& [k, v] : t.configs) {
+      if (rd_kafka_NewTopic_set_config(h, k.c_str(), v.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = absl::InvalidArgumentError(absl::StrCat("topic '", t.name, "': config '", k, "'"));
+      }
+    }
+  }
+  if (!status.ok()) {
+    rd_kafka_NewTopic_destroy_array(handles.data(), handles.size());
+    return status;
+  }
+  Request request(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  rd_kafka_CreateTopics(rk_, handles.data(), handles.size(), request.options(), request.queue());
+  rd_kafka_NewTopic_destroy_array(handles.data(), handles.size());
+  auto event = request.Wait("create topics");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(*event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    std::string name = rd_kafka_topic_result_name(results[i]);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      // Idempotent when the existing topic has the partitions asked for.
+      auto existing = DescribeTopic(name, timeout);
+      if (!existing.ok()) return existing.status();
+      for (const auto& t : topics) {
+        if (t.name == name && t.partitions != existing->partitions) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("topic '", name, "' exists with ", existing->partitions,
+                           " partitions, not ", t.partitions));
+        }
+      }
+      continue;
+    }
+    const char* msg = rd_kafka_topic_result_error_string(results[i]);
+    return ErrorToStatus(e, absl::StrCat("create topic '", name, "'", msg ? absl::StrCat(": ", msg) : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& topic, absl::Duration timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, Millis(timeout));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, absl::StrCat("metadata of ", topic));
+  absl::StatusOr<TopicDescription> result =
+      absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist"));
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+      break;
+    }
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      result = ErrorToStatus(t.err, absl::StrCat("topic '", topic, "'"));
+      break;
+    }
+    result = TopicDescription{.name = topic,
+                              .partitions = t.partition_cnt,
+                              .replication_factor = static_cast<int16_t>(
+                                  t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0)};
+  }
+  rd_kafka_metadata_destroy(md);
+  return result;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> Admin::DescribeTopicConfigs(
+    const std::string& topic, absl::Duration timeout) {
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  rd_kafka_DescribeConfigs(rk_, &resource, 1, request.options(), request.queue());
+  rd_kafka_ConfigResource_destroy(resource);
+  auto event = request.Wait("describe configs");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** resources =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(*event), &n);
+  if (n != 1) return absl::InternalError("describe configs: unexpected result count");
+  if (rd_kafka_ConfigResource_error(resources[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ErrorToStatus(rd_kafka_ConfigResource_error(resources[0]),
+                         absl::StrCat("configs of '", topic, "'"));
+  }
+  size_t count = 0;
+  const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(resources[0], &count);
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    const char* value = rd_kafka_ConfigEntry_value(entries[i]);
+    out[rd_kafka_ConfigEntry_name(entries[i])] = value ? value : "";
+  }
+  return out;
+}
+
+absl::Status Admin::DeleteTopics(const std::vector<std::string>& topics, absl::Duration timeout) {
+  if (topics.empty()) return absl::OkStatus();
+  std::vector<rd_kafka_DeleteTopic_t*> handles;
+  for (const auto& t : topics) handles.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout);
+  rd_kafka_DeleteTopics(rk_, handles.data(), handles.size(), request.options(), request.queue());
+  rd_kafka_DeleteTopic_destroy_array(handles.data(), handles.size());
+  auto event = request.Wait("delete topics");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(*event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+    return ErrorToStatus(e, absl::StrCat("delete topic '", rd_kafka_topic_result_name(results[i]), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Admin::ListTopics(absl::Duration timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, Millis(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, "list topics");
+  std::vector<std::string> out;
+  for (int i = 0; i < md->topic_cnt; ++i) out.emplace_back(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+absl::StatusOr<std::map<TopicPartition, Offset>> Admin::ListGroupOffsets(const std::string& group,
+                                                                         absl::Duration timeout) {
+  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
+  Request request(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout);
+  rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  auto event = request.Wait("list group offsets");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+      rd_kafka_event_ListConsumerGroupOffsets_result(*event), &n);
+  std::map<TopicPartition, Offset> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ErrorToStatus(e, absl::StrCat("offsets of group '", group, "'"));
+    }
+    const rd_kafka_topic_partition_list_t* list = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; list && j < list->cnt; ++j) {
+      if (list->elems[j].offset >= 0) {
+        out[{list->elems[j].topic, Partition(list->elems[j].partition)}] = Offset(list->elems[j].offset);
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status Admin::AlterGroupOffsets(const std::string& group,
+                                      const std::map<TopicPartition, Offset>& offsets,
+                                      absl::Duration timeout) {
+  std::vector<std::pair<TopicPartition, Offset>> v(offsets.begin(), offsets.end());
+  rd_kafka_topic_partition_list_t* list = internal::ToList(v);
+  rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  Request request(rk_, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
+  rd_kafka_AlterConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
+  rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+  auto event = request.Wait("alter group offsets");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+      rd_kafka_event_AlterConsumerGroupOffsets_result(*event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ErrorToStatus(e, absl::StrCat("alter offsets of group '", group, "'"));
+    }
+    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; parts && j < parts->cnt; ++j) {
+      if (parts->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return ErrorToStatus(parts->elems[j].err, absl::StrCat("alter offset of ", parts->elems[j].topic));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Admin::DeleteGroup(const std::string& group, absl::Duration timeout) {
+  rd_kafka_DeleteGroup_t* req = rd_kafka_DeleteGroup_new(group.c_str());
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout);
+  rd_kafka_DeleteGroups(rk_, &req, 1, request.options(), request.queue());
+  rd_kafka_DeleteGroup_destroy(req);
+  auto event = request.Wait("delete group");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_group_result_t** groups =
+      rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(*event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ErrorToStatus(e, absl::StrCat("delete group '", group, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace runnel::kafka

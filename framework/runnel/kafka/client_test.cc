@@ -1,0 +1,95 @@
+// Client creation and a small round trip on librdkafka's mock cluster (at
+// least once only: the mock does not honour transactions).
+
+#include <thread>
+
+#include <librdkafka/rdkafka.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runnel/kafka/admin.h"
+#include "runnel/kafka/consumer.h"
+#include "runnel/kafka/producer.h"
+
+namespace runnel::kafka {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ClientTest, UnknownPropertyIsNamed) {
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"}, {"linger.mss", "5"}});
+  ASSERT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(producer.status().message(), HasSubstr("'linger.mss'"));
+}
+
+TEST(ClientTest, BadValueIsNamed) {
+  auto consumer = Consumer::Create({{"bootstrap.servers", "127.0.0.1:1"},
+                                    {"group.id", "g"},
+                                    {"auto.offset.reset", "sometimes"}});
+  ASSERT_EQ(consumer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(consumer.status().message(), HasSubstr("'auto.offset.reset'"));
+}
+
+TEST(ClientTest, ConsumerNeedsAGroup) {
+  EXPECT_EQ(Consumer::Create({{"bootstrap.servers", "127.0.0.1:1"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClientTest, FlushTimesOutWhileTheBrokerIsUnreachable) {
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"}});
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
+  EXPECT_EQ((*producer)->InFlight(), 1);
+  EXPECT_EQ((*producer)->Flush(absl::Milliseconds(300)).code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(ClientTest, RoundTripOnTheMockCluster) {
+  // The producer hosts the mock cluster; the consumer finds it through the
+  // bootstrap servers the mock reports.
+  auto producer = Producer::Create({{"test.mock.num.brokers", "1"}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  char bootstrap[256] = {0};
+  size_t size = sizeof bootstrap;
+  ASSERT_EQ(rd_kafka_conf_get(rd_kafka_conf((*producer)->raw()), "bootstrap.servers", bootstrap, &size),
+            RD_KAFKA_CONF_OK);
+  Headers headers{{"h", "1"}, {"n", std::nullopt}};
+  for (int i = 0; i < 100; ++i) {
+    std::string key = "k" + std::to_string(i), value = "v" + std::to_string(i);
+    ASSERT_TRUE((*producer)
+                    ->Send({.topic = "mock-topic",
+                            .key = key,
+                            .value = i == 7 ? std::nullopt : std::optional<std::string_view>(value),
+                            .timestamp = Timestamp(1000 + i),
+                            .headers = &headers})
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+
+  auto consumer = Consumer::Create({{"bootstrap.servers", bootstrap}, {"group.id", "g"}});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Subscribe({"mock-topic"}).ok());
+  std::vector<ConsumedRecord> records;
+  for (int i = 0; i < 200 && records.size() < 100; ++i) {
+    ASSERT_TRUE((*consumer)->Poll(absl::Milliseconds(100), 100, records).ok());
+  }
+  ASSERT_EQ(records.size(), 100u);
+  int nulls = 0;
+  for (const auto& r : records) {
+    EXPECT_EQ(r.topic(), "mock-topic");
+    if (!r.value()) ++nulls;
+    EXPECT_GE(r.timestamp().value(), 1000);
+    EXPECT_EQ(r.headers(), headers);
+  }
+  EXPECT_EQ(nulls, 1);
+  std::vector<std::pair<TopicPartition, Offset>> commit{{{"mock-topic", records[0].partition()},
+                                                         Offset(records[0].offset().value() + 1)}};
+  ASSERT_TRUE((*consumer)->Commit(commit).ok());
+  auto committed = (*consumer)->Committed({commit[0].first}, absl::Seconds(10));
+  ASSERT_TRUE(committed.ok());
+  ASSERT_EQ(committed->size(), 1u);
+  EXPECT_EQ((*committed)[0].second, commit[0].second);
+  ASSERT_TRUE((*consumer)->Close().ok());
+}
+
+}  // namespace
+}  // namespace runnel::kafka

@@ -1,0 +1,79 @@
+#include "runnel/kafka/internal/conf.h"
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
+#include "runnel/kafka/errors.h"
+#include "runnel/kafka/logging.h"
+
+namespace runnel::kafka::internal {
+namespace {
+
+// Client-level errors (broker down, all brokers down, fatal): librdkafka
+// retries by itself; we log, rate-limited, so an outage is visible.
+void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
+  static RateLimiter* limiter = new RateLimiter(5000);
+  auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    rd_kafka_fatal_error(rk, buf, sizeof buf);
+    Logger("rdkafka")->error("{}: fatal error: {}", rd_kafka_name(rk), buf);
+    return;
+  }
+  int64_t suppressed = 0;
+  if (limiter->Allow(Clock::System().NowMillis().value(), &suppressed)) {
+    Logger("rdkafka")->warn("{}: {} ({}){}", rd_kafka_name(rk), reason, rd_kafka_err2name(code),
+                            suppressed ? absl::StrCat(" [", suppressed, " similar suppressed]") : "");
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  auto set = [&](const std::string& key, const std::string& value) -> absl::Status {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka client property '", key, "' = '", value, "': ", err));
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [k, v] : defaults) {
+    if (config.contains(k)) continue;
+    if (absl::Status s = set(k, v); !s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  for (const auto& [k, v] : config) {
+    if (absl::Status s = set(k, v); !s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  InstallLogCallback(conf);
+  rd_kafka_conf_set_error_cb(conf, ErrorCallback);
+  return conf;
+}
+
+absl::StatusOr<rd_kafka_t*> NewClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("creating Kafka client: ", err));
+  }
+  return rk;
+}
+
+rd_kafka_topic_partition_list_t* ToList(const std::vector<std::pair<TopicPartition, Offset>>& partitions) {
+  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& [tp, offset] : partitions) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value())->offset =
+        offset.value();
+  }
+  return list;
+}
+
+}  // namespace runnel::kafka::internal

@@ -1,0 +1,216 @@
+#include "runnel/kafka/producer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
+#include "runnel/common/strings.h"
+#include "runnel/kafka/errors.h"
+#include "runnel/kafka/internal/conf.h"
+
+namespace runnel::kafka {
+
+// Delivery bookkeeping, shared with librdkafka's delivery callback. The
+// callback runs on whichever thread calls rd_kafka_poll/flush: the Impl's
+// poller thread or a caller inside Flush.
+class Producer::Impl {
+ public:
+  std::function<void(const DeliveryReport&)> on_delivery;
+  std::atomic<int64_t> in_flight{0};
+  absl::Mutex mu;
+  absl::Status first_error ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, rd_kafka_topic_t*> topics ABSL_GUARDED_BY(mu);
+  std::atomic<bool> stop{false};
+  std::thread poller;
+
+  static void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      absl::Status s = ErrorToStatus(m->err, absl::StrCat("delivery to ", rd_kafka_topic_name(m->rkt), "-",
+                                                          m->partition));
+      absl::MutexLock lock(&self->mu);
+      if (self->first_error.ok()) self->first_error = s;
+    }
+    if (self->on_delivery) {
+      DeliveryReport report{.status = ErrorToStatus(m->err, "delivery"),
+                            .topic = rd_kafka_topic_name(m->rkt),
+                            .partition = Partition(m->partition),
+                            .offset = Offset(m->offset)};
+      self->on_delivery(report);
+    }
+    self->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
+    const ClientConfig& config, std::function<void(const DeliveryReport&)> on_delivery) {
+  auto impl = std::make_unique<Impl>();
+  impl->on_delivery = std::move(on_delivery);
+  auto conf = internal::MakeConf({{"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"partitioner", "murmur2_random"}},
+                                 config);
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::DeliveryCallback);
+  rd_kafka_conf_set_opaque(*conf, impl.get());
+  auto rk = internal::NewClient(RD_KAFKA_PRODUCER, *conf);
+  if (!rk.ok()) return rk.status();
+  Impl* raw = impl.get();
+  rd_kafka_t* handle = *rk;
+  raw->poller = std::thread([raw, handle] {
+    while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(handle, 50);
+  });
+  return std::unique_ptr<Producer>(new Producer(handle, std::move(impl)));
+}
+
+Producer::Producer(rd_kafka_s* rk, std::unique_ptr<Impl> impl) : rk_(rk), impl_(std::move(impl)) {}
+
+Producer::~Producer() {
+  rd_kafka_flush(rk_, 10'000);
+  impl_->stop = true;
+  impl_->poller.join();
+  {
+    absl::MutexLock lock(&impl_->mu);
+    for (auto& [name, rkt] : impl_->topics) rd_kafka_topic_destroy(rkt);
+  }
+  rd_kafka_destroy(rk_);
+}
+
+absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_full_wait) {
+  rd_kafka_topic_t* rkt;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    auto it = impl_->topics.find(ToAbsl(record.topic));
+    if (it == impl_->topics.end()) {
+      std::string name(record.topic);
+      rkt = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+      if (rkt == nullptr) {
+        return ErrorToStatus(rd_kafka_last_error(), absl::StrCat("topic '", name, "'"));
+      }
+      impl_->topics.emplace(std::move(name), rkt);
+    } else {
+      rkt = it->second;
+    }
+  }
+  // librdkafka's RD_KAFKA_V_* macros cast their argument text: pass plain
+  // variables, never expressions.
+  const int32_t partition = record.partition ? record.partition->value() : RD_KAFKA_PARTITION_UA;
+  const void* key_data = record.key ? record.key->data() : nullptr;
+  const size_t key_size = record.key ? record.key->size() : 0;
+  void* value_data = record.value ? const_cast<char*>(record.value->data()) : nullptr;
+  const size_t value_size = record.value ? record.value->size() : 0;
+  const int64_t timestamp = record.timestamp ? record.timestamp->value() : 0;
+  const absl::Time deadline = Clock::System().Now() + queue_full_wait;
+  while (true) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (record.headers != nullptr && !record.headers->empty()) {
+      headers = rd_kafka_headers_new(record.headers->size());
+      for (const auto& h : *record.headers) {
+        rd_kafka_header_add(headers, h.key.data(), static_cast<ssize_t>(h.key.size()),
+                            h.value ? h.value->data() : nullptr,
+                            h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+      }
+    }
+    impl_->in_flight.fetch_add(1, std::memory_order_acq_rel);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
+        RD_KAFKA_V_VALUE(value_data, value_size), RD_KAFKA_V_TIMESTAMP(timestamp),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    impl_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    if (headers != nullptr) rd_kafka_headers_destroy(headers);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return ErrorToStatus(err, absl::StrCat("producing to '", ToAbsl(record.topic), "'"));
+    }
+    if (Clock::System().Now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("producer queue full for ", absl::FormatDuration(queue_full_wait),
+                       " (broker slow or unreachable); ", InFlight(), " records in flight"));
+    }
+    // The poller thread serves delivery reports; give it a moment.
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+absl::Status Producer::Flush(absl::Duration timeout) {
+  const absl::Time deadline = Clock::System().Now() + timeout;
+  while (impl_->in_flight.load(std::memory_order_acquire) > 0) {
+    absl::Duration left = deadline - Clock::System().Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(InFlight(), " records still in flight after ", absl::FormatDuration(timeout)));
+    }
+    rd_kafka_flush(rk_, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 100)));
+  }
+  absl::MutexLock lock(&impl_->mu);
+  absl::Status error = impl_->first_error;
+  impl_->first_error = absl::OkStatus();
+  return error;
+}
+
+int64_t Producer::InFlight() const { return impl_->in_flight.load(std::memory_order_acquire); }
+
+namespace {
+int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
+
+absl::Status TakeError(rd_kafka_error_t* error, std::string_view context) {
+  absl::Status s = ErrorToStatus(error, context);
+  if (error != nullptr) rd_kafka_error_destroy(error);
+  return s;
+}
+}  // namespace
+
+absl::Status Producer::InitTransactions(absl::Duration timeout) {
+  return TakeError(rd_kafka_init_transactions(rk_, Millis(timeout)), "init_transactions");
+}
+
+absl::Status Producer::BeginTransaction() {
+  return TakeError(rd_kafka_begin_transaction(rk_), "begin_transaction");
+}
+
+absl::Status Producer::SendOffsetsToTransaction(
+    const std::vector<std::pair<TopicPartition, Offset>>& offsets,
+    const rd_kafka_consumer_group_metadata_s* group_metadata, absl::Duration timeout) {
+  rd_kafka_topic_partition_list_t* list = internal::ToList(offsets);
+  absl::Status s = TakeError(
+      rd_kafka_send_offsets_to_transaction(rk_, list, group_metadata, Millis(timeout)),
+      "send_offsets_to_transaction");
+  rd_kafka_topic_partition_list_destroy(list);
+  return s;
+}
+
+absl::Status Producer::CommitTransaction(absl::Duration timeout) {
+  return TakeError(rd_kafka_commit_transaction(rk_, Millis(timeout)), "commit_transaction");
+}
+
+absl::Status Producer::AbortTransaction(absl::Duration timeout) {
+  return TakeError(rd_kafka_abort_transaction(rk_, Millis(timeout)), "abort_transaction");
+}
+
+absl::StatusOr<int32_t> Producer::PartitionCount(const std::string& topic, absl::Duration timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, Millis(timeout));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, absl::StrCat("metadata of ", topic));
+  absl::StatusOr<int32_t> result = absl::NotFoundError(absl::StrCat("topic '", topic, "' not found"));
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (topic == md->topics[i].topic) {
+      if (md->topics[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = ErrorToStatus(md->topics[i].err, absl::StrCat("topic '", topic, "'"));
+      } else {
+        result = md->topics[i].partition_cnt;
+      }
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  return result;
+}
+
+}  // namespace runnel::kafka
