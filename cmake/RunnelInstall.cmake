@@ -10,9 +10,11 @@ install(TARGETS ${module_targets} runnel EXPORT RunnelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# internal/ headers go too: public templates include them (not for users to
+# include directly).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/runnel
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h" PATTERN "internal" EXCLUDE PATTERN "*_test*" EXCLUDE)
+  FILES_MATCHING PATTERN "*.h" PATTERN "*_test*" EXCLUDE)
 get_property(proto_gen GLOBAL PROPERTY RUNNEL_PROTO_GEN_DIR)
 install(DIRECTORY ${proto_gen}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.pb.h")

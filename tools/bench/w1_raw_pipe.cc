@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
   std::chrono::steady_clock::time_point start;
   while (seen < records) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
-    rd_kafka_poll(producer, 0);
+    // Delivery reports are served in bulk, not per record: the fastest
+    // simple pipe, so the ratio is against a real ceiling.
+    if ((seen & 1023) == 0) rd_kafka_poll(producer, 0);
     if (m == nullptr) continue;
     if (m->err) {
       rd_kafka_message_destroy(m);

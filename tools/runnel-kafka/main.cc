@@ -6,6 +6,7 @@
 //   runnel-kafka produce-sensors --bootstrap B --topic T --count N
 //                [--sensors S] [--bad-every K] [--seed X]
 //   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
+//   runnel-kafka count --bootstrap B --topic T
 //   runnel-kafka dlq --bootstrap B --topic T [--max N] [--timeout-ms MS]
 //
 // consume prints one line per record: partition, offset, key, value. dlq
@@ -143,6 +144,27 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
   return 0;
 }
 
+// Records in a topic = sum over partitions of (high - low watermark). Exact
+// for topics written without transactions (no control records).
+int Count(const Args& args, const std::string& bootstrap) {
+  std::string topic = args.Get("topic");
+  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+  if (!admin.ok()) return Fail(admin.status());
+  auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+  if (!description.ok()) return Fail(description.status());
+  auto consumer = runnel::kafka::Consumer::Create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+  if (!consumer.ok()) return Fail(consumer.status());
+  int64_t total = 0;
+  for (int32_t p = 0; p < description->partitions; ++p) {
+    auto marks = (*consumer)->Watermarks({topic, runnel::Partition(p)}, absl::Seconds(30));
+    if (!marks.ok()) return Fail(marks.status());
+    total += marks->second.value() - marks->first.value();
+  }
+  std::printf("%lld\n", static_cast<long long>(total));
+  return 0;
+}
+
 int Consume(const Args& args, const std::string& bootstrap, bool dead_letters) {
   int64_t max, timeout_ms;
   if (!ParseInt(args, "max", 20, &max) || !ParseInt(args, "timeout-ms", 10000, &timeout_ms)) {
@@ -207,6 +229,7 @@ int main(int argc, char** argv) {
   }
   if (args.command == "produce-sensors") return ProduceSensors(args, bootstrap);
   if (args.command == "produce-bench") return ProduceBench(args, bootstrap);
+  if (args.command == "count") return Count(args, bootstrap);
   if (args.command == "consume") return Consume(args, bootstrap, false);
   if (args.command == "dlq") return Consume(args, bootstrap, true);
   return Usage(absl::StrCat("unknown command '", args.command, "'"));

@@ -2,8 +2,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "runnel/common/logging.h"
+#include "runnel/common/status.h"
 #include "runnel/common/strings.h"
+#include "runnel/common/logging.h"
 
 namespace runnel {
 namespace {

@@ -4,6 +4,8 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "runnel/common/status.h"
+#include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/admin.h"
 
@@ -63,7 +65,7 @@ absl::Status KafkaStreams::Start() {
     absl::MutexLock lock(&mu_);
     if (state_ != State::kCreated) {
       return absl::FailedPreconditionError(
-          absl::StrCat("Start() in state ", StateName(state_), "; an instance starts once"));
+          absl::StrCat("Start() in state ", ToAbsl(StateName(state_)), "; an instance starts once"));
     }
   }
   Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "runnel/common/status.h"
+#include "runnel/common/strings.h"
 #include "runnel/common/check.h"
 #include "runnel/common/logging.h"
 

@@ -1,8 +1,9 @@
 #include "runnel/runtime/stream_thread.h"
 
 #include "absl/strings/str_cat.h"
-#include "runnel/common/logging.h"
+#include "runnel/common/status.h"
 #include "runnel/common/strings.h"
+#include "runnel/common/logging.h"
 #include "runnel/runtime/dead_letter.h"
 
 namespace runnel {
@@ -41,7 +42,7 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
   if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
   producer_ = *std::move(producer);
   auto consumer =
-      kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-consumer")), this);
+      kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-consumer")), static_cast<kafka::RebalanceListener*>(this));
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
   consumer_ = *std::move(consumer);
   deserialization_handler_ = MakeDeserializationErrorHandler(
@@ -84,6 +85,7 @@ void StreamThread::Run() {
   for (auto& [id, task] : tasks_) task->Close();
   tasks_.clear();
   routes_.clear();
+  last_route_ = {};
   // Records produced by a failed task's predecessors still get delivered.
   absl::Status flushed = producer_->Flush(absl::Seconds(30));
   if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
@@ -179,11 +181,15 @@ absl::Status StreamThread::Rewind() {
 }
 
 StreamTask* StreamThread::TaskFor(std::string_view topic, Partition partition) {
+  if (topic.data() == last_route_.topic && partition == last_route_.partition) return last_route_.task;
   auto it = routes_.find(TopicPartition{std::string(topic), partition});
-  return it == routes_.end() ? nullptr : it->second;
+  StreamTask* task = it == routes_.end() ? nullptr : it->second;
+  last_route_ = {topic.data(), partition, task};
+  return task;
 }
 
 void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) {
+  last_route_ = {};
   Logger("runnel")->info("{}: {} partitions revoked", name_, partitions.size());
   absl::Status s = Commit(kShutdownFlushTimeout);
   if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
@@ -200,6 +206,7 @@ void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partit
 }
 
 void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
+  last_route_ = {};
   Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
   for (const auto& tp : partitions) {
     int32_t sub = topology_->SubtopologyForTopic(tp.topic);
@@ -212,7 +219,8 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
         rebalance_error_ = graph.status();
         return;
       }
-      auto task = std::make_unique<StreamTask>(id, config_.application_id(), *std::move(graph), this,
+      auto task = std::make_unique<StreamTask>(id, config_.application_id(), *std::move(graph),
+                                               static_cast<RecordSink*>(this),
                                                deserialization_handler_.get(), clock_);
       absl::Status s = task->Init();
       if (!s.ok()) {
@@ -227,6 +235,7 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
+  last_route_ = {};
   Logger("runnel")->warn("{}: {} partitions lost; closing their tasks without committing", name_,
                          partitions.size());
   for (const auto& tp : partitions) {
@@ -248,7 +257,6 @@ absl::Status StreamThread::Send(const SerializedRecord& record) {
                             .value = record.value,
                             .timestamp = record.timestamp,
                             .headers = record.headers};
-  RateLimiter limiter(10'000);
   while (true) {
     absl::Status s = producer_->Send(out, absl::Seconds(1));
     if (!absl::IsUnavailable(s)) return s;
@@ -257,7 +265,7 @@ absl::Status StreamThread::Send(const SerializedRecord& record) {
     // commit is committed, so the records are processed again on restart).
     if (stop_.load()) return absl::CancelledError("stopping while the producer queue is full");
     int64_t suppressed;
-    if (limiter.Allow(clock_.NowMillis().value(), &suppressed)) {
+    if (queue_full_log_.Allow(clock_.NowMillis().value(), &suppressed)) {
       Logger("runnel")->warn("{}: producer queue full ({} in flight); waiting for the broker", name_,
                              producer_->InFlight());
     }

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
 #include "runnel/common/metrics.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
@@ -82,8 +83,17 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink 
   std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
   // Partition -> its task, for routing polled records.
   absl::flat_hash_map<TopicPartition, StreamTask*> routes_;
+  // The last route taken: consecutive records mostly share a partition, and
+  // a record's topic name is a stable pointer into its librdkafka topic
+  // handle. Cleared whenever routes_ changes.
+  struct LastRoute {
+    const char* topic = nullptr;
+    Partition partition{-1};
+    StreamTask* task = nullptr;
+  } last_route_;
   absl::Status rebalance_error_;
 
+  RateLimiter queue_full_log_{10'000};
   Counter* processed_;
   Counter* commits_;
   Counter* rewinds_;
