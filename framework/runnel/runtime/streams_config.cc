@@ -138,6 +138,14 @@ kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) co
       // range keeps partition i of co-partitioned topics on one member.
       {"partition.assignment.strategy", "range"},
       {"enable.partition.eof", "false"},
+      // librdkafka 2.0.2 stops fetching a partition for a fixed 1 s once its
+      // local queue holds queued.min.messages (the backoff became tunable,
+      // fetch.queue.backoff.ms, only in 2.4). With the default 100000 a
+      // thread that processes faster than 100k records/s drains the queue
+      // and then idles for the rest of that second: W1 ran at half speed.
+      // 500000 covers a second of a stream thread's throughput; memory stays
+      // bounded by queued.max.messages.kbytes (64 MiB by default).
+      {"queued.min.messages", "500000"},
   };
   for (const auto& [k, v] : config_.WithPrefix("consumer.")) c[k] = v;
   return c;
