@@ -1,0 +1,164 @@
+#include "runnel/state/kv_store.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runnel/state/in_memory_kv_store.h"
+#include "runnel/state/rocksdb_kv_store.h"
+
+namespace runnel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+std::string FreshDir() {
+  std::string tmpl = std::filesystem::temp_directory_path() / "runnel-state-XXXXXX";
+  char* made = mkdtemp(tmpl.data());
+  EXPECT_NE(made, nullptr);
+  return tmpl;
+}
+
+std::vector<KeyValueEntry> Drain(absl::StatusOr<std::unique_ptr<KeyValueIterator>> it) {
+  EXPECT_TRUE(it.ok()) << it.status();
+  auto entries = Collect(**it);
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  return *entries;
+}
+
+struct StoreKind {
+  std::string label;
+  std::function<std::unique_ptr<KeyValueStore>(const std::string& dir)> open;
+};
+
+class KeyValueStoreContract : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override {
+    dir_ = FreshDir();
+    store_ = GetParam().open(dir_ + "/store");
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+  std::unique_ptr<KeyValueStore> store_;
+};
+
+TEST_P(KeyValueStoreContract, PutGetOverwriteDelete) {
+  EXPECT_EQ(*store_->Get("a"), std::nullopt);
+  ASSERT_TRUE(store_->Put("a", "1").ok());
+  EXPECT_EQ(*store_->Get("a"), "1");
+  ASSERT_TRUE(store_->Put("a", "22").ok());
+  EXPECT_EQ(*store_->Get("a"), "22");
+  ASSERT_TRUE(store_->Delete("a").ok());
+  EXPECT_EQ(*store_->Get("a"), std::nullopt);
+  ASSERT_TRUE(store_->Delete("never-there").ok());
+  // Empty values and binary keys are values like any other.
+  ASSERT_TRUE(store_->Put(std::string("\0k", 2), "").ok());
+  EXPECT_EQ(*store_->Get(std::string("\0k", 2)), "");
+}
+
+TEST_P(KeyValueStoreContract, RangesAreInclusiveAndBytewise) {
+  // 0xff must sort after 'z' (unsigned bytes), as RocksDB and Kafka Streams order them.
+  for (std::string k : {"b", "a", "c", "z", "\xff", "ab"}) ASSERT_TRUE(store_->Put(k, "v" + k).ok());
+  auto keys = [](const std::vector<KeyValueEntry>& es) {
+    std::vector<std::string> out;
+    for (const auto& e : es) out.push_back(e.key);
+    return out;
+  };
+  EXPECT_THAT(keys(Drain(store_->All())), ElementsAre("a", "ab", "b", "c", "z", "\xff"));
+  EXPECT_THAT(keys(Drain(store_->Range("ab", "c"))), ElementsAre("ab", "b", "c"));
+  EXPECT_THAT(keys(Drain(store_->Range("aa", "bb"))), ElementsAre("ab", "b"));
+  EXPECT_THAT(keys(Drain(store_->Range("c", "a"))), IsEmpty());
+  EXPECT_THAT(Drain(store_->Range("z", "\xff")),
+              ElementsAre(KeyValueEntry{"z", "vz"}, KeyValueEntry{"\xff", "v\xff"}));
+}
+
+TEST_P(KeyValueStoreContract, PutAllAppliesInOrder) {
+  ASSERT_TRUE(store_->Put("gone", "x").ok());
+  ASSERT_TRUE(store_
+                  ->PutAll({{"k", std::string("1")},
+                            {"k", std::string("2")},
+                            {"gone", std::nullopt},
+                            {"m", std::string("3")}})
+                  .ok());
+  EXPECT_THAT(Drain(store_->All()), ElementsAre(KeyValueEntry{"k", "2"}, KeyValueEntry{"m", "3"}));
+  ASSERT_TRUE(store_->Flush().ok());
+  auto n = store_->ApproximateNumEntries();
+  ASSERT_TRUE(n.ok());
+  EXPECT_GE(*n, 1);
+}
+
+TEST_P(KeyValueStoreContract, ClosedStoreRefusesCalls) {
+  ASSERT_TRUE(store_->Close().ok());
+  ASSERT_TRUE(store_->Close().ok());
+  EXPECT_EQ(store_->Get("a").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Put("a", "1").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->All().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, KeyValueStoreContract,
+    ::testing::Values(StoreKind{"InMemory",
+                                [](const std::string&) -> std::unique_ptr<KeyValueStore> {
+                                  return std::make_unique<InMemoryKeyValueStore>("s");
+                                }},
+                      StoreKind{"RocksDb",
+                                [](const std::string& dir) -> std::unique_ptr<KeyValueStore> {
+                                  auto s = RocksDbKeyValueStore::Open(
+                                      "s", dir, RocksDbResources::Create(8 << 20, 4 << 20));
+                                  EXPECT_TRUE(s.ok()) << s.status();
+                                  return s.ok() ? *std::move(s) : nullptr;
+                                }}),
+    [](const auto& info) { return info.param.label; });
+
+TEST(RocksDbKeyValueStoreTest, WritesSurviveCloseAndReopenWithoutAWal) {
+  std::string dir = FreshDir() + "/s";
+  auto resources = RocksDbResources::Create(8 << 20, 4 << 20);
+  {
+    auto store = RocksDbKeyValueStore::Open("s", dir, resources);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE((*store)->Put("k" + std::to_string(i), std::to_string(i)).ok());
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  auto store = RocksDbKeyValueStore::Open("s", dir, resources);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->Get("k999"), "999");
+  EXPECT_EQ(Drain((*store)->All()).size(), 1000u);
+  EXPECT_GT(resources->CacheUsage(), 0);
+  ASSERT_TRUE((*store)->Close().ok());
+  ASSERT_TRUE(RocksDbKeyValueStore::Destroy(dir).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(RocksDbKeyValueStoreTest, GarbledDatabaseIsDataLoss) {
+  std::string dir = FreshDir() + "/s";
+  auto resources = RocksDbResources::Create(8 << 20, 4 << 20);
+  {
+    auto store = RocksDbKeyValueStore::Open("s", dir, resources);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Put("k", "v").ok());
+  }
+  // Overwrite the MANIFEST that CURRENT points to with garbage.
+  std::ifstream current(dir + "/CURRENT");
+  std::string manifest;
+  std::getline(current, manifest);
+  {
+    std::ofstream out(dir + "/" + manifest, std::ios::binary | std::ios::trunc);
+    out << std::string(4096, '\x5a');
+  }
+  auto store = RocksDbKeyValueStore::Open("s", dir, resources);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(std::string(store.status().message()), ::testing::HasSubstr("opening store 's'"));
+}
+
+}  // namespace
+}  // namespace runnel

@@ -1,0 +1,157 @@
+#include "runnel/state/record_cache.h"
+
+#include <map>
+
+#include "runnel/common/strings.h"
+#include "runnel/state/internal/snapshot_iterator.h"
+
+namespace runnel {
+namespace {
+
+// Bookkeeping per entry beyond key and value bytes (map slot, list node).
+constexpr int64_t kEntryOverhead = 64;
+
+}  // namespace
+
+CachingKeyValueStore::CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
+                                           FlushListener listener, bool send_old_values)
+    : inner_(std::move(inner)), budget_(budget), listener_(std::move(listener)), send_old_values_(send_old_values) {}
+
+CachingKeyValueStore::~CachingKeyValueStore() { budget_->Add(-bytes_); }
+
+int64_t CachingKeyValueStore::SizeOf(std::string_view key, const Entry& e) {
+  return static_cast<int64_t>(key.size() + (e.value ? e.value->size() : 0)) + kEntryOverhead;
+}
+
+absl::StatusOr<std::optional<std::string>> CachingKeyValueStore::Get(std::string_view key) const {
+  auto it = entries_.find(ToAbsl(key));
+  if (it != entries_.end()) return it->second.value;
+  return inner_->Get(key);
+}
+
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Merge(
+    std::unique_ptr<KeyValueIterator> below, std::optional<std::string_view> from,
+    std::optional<std::string_view> to) const {
+  std::map<std::string, std::string, std::less<>> merged;
+  for (; below->Valid(); below->Next()) merged.emplace(std::string(below->key()), std::string(below->value()));
+  if (!below->status().ok()) return below->status();
+  for (const auto& [key, entry] : entries_) {
+    if (!entry.dirty) continue;
+    std::string_view k = key;
+    if ((from && k < *from) || (to && k > *to)) continue;
+    if (entry.value) {
+      merged[key] = *entry.value;
+    } else {
+      merged.erase(key);
+    }
+  }
+  std::vector<KeyValueEntry> out;
+  out.reserve(merged.size());
+  for (auto& [k, v] : merged) out.push_back({k, std::move(v)});
+  return state_internal::MakeSnapshotIterator(std::move(out));
+}
+
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Range(std::string_view from,
+                                                                              std::string_view to) const {
+  auto below = inner_->Range(from, to);
+  if (!below.ok()) return below.status();
+  if (from > to) return std::move(*below);
+  return Merge(*std::move(below), from, to);
+}
+
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::All() const {
+  auto below = inner_->All();
+  if (!below.ok()) return below.status();
+  return Merge(*std::move(below), std::nullopt, std::nullopt);
+}
+
+absl::StatusOr<int64_t> CachingKeyValueStore::ApproximateNumEntries() const {
+  // An estimate: dirty inserts not yet below are not counted.
+  return inner_->ApproximateNumEntries();
+}
+
+absl::Status CachingKeyValueStore::Put(std::string_view key, std::optional<std::string_view> value) {
+  auto [it, inserted] = entries_.try_emplace(ToAbsl(key));
+  Entry& e = it->second;
+  const int64_t before = inserted ? 0 : SizeOf(key, e);
+  e.value = value ? std::optional<std::string>(std::string(*value)) : std::nullopt;
+  if (!e.dirty) {
+    e.dirty = true;
+    dirty_.emplace_back(key);
+  }
+  const int64_t delta = SizeOf(key, e) - before;
+  bytes_ += delta;
+  budget_->Add(delta);
+  if (budget_->Exceeded()) return Evict();
+  return absl::OkStatus();
+}
+
+absl::Status CachingKeyValueStore::PutAll(const std::vector<Write>& writes) {
+  for (const auto& w : writes) {
+    absl::Status s = Put(w.key, w.value ? std::optional<std::string_view>(*w.value) : std::nullopt);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CachingKeyValueStore::FlushDirty() {
+  if (dirty_.empty()) return absl::OkStatus();
+  std::vector<Write> batch;
+  batch.reserve(dirty_.size());
+  std::vector<std::optional<std::string>> olds;
+  if (send_old_values_) olds.reserve(dirty_.size());
+  for (const std::string& key : dirty_) {
+    const Entry& e = entries_.find(key)->second;
+    if (send_old_values_) {
+      auto old = inner_->Get(key);
+      if (!old.ok()) return old.status();
+      olds.push_back(*std::move(old));
+    }
+    batch.push_back({key, e.value});
+  }
+  if (absl::Status s = inner_->PutAll(batch); !s.ok()) return s;
+  // The store below has every entry now: they are clean even if a listener
+  // fails (the task then fails and its uncommitted input is replayed).
+  for (const auto& w : batch) entries_.find(w.key)->second.dirty = false;
+  dirty_.clear();
+  if (!listener_) return absl::OkStatus();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::optional<std::string_view> old;
+    if (send_old_values_ && olds[i]) old = *olds[i];
+    const auto& value = batch[i].value;
+    absl::Status s = listener_(batch[i].key, value ? std::optional<std::string_view>(*value) : std::nullopt, old);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Over budget: everything dirty goes down in one batch, then clean entries
+// are dropped (in no particular order: a clean entry only saves a read)
+// until this store holds at most half the budget, so that the next eviction
+// is not one write away.
+absl::Status CachingKeyValueStore::Evict() {
+  if (absl::Status s = FlushDirty(); !s.ok()) return s;
+  const int64_t keep = budget_->max_bytes() / 2;
+  for (auto it = entries_.begin(); it != entries_.end() && (bytes_ > keep || budget_->Exceeded());) {
+    const int64_t size = SizeOf(it->first, it->second);
+    bytes_ -= size;
+    budget_->Add(-size);
+    entries_.erase(it++);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CachingKeyValueStore::Flush() {
+  if (absl::Status s = FlushDirty(); !s.ok()) return s;
+  return inner_->Flush();
+}
+
+absl::Status CachingKeyValueStore::Close() {
+  budget_->Add(-bytes_);
+  bytes_ = 0;
+  entries_.clear();
+  dirty_.clear();
+  return inner_->Close();
+}
+
+}  // namespace runnel

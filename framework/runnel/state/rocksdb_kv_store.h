@@ -1,0 +1,87 @@
+#ifndef RUNNEL_STATE_ROCKSDB_KV_STORE_H_
+#define RUNNEL_STATE_ROCKSDB_KV_STORE_H_
+
+// The persistent key-value store: one RocksDB instance per store per task,
+// under state.dir/<application.id>/<task>/<store>.
+//
+// Durability model (as in Kafka Streams): the changelog topic is the source
+// of truth, so RocksDB's WAL is off; Flush() (on commit, before the
+// checkpoint file is written) moves memtables to SST files. After a crash the
+// store may hold writes newer than its checkpoint; replaying the changelog
+// from the checkpoint rewrites them with the same values.
+//
+// Threading: writes from the owning task's thread only. Get/Range/All may
+// run concurrently with writes from other threads (RocksDB reads are
+// thread-safe; iterators see an implicit snapshot), but never concurrently
+// with Close().
+
+#include <memory>
+#include <string>
+
+#include "runnel/state/kv_store.h"
+
+namespace rocksdb {
+class Cache;
+class DB;
+class WriteBufferManager;
+}  // namespace rocksdb
+
+namespace runnel {
+
+// One memory budget for every RocksDB store of the process: a shared LRU
+// block cache, and memtables charged against that same cache through a
+// WriteBufferManager. Shared by all stores; outlives them (shared_ptr).
+class RocksDbResources {
+ public:
+  // block_cache_bytes bounds the block cache (memtables included, up to
+  // write_buffer_bytes of it).
+  static std::shared_ptr<RocksDbResources> Create(int64_t block_cache_bytes, int64_t write_buffer_bytes);
+  ~RocksDbResources();
+
+  const std::shared_ptr<rocksdb::Cache>& cache() const { return cache_; }
+  const std::shared_ptr<rocksdb::WriteBufferManager>& write_buffer_manager() const { return wbm_; }
+  // Bytes currently charged to the block cache (blocks + memtables).
+  int64_t CacheUsage() const;
+
+ private:
+  RocksDbResources() = default;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> wbm_;
+};
+
+class RocksDbKeyValueStore final : public KeyValueStore {
+ public:
+  // Opens (creating if missing) the store in `dir`. A corrupted database is
+  // DataLoss: the caller wipes it (Destroy) and restores from the changelog.
+  static absl::StatusOr<std::unique_ptr<RocksDbKeyValueStore>> Open(
+      std::string name, std::string dir, std::shared_ptr<RocksDbResources> resources);
+  // Removes a closed store's files.
+  static absl::Status Destroy(const std::string& dir);
+  ~RocksDbKeyValueStore() override;
+
+  std::string_view name() const override { return name_; }
+  const std::string& dir() const { return dir_; }
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> Range(std::string_view from,
+                                                          std::string_view to) const override;
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> All() const override;
+  absl::StatusOr<int64_t> ApproximateNumEntries() const override;
+  absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
+  absl::Status PutAll(const std::vector<Write>& writes) override;
+  absl::Status Flush() override;
+  absl::Status Close() override;
+
+ private:
+  RocksDbKeyValueStore(std::string name, std::string dir, std::shared_ptr<RocksDbResources> resources,
+                       rocksdb::DB* db);
+  absl::Status CheckOpen() const;
+
+  std::string name_;
+  std::string dir_;
+  std::shared_ptr<RocksDbResources> resources_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_STATE_ROCKSDB_KV_STORE_H_
