@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/key_value.h"
 #include "runnel/serde/serde.h"
@@ -54,8 +55,36 @@ struct Named {
   explicit Named(std::string n) : name(std::move(n)) {}
 };
 
+// Where and how an aggregation keeps its state. The store name is what
+// interactive queries and the changelog topic
+// (<application.id>-<name>-changelog) are called by; without one a
+// deterministic name is generated (KSTREAM-AGGREGATE-STATE-STORE-0000000003).
+template <typename K, typename V>
+struct Materialized {
+  std::string store_name;
+  SerdePtr<K> key_serde;
+  SerdePtr<V> value_serde;
+  bool caching = true;
+  bool logging = true;
+  bool in_memory = false;
+
+  Materialized(SerdePtr<K> k, SerdePtr<V> v) : key_serde(std::move(k)), value_serde(std::move(v)) {}
+  static Materialized As(std::string name, SerdePtr<K> k, SerdePtr<V> v) {
+    Materialized m(std::move(k), std::move(v));
+    m.store_name = std::move(name);
+    return m;
+  }
+  Materialized& WithCachingDisabled() { caching = false; return *this; }
+  Materialized& WithLoggingDisabled() { logging = false; return *this; }
+  Materialized& InMemory() { in_memory = true; return *this; }
+};
+
 template <typename K, typename V>
 class KStream;
+template <typename K, typename V>
+class KGroupedStream;
+template <typename K, typename V>
+class KTable;
 
 class StreamsBuilder {
  public:
@@ -170,6 +199,11 @@ class KStream {
     return AddProcessor<K2, V2>("KSTREAM-PROCESSOR-", named, std::move(supplier));
   }
 
+  // Groups by the current key for an aggregation. The key must already be
+  // the grouping key and the stream partitioned by it (as read from a topic,
+  // or after an explicit repartition through a topic).
+  KGroupedStream<K, V> GroupByKey() { return KGroupedStream<K, V>(builder_, node_); }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -198,6 +232,92 @@ class KStream {
 
   StreamsBuilder* builder_;
   std::string node_;
+};
+
+template <typename K, typename V>
+class KGroupedStream {
+ public:
+  KGroupedStream(StreamsBuilder* builder, std::string node) : builder_(builder), node_(std::move(node)) {}
+
+  // Records per key.
+  KTable<K, int64_t> Count(Materialized<K, int64_t> materialized, std::optional<Named> named = std::nullopt) {
+    return AddAggregation<int64_t>(
+        [](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; }, std::move(materialized),
+        std::move(named));
+  }
+
+  // reducer(aggregate, value) -> aggregate; a key's first value is its first
+  // aggregate.
+  template <typename Reducer>
+  KTable<K, V> Reduce(Reducer reducer, Materialized<K, V> materialized, std::optional<Named> named = std::nullopt) {
+    return AddAggregation<V>(
+        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
+          return agg ? static_cast<V>(reducer(*agg, v)) : v;
+        },
+        std::move(materialized), std::move(named));
+  }
+
+  // aggregator(key, value, aggregate) -> aggregate, starting from
+  // initializer() for a key's first record.
+  template <typename VA, typename Init, typename Agg>
+  KTable<K, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
+                          std::optional<Named> named = std::nullopt) {
+    return AddAggregation<VA>(
+        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
+          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  template <typename VA, typename Fold>
+  KTable<K, VA> AddAggregation(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
+    // The store's name is generated before the processor's, as Kafka Streams
+    // does (so Describe() matches: KSTREAM-AGGREGATE-0000000002 with stores
+    // [KSTREAM-AGGREGATE-STATE-STORE-0000000001]).
+    std::string store = materialized.store_name.empty() ? builder_->NewName("KSTREAM-AGGREGATE-STATE-STORE-")
+                                                        : materialized.store_name;
+    std::string name = named ? named->name : builder_->NewName("KSTREAM-AGGREGATE-");
+    auto key_serde = materialized.key_serde;
+    auto value_serde = materialized.value_serde;
+    ProcessorSupplier<K, V, K, VA> supplier = [store, key_serde, value_serde,
+                                               fold]() -> std::unique_ptr<Processor<K, V, K, VA>> {
+      return std::make_unique<dsl_internal::AggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
+                                                                                fold);
+    };
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, K, VA>(name, std::move(supplier), {node_});
+    tb.AddStateStore(StoreSpec{.name = store,
+                               .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
+                               .logging = materialized.logging,
+                               .caching = materialized.caching},
+                     {name});
+    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+  }
+
+  StreamsBuilder* builder_;
+  std::string node_;
+};
+
+// A changelog stream read as a table: the latest value per key. Today a
+// KTable comes from an aggregation; its records are the aggregate's updates.
+template <typename K, typename V>
+class KTable {
+ public:
+  KTable(StreamsBuilder* builder, std::string node, std::string store)
+      : builder_(builder), node_(std::move(node)), store_(std::move(store)) {}
+
+  const std::string& node_name() const { return node_; }
+  // The store that holds the table (for interactive queries).
+  const std::string& store_name() const { return store_; }
+
+  // The table's updates as a stream.
+  KStream<K, V> ToStream() const { return KStream<K, V>(builder_, node_); }
+
+ private:
+  StreamsBuilder* builder_;
+  std::string node_;
+  std::string store_;
 };
 
 }  // namespace runnel

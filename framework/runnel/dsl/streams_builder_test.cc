@@ -38,6 +38,7 @@ class Harness final : public RecordSink, public TaskContext {
   Timestamp stream_time() const override { return Timestamp(0); }
   const Clock& clock() const override { return Clock::System(); }
   void RequestCommit() override {}
+  KeyValueStore* GetKeyValueStore(std::string_view) override { return nullptr; }
 
   std::vector<std::string> out;
 

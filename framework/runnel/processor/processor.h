@@ -19,6 +19,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/types.h"
 #include "runnel/processor/record.h"
+#include "runnel/state/kv_store.h"
 
 namespace runnel {
 
@@ -36,6 +37,10 @@ class TaskContext {
   virtual const Clock& clock() const = 0;
   // Asks the stream thread to commit soon (at the end of this record).
   virtual void RequestCommit() = 0;
+  // The task's key-value store `name` (bytes; see TypedKeyValueStore), or
+  // nullptr when the topology did not connect such a store to this task.
+  // Owned by the task; valid from Init to Close.
+  virtual KeyValueStore* GetKeyValueStore(std::string_view name) = 0;
 };
 
 template <typename KOut, typename VOut>

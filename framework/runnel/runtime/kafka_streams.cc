@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -32,6 +33,7 @@ absl::Status KafkaStreams::PrepareTopics() {
   auto admin = kafka::Admin::Create(config_.AdminConfig());
   if (!admin.ok()) return Annotate(admin.status(), "creating the admin client");
   int32_t max_partitions = 1;
+  std::map<std::string, int32_t> partitions;
   for (const auto& topic : topology_->SourceTopics()) {
     auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
     if (absl::IsNotFound(description.status())) {
@@ -40,6 +42,52 @@ absl::Status KafkaStreams::PrepareTopics() {
     }
     if (!description.ok()) return Annotate(description.status(), absl::StrCat("describing ", topic));
     max_partitions = std::max(max_partitions, description->partitions);
+    partitions[topic] = description->partitions;
+  }
+  // A stateful sub-topology's source topics are co-partitioned: task p reads
+  // partition p of each, and its stores' changelogs have the same count.
+  std::vector<kafka::NewTopic> changelogs;
+  for (const auto& sub : topology_->subtopologies()) {
+    if (sub.stores.empty()) continue;
+    int32_t count = -1;
+    for (const auto& topic : sub.source_topics) {
+      if (count >= 0 && partitions[topic] != count) {
+        std::vector<std::string> described;
+        for (const auto& t : sub.source_topics) described.push_back(absl::StrCat(t, " (", partitions[t], ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "sub-topology ", sub.id, " keeps state but its source topics are not co-partitioned: ",
+            absl::StrJoin(described, ", "), "; give them the same number of partitions"));
+      }
+      count = partitions[topic];
+    }
+    for (const auto& store : sub.stores) {
+      if (!topology_->stores().at(store).logging) continue;
+      kafka::NewTopic changelog{
+          .name = ChangelogTopicName(config_.application_id(), store),
+          .partitions = count,
+          .replication_factor = static_cast<int16_t>(config_.config().GetInt("replication.factor")),
+          .configs = {{"cleanup.policy", "compact"}}};
+      auto existing = (*admin)->DescribeTopic(changelog.name, absl::Seconds(30));
+      if (existing.ok()) {
+        if (existing->partitions != count) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "changelog topic '", changelog.name, "' has ", existing->partitions, " partitions but its source ",
+              "topics have ", count, "; the store's state would not line up with its tasks"));
+        }
+        continue;
+      }
+      if (!absl::IsNotFound(existing.status())) {
+        return Annotate(existing.status(), absl::StrCat("describing ", changelog.name));
+      }
+      changelogs.push_back(std::move(changelog));
+    }
+  }
+  if (!changelogs.empty()) {
+    for (const auto& c : changelogs) {
+      Logger("runnel")->info("creating changelog topic {} ({} partitions, compacted)", c.name, c.partitions);
+    }
+    absl::Status s = (*admin)->CreateTopics(changelogs, absl::Seconds(30));
+    if (!s.ok() && !absl::IsFailedPrecondition(s)) return Annotate(s, "creating changelog topics");
   }
   if (config_.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter) {
     kafka::NewTopic dlq{.name = config_.dead_letter_topic(),
@@ -71,9 +119,12 @@ absl::Status KafkaStreams::Start() {
   Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),
                          config_.num_stream_threads(), topology_->Describe());
   RUNNEL_RETURN_IF_ERROR(PrepareTopics());
+  if (!topology_->stores().empty()) {
+    rocksdb_ = RocksDbResources::Create(config_.rocksdb_block_cache_bytes(), config_.rocksdb_write_buffer_bytes());
+  }
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
-    threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_));
+    threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_));
   }
   for (auto& thread : threads_) {
     absl::Status s = thread->Start([this](int index, const absl::Status& status) {

@@ -27,6 +27,8 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/runtime/stream_thread.h"
+#include "runnel/state/changelog.h"
+#include "runnel/state/rocksdb_kv_store.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/topology/topology.h"
 
@@ -67,6 +69,8 @@ class KafkaStreams {
   const StreamsConfig config_;
   const Clock& clock_;
   MetricsRegistry metrics_;
+  // The one RocksDB memory budget of this instance (when it has stores).
+  std::shared_ptr<RocksDbResources> rocksdb_;
   std::vector<std::unique_ptr<StreamThread>> threads_;
 
   mutable absl::Mutex mu_;

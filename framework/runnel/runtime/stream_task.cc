@@ -11,8 +11,16 @@
 namespace runnel {
 
 StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
-                       RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock)
-    : id_(id), application_id_(std::move(application_id)), graph_(std::move(graph)), clock_(clock) {
+                       RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
+                       const std::map<std::string, StoreSpec>* specs, std::set<std::string> stores,
+                       StateEnv state)
+    : id_(id),
+      application_id_(std::move(application_id)),
+      graph_(std::move(graph)),
+      clock_(clock),
+      specs_(specs),
+      store_names_(std::move(stores)),
+      stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }) {
   env_.task = this;
   env_.sink = sink;
   env_.deserialization_handler = handler;
@@ -21,6 +29,11 @@ StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<Pr
 StreamTask::~StreamTask() { Close(); }
 
 absl::Status StreamTask::Init() {
+  if (!store_names_.empty()) {
+    RUNNEL_CHECK(specs_ != nullptr) << "task " << id_.ToString() << " has stores but no specs";
+    absl::Status opened = stores_.Open(*specs_, store_names_);
+    if (!opened.ok()) return Annotate(opened, absl::StrCat("task ", id_.ToString(), " opening stores"));
+  }
   absl::Status s = graph_->Init(env_);
   if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString()));
   initialized_ = true;
@@ -28,9 +41,11 @@ absl::Status StreamTask::Init() {
 }
 
 void StreamTask::Close() {
-  if (!initialized_) return;
-  initialized_ = false;
-  graph_->Close();
+  if (initialized_) {
+    initialized_ = false;
+    graph_->Close();
+  }
+  stores_.Close();
 }
 
 StreamTask::PartitionState* StreamTask::Find(const TopicPartition& tp) {
@@ -99,6 +114,7 @@ absl::Status StreamTask::Process() {
     current_metadata_.partition = raw.partition;
     current_metadata_.offset = raw.offset;
     current_ = &current_metadata_;
+    current_timestamp_ = raw.timestamp;
     if (raw.timestamp > stream_time_) stream_time_ = raw.timestamp;
     absl::Status s = next->source->ProcessRaw(raw);
     current_ = nullptr;

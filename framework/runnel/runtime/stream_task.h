@@ -23,19 +23,33 @@
 #include "runnel/common/types.h"
 #include "runnel/kafka/record.h"
 #include "runnel/processor/node.h"
+#include "runnel/runtime/task_stores.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
 
 class StreamTask final : public TaskContext {
  public:
-  // `sink`, `handler` and `clock` must outlive the task.
+  // `sink`, `handler` and `clock` must outlive the task. `stores` names the
+  // sub-topology's stores among `specs` (which outlives the task).
   StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
-             RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock);
+             RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
+             const std::map<std::string, StoreSpec>* specs = nullptr, std::set<std::string> stores = {},
+             StateEnv state = {});
   ~StreamTask() override;
 
+  // Opens the stores, then inits the processors.
   absl::Status Init();
+  // Closes processors and stores. Flush (a commit) first for a clean close.
   void Close();
+
+  // Stores (see TaskStores): restore before the first Process, flush and
+  // checkpoint around a commit.
+  bool stateful() const { return !stores_.empty(); }
+  absl::Status RestoreStores(kafka::Consumer& restore_consumer) { return stores_.Restore(restore_consumer); }
+  absl::Status FlushStores() { return stores_.Flush(); }
+  std::vector<TopicPartition> ChangelogPartitions() const { return stores_.ChangelogPartitions(); }
+  absl::Status Checkpoint(const std::map<TopicPartition, Offset>& ends) { return stores_.Checkpoint(ends); }
 
   TaskId id() const { return id_; }
   void AddPartition(const TopicPartition& tp);
@@ -65,6 +79,7 @@ class StreamTask final : public TaskContext {
   Timestamp stream_time() const override { return stream_time_; }
   const Clock& clock() const override { return clock_; }
   void RequestCommit() override { commit_requested_ = true; }
+  KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
 
  private:
   struct PartitionState {
@@ -88,8 +103,12 @@ class StreamTask final : public TaskContext {
   Timestamp stream_time_{-1};
   RecordMetadata current_metadata_;
   const RecordMetadata* current_ = nullptr;
+  Timestamp current_timestamp_{0};
   bool commit_requested_ = false;
   bool initialized_ = false;
+  const std::map<std::string, StoreSpec>* specs_;
+  std::set<std::string> store_names_;
+  TaskStores stores_;
 };
 
 }  // namespace runnel

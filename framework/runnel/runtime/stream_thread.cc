@@ -17,14 +17,17 @@ constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
 }  // namespace
 
 StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
-                           const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock)
+                           const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock,
+                           std::shared_ptr<RocksDbResources> rocksdb)
     : index_(index),
       name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
                          "-StreamThread-", index + 1)),
       topology_(std::move(topology)),
       config_(config),
       metrics_(metrics),
-      clock_(clock) {
+      clock_(clock),
+      rocksdb_(std::move(rocksdb)),
+      cache_budget_(config.cache_max_bytes() / config.num_stream_threads()) {
   MetricLabels labels{{"thread", name_}};
   processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
   commits_ = metrics_->GetCounter("runnel_commits_total", labels);
@@ -134,6 +137,9 @@ absl::Status StreamThread::RunLoop() {
 }
 
 absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
+  for (auto& [id, task] : tasks_) {
+    if (task->stateful()) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
+  }
   std::vector<std::pair<TopicPartition, Offset>> offsets;
   for (auto& [id, task] : tasks_) {
     auto o = task->UncommittedOffsets();
@@ -160,7 +166,37 @@ absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
   }
   for (auto& [id, task] : tasks_) task->MarkCommitted(offsets);
   commits_->Increment();
+  return WriteCheckpoints();
+}
+
+absl::Status StreamThread::WriteCheckpoints() {
+  for (auto& [id, task] : tasks_) {
+    if (!task->stateful()) continue;
+    // Everything this task sent is acknowledged (the producer was flushed),
+    // and only this task writes its changelog partitions: their end is
+    // exactly what the stores hold.
+    std::map<TopicPartition, Offset> ends;
+    for (const auto& tp : task->ChangelogPartitions()) {
+      auto marks = consumer_->Watermarks(tp, absl::Seconds(10));
+      if (!marks.ok()) {
+        Logger("runnel")->warn("{}: no checkpoint for task {} this time: {}", name_, id.ToString(),
+                               marks.status().ToString());
+        ends.clear();
+        break;
+      }
+      ends[tp] = marks->second;
+    }
+    if (ends.empty()) continue;
+    absl::Status s = task->Checkpoint(ends);
+    if (!s.ok()) Logger("runnel")->warn("{}: checkpoint of task {}: {}", name_, id.ToString(), s.ToString());
+  }
   return absl::OkStatus();
+}
+
+absl::Status StreamThread::Send(std::string_view topic, Partition partition, std::string_view key,
+                                std::optional<std::string_view> value, Timestamp timestamp) {
+  return Send(SerializedRecord{.topic = topic, .partition = partition, .key = key, .value = value,
+                               .timestamp = timestamp});
 }
 
 absl::Status StreamThread::Rewind() {
@@ -219,10 +255,17 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
         rebalance_error_ = graph.status();
         return;
       }
-      auto task = std::make_unique<StreamTask>(id, config_.application_id(), *std::move(graph),
-                                               static_cast<RecordSink*>(this),
-                                               deserialization_handler_.get(), clock_);
+      StateEnv state{.application_id = config_.application_id(),
+                     .app_dir = absl::StrCat(config_.state_dir(), "/", config_.application_id()),
+                     .rocksdb = rocksdb_,
+                     .cache_budget = &cache_budget_,
+                     .changelog = static_cast<ChangelogWriter*>(this)};
+      auto task = std::make_unique<StreamTask>(
+          id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
+          deserialization_handler_.get(), clock_, &topology_->stores(),
+          topology_->subtopologies()[sub].stores, std::move(state));
       absl::Status s = task->Init();
+      if (s.ok() && task->stateful()) s = RestoreTask(*task);
       if (!s.ok()) {
         rebalance_error_ = s;
         return;
@@ -232,6 +275,17 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
     it->second->AddPartition(tp);
     routes_[tp] = it->second.get();
   }
+}
+
+absl::Status StreamThread::RestoreTask(StreamTask& task) {
+  if (restore_consumer_ == nullptr) {
+    auto consumer = kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-restore-consumer")));
+    if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
+    restore_consumer_ = *std::move(consumer);
+  }
+  // Blocks the rebalance callback until the stores are current: simple and
+  // correct, at the price of max.poll.interval.ms bounding a restore.
+  return task.RestoreStores(*restore_consumer_);
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {

@@ -5,9 +5,13 @@
 // partitions its consumer is assigned.
 //
 // Loop: poll -> route records to tasks -> process -> every commit.interval.ms
-// commit. Commit (at-least-once) = flush the producer (every output and
-// dead-letter record sent so far is acknowledged) -> commit the next offsets
-// of processed records. If a flush reports a failed delivery, the thread
+// commit. Commit (at-least-once) = flush the tasks' stores (record caches
+// forward their results, changelog records are sent, memtables go to disk)
+// -> flush the producer (every output, changelog and dead-letter record sent
+// so far is acknowledged) -> commit the next offsets of processed records
+// -> write each stateful task's checkpoint (changelog end offsets). A newly
+// assigned stateful task restores its stores from their changelogs (a
+// separate restore consumer) before it processes anything. If a flush reports a failed delivery, the thread
 // rewinds its partitions to the committed offsets and processes again, so
 // nothing is lost (records may repeat, as at-least-once allows). While the
 // broker is down, sends wait, flushes time out and commits are postponed,
@@ -37,10 +41,11 @@
 
 namespace runnel {
 
-class StreamThread final : private kafka::RebalanceListener, private RecordSink {
+class StreamThread final : private kafka::RebalanceListener, private RecordSink, private ChangelogWriter {
  public:
+  // `rocksdb` is the process's RocksDB memory budget, shared by all threads.
   StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
-               MetricsRegistry* metrics, const Clock& clock);
+               MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb);
   ~StreamThread() override;
 
   // Creates the Kafka clients (config errors come back here, synchronously)
@@ -70,6 +75,13 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink 
   absl::Status Send(const SerializedRecord& record) override;
   absl::StatusOr<int32_t> PartitionCount(std::string_view topic) override;
 
+  // ChangelogWriter (the tasks' logged stores, on this thread)
+  absl::Status Send(std::string_view topic, Partition partition, std::string_view key,
+                    std::optional<std::string_view> value, Timestamp timestamp) override;
+  absl::Status RestoreTask(StreamTask& task);
+  // Writes every stateful task's checkpoint (after a commit).
+  absl::Status WriteCheckpoints();
+
   const int index_;
   const std::string name_;
   std::shared_ptr<const Topology> topology_;
@@ -79,6 +91,12 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink 
 
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  // Created with the first stateful task; manual assignment only.
+  std::unique_ptr<kafka::Consumer> restore_consumer_;
+  std::shared_ptr<RocksDbResources> rocksdb_;
+  // statestore.cache.max.bytes split over the instance's threads, shared by
+  // this thread's tasks (Kafka Streams' ThreadCache).
+  RecordCacheBudget cache_budget_;
   std::unique_ptr<DeserializationErrorHandler> deserialization_handler_;
   std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
   // Partition -> its task, for routing polled records.

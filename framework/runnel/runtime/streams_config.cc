@@ -55,6 +55,18 @@ const ConfigDef& StreamsConfig::Definition() {
                  .default_value = "10485760",
                  .min = 0,
                  .doc = "Record cache per instance; 0 forwards every update."})
+        .Define({.name = "rocksdb.block.cache.bytes",
+                 .type = ConfigType::kInt,
+                 .default_value = "67108864",
+                 .min = 1048576,
+                 .doc = "The one RocksDB block cache of the process, shared by every store; "
+                        "memtables are charged to it too."})
+        .Define({.name = "rocksdb.write.buffer.bytes",
+                 .type = ConfigType::kInt,
+                 .default_value = "33554432",
+                 .min = 1048576,
+                 .doc = "Memtable budget of all RocksDB stores of the process (part of the block "
+                        "cache)."})
         .Define({.name = "default.deserialization.exception.handler",
                  .default_value = "log_and_fail",
                  .allowed = {"log_and_continue", "log_and_fail", "dead_letter"},

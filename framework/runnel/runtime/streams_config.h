@@ -40,6 +40,9 @@ class StreamsConfig {
   }
   const std::string& client_id() const { return config_.GetString("client.id"); }
   const std::string& state_dir() const { return config_.GetString("state.dir"); }
+  int64_t cache_max_bytes() const { return config_.GetInt("statestore.cache.max.bytes"); }
+  int64_t rocksdb_block_cache_bytes() const { return config_.GetInt("rocksdb.block.cache.bytes"); }
+  int64_t rocksdb_write_buffer_bytes() const { return config_.GetInt("rocksdb.write.buffer.bytes"); }
 
   // librdkafka configs for the clients, defaults first, then the user's
   // prefixed overrides.

@@ -14,8 +14,8 @@ constexpr int64_t kEntryOverhead = 64;
 }  // namespace
 
 CachingKeyValueStore::CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
-                                           FlushListener listener, bool send_old_values)
-    : inner_(std::move(inner)), budget_(budget), listener_(std::move(listener)), send_old_values_(send_old_values) {}
+                                           std::function<Timestamp()> timestamp)
+    : inner_(std::move(inner)), budget_(budget), timestamp_(std::move(timestamp)) {}
 
 CachingKeyValueStore::~CachingKeyValueStore() { budget_->Add(-bytes_); }
 
@@ -75,6 +75,7 @@ absl::Status CachingKeyValueStore::Put(std::string_view key, std::optional<std::
   Entry& e = it->second;
   const int64_t before = inserted ? 0 : SizeOf(key, e);
   e.value = value ? std::optional<std::string>(std::string(*value)) : std::nullopt;
+  e.timestamp = timestamp_();
   if (!e.dirty) {
     e.dirty = true;
     dirty_.emplace_back(key);
@@ -98,6 +99,8 @@ absl::Status CachingKeyValueStore::FlushDirty() {
   if (dirty_.empty()) return absl::OkStatus();
   std::vector<Write> batch;
   batch.reserve(dirty_.size());
+  std::vector<Timestamp> timestamps;
+  timestamps.reserve(dirty_.size());
   std::vector<std::optional<std::string>> olds;
   if (send_old_values_) olds.reserve(dirty_.size());
   for (const std::string& key : dirty_) {
@@ -108,6 +111,7 @@ absl::Status CachingKeyValueStore::FlushDirty() {
       olds.push_back(*std::move(old));
     }
     batch.push_back({key, e.value});
+    timestamps.push_back(e.timestamp);
   }
   if (absl::Status s = inner_->PutAll(batch); !s.ok()) return s;
   // The store below has every entry now: they are clean even if a listener
@@ -119,7 +123,8 @@ absl::Status CachingKeyValueStore::FlushDirty() {
     std::optional<std::string_view> old;
     if (send_old_values_ && olds[i]) old = *olds[i];
     const auto& value = batch[i].value;
-    absl::Status s = listener_(batch[i].key, value ? std::optional<std::string_view>(*value) : std::nullopt, old);
+    absl::Status s = listener_(batch[i].key, value ? std::optional<std::string_view>(*value) : std::nullopt, old,
+                               timestamps[i]);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

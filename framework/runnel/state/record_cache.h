@@ -26,6 +26,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "runnel/common/types.h"
 #include "runnel/state/kv_store.h"
 
 namespace runnel {
@@ -46,14 +47,24 @@ class RecordCacheBudget {
 
 class CachingKeyValueStore final : public KeyValueStore {
  public:
-  // Called for each key that goes down, after the store below has it.
-  // old_value is the value before this flush (read from the store below)
-  // when send_old_values is set, else nullopt.
-  using FlushListener = std::function<absl::Status(std::string_view key, std::optional<std::string_view> new_value,
-                                                   std::optional<std::string_view> old_value)>;
+  // Called for each key that goes down, after the store below has it, with
+  // the timestamp of the record that last wrote it. old_value is the value
+  // before this flush (read from the store below) when send_old_values is
+  // set, else nullopt.
+  using FlushListener =
+      std::function<absl::Status(std::string_view key, std::optional<std::string_view> new_value,
+                                 std::optional<std::string_view> old_value, Timestamp timestamp)>;
 
-  CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget, FlushListener listener,
-                       bool send_old_values);
+  // `timestamp` gives the timestamp of the record being processed.
+  CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
+                       std::function<Timestamp()> timestamp);
+
+  // Set by the processor that owns the store's output (an aggregation
+  // forwards its results downstream from here).
+  void SetFlushListener(FlushListener listener, bool send_old_values) {
+    listener_ = std::move(listener);
+    send_old_values_ = send_old_values;
+  }
   ~CachingKeyValueStore() override;
 
   KeyValueStore& inner() { return *inner_; }
@@ -77,6 +88,7 @@ class CachingKeyValueStore final : public KeyValueStore {
   struct Entry {
     std::optional<std::string> value;  // nullopt: deleted
     bool dirty = false;
+    Timestamp timestamp{0};
   };
   static int64_t SizeOf(std::string_view key, const Entry& e);
   absl::Status FlushDirty();
@@ -87,8 +99,9 @@ class CachingKeyValueStore final : public KeyValueStore {
 
   std::unique_ptr<KeyValueStore> inner_;
   RecordCacheBudget* budget_;
+  std::function<Timestamp()> timestamp_;
   FlushListener listener_;
-  bool send_old_values_;
+  bool send_old_values_ = false;
   absl::flat_hash_map<std::string, Entry> entries_;
   // Keys of dirty entries, oldest first.
   std::deque<std::string> dirty_;

@@ -25,22 +25,31 @@ class RecordCacheTest : public ::testing::Test {
   std::unique_ptr<CachingKeyValueStore> Make(RecordCacheBudget* budget, bool old_values = false) {
     auto inner = std::make_unique<InMemoryKeyValueStore>("s");
     below_ = inner.get();
-    return std::make_unique<CachingKeyValueStore>(
-        std::move(inner), budget,
-        [this](std::string_view k, std::optional<std::string_view> v, std::optional<std::string_view> old) {
+    auto store = std::make_unique<CachingKeyValueStore>(std::move(inner), budget, [this] { return now_; });
+    store->SetFlushListener(
+        [this](std::string_view k, std::optional<std::string_view> v, std::optional<std::string_view> old,
+               Timestamp ts) {
           forwarded_.push_back({std::string(k), Own(v), Own(old)});
+          timestamps_.push_back(ts.value());
           return absl::OkStatus();
         },
         old_values);
+    return store;
   }
   InMemoryKeyValueStore* below_ = nullptr;
   std::vector<Forwarded> forwarded_;
+  std::vector<int64_t> timestamps_;
+  Timestamp now_{0};
 };
 
 TEST_F(RecordCacheTest, RepeatedUpdatesMergeUntilFlush) {
   RecordCacheBudget budget(1 << 20);
   auto store = Make(&budget);
-  for (int i = 1; i <= 100; ++i) ASSERT_TRUE(store->Put("hot", std::to_string(i)).ok());
+  for (int i = 1; i <= 100; ++i) {
+    now_ = Timestamp(1000 + i);
+    ASSERT_TRUE(store->Put("hot", std::to_string(i)).ok());
+  }
+  now_ = Timestamp(5);
   ASSERT_TRUE(store->Put("cold", "x").ok());
   EXPECT_EQ(*store->Get("hot"), "100");         // reads see the cache
   EXPECT_EQ(*below_->Get("hot"), std::nullopt);  // nothing went down yet
@@ -48,6 +57,7 @@ TEST_F(RecordCacheTest, RepeatedUpdatesMergeUntilFlush) {
   ASSERT_TRUE(store->Flush().ok());
   // One record per key, in first-dirtied order, with the last value.
   EXPECT_THAT(forwarded_, ElementsAre(Forwarded{"hot", "100", std::nullopt}, Forwarded{"cold", "x", std::nullopt}));
+  EXPECT_THAT(timestamps_, ElementsAre(1100, 5));  // of the last write to each key
   EXPECT_EQ(*below_->Get("hot"), "100");
   ASSERT_TRUE(store->Flush().ok());
   EXPECT_EQ(forwarded_.size(), 2u);  // a clean cache forwards nothing

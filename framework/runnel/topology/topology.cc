@@ -61,11 +61,18 @@ TopologyBuilder& TopologyBuilder::Add(Topology::NodeDef def) {
   return *this;
 }
 
+TopologyBuilder& TopologyBuilder::AddStateStore(StoreSpec spec, std::vector<std::string> processors) {
+  stores_.emplace_back(std::move(spec), std::move(processors));
+  return *this;
+}
+
 absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   auto topology = std::make_shared<Topology>();
   auto& nodes = topology->nodes_;
   nodes = std::move(nodes_);
   nodes_.clear();
+  auto store_links = std::move(stores_);
+  stores_.clear();
   if (nodes.empty()) return absl::InvalidArgumentError("topology is empty: add a source");
 
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -114,6 +121,28 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
     }
   }
   if (!has_source) return absl::InvalidArgumentError("topology has no source");
+  for (auto& [spec, processors] : store_links) {
+    if (spec.name.empty()) return absl::InvalidArgumentError("a state store has an empty name");
+    if (!topology->stores_.emplace(spec.name, spec).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate state store name '", spec.name, "'"));
+    }
+    if (processors.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state store '", spec.name, "' is not connected to any processor"));
+    }
+    for (const auto& p : processors) {
+      auto it = topology->index_.find(p);
+      if (it == topology->index_.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state store '", spec.name, "': processor '", p, "' does not exist"));
+      }
+      if (nodes[it->second].kind != Topology::Kind::kProcessor) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("state store '", spec.name, "': node '", p, "' is not a processor"));
+      }
+      nodes[it->second].stores.push_back(spec.name);
+    }
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const auto& parent : nodes[i].parents) {
       nodes[topology->index_.at(parent)].children.push_back(nodes[i].name);
@@ -154,10 +183,16 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
     while (root[x] != x) x = root[x] = root[root[x]];
     return x;
   };
+  auto join = [&](size_t x, size_t y) {
+    size_t a = find(x), b = find(y);
+    if (a != b) root[std::max(a, b)] = std::min(a, b);
+  };
+  std::map<std::string, size_t> store_user;  // store -> first processor using it
   for (size_t i = 0; i < nodes.size(); ++i) {
-    for (const auto& parent : nodes[i].parents) {
-      size_t a = find(i), b = find(topology->index_.at(parent));
-      if (a != b) root[std::max(a, b)] = std::min(a, b);
+    for (const auto& parent : nodes[i].parents) join(i, topology->index_.at(parent));
+    for (const auto& store : nodes[i].stores) {
+      auto [it, inserted] = store_user.emplace(store, i);
+      if (!inserted) join(i, it->second);
     }
   }
   std::map<size_t, int32_t> component_id;  // root (lowest index) -> id
@@ -176,6 +211,7 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
     } else if (nodes[i].kind == Topology::Kind::kSink) {
       sub.sink_topics.insert(nodes[i].topics[0]);
     }
+    sub.stores.insert(nodes[i].stores.begin(), nodes[i].stores.end());
   }
   for (const auto& sub : topology->subtopologies_) {
     if (sub.source_topics.empty()) {
@@ -246,7 +282,8 @@ std::string Topology::Describe() const {
                           "])\n");
           break;
         case Kind::kProcessor:
-          absl::StrAppend(&out, "    Processor: ", name, " (stores: [])\n");
+          absl::StrAppend(&out, "    Processor: ", name, " (stores: [", absl::StrJoin(def.stores, ", "),
+                          "])\n");
           break;
         case Kind::kSink:
           absl::StrAppend(&out, "    Sink: ", name, " (topic: ", def.topics[0], ")\n");
@@ -275,7 +312,7 @@ std::string Topology::DescribeJson() const {
       std::string node = absl::StrCat("{\"name\":", JsonString(name), ",\"type\":\"", kind, "\"");
       if (def.kind == Kind::kSource) absl::StrAppend(&node, ",\"topics\":", JsonList(def.topics));
       if (def.kind == Kind::kSink) absl::StrAppend(&node, ",\"topic\":", JsonString(def.topics[0]));
-      if (def.kind == Kind::kProcessor) absl::StrAppend(&node, ",\"stores\":[]");
+      if (def.kind == Kind::kProcessor) absl::StrAppend(&node, ",\"stores\":", JsonList(def.stores));
       absl::StrAppend(&node, ",\"successors\":", JsonList(def.children),
                       ",\"predecessors\":", JsonList(def.parents), "}");
       nodes.push_back(std::move(node));

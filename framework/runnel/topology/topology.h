@@ -50,12 +50,27 @@ class ProcessorGraph {
   std::map<std::string, internal::SourceNodeBase*, std::less<>> sources_;
 };
 
+// A state store the topology declares. Stores hold bytes; the processors
+// that use them bring the serdes (TypedKeyValueStore).
+struct StoreSpec {
+  std::string name;
+  enum class Kind { kRocksDb, kInMemory };
+  Kind kind = Kind::kRocksDb;
+  // Every write also goes to <application.id>-<name>-changelog (compacted),
+  // from which the store is restored.
+  bool logging = true;
+  // Updates are merged in the task's record cache between commits.
+  bool caching = true;
+};
+
 struct Subtopology {
   int32_t id = 0;
   // Nodes in topological order.
   std::vector<std::string> nodes;
   std::set<std::string> source_topics;
   std::set<std::string> sink_topics;
+  // Names of the stores its processors use, sorted.
+  std::set<std::string> stores;
 };
 
 class Topology {
@@ -64,6 +79,7 @@ class Topology {
   // Every topic any source reads.
   std::set<std::string> SourceTopics() const;
   std::set<std::string> SinkTopics() const;
+  const std::map<std::string, StoreSpec>& stores() const { return stores_; }
   // The sub-topology reading `topic`, or -1.
   int32_t SubtopologyForTopic(std::string_view topic) const;
 
@@ -83,10 +99,12 @@ class Topology {
     std::vector<std::string> children;
     std::vector<std::string> topics;  // source: read; sink: one written
     std::function<std::unique_ptr<internal::Node>()> factory;
+    std::vector<std::string> stores;  // processor: the stores it uses
   };
   std::vector<NodeDef> nodes_;  // in insertion order
   std::map<std::string, size_t, std::less<>> index_;
   std::vector<Subtopology> subtopologies_;
+  std::map<std::string, StoreSpec> stores_;
 };
 
 class TopologyBuilder {
@@ -123,12 +141,18 @@ class TopologyBuilder {
                 factory});
   }
 
+  // Declares a store and connects it to processors already added or added
+  // later (checked at Build). Processors sharing a store land in one
+  // sub-topology.
+  TopologyBuilder& AddStateStore(StoreSpec spec, std::vector<std::string> processors);
+
   // Checks the graph and compiles it. The builder is spent afterwards.
   absl::StatusOr<std::shared_ptr<const Topology>> Build();
 
  private:
   TopologyBuilder& Add(Topology::NodeDef def);
   std::vector<Topology::NodeDef> nodes_;
+  std::vector<std::pair<StoreSpec, std::vector<std::string>>> stores_;
 };
 
 }  // namespace runnel

@@ -1,0 +1,89 @@
+#ifndef RUNNEL_RUNTIME_TASK_STORES_H_
+#define RUNNEL_RUNTIME_TASK_STORES_H_
+
+// The state stores of one stream task, under
+// state.dir/<application.id>/<task id>/<store>, with the task's checkpoint
+// file beside them (state.dir/<application.id>/<task id>/.checkpoint).
+//
+// Lifecycle, driven by the task's stream thread:
+//   Open     opens each store: RocksDB or in-memory, wrapped in the
+//            changelogging layer (when logged) and the record cache (when
+//            cached). Reads the checkpoint; without a valid one, the
+//            persistent stores' files are wiped (never trust them).
+//   Restore  replays each logged store's changelog partition from the
+//            checkpointed offset (or the beginning) to its end, logging
+//            progress (records, MB/s, ETA), and checkpoints the result.
+//   Flush    at commit: caches down (results forwarded, changelog sent),
+//            memtables to disk.
+//   Checkpoint after offsets are committed: the changelog end offsets.
+//   Close    closes the stores (a clean close flushes first).
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runnel/common/types.h"
+#include "runnel/kafka/consumer.h"
+#include "runnel/state/changelog.h"
+#include "runnel/state/checkpoint.h"
+#include "runnel/state/record_cache.h"
+#include "runnel/state/rocksdb_kv_store.h"
+#include "runnel/topology/topology.h"
+
+namespace runnel {
+
+// What a thread gives its tasks' stores. Pointers outlive the tasks.
+struct StateEnv {
+  std::string application_id;
+  // state.dir/<application.id>
+  std::string app_dir;
+  std::shared_ptr<RocksDbResources> rocksdb;
+  RecordCacheBudget* cache_budget = nullptr;
+  ChangelogWriter* changelog = nullptr;
+};
+
+class TaskStores {
+ public:
+  // `timestamp` gives the timestamp of the record being processed.
+  TaskStores(TaskId task, StateEnv env, std::function<Timestamp()> timestamp);
+  ~TaskStores();
+
+  absl::Status Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names);
+  bool empty() const { return stores_.empty(); }
+  KeyValueStore* Get(std::string_view name) const;
+
+  // The changelog partitions of the logged stores.
+  std::vector<TopicPartition> ChangelogPartitions() const;
+  // `consumer` is a restore consumer (manual assignment); it is left with
+  // no assignment.
+  absl::Status Restore(kafka::Consumer& consumer);
+  absl::Status Flush();
+  absl::Status Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends);
+  void Close();
+
+ private:
+  struct Entry {
+    StoreSpec spec;
+    std::unique_ptr<KeyValueStore> outer;
+    ChangeLoggingKeyValueStore* logged = nullptr;  // inside outer, or null
+    std::string dir;                                // RocksDB stores only
+  };
+  // Returns the changelog end offset the store now holds.
+  absl::StatusOr<Offset> RestoreStore(kafka::Consumer& consumer, Entry& entry);
+
+  TaskId task_;
+  StateEnv env_;
+  std::function<Timestamp()> timestamp_;
+  std::string task_dir_;
+  CheckpointFile checkpoint_;
+  // Where each changelog partition's restore starts (from the checkpoint).
+  std::map<TopicPartition, Offset> restore_from_;
+  std::map<std::string, Entry, std::less<>> stores_;
+};
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_TASK_STORES_H_
