@@ -1,0 +1,149 @@
+#include "runnel/testing/topology_test_driver.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runnel/dsl/streams_builder.h"
+#include "runnel/serde/serdes.h"
+
+namespace runnel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using KV = TestKeyValue<std::string, int64_t>;
+
+std::unique_ptr<TopologyTestDriver> Driver(StreamsBuilder& builder) {
+  auto topology = builder.Build();
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  auto driver = TopologyTestDriver::Create(*topology);
+  EXPECT_TRUE(driver.ok()) << driver.status();
+  return *std::move(driver);
+}
+
+TEST(TopologyTestDriverTest, CountEmitsEveryUpdateAndKeepsTheStoreAndChangelog) {
+  StreamsBuilder builder;
+  builder.Stream("words", Consumed(serdes::String(), serdes::String()))
+      .GroupByKey()
+      .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("counts-out", Produced(serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("words", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts-out", serdes::String(), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(10)).ok());
+  ASSERT_TRUE(in.PipeInput("b", "x", Timestamp(20)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(30)).ok());
+  EXPECT_THAT(*out.ReadKeyValuesToList(),
+              ElementsAre(KV{"a", 1, Timestamp(10)}, KV{"b", 1, Timestamp(20)}, KV{"a", 2, Timestamp(30)}));
+  auto store = driver->GetKeyValueStore("counts", serdes::String(), serdes::Int64());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*store->Get("a"), 2);
+  EXPECT_EQ(*store->Get("b"), 1);
+  EXPECT_EQ(*store->Get("c"), std::nullopt);
+  auto changelog = driver->CreateOutputTopic("test-app-counts-changelog", serdes::String(), serdes::Int64());
+  EXPECT_EQ(changelog.ReadKeyValuesToMap()->at("a"), 2);
+}
+
+TEST(TopologyTestDriverTest, ReduceStartsFromTheFirstValueNotADefault) {
+  StreamsBuilder builder;
+  builder.Stream("temps", Consumed(serdes::String(), serdes::Int64()))
+      .GroupByKey()
+      .Reduce([](int64_t a, int64_t b) { return std::max(a, b); },
+              Materialized<std::string, int64_t>::As("max", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("max-out", Produced(serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("temps", serdes::String(), serdes::Int64());
+  auto out = driver->CreateOutputTopic("max-out", serdes::String(), serdes::Int64());
+  for (int64_t v : {-5, -3, -10}) ASSERT_TRUE(in.PipeInput("s1", v, Timestamp(1)).ok());
+  auto list = out.ReadKeyValuesToList();
+  ASSERT_TRUE(list.ok());
+  std::vector<int64_t> values;
+  for (const auto& kv : *list) values.push_back(kv.value);
+  EXPECT_THAT(values, ElementsAre(-5, -3, -3));
+}
+
+TEST(TopologyTestDriverTest, AggregateFoldsFromTheInitializerPerKey) {
+  StreamsBuilder builder;
+  builder.Stream("words", Consumed(serdes::String(), serdes::String()))
+      .GroupByKey()
+      .Aggregate([] { return int64_t{100}; },
+                 [](const std::string&, const std::string& v, int64_t agg) { return agg + static_cast<int64_t>(v.size()); },
+                 Materialized<std::string, int64_t>(serdes::String(), serdes::Int64()).InMemory().WithCachingDisabled())
+      .ToStream()
+      .To("lengths", Produced(serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("words", serdes::String(), serdes::String());
+  ASSERT_TRUE(in.PipeInput("k", "abc", Timestamp(1)).ok());
+  ASSERT_TRUE(in.PipeInput("k", "de", Timestamp(2)).ok());
+  ASSERT_TRUE(in.PipeInput("j", "", Timestamp(3)).ok());
+  auto out = driver->CreateOutputTopic("lengths", serdes::String(), serdes::Int64());
+  EXPECT_THAT(*out.ReadKeyValuesToList(),
+              ElementsAre(KV{"k", 103, Timestamp(1)}, KV{"k", 105, Timestamp(2)}, KV{"j", 100, Timestamp(3)}));
+  EXPECT_NE(driver->GetKeyValueStore("KSTREAM-AGGREGATE-STATE-STORE-0000000001"), nullptr);
+}
+
+TEST(TopologyTestDriverTest, StatelessChainAndErrorsThatNameTheirCause) {
+  StreamsBuilder builder;
+  builder.Stream("in", Consumed(serdes::String(), serdes::Int64()))
+      .Filter([](const std::string&, int64_t v) { return v % 2 == 0; })
+      .MapValues([](int64_t v) { return v * 10; })
+      .To("out", Produced(serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("in", serdes::String(), serdes::Int64());
+  for (int64_t v = 1; v <= 4; ++v) ASSERT_TRUE(in.PipeInput("k", v, Timestamp(v)).ok());
+  auto out = driver->CreateOutputTopic("out", serdes::String(), serdes::Int64());
+  EXPECT_THAT(*out.ReadKeyValuesToList(), ElementsAre(KV{"k", 20, Timestamp(2)}, KV{"k", 40, Timestamp(4)}));
+
+  absl::Status unknown = driver->PipeRaw("nope", {.key = "k", .value = "v"});
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  absl::Status bad = driver->PipeRaw("in", {.key = "k", .value = std::string("abc")});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("source 'KSTREAM-SOURCE-0000000000'"));
+  StreamsBuilder other;
+  other.Stream("x", Consumed(serdes::String(), serdes::String())).To("y", Produced(serdes::String(), serdes::String()));
+  auto bad_config = TopologyTestDriver::Create(*other.Build(), {{"no.such.key", "1"}});
+  EXPECT_EQ(bad_config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_config.status().message()), HasSubstr("no.such.key"));
+}
+
+// Describe() of an aggregation reads as Kafka Streams' TopologyDescription.
+TEST(TopologyDescribeTest, CountTopologyGolden) {
+  StreamsBuilder builder;
+  builder.Stream("input", Consumed(serdes::String(), serdes::String()))
+      .GroupByKey()
+      .Count(Materialized<std::string, int64_t>(serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("output", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok());
+  EXPECT_EQ((*topology)->Describe(),
+            "Topologies:\n"
+            "   Sub-topology: 0\n"
+            "    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n"
+            "      --> KSTREAM-AGGREGATE-0000000002\n"
+            "    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n"
+            "      --> KSTREAM-SINK-0000000003\n"
+            "      <-- KSTREAM-SOURCE-0000000000\n"
+            "    Sink: KSTREAM-SINK-0000000003 (topic: output)\n"
+            "      <-- KSTREAM-AGGREGATE-0000000002\n");
+  EXPECT_THAT((*topology)->DescribeJson(),
+              HasSubstr("\"stores\":[\"KSTREAM-AGGREGATE-STATE-STORE-0000000001\"]"));
+}
+
+TEST(TopologyBuildTest, StoreErrorsNameTheStoreAndNode) {
+  TopologyBuilder tb;
+  tb.AddSource<std::string, std::string>("src", {"t"}, serdes::String(), serdes::String());
+  tb.AddStateStore(StoreSpec{.name = "s"}, {"missing"});
+  auto built = tb.Build();
+  ASSERT_FALSE(built.ok());
+  EXPECT_THAT(std::string(built.status().message()), HasSubstr("state store 's': processor 'missing' does not exist"));
+
+  TopologyBuilder dup;
+  dup.AddSource<std::string, std::string>("src", {"t"}, serdes::String(), serdes::String());
+  dup.AddStateStore(StoreSpec{.name = "s"}, {"src"});
+  EXPECT_THAT(std::string(dup.Build().status().message()), HasSubstr("node 'src' is not a processor"));
+}
+
+}  // namespace
+}  // namespace runnel
