@@ -51,11 +51,11 @@ int64_t DecodeLong(std::string_view bytes) {
 }
 
 // Everything the tasks' RocksDB stores hold (the app must be closed).
-Counts ReadStores(const std::string& app_dir, const std::string& store) {
+Counts ReadStores(const std::string& app_dir, const std::string& store, int subtopology = 0) {
   Counts out;
   auto resources = RocksDbResources::Create(8 << 20, 4 << 20);
   for (int p = 0; p < kPartitions; ++p) {
-    std::string dir = absl::StrCat(app_dir, "/0_", p, "/", store);
+    std::string dir = absl::StrCat(app_dir, "/", subtopology, "_", p, "/", store);
     if (!std::filesystem::exists(dir)) continue;
     auto db = RocksDbKeyValueStore::Open(store, dir, resources);
     EXPECT_TRUE(db.ok()) << db.status();
@@ -184,6 +184,46 @@ TEST_F(StatefulTest, CountMatchesOracleAndSurvivesStateLossAndCorruptCheckpoints
   }
   EXPECT_EQ(ReadStores(app_dir(), "counts"), oracle);
   EXPECT_EQ(LastOutputValues(out_), oracle);
+}
+
+// Records keyed by sensor are counted per category (their value): a
+// key-changing groupBy, so they cross a repartition topic that Runnel
+// creates, sized like the input.
+TEST_F(StatefulTest, GroupByANewKeyGoesThroughARepartitionTopicAndMatchesTheOracle) {
+  Counts oracle;
+  {
+    auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()}, {"linger.ms", "20"}});
+    ASSERT_TRUE(producer.ok());
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> sensor(0, 999), category(0, 49);
+    for (int i = 0; i < 200'000; ++i) {
+      std::string key = absl::StrCat("sensor-", sensor(rng)), value = absl::StrCat("cat-", category(rng));
+      ++oracle[value];
+      ASSERT_TRUE((*producer)->Send({.topic = in_, .key = key, .value = value}).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
+  }
+  StreamsBuilder builder;
+  builder.Stream(in_, Consumed(serdes::String(), serdes::String()))
+      .GroupBy([](const std::string&, const std::string& category) { return category; },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As("per-category", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To(out_, Produced(serdes::String(), serdes::Int64()));
+  auto config = StreamsConfig::Create({{"application.id", app_},
+                                       {"bootstrap.servers", BootstrapServers()},
+                                       {"num.stream.threads", "2"},
+                                       {"commit.interval.ms", "500"},
+                                       {"state.dir", state_dir_}});
+  ASSERT_TRUE(config.ok());
+  auto streams = KafkaStreams::Create(*builder.Build(), *config);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  ASSERT_TRUE((*streams)->Start().ok());
+  // Every input record is processed twice: re-keyed, then counted.
+  RunUntil(**streams, [&] { return (*streams)->processed() >= 400'000; });
+  EXPECT_EQ(TopicSize(absl::StrCat(app_, "-per-category-repartition")), 200'000);
+  EXPECT_EQ(LastOutputValues(out_), oracle);
+  EXPECT_EQ(ReadStores(app_dir(), "per-category", /*subtopology=*/1), oracle);
 }
 
 }  // namespace

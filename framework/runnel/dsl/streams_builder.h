@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
@@ -53,6 +54,17 @@ struct Produced {
 struct Named {
   std::string name;
   explicit Named(std::string n) : name(std::move(n)) {}
+};
+
+// Serdes (and optionally a name) for the repartition topic a grouping needs
+// when the key was changed upstream (map, flatMap, selectKey, groupBy).
+template <typename K, typename V>
+struct Grouped {
+  SerdePtr<K> key_serde;
+  SerdePtr<V> value_serde;
+  std::string name;  // base of the repartition topic's name; default: the store's
+  Grouped(SerdePtr<K> k, SerdePtr<V> v, std::string n = "")
+      : key_serde(std::move(k)), value_serde(std::move(v)), name(std::move(n)) {}
 };
 
 // Where and how an aggregation keeps its state. The store name is what
@@ -100,7 +112,16 @@ class StreamsBuilder {
     return KStream<K, V>(this, std::move(name));
   }
 
-  absl::StatusOr<std::shared_ptr<const Topology>> Build() { return builder_.Build(); }
+  absl::StatusOr<std::shared_ptr<const Topology>> Build() {
+    if (!error_.ok()) return error_;
+    return builder_.Build();
+  }
+
+  // Records the first mistake made while chaining (reported by Build, since
+  // a fluent call cannot return a Status).
+  void Fail(absl::Status error) {
+    if (error_.ok()) error_ = std::move(error);
+  }
 
   // The underlying builder, for mixing in the Processor API.
   TopologyBuilder& topology_builder() { return builder_; }
@@ -113,14 +134,19 @@ class StreamsBuilder {
  private:
   TopologyBuilder builder_;
   int index_ = 0;
+  absl::Status error_;
 };
 
 template <typename K, typename V>
 class KStream {
  public:
-  KStream(StreamsBuilder* builder, std::string node) : builder_(builder), node_(std::move(node)) {}
+  // `repartition_required`: the key was changed upstream, so a grouping must
+  // go through a repartition topic first.
+  KStream(StreamsBuilder* builder, std::string node, bool repartition_required = false)
+      : builder_(builder), node_(std::move(node)), repartition_required_(repartition_required) {}
 
   const std::string& node_name() const { return node_; }
+  bool repartition_required() const { return repartition_required_; }
 
   // Keeps records for which pred(key, value) is true.
   template <typename Pred>
@@ -143,7 +169,7 @@ class KStream {
     using V2 = decltype(R::value);
     return AddProcessor<K2, V2>("KSTREAM-MAP-", named, [fn] {
       return std::make_unique<dsl_internal::MapProcessor<K, V, K2, V2, Fn>>(fn);
-    });
+    }, /*changes_key=*/true);
   }
 
   // fn(value) or fn(key, value) -> V2.
@@ -163,7 +189,7 @@ class KStream {
     using V2 = decltype(KV::value);
     return AddProcessor<K2, V2>("KSTREAM-FLATMAP-", named, [fn] {
       return std::make_unique<dsl_internal::FlatMapProcessor<K, V, K2, V2, Fn>>(fn);
-    });
+    }, /*changes_key=*/true);
   }
 
   // fn(value) or fn(key, value) -> a range of V2.
@@ -202,7 +228,29 @@ class KStream {
   // Groups by the current key for an aggregation. The key must already be
   // the grouping key and the stream partitioned by it (as read from a topic,
   // or after an explicit repartition through a topic).
-  KGroupedStream<K, V> GroupByKey() { return KGroupedStream<K, V>(builder_, node_); }
+  //
+  // After a key change, Grouped gives the repartition topic's serdes.
+  KGroupedStream<K, V> GroupByKey(std::optional<Grouped<K, V>> grouped = std::nullopt) {
+    return KGroupedStream<K, V>(builder_, node_, repartition_required_, std::move(grouped));
+  }
+
+  // fn(key, value) -> the new key.
+  template <typename Fn, typename K2 = std::decay_t<std::invoke_result_t<Fn&, const K&, const V&>>>
+  KStream<K2, V> SelectKey(Fn fn, std::optional<Named> named = std::nullopt) {
+    auto rekey = [fn](const K& k, const V& v) { return KeyValue<K2, V>{fn(k, v), v}; };
+    using Rekey = decltype(rekey);
+    return AddProcessor<K2, V>("KSTREAM-KEY-SELECT-", named, [rekey] {
+      return std::make_unique<dsl_internal::MapProcessor<K, V, K2, V, Rekey>>(rekey);
+    }, /*changes_key=*/true);
+  }
+
+  // Groups by a new key, selector(key, value): records go through a
+  // repartition topic (<application.id>-<store>-repartition) so that each
+  // new key is counted by one task.
+  template <typename Fn, typename K2 = std::decay_t<std::invoke_result_t<Fn&, const K&, const V&>>>
+  KGroupedStream<K2, V> GroupBy(Fn selector, Grouped<K2, V> grouped) {
+    return SelectKey(std::move(selector)).GroupByKey(std::move(grouped));
+  }
 
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
@@ -221,23 +269,29 @@ class KStream {
 
   template <typename K2, typename V2, typename Supplier>
   KStream<K2, V2> AddProcessor(std::string_view prefix, const std::optional<Named>& named,
-                               Supplier supplier) {
+                               Supplier supplier, bool changes_key = false) {
     std::string name = named ? named->name : builder_->NewName(prefix);
     ProcessorSupplier<K, V, K2, V2> erased = [supplier]() -> std::unique_ptr<Processor<K, V, K2, V2>> {
       return supplier();
     };
     builder_->topology_builder().AddProcessor<K, V, K2, V2>(name, std::move(erased), {node_});
-    return KStream<K2, V2>(builder_, std::move(name));
+    return KStream<K2, V2>(builder_, std::move(name), repartition_required_ || changes_key);
   }
 
   StreamsBuilder* builder_;
   std::string node_;
+  bool repartition_required_ = false;
 };
 
 template <typename K, typename V>
 class KGroupedStream {
  public:
-  KGroupedStream(StreamsBuilder* builder, std::string node) : builder_(builder), node_(std::move(node)) {}
+  KGroupedStream(StreamsBuilder* builder, std::string node, bool repartition_required = false,
+                 std::optional<Grouped<K, V>> grouped = std::nullopt)
+      : builder_(builder),
+        node_(std::move(node)),
+        repartition_required_(repartition_required),
+        grouped_(std::move(grouped)) {}
 
   // Records per key.
   KTable<K, int64_t> Count(Materialized<K, int64_t> materialized, std::optional<Named> named = std::nullopt) {
@@ -286,7 +340,24 @@ class KGroupedStream {
                                                                                 fold);
     };
     auto& tb = builder_->topology_builder();
-    tb.AddProcessor<K, V, K, VA>(name, std::move(supplier), {node_});
+    std::string parent = node_;
+    if (repartition_required_) {
+      if (!grouped_) {
+        builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "aggregation '", name, "' follows a key change and needs a repartition topic: give GroupByKey or "
+            "GroupBy a Grouped with the key and value serdes")));
+        return KTable<K, VA>(builder_, std::move(name), std::move(store));
+      }
+      // Kafka Streams' naming: <base>-repartition, where base is the
+      // Grouped name or the store name.
+      const std::string base = grouped_->name.empty() ? store : grouped_->name;
+      const std::string topic = base + "-repartition";
+      tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {node_});
+      tb.AddInternalTopic(topic);
+      tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
+      parent = topic + "-source";
+    }
+    tb.AddProcessor<K, V, K, VA>(name, std::move(supplier), {parent});
     tb.AddStateStore(StoreSpec{.name = store,
                                .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
                                .logging = materialized.logging,
@@ -297,6 +368,8 @@ class KGroupedStream {
 
   StreamsBuilder* builder_;
   std::string node_;
+  bool repartition_required_;
+  std::optional<Grouped<K, V>> grouped_;
 };
 
 // A changelog stream read as a table: the latest value per key. Today a

@@ -20,7 +20,9 @@ absl::StatusOr<std::unique_ptr<KafkaStreams>> KafkaStreams::Create(
         "processing.guarantee=exactly_once_v2 is not implemented yet (see the exactly-once "
         "issue); use at_least_once");
   }
-  return std::unique_ptr<KafkaStreams>(new KafkaStreams(std::move(topology), std::move(config), clock));
+  auto resolved = topology->Resolve(config.application_id());
+  if (!resolved.ok()) return resolved.status();
+  return std::unique_ptr<KafkaStreams>(new KafkaStreams(*std::move(resolved), std::move(config), clock));
 }
 
 KafkaStreams::KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config,
@@ -34,7 +36,9 @@ absl::Status KafkaStreams::PrepareTopics() {
   if (!admin.ok()) return Annotate(admin.status(), "creating the admin client");
   int32_t max_partitions = 1;
   std::map<std::string, int32_t> partitions;
+  const auto& internal = topology_->internal_topics();
   for (const auto& topic : topology_->SourceTopics()) {
+    if (internal.contains(topic)) continue;
     auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
     if (absl::IsNotFound(description.status())) {
       return absl::NotFoundError(absl::StrCat("source topic '", topic,
@@ -43,6 +47,43 @@ absl::Status KafkaStreams::PrepareTopics() {
     if (!description.ok()) return Annotate(description.status(), absl::StrCat("describing ", topic));
     max_partitions = std::max(max_partitions, description->partitions);
     partitions[topic] = description->partitions;
+  }
+  // Repartition topics take the partition count of the sub-topology that
+  // writes them (the most partitions among its sources), as in Kafka
+  // Streams. Sub-topologies are numbered upstream first, so one pass in id
+  // order sees every writer's sources counted.
+  std::vector<kafka::NewTopic> repartitions;
+  for (const auto& sub : topology_->subtopologies()) {
+    for (const auto& topic : sub.sink_topics) {
+      if (!internal.contains(topic)) continue;
+      int32_t count = 0;
+      for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
+      if (count <= 0) {
+        return absl::InternalError(absl::StrCat("cannot size repartition topic '", topic, "'"));
+      }
+      partitions[topic] = count;
+      auto existing = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+      if (existing.ok()) {
+        if (existing->partitions != count) {
+          return absl::FailedPreconditionError(absl::StrCat("repartition topic '", topic, "' has ",
+                                                            existing->partitions, " partitions, expected ", count));
+        }
+        continue;
+      }
+      if (!absl::IsNotFound(existing.status())) return Annotate(existing.status(), absl::StrCat("describing ", topic));
+      repartitions.push_back(
+          {.name = topic,
+           .partitions = count,
+           .replication_factor = static_cast<int16_t>(config_.config().GetInt("replication.factor")),
+           .configs = {{"cleanup.policy", "delete"}}});
+    }
+  }
+  if (!repartitions.empty()) {
+    for (const auto& r : repartitions) {
+      Logger("runnel")->info("creating repartition topic {} ({} partitions)", r.name, r.partitions);
+    }
+    absl::Status s = (*admin)->CreateTopics(repartitions, absl::Seconds(30));
+    if (!s.ok() && !absl::IsFailedPrecondition(s)) return Annotate(s, "creating repartition topics");
   }
   // A stateful sub-topology's source topics are co-partitioned: task p reads
   // partition p of each, and its stores' changelogs have the same count.

@@ -130,6 +130,9 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
     }
   }
   if (d->application_id_.empty()) d->application_id_ = "test-app";
+  auto resolved = d->topology_->Resolve(d->application_id_);
+  if (!resolved.ok()) return resolved.status();
+  d->topology_ = *std::move(resolved);
   if (d->state_dir_.empty()) {
     std::string tmpl = std::filesystem::temp_directory_path() / "runnel-ttd-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("cannot create a temporary state.dir");

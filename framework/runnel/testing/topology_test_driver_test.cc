@@ -1,5 +1,6 @@
 #include "runnel/testing/topology_test_driver.h"
 
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/dsl/streams_builder.h"
@@ -105,6 +106,42 @@ TEST(TopologyTestDriverTest, StatelessChainAndErrorsThatNameTheirCause) {
   auto bad_config = TopologyTestDriver::Create(*other.Build(), {{"no.such.key", "1"}});
   EXPECT_EQ(bad_config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad_config.status().message()), HasSubstr("no.such.key"));
+}
+
+TEST(TopologyTestDriverTest, GroupByANewKeyGoesThroughARepartitionTopic) {
+  StreamsBuilder builder;
+  builder.Stream("lines", Consumed(serdes::String(), serdes::String()))
+      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
+      .GroupBy([](const std::string&, const std::string& word) { return word; },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As("word-counts", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("counts", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  EXPECT_EQ((*topology)->subtopologies().size(), 2u);
+  EXPECT_THAT((*topology)->internal_topics(), ElementsAre("word-counts-repartition"));
+  auto driver = TopologyTestDriver::Create(*topology, {{"application.id", "wc"}});
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  auto in = (*driver)->CreateInputTopic("lines", serdes::String(), serdes::String());
+  ASSERT_TRUE(in.PipeInput("l1", "a b a", Timestamp(1)).ok());
+  ASSERT_TRUE(in.PipeInput("l2", "b c", Timestamp(2)).ok());
+  auto out = (*driver)->CreateOutputTopic("counts", serdes::String(), serdes::Int64());
+  EXPECT_EQ(*out.ReadKeyValuesToMap(), (std::map<std::string, int64_t>{{"a", 2}, {"b", 2}, {"c", 1}}));
+  // The re-keyed records really went through <application.id>-<store>-repartition.
+  auto repartition = (*driver)->CreateOutputTopic("wc-word-counts-repartition", serdes::String(), serdes::String());
+  EXPECT_EQ(repartition.ReadKeyValuesToList()->size(), 5u);
+}
+
+TEST(TopologyBuildTest, GroupingAfterAKeyChangeWithoutSerdesIsABuildError) {
+  StreamsBuilder builder;
+  builder.Stream("in", Consumed(serdes::String(), serdes::String()))
+      .Map([](const std::string& k, const std::string& v) { return KeyValue<std::string, std::string>{v, k}; })
+      .GroupByKey()
+      .Count(Materialized<std::string, int64_t>(serdes::String(), serdes::Int64()));
+  auto built = builder.Build();
+  ASSERT_FALSE(built.ok());
+  EXPECT_THAT(std::string(built.status().message()), HasSubstr("needs a repartition topic"));
 }
 
 // Describe() of an aggregation reads as Kafka Streams' TopologyDescription.

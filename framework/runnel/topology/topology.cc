@@ -73,6 +73,8 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   nodes_.clear();
   auto store_links = std::move(stores_);
   stores_.clear();
+  topology->internal_topics_ = std::move(internal_topics_);
+  internal_topics_.clear();
   if (nodes.empty()) return absl::InvalidArgumentError("topology is empty: add a source");
 
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -176,6 +178,15 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
     }
   }
 
+  for (const auto& t : topology->internal_topics_) {
+    bool read = topic_reader.contains(t), written = false;
+    for (const auto& node : nodes) written |= node.kind == Topology::Kind::kSink && node.topics[0] == t;
+    if (!read || !written) {
+      return absl::InvalidArgumentError(absl::StrCat("internal topic '", t, "' must be written by a sink and read by ",
+                                                     "a source of the topology"));
+    }
+  }
+
   // Sub-topologies: connected components (union-find over parent edges).
   std::vector<size_t> root(nodes.size());
   std::iota(root.begin(), root.end(), 0);
@@ -222,6 +233,28 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   return std::shared_ptr<const Topology>(std::move(topology));
 }
 
+absl::StatusOr<std::shared_ptr<const Topology>> Topology::Resolve(std::string_view application_id) const {
+  if (resolved_) return absl::FailedPreconditionError("topology already resolved for an application");
+  auto out = std::make_shared<Topology>(*this);
+  out->resolved_ = true;
+  auto rename = [&](const std::string& t) {
+    return internal_topics_.contains(t) ? absl::StrCat(ToAbsl(application_id), "-", t) : t;
+  };
+  for (auto& def : out->nodes_) {
+    for (auto& t : def.topics) t = rename(t);
+  }
+  for (auto& sub : out->subtopologies_) {
+    std::set<std::string> sources, sinks;
+    for (const auto& t : sub.source_topics) sources.insert(rename(t));
+    for (const auto& t : sub.sink_topics) sinks.insert(rename(t));
+    sub.source_topics = std::move(sources);
+    sub.sink_topics = std::move(sinks);
+  }
+  out->internal_topics_.clear();
+  for (const auto& t : internal_topics_) out->internal_topics_.insert(rename(t));
+  return std::shared_ptr<const Topology>(std::move(out));
+}
+
 std::set<std::string> Topology::SourceTopics() const {
   std::set<std::string> out;
   for (const auto& s : subtopologies_) out.insert(s.source_topics.begin(), s.source_topics.end());
@@ -250,7 +283,7 @@ absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateTaskGraph(int32_
   const Subtopology& sub = subtopologies_[subtopology];
   for (const auto& name : sub.nodes) {
     const NodeDef& def = nodes_[index_.at(name)];
-    graph->nodes_.push_back(def.factory());
+    graph->nodes_.push_back(def.factory(def.topics));
     internal::Node* node = graph->nodes_.back().get();
     RUNNEL_CHECK(node->name() == name) << "factory made '" << node->name() << "' for " << name;
     by_name[def.name] = node;

@@ -80,6 +80,12 @@ class Topology {
   std::set<std::string> SourceTopics() const;
   std::set<std::string> SinkTopics() const;
   const std::map<std::string, StoreSpec>& stores() const { return stores_; }
+  // Topics this topology creates and owns (repartition topics), by name.
+  const std::set<std::string>& internal_topics() const { return internal_topics_; }
+  // This topology with its internal topics named for `application_id`
+  // (<application.id>-<topic>). KafkaStreams and the test driver run the
+  // resolved copy. Resolving twice is an error.
+  absl::StatusOr<std::shared_ptr<const Topology>> Resolve(std::string_view application_id) const;
   // The sub-topology reading `topic`, or -1.
   int32_t SubtopologyForTopic(std::string_view topic) const;
 
@@ -98,13 +104,16 @@ class Topology {
     std::vector<std::string> parents;
     std::vector<std::string> children;
     std::vector<std::string> topics;  // source: read; sink: one written
-    std::function<std::unique_ptr<internal::Node>()> factory;
+    // Makes the node; gets `topics` (as resolved for the application).
+    std::function<std::unique_ptr<internal::Node>(const std::vector<std::string>& topics)> factory;
     std::vector<std::string> stores;  // processor: the stores it uses
   };
   std::vector<NodeDef> nodes_;  // in insertion order
   std::map<std::string, size_t, std::less<>> index_;
   std::vector<Subtopology> subtopologies_;
   std::map<std::string, StoreSpec> stores_;
+  std::set<std::string> internal_topics_;
+  bool resolved_ = false;
 };
 
 class TopologyBuilder {
@@ -112,7 +121,7 @@ class TopologyBuilder {
   template <typename K, typename V>
   TopologyBuilder& AddSource(std::string name, std::vector<std::string> topics, SerdePtr<K> key_serde,
                              SerdePtr<V> value_serde) {
-    auto factory = [name, key_serde, value_serde]() -> std::unique_ptr<internal::Node> {
+    auto factory = [name, key_serde, value_serde](const std::vector<std::string>&) -> std::unique_ptr<internal::Node> {
       return std::make_unique<internal::SourceNode<K, V>>(name, key_serde, value_serde);
     };
     return Add({std::move(name), Topology::Kind::kSource, {}, {}, std::move(topics), factory});
@@ -122,7 +131,7 @@ class TopologyBuilder {
   TopologyBuilder& AddProcessor(std::string name,
                                 ProcessorSupplier<KIn, VIn, KOut, VOut> supplier,
                                 std::vector<std::string> parents) {
-    auto factory = [name, supplier]() -> std::unique_ptr<internal::Node> {
+    auto factory = [name, supplier](const std::vector<std::string>&) -> std::unique_ptr<internal::Node> {
       return std::make_unique<internal::ProcessorNode<KIn, VIn, KOut, VOut>>(name, supplier());
     };
     return Add({std::move(name), Topology::Kind::kProcessor, std::move(parents), {}, {}, factory});
@@ -132,13 +141,21 @@ class TopologyBuilder {
   TopologyBuilder& AddSink(std::string name, std::string topic, SerdePtr<K> key_serde,
                            SerdePtr<V> value_serde, std::vector<std::string> parents,
                            internal::StreamPartitioner<K, V> partitioner = nullptr) {
-    auto factory = [name, topic, key_serde, value_serde,
-                    partitioner]() -> std::unique_ptr<internal::Node> {
-      return std::make_unique<internal::SinkNode<K, V>>(name, topic, key_serde, value_serde,
+    auto factory = [name, key_serde, value_serde,
+                    partitioner](const std::vector<std::string>& topics) -> std::unique_ptr<internal::Node> {
+      return std::make_unique<internal::SinkNode<K, V>>(name, topics.at(0), key_serde, value_serde,
                                                         partitioner);
     };
     return Add({std::move(name), Topology::Kind::kSink, std::move(parents), {}, {std::move(topic)},
                 factory});
+  }
+
+  // Marks `topic` (read by a source and written by a sink of this topology)
+  // as internal: Runnel creates it, and Topology::Resolve names it
+  // <application.id>-<topic>.
+  TopologyBuilder& AddInternalTopic(std::string topic) {
+    internal_topics_.insert(std::move(topic));
+    return *this;
   }
 
   // Declares a store and connects it to processors already added or added
@@ -153,6 +170,7 @@ class TopologyBuilder {
   TopologyBuilder& Add(Topology::NodeDef def);
   std::vector<Topology::NodeDef> nodes_;
   std::vector<std::pair<StoreSpec, std::vector<std::string>>> stores_;
+  std::set<std::string> internal_topics_;
 };
 
 }  // namespace runnel
