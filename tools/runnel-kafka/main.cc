@@ -6,7 +6,9 @@
 //   runnel-kafka produce-sensors --bootstrap B --topic T --count N
 //                [--sensors S] [--bad-every K] [--seed X]
 //   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
+//                [--sequential-keys 1]
 //   runnel-kafka count --bootstrap B --topic T
+//   runnel-kafka table-sum --bootstrap B --topic T
 //   runnel-kafka dlq --bootstrap B --topic T [--max N] [--timeout-ms MS]
 //
 // consume prints one line per record: partition, offset, key, value. dlq
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runnel/common/clock.h"
@@ -29,6 +32,7 @@
 #include "runnel/kafka/producer.h"
 #include "runnel/runtime/dead_letter.h"
 #include "runnel/serde/protobuf_serde.h"
+#include "runnel/serde/serdes.h"
 
 namespace {
 
@@ -129,11 +133,14 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
                                                    {"compression.type", "lz4"}});
   if (!producer.ok()) return Fail(producer.status());
   std::mt19937_64 rng(42);
+  // --sequential-keys 1: key i % keys (every key once per round) instead of
+  // a uniformly random one.
+  const bool sequential = args.Get("sequential-keys") == "1";
   std::string topic = args.Get("topic");
   std::string value(static_cast<size_t>(value_bytes), 'x');
   std::string key;
   for (int64_t i = 0; i < count; ++i) {
-    key = absl::StrFormat("key-%08d", static_cast<int>(rng() % keys));
+    key = absl::StrFormat("key-%08d", static_cast<int>(sequential ? i % keys : rng() % keys));
     for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<char>('a' + (rng() % 26));
     absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value});
     if (!s.ok()) return Fail(s);
@@ -162,6 +169,52 @@ int Count(const Args& args, const std::string& bootstrap) {
     total += marks->second.value() - marks->first.value();
   }
   std::printf("%lld\n", static_cast<long long>(total));
+  return 0;
+}
+
+// Reads a table's update topic to its end (int64 values, Kafka's
+// LongSerializer): prints "keys=<distinct keys> sum=<sum of each key's last
+// value>". Benchmarks compare contenders' results with it.
+int TableSum(const Args& args, const std::string& bootstrap) {
+  std::string topic = args.Get("topic");
+  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+  if (!admin.ok()) return Fail(admin.status());
+  auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+  if (!description.ok()) return Fail(description.status());
+  auto consumer = runnel::kafka::Consumer::Create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+  if (!consumer.ok()) return Fail(consumer.status());
+  std::map<int32_t, int64_t> ends;
+  std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> from;
+  for (int32_t p = 0; p < description->partitions; ++p) {
+    auto marks = (*consumer)->Watermarks({topic, runnel::Partition(p)}, absl::Seconds(30));
+    if (!marks.ok()) return Fail(marks.status());
+    if (marks->second > marks->first) ends[p] = marks->second.value();
+    from.push_back({{topic, runnel::Partition(p)}, marks->first});
+  }
+  if (absl::Status s = (*consumer)->AssignAt(from); !s.ok()) return Fail(s);
+  auto longs = runnel::serdes::Int64();
+  absl::flat_hash_map<std::string, int64_t> last;
+  std::vector<runnel::kafka::ConsumedRecord> batch;
+  absl::Time quiet_since = runnel::Clock::System().Now();
+  while (!ends.empty()) {
+    batch.clear();
+    if (absl::Status s = (*consumer)->Poll(absl::Milliseconds(500), 10000, batch); !s.ok()) return Fail(s);
+    if (batch.empty() && runnel::Clock::System().Now() - quiet_since > absl::Seconds(60)) {
+      return Fail(absl::DeadlineExceededError("no records for 60 s before the end of the topic"));
+    }
+    if (!batch.empty()) quiet_since = runnel::Clock::System().Now();
+    for (const auto& r : batch) {
+      auto v = longs->Deserialize(r.value());
+      if (!v.ok()) return Fail(v.status());
+      last[std::string(r.key().value_or(""))] = *v;
+      auto it = ends.find(r.partition().value());
+      if (it != ends.end() && r.offset().value() + 1 >= it->second) ends.erase(it);
+    }
+  }
+  int64_t sum = 0;
+  for (const auto& [k, v] : last) sum += v;
+  std::printf("keys=%zu sum=%lld\n", last.size(), static_cast<long long>(sum));
   return 0;
 }
 
@@ -230,6 +283,7 @@ int main(int argc, char** argv) {
   if (args.command == "produce-sensors") return ProduceSensors(args, bootstrap);
   if (args.command == "produce-bench") return ProduceBench(args, bootstrap);
   if (args.command == "count") return Count(args, bootstrap);
+  if (args.command == "table-sum") return TableSum(args, bootstrap);
   if (args.command == "consume") return Consume(args, bootstrap, false);
   if (args.command == "dlq") return Consume(args, bootstrap, true);
   return Usage(absl::StrCat("unknown command '", args.command, "'"));

@@ -16,7 +16,9 @@
 // Named is given. Build() validates and compiles. Not thread-safe: build on
 // one thread, then share the Topology.
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -29,6 +31,7 @@
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/key_value.h"
 #include "runnel/serde/serde.h"
+#include "runnel/serde/serdes.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
@@ -112,6 +115,12 @@ class StreamsBuilder {
     return KStream<K, V>(this, std::move(name));
   }
 
+  // The topic as a table: the latest value per key, kept in the store that
+  // `materialized` names (changelogged, restored like any store); a null
+  // value deletes the key. Its updates can be read with ToStream().
+  template <typename K, typename V>
+  KTable<K, V> Table(std::string topic, Consumed<K, V> consumed, Materialized<K, V> materialized);
+
   absl::StatusOr<std::shared_ptr<const Topology>> Build() {
     if (!error_.ok()) return error_;
     return builder_.Build();
@@ -142,6 +151,9 @@ class KStream {
  public:
   // `repartition_required`: the key was changed upstream, so a grouping must
   // go through a repartition topic first.
+  using Key = K;
+  using Value = V;
+
   KStream(StreamsBuilder* builder, std::string node, bool repartition_required = false)
       : builder_(builder), node_(std::move(node)), repartition_required_(repartition_required) {}
 
@@ -252,6 +264,54 @@ class KStream {
     return SelectKey(std::move(selector)).GroupByKey(std::move(grouped));
   }
 
+  // Splits the stream: a record goes to the first branch whose predicate
+  // holds, else to the default branch (when `with_default`), else nowhere.
+  // Returns the branches in order, the default last. Names follow Kafka
+  // Streams' split(): <prefix>-<i> for branch i (1-based), <prefix>-0 for the
+  // default, where the prefix is `named` or KSTREAM-BRANCH-<n>.
+  std::vector<KStream<K, V>> Split(std::vector<std::function<bool(const K&, const V&)>> predicates,
+                                   bool with_default = false, std::optional<Named> named = std::nullopt) {
+    std::string name = named ? named->name : builder_->NewName("KSTREAM-BRANCH-");
+    std::vector<std::string> children;
+    for (size_t i = 0; i < predicates.size(); ++i) children.push_back(absl::StrCat(name, "-", i + 1));
+    std::optional<std::string> default_child;
+    if (with_default) default_child = name + "-0";
+    ProcessorSupplier<K, V, K, V> supplier = [predicates, children,
+                                              default_child]() -> std::unique_ptr<Processor<K, V, K, V>> {
+      return std::make_unique<dsl_internal::BranchProcessor<K, V>>(predicates, children, default_child);
+    };
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, K, V>(name, std::move(supplier), {node_});
+    if (default_child) children.push_back(*default_child);
+    std::vector<KStream<K, V>> out;
+    for (const auto& child : children) {
+      tb.AddProcessor<K, V, K, V>(child, PassThrough(), {name});
+      out.emplace_back(builder_, child, repartition_required_);
+    }
+    return out;
+  }
+
+  // Both streams' records, in one stream.
+  KStream<K, V> Merge(const KStream<K, V>& other, std::optional<Named> named = std::nullopt) {
+    std::string name = named ? named->name : builder_->NewName("KSTREAM-MERGE-");
+    builder_->topology_builder().AddProcessor<K, V, K, V>(name, PassThrough(), {node_, other.node_name()});
+    return KStream<K, V>(builder_, std::move(name), repartition_required_ || other.repartition_required());
+  }
+
+  // Sends the stream through <application.id>-<name>-repartition, partitioned
+  // by its current key (or `partitioner`), and reads it back: afterwards the
+  // stream is partitioned by key.
+  KStream<K, V> Repartition(Produced<K, V> serdes, std::optional<Named> named = std::nullopt) {
+    std::string base = named ? named->name : builder_->NewName("KSTREAM-REPARTITION-");
+    const std::string topic = base + "-repartition";
+    auto& tb = builder_->topology_builder();
+    tb.AddSink<K, V>(topic + "-sink", topic, serdes.key_serde, serdes.value_serde, {node_},
+                     std::move(serdes.partitioner));
+    tb.AddInternalTopic(topic);
+    tb.AddSource<K, V>(topic + "-source", {topic}, serdes.key_serde, serdes.value_serde);
+    return KStream<K, V>(builder_, topic + "-source", false);
+  }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -266,6 +326,12 @@ class KStream {
   using ValueFnResult = typename std::conditional_t<std::is_invocable_v<Fn&, const K&, const V&>,
                                                     std::invoke_result<Fn&, const K&, const V&>,
                                                     std::invoke_result<Fn&, const V&>>::type;
+
+  static ProcessorSupplier<K, V, K, V> PassThrough() {
+    return []() -> std::unique_ptr<Processor<K, V, K, V>> {
+      return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
+    };
+  }
 
   template <typename K2, typename V2, typename Supplier>
   KStream<K2, V2> AddProcessor(std::string_view prefix, const std::optional<Named>& named,
@@ -387,11 +453,55 @@ class KTable {
   // The table's updates as a stream.
   KStream<K, V> ToStream() const { return KStream<K, V>(builder_, node_); }
 
+  // Updates whose row satisfies pred(key, value). Not materialized: a row
+  // that stops matching is not retracted downstream.
+  template <typename Pred>
+  KTable<K, V> Filter(Pred pred, std::optional<Named> named = std::nullopt) const {
+    KStream<K, V> filtered = ToStream().Filter(std::move(pred), named ? std::move(named) : std::optional<Named>(Named(
+        builder_->NewName("KTABLE-FILTER-"))));
+    return KTable<K, V>(builder_, filtered.node_name(), store_);
+  }
+
+  // Updates with their value mapped (fn(value) or fn(key, value)). Not
+  // materialized; store_name() still names the source table's store.
+  template <typename Fn>
+  auto MapValues(Fn fn, std::optional<Named> named = std::nullopt) const {
+    auto mapped = ToStream().MapValues(std::move(fn), named ? std::move(named) : std::optional<Named>(Named(
+        builder_->NewName("KTABLE-MAPVALUES-"))));
+    using V2 = std::decay_t<decltype(mapped)>;
+    return KTable<typename V2::Key, typename V2::Value>(builder_, mapped.node_name(), store_);
+  }
+
  private:
   StreamsBuilder* builder_;
   std::string node_;
   std::string store_;
 };
+
+template <typename K, typename V>
+KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, Materialized<K, V> materialized) {
+  // Names in Kafka Streams' order: the store (if generated), the source,
+  // the table processor.
+  std::string store = materialized.store_name.empty() ? NewName(absl::StrCat(topic, "-STATE-STORE-"))
+                                                      : materialized.store_name;
+  std::string source = NewName("KSTREAM-SOURCE-");
+  std::string name = NewName("KTABLE-SOURCE-");
+  builder_.AddSource<K, std::optional<V>>(source, {std::move(topic)}, consumed.key_serde,
+                                          serdes::Nullable(consumed.value_serde));
+  auto key_serde = materialized.key_serde;
+  auto value_serde = materialized.value_serde;
+  ProcessorSupplier<K, std::optional<V>, K, V> supplier = [store, key_serde,
+                                                           value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, V>> {
+    return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
+  };
+  builder_.AddProcessor<K, std::optional<V>, K, V>(name, std::move(supplier), {source});
+  builder_.AddStateStore(StoreSpec{.name = store,
+                                   .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
+                                   .logging = materialized.logging,
+                                   .caching = materialized.caching},
+                         {name});
+  return KTable<K, V>(this, std::move(name), std::move(store));
+}
 
 }  // namespace runnel
 

@@ -39,6 +39,7 @@ class Harness final : public RecordSink, public TaskContext {
   const Clock& clock() const override { return Clock::System(); }
   void RequestCommit() override {}
   KeyValueStore* GetKeyValueStore(std::string_view) override { return nullptr; }
+  Cancellable Schedule(absl::Duration, PunctuationType, Punctuator) override { return {}; }
 
   std::vector<std::string> out;
 

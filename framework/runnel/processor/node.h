@@ -169,6 +169,9 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
     return const_cast<TaskContext&>(task()).GetKeyValueStore(name);
   }
+  Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
+    return const_cast<TaskContext&>(task()).Schedule(interval, type, std::move(punctuator));
+  }
 
  private:
   const TaskContext& task() const {

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/types.h"
+#include "runnel/processor/punctuation.h"
 #include "runnel/processor/record.h"
 #include "runnel/state/kv_store.h"
 
@@ -41,6 +42,10 @@ class TaskContext {
   // nullptr when the topology did not connect such a store to this task.
   // Owned by the task; valid from Init to Close.
   virtual KeyValueStore* GetKeyValueStore(std::string_view name) = 0;
+  // Runs `punctuator` every `interval` of stream time or wall-clock time
+  // (see punctuation.h), on the task's thread, with no current record; it
+  // may forward. Cancel through the returned handle.
+  virtual Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) = 0;
 };
 
 template <typename KOut, typename VOut>

@@ -123,6 +123,10 @@ absl::Status StreamTask::Process() {
                                       raw.offset.value()));
     }
     next->processed = Offset(raw.offset.value() + 1);
+    if (!punctuation_.empty()) {
+      absl::Status p = punctuation_.Fire(PunctuationType::kStreamTime, stream_time_);
+      if (!p.ok()) return Annotate(p, absl::StrCat("task ", id_.ToString(), " stream-time punctuation"));
+    }
     next->queue.pop_front();
     --queued_;
     ++processed_count_;
@@ -152,6 +156,17 @@ void StreamTask::ResetToCommitted() {
     s->queue.clear();
     s->processed = s->committed;
   }
+}
+
+Cancellable StreamTask::Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) {
+  const Timestamp now = type == PunctuationType::kStreamTime ? stream_time_ : clock_.NowMillis();
+  return punctuation_.Add(type, interval, std::move(punctuator), now);
+}
+
+absl::Status StreamTask::PunctuateWallClock() {
+  if (punctuation_.empty()) return absl::OkStatus();
+  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, clock_.NowMillis()),
+                  absl::StrCat("task ", id_.ToString(), " wall-clock punctuation"));
 }
 
 bool StreamTask::TakeCommitRequest() {

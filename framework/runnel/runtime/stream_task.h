@@ -80,6 +80,9 @@ class StreamTask final : public TaskContext {
   const Clock& clock() const override { return clock_; }
   void RequestCommit() override { commit_requested_ = true; }
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
+  Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override;
+  // Runs the wall-clock punctuators that are due (from the thread's loop).
+  absl::Status PunctuateWallClock();
 
  private:
   struct PartitionState {
@@ -109,6 +112,7 @@ class StreamTask final : public TaskContext {
   const std::map<std::string, StoreSpec>* specs_;
   std::set<std::string> store_names_;
   TaskStores stores_;
+  PunctuationSchedule punctuation_;
 };
 
 }  // namespace runnel

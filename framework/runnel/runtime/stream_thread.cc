@@ -32,6 +32,9 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
   processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
   commits_ = metrics_->GetCounter("runnel_commits_total", labels);
   rewinds_ = metrics_->GetCounter("runnel_rewinds_total", labels);
+  restored_records_ = metrics_->GetCounter("runnel_restored_records_total", labels);
+  restored_bytes_ = metrics_->GetCounter("runnel_restored_bytes_total", labels);
+  restore_micros_ = metrics_->GetCounter("runnel_restore_microseconds_total", labels);
 }
 
 StreamThread::~StreamThread() {
@@ -121,6 +124,7 @@ absl::Status StreamThread::RunLoop() {
     }
     bool commit_requested = false;
     for (auto& [id, task] : tasks_) {
+      RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
       if (task->queued() == 0) continue;
       int64_t before = task->processed_count();
       absl::Status s = task->Process();
@@ -259,7 +263,10 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
                      .app_dir = absl::StrCat(config_.state_dir(), "/", config_.application_id()),
                      .rocksdb = rocksdb_,
                      .cache_budget = &cache_budget_,
-                     .changelog = static_cast<ChangelogWriter*>(this)};
+                     .changelog = static_cast<ChangelogWriter*>(this),
+                     .restored_records = restored_records_,
+                     .restored_bytes = restored_bytes_,
+                     .restore_micros = restore_micros_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),

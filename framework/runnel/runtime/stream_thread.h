@@ -115,6 +115,9 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   Counter* processed_;
   Counter* commits_;
   Counter* rewinds_;
+  Counter* restored_records_;
+  Counter* restored_bytes_;
+  Counter* restore_micros_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   mutable absl::Mutex mu_;

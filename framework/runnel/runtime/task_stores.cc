@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
@@ -114,7 +115,16 @@ absl::Status TaskStores::Restore(kafka::Consumer& consumer) {
 absl::StatusOr<Offset> TaskStores::RestoreStore(kafka::Consumer& consumer, Entry& e) {
   auto log = Logger("runnel");
   const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
+  // A changelog created moments ago may not have a leader yet
+  // (NOT_LEADER_FOR_PARTITION): transient, so retried for a while.
   auto marks = consumer.Watermarks(tp, absl::Seconds(30));
+  for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
+       absl::IsUnavailable(marks.status()) && waited < absl::Seconds(60); waited += backoff) {
+    log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
+              marks.status().ToString());
+    absl::SleepFor(backoff);
+    marks = consumer.Watermarks(tp, absl::Seconds(30));
+  }
   if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("changelog ", tp.ToString()));
   const Offset low = marks->first, end = marks->second;
   Offset start = low;
@@ -172,7 +182,11 @@ absl::StatusOr<Offset> TaskStores::RestoreStore(kafka::Consumer& consumer, Entry
                 e.spec.name, done * 100, records, bytes / 1e6 / secs, done > 0 ? secs * (1 - done) / done : 0.0);
     }
   }
-  const double secs = std::max(1e-3, absl::ToDoubleSeconds(Clock::System().Now() - began));
+  const absl::Duration took = Clock::System().Now() - began;
+  if (env_.restored_records != nullptr) env_.restored_records->Increment(records);
+  if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(bytes);
+  if (env_.restore_micros != nullptr) env_.restore_micros->Increment(absl::ToInt64Microseconds(took));
+  const double secs = std::max(1e-3, absl::ToDoubleSeconds(took));
   log->info("task {}: restored store '{}': {} records, {:.1f} MB in {:.2f} s ({:.1f} MB/s)", task_.ToString(),
             e.spec.name, records, bytes / 1e6, secs, bytes / 1e6 / secs);
   return end;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/state/changelog.h"
@@ -43,6 +44,11 @@ struct StateEnv {
   std::shared_ptr<RocksDbResources> rocksdb;
   RecordCacheBudget* cache_budget = nullptr;
   ChangelogWriter* changelog = nullptr;
+  // Optional (null in the test driver): records and bytes restored, and
+  // microseconds spent restoring.
+  Counter* restored_records = nullptr;
+  Counter* restored_bytes = nullptr;
+  Counter* restore_micros = nullptr;
 };
 
 class TaskStores {

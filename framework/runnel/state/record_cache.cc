@@ -130,19 +130,24 @@ absl::Status CachingKeyValueStore::FlushDirty() {
   return absl::OkStatus();
 }
 
-// Over budget: everything dirty goes down in one batch, then clean entries
-// are dropped (in no particular order: a clean entry only saves a read)
-// until this store holds at most half the budget, so that the next eviction
-// is not one write away.
+// Over budget: everything dirty in this store goes down in one batch, then
+// clean entries are dropped (in no particular order: a clean entry only
+// saves a read) until this store holds half of what it held. Only the store
+// being written evicts; stores sharing the budget evict themselves when they
+// are written, so the total comes back under the budget without one store
+// draining itself to nothing on every write.
 absl::Status CachingKeyValueStore::Evict() {
   if (absl::Status s = FlushDirty(); !s.ok()) return s;
-  const int64_t keep = budget_->max_bytes() / 2;
-  for (auto it = entries_.begin(); it != entries_.end() && (bytes_ > keep || budget_->Exceeded());) {
+  const int64_t keep = bytes_ / 2;
+  const size_t before = entries_.size();
+  for (auto it = entries_.begin(); it != entries_.end() && bytes_ > keep;) {
     const int64_t size = SizeOf(it->first, it->second);
     bytes_ -= size;
     budget_->Add(-size);
     entries_.erase(it++);
   }
+  // A mostly empty table still costs its capacity on every scan: shrink it.
+  if (entries_.size() < before / 4) entries_.rehash(0);
   return absl::OkStatus();
 }
 

@@ -1,5 +1,8 @@
 #include "runnel/state/record_cache.h"
 
+#include <map>
+#include <random>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/state/in_memory_kv_store.h"
@@ -87,6 +90,30 @@ TEST_F(RecordCacheTest, ExceedingTheSharedBudgetEvictsAndStaysBounded) {
   EXPECT_EQ(Collect(**all)->size(), 1000u);
   a.reset();
   EXPECT_EQ(budget.used_bytes(), 0);  // a dropped store returns its bytes
+}
+
+// Counting through a cache far smaller than the key space (constant
+// eviction) must give exactly what a plain map gives.
+TEST_F(RecordCacheTest, ReadModifyWriteUnderConstantEvictionMatchesAMap) {
+  RecordCacheBudget budget(20'000);
+  auto store = Make(&budget);
+  std::map<std::string, int64_t> oracle;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 200'000; ++i) {
+    std::string key = "key-" + std::to_string(rng() % 20'000);
+    auto current = store->Get(key);
+    ASSERT_TRUE(current.ok());
+    int64_t n = current->has_value() ? std::stoll(**current) : 0;
+    ASSERT_TRUE(store->Put(key, std::to_string(n + 1)).ok());
+    ++oracle[key];
+    ASSERT_LE(budget.used_bytes(), budget.max_bytes());
+  }
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_GT(forwarded_.size(), oracle.size());  // evictions happened along the way
+  for (const auto& [key, n] : oracle) ASSERT_EQ(**below_->Get(key), std::to_string(n)) << key;
+  std::map<std::string, int64_t> last;
+  for (const auto& f : forwarded_) last[f.key] = std::stoll(*f.value);
+  EXPECT_EQ(last, oracle);
 }
 
 TEST_F(RecordCacheTest, OldValuesComeFromTheStoreBelow) {

@@ -75,7 +75,8 @@ class TopologyTestDriver::Task final : public TaskContext, public Deserializatio
     if (r.timestamp > stream_time_) stream_time_ = r.timestamp;
     absl::Status s = source->ProcessRaw(raw);
     current_ = nullptr;
-    return s;
+    if (!s.ok()) return s;
+    return punctuation_.Fire(PunctuationType::kStreamTime, stream_time_);
   }
   absl::Status Commit() { return stores_.Flush(); }
   KeyValueStore* Store(std::string_view name) const { return stores_.Get(name); }
@@ -88,6 +89,13 @@ class TopologyTestDriver::Task final : public TaskContext, public Deserializatio
   const Clock& clock() const override { return driver_->clock_; }
   void RequestCommit() override {}
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
+  Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
+    const Timestamp now = type == PunctuationType::kStreamTime ? stream_time_ : driver_->clock_.NowMillis();
+    return punctuation_.Add(type, interval, std::move(punctuator), now);
+  }
+  absl::Status PunctuateWallClock() {
+    return punctuation_.Fire(PunctuationType::kWallClockTime, driver_->clock_.NowMillis());
+  }
 
   // DeserializationErrorHandler: the driver fails loudly (log_and_fail).
   absl::Status Handle(const RawRecord& record, std::string_view part, const absl::Status& error,
@@ -107,6 +115,7 @@ class TopologyTestDriver::Task final : public TaskContext, public Deserializatio
   const RecordMetadata* current_ = nullptr;
   Timestamp current_ts_{0};
   Timestamp stream_time_{-1};
+  PunctuationSchedule punctuation_;
 };
 
 absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
@@ -186,6 +195,12 @@ absl::Status TopologyTestDriver::Drain() {
     for (auto& [id, task] : tasks_) RUNNEL_RETURN_IF_ERROR(task->Commit());
     if (pending_.empty()) return absl::OkStatus();
   }
+}
+
+absl::Status TopologyTestDriver::AdvanceWallClockTime(absl::Duration d) {
+  clock_.Advance(d);
+  for (auto& [id, task] : tasks_) RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
+  return Drain();
 }
 
 std::deque<TestRecord>& TopologyTestDriver::Output(std::string_view topic) {

@@ -119,7 +119,9 @@ class TopologyTestDriver {
   // Unread records written to `topic`, oldest first.
   std::deque<TestRecord>& Output(std::string_view topic);
 
-  void AdvanceWallClockTime(absl::Duration d) { clock_.Advance(d); }
+  // Moves wall-clock time, runs the wall-clock punctuators that are due and
+  // everything they cause, then commits.
+  absl::Status AdvanceWallClockTime(absl::Duration d);
   const Clock& clock() const { return clock_; }
 
   // A store of any task, or nullptr. Read it between pipes.

@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/dsl/streams_builder.h"
+#include "runnel/common/status.h"
 #include "runnel/serde/serdes.h"
 
 namespace runnel {
@@ -142,6 +143,96 @@ TEST(TopologyBuildTest, GroupingAfterAKeyChangeWithoutSerdesIsABuildError) {
   auto built = builder.Build();
   ASSERT_FALSE(built.ok());
   EXPECT_THAT(std::string(built.status().message()), HasSubstr("needs a repartition topic"));
+}
+
+// A Processor API processor: counts records, reports the count every 10 ms
+// of stream time and every second of wall-clock time.
+class Reporter final : public Processor<std::string, std::string, std::string, int64_t> {
+ public:
+  absl::Status Init(ProcessorContext<std::string, int64_t>& context) override {
+    RUNNEL_RETURN_IF_ERROR(Processor::Init(context));
+    context.Schedule(absl::Milliseconds(10), PunctuationType::kStreamTime, [this](Timestamp t) {
+      return this->context().Forward(Record<std::string, int64_t>{"stream", seen_, t, {}});
+    });
+    context.Schedule(absl::Seconds(1), PunctuationType::kWallClockTime, [this](Timestamp t) {
+      return this->context().Forward(Record<std::string, int64_t>{"wall", seen_, t, {}});
+    });
+    return absl::OkStatus();
+  }
+  absl::Status Process(Record<std::string, std::string>) override {
+    ++seen_;
+    return absl::OkStatus();
+  }
+
+ private:
+  int64_t seen_ = 0;
+};
+
+TEST(TopologyTestDriverTest, PunctuatorsFollowStreamTimeAndTheManualClock) {
+  StreamsBuilder builder;
+  builder.Stream("in", Consumed(serdes::String(), serdes::String()))
+      .Process<std::string, int64_t>([] { return std::make_unique<Reporter>(); })
+      .To("reports", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok());
+  auto driver = TopologyTestDriver::Create(*topology, {}, absl::FromUnixMillis(0));
+  ASSERT_TRUE(driver.ok());
+  auto in = (*driver)->CreateInputTopic("in", serdes::String(), serdes::String());
+  auto out = (*driver)->CreateOutputTopic("reports", serdes::String(), serdes::Int64());
+  for (int64_t ts : {100, 105, 110, 200}) ASSERT_TRUE(in.PipeInput("k", "v", Timestamp(ts)).ok());
+  // Stream time: at the first record, then at 110 (100 + 10), then at 200.
+  EXPECT_THAT(*out.ReadKeyValuesToList(), ElementsAre(KV{"stream", 1, Timestamp(100)}, KV{"stream", 3, Timestamp(110)},
+                                                      KV{"stream", 4, Timestamp(200)}));
+  ASSERT_TRUE((*driver)->AdvanceWallClockTime(absl::Milliseconds(999)).ok());
+  EXPECT_TRUE(out.IsEmpty());
+  ASSERT_TRUE((*driver)->AdvanceWallClockTime(absl::Milliseconds(1)).ok());
+  EXPECT_THAT(*out.ReadKeyValuesToList(), ElementsAre(KV{"wall", 4, Timestamp(1000)}));
+}
+
+TEST(TopologyTestDriverTest, TableKeepsTheLatestValueAndTombstonesDelete) {
+  StreamsBuilder builder;
+  builder.Table("prices", Consumed(serdes::String(), serdes::Int64()),
+                Materialized<std::string, int64_t>::As("prices-store", serdes::String(), serdes::Int64()))
+      .Filter([](const std::string&, int64_t price) { return price > 10; })
+      .MapValues([](int64_t price) { return price * 2; })
+      .ToStream()
+      .To("doubled", Produced(serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("prices", serdes::String(), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("a", 5, Timestamp(1)).ok());
+  ASSERT_TRUE(in.PipeInput("b", 20, Timestamp(2)).ok());
+  ASSERT_TRUE(in.PipeInput("a", 30, Timestamp(3)).ok());
+  ASSERT_TRUE(driver->PipeRaw("prices", {.key = "b", .value = std::nullopt, .timestamp = Timestamp(4)}).ok());
+  auto out = driver->CreateOutputTopic("doubled", serdes::String(), serdes::Int64());
+  EXPECT_THAT(*out.ReadKeyValuesToList(), ElementsAre(KV{"b", 40, Timestamp(2)}, KV{"a", 60, Timestamp(3)}));
+  auto store = driver->GetKeyValueStore("prices-store", serdes::String(), serdes::Int64());
+  EXPECT_EQ(*store->Get("a"), 30);
+  EXPECT_EQ(*store->Get("b"), std::nullopt);  // the tombstone deleted it
+}
+
+TEST(TopologyTestDriverTest, SplitMergeAndRepartition) {
+  StreamsBuilder builder;
+  auto branches = builder.Stream("in", Consumed(serdes::String(), serdes::Int64()))
+                      .Split({[](const std::string&, int64_t v) { return v < 0; },
+                              [](const std::string&, int64_t v) { return v == 0; }},
+                             /*with_default=*/true, Named("sign"));
+  ASSERT_EQ(branches.size(), 3u);
+  branches[0].To("negative", Produced(serdes::String(), serdes::Int64()));
+  branches[1].Merge(branches[2]).Repartition(Produced(serdes::String(), serdes::Int64()), Named("rest"))
+      .To("rest-out", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  EXPECT_THAT((*topology)->Describe(), HasSubstr("Processor: sign (stores: [])\n      --> sign-1, sign-2, sign-0"));
+  auto driver = TopologyTestDriver::Create(*topology);
+  ASSERT_TRUE(driver.ok());
+  auto in = (*driver)->CreateInputTopic("in", serdes::String(), serdes::Int64());
+  for (int64_t v : {-1, 0, 7, -2}) ASSERT_TRUE(in.PipeInput("k", v, Timestamp(v + 10)).ok());
+  auto negative = (*driver)->CreateOutputTopic("negative", serdes::String(), serdes::Int64());
+  auto rest = (*driver)->CreateOutputTopic("rest-out", serdes::String(), serdes::Int64());
+  EXPECT_THAT(*negative.ReadKeyValuesToList(), ElementsAre(KV{"k", -1, Timestamp(9)}, KV{"k", -2, Timestamp(8)}));
+  EXPECT_THAT(*rest.ReadKeyValuesToList(), ElementsAre(KV{"k", 0, Timestamp(10)}, KV{"k", 7, Timestamp(17)}));
+  auto through = (*driver)->CreateOutputTopic("test-app-rest-repartition", serdes::String(), serdes::Int64());
+  EXPECT_EQ(through.ReadKeyValuesToList()->size(), 2u);
 }
 
 // Describe() of an aggregation reads as Kafka Streams' TopologyDescription.

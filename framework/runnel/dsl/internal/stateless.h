@@ -6,6 +6,9 @@
 // it must be safe to call from several stream threads at once (it usually
 // holds no state).
 
+#include <functional>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -116,6 +119,35 @@ class PeekProcessor final : public Processor<K, V, K, V> {
  private:
   Fn fn_;
   bool forward_;
+};
+
+// split(): each record goes to the first branch whose predicate holds (or
+// to the default branch, if any); branches are named children.
+template <typename K, typename V>
+class BranchProcessor final : public Processor<K, V, K, V> {
+ public:
+  using Predicate = std::function<bool(const K&, const V&)>;
+  BranchProcessor(std::vector<Predicate> predicates, std::vector<std::string> children,
+                  std::optional<std::string> default_child)
+      : predicates_(std::move(predicates)), children_(std::move(children)), default_(std::move(default_child)) {}
+  absl::Status Process(Record<K, V> r) override {
+    for (size_t i = 0; i < predicates_.size(); ++i) {
+      if (predicates_[i](r.key, r.value)) return this->context().Forward(std::move(r), children_[i]);
+    }
+    return default_ ? this->context().Forward(std::move(r), *default_) : absl::OkStatus();
+  }
+
+ private:
+  std::vector<Predicate> predicates_;
+  std::vector<std::string> children_;
+  std::optional<std::string> default_;
+};
+
+// A node that passes records on unchanged (branch children, merge).
+template <typename K, typename V>
+class PassThroughProcessor final : public Processor<K, V, K, V> {
+ public:
+  absl::Status Process(Record<K, V> r) override { return this->context().Forward(std::move(r)); }
 };
 
 }  // namespace runnel::dsl_internal

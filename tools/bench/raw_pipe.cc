@@ -1,7 +1,10 @@
-// W1 contender "raw librdkafka pipe": consume -> trivial transform -> produce,
-// no framework. The practical ceiling for a Kafka-bound pipeline here.
+// The "raw librdkafka pipe" contender, no framework: the practical ceiling
+// for a Kafka-bound pipeline here.
+//   W1: consume -> trivial transform -> produce.
+//   W2: consume -> count per key in a hash map (no durability) -> produce
+//       (key, count as 8-byte big-endian) for every record.
 //
-//   w1-raw-pipe --bootstrap B --input T --output T --records N --group G
+//   raw-pipe --workload W1|W2 --bootstrap B --input T --output T --records N --group G
 //
 // Same client settings as Runnel's defaults (idempotent lz4 producer,
 // linger.ms=5) so the ratio measures the framework, not the tuning. Prints
@@ -12,6 +15,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <unordered_map>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -55,7 +59,7 @@ rd_kafka_t* Make(rd_kafka_type_t type, const std::string& bootstrap, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bootstrap, input, output, group = "w1-raw";
+  std::string bootstrap, input, output, group = "w1-raw", workload = "W1";
   long long records = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i], v = argv[i + 1];
@@ -64,10 +68,12 @@ int main(int argc, char** argv) {
     else if (f == "--output") output = v;
     else if (f == "--records") records = std::stoll(v);
     else if (f == "--group") group = v;
+    else if (f == "--workload") workload = v;
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
-  if (bootstrap.empty() || input.empty() || output.empty() || records <= 0) {
-    std::fprintf(stderr, "usage: w1-raw-pipe --bootstrap B --input T --output T --records N\n");
+  if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 ||
+      (workload != "W1" && workload != "W2")) {
+    std::fprintf(stderr, "usage: raw-pipe --workload W1|W2 --bootstrap B --input T --output T --records N\n");
     return 2;
   }
   rd_kafka_t* consumer = Make(RD_KAFKA_CONSUMER, bootstrap, group);
@@ -80,6 +86,7 @@ int main(int argc, char** argv) {
 
   long long seen = 0;
   std::string value;
+  std::unordered_map<std::string, int64_t> counts;
   std::chrono::steady_clock::time_point start;
   while (seen < records) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
@@ -93,9 +100,22 @@ int main(int argc, char** argv) {
     }
     if (seen == 0) start = std::chrono::steady_clock::now();
     ++seen;
-    // The same transform as the Runnel contender: keep non-empty values,
-    // upper-case the first byte.
-    if (m->len > 0) {
+    if (workload == "W2") {
+      // The same result as Runnel's count: the key's running count, on the
+      // key's partition.
+      int64_t n = ++counts[std::string(static_cast<const char*>(m->key), m->key_len)];
+      char be[8];
+      for (int b = 0; b < 8; ++b) be[b] = static_cast<char>((static_cast<uint64_t>(n) >> (56 - 8 * b)) & 0xff);
+      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(output.c_str()), RD_KAFKA_V_PARTITION(m->partition),
+                               RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(be, sizeof be),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(m, nullptr)),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer, 10);
+      }
+    } else if (m->len > 0) {
+      // The same transform as the Runnel contender: keep non-empty values,
+      // upper-case the first byte.
       value.assign(static_cast<const char*>(m->payload), m->len);
       value[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(value[0])));
       while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(output.c_str()),
