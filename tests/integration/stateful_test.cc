@@ -154,10 +154,25 @@ TEST_F(StatefulTest, CountMatchesOracleAndSurvivesStateLossAndCorruptCheckpoints
   Counts oracle;
   ProduceRandom(in_, 500'000, 10'000, 7, oracle);
 
-  // 1. Count the first half.
+  // 1. Count the first half; while it runs, the local store view (the base
+  //    of interactive queries) converges to the oracle once committed.
   {
     auto streams = Start();
-    RunUntil(*streams, [&] { return streams->processed() >= 500'000; });
+    EXPECT_EQ(streams->Store("nope").status().code(), absl::StatusCode::kInvalidArgument);
+    auto view = streams->Store("counts");
+    ASSERT_TRUE(view.ok()) << view.status();
+    auto queried = [&]() -> Counts {
+      Counts out;
+      auto all = (*view)->All();
+      if (!all.ok()) return out;
+      auto entries = Collect(**all);
+      if (!entries.ok()) return out;
+      for (const auto& e : *entries) out[e.key] = DecodeLong(e.value);
+      return out;
+    };
+    RunUntil(*streams, [&] { return streams->processed() >= 500'000 && queried() == oracle; });
+    auto one = (*view)->Get("key-42");
+    EXPECT_FALSE(one.ok());  // closed: no local task holds the store any more
   }
   Counts stored = ReadStores(app_dir(), "counts");
   EXPECT_EQ(stored, oracle);

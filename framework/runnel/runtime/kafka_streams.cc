@@ -165,7 +165,8 @@ absl::Status KafkaStreams::Start() {
   }
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
-    threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_));
+    threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_,
+                                                      local_stores_.get()));
   }
   for (auto& thread : threads_) {
     absl::Status s = thread->Start([this](int index, const absl::Status& status) {
@@ -245,6 +246,18 @@ absl::Status KafkaStreams::Close(absl::Duration timeout) {
 KafkaStreams::State KafkaStreams::state() const {
   absl::MutexLock lock(&mu_);
   return state_;
+}
+
+absl::StatusOr<std::unique_ptr<ReadOnlyKeyValueStore>> KafkaStreams::Store(std::string_view name) const {
+  auto it = topology_->stores().find(std::string(name));
+  if (it == topology_->stores().end()) {
+    return absl::InvalidArgumentError(absl::StrCat("the topology has no store '", ToAbsl(name), "'"));
+  }
+  if (it->second.kind != StoreSpec::Kind::kRocksDb) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", ToAbsl(name), "' is in memory and cannot be queried from other threads"));
+  }
+  return MakeLocalStoreView(std::string(name), local_stores_);
 }
 
 int64_t KafkaStreams::processed() const {

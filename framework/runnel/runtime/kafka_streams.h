@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
+#include "runnel/runtime/local_stores.h"
 #include "runnel/runtime/stream_thread.h"
 #include "runnel/state/changelog.h"
 #include "runnel/state/rocksdb_kv_store.h"
@@ -58,6 +59,11 @@ class KafkaStreams {
   const Topology& topology() const { return *topology_; }
   // Records processed by all threads so far.
   int64_t processed() const;
+  // A read-only view of the store `name` over this instance's tasks (see
+  // local_stores.h: thread-safe, follows rebalances, reads committed state).
+  // InvalidArgument for a store the topology does not have; FailedPrecondition
+  // for an in-memory store (not queryable from other threads).
+  absl::StatusOr<std::unique_ptr<ReadOnlyKeyValueStore>> Store(std::string_view name) const;
 
  private:
   KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);
@@ -71,6 +77,8 @@ class KafkaStreams {
   MetricsRegistry metrics_;
   // The one RocksDB memory budget of this instance (when it has stores).
   std::shared_ptr<RocksDbResources> rocksdb_;
+  // This instance's persistent stores, for Store(); shared with the views.
+  std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::vector<std::unique_ptr<StreamThread>> threads_;
 
   mutable absl::Mutex mu_;

@@ -18,7 +18,7 @@ constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
 
 StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
                            const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock,
-                           std::shared_ptr<RocksDbResources> rocksdb)
+                           std::shared_ptr<RocksDbResources> rocksdb, LocalStores* local_stores)
     : index_(index),
       name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
                          "-StreamThread-", index + 1)),
@@ -27,6 +27,7 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
       metrics_(metrics),
       clock_(clock),
       rocksdb_(std::move(rocksdb)),
+      local_stores_(local_stores),
       cache_budget_(config.cache_max_bytes() / config.num_stream_threads()) {
   MetricLabels labels{{"thread", name_}};
   processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
@@ -266,7 +267,8 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
                      .changelog = static_cast<ChangelogWriter*>(this),
                      .restored_records = restored_records_,
                      .restored_bytes = restored_bytes_,
-                     .restore_micros = restore_micros_};
+                     .restore_micros = restore_micros_,
+                     .local_stores = local_stores_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),

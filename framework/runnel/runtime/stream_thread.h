@@ -44,8 +44,11 @@ namespace runnel {
 class StreamThread final : private kafka::RebalanceListener, private RecordSink, private ChangelogWriter {
  public:
   // `rocksdb` is the process's RocksDB memory budget, shared by all threads.
+  // `local_stores` (owned by KafkaStreams, outlives the thread) gets the
+  // tasks' RocksDB stores for read-only queries.
   StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
-               MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb);
+               MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb,
+               LocalStores* local_stores);
   ~StreamThread() override;
 
   // Creates the Kafka clients (config errors come back here, synchronously)
@@ -94,6 +97,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // Created with the first stateful task; manual assignment only.
   std::unique_ptr<kafka::Consumer> restore_consumer_;
   std::shared_ptr<RocksDbResources> rocksdb_;
+  LocalStores* local_stores_;
   // statestore.cache.max.bytes split over the instance's threads, shared by
   // this thread's tasks (Kafka Streams' ThreadCache).
   RecordCacheBudget cache_budget_;

@@ -46,7 +46,7 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
   for (const auto& name : names) {
     const StoreSpec& spec = specs.at(name);
     Entry entry{.spec = spec};
-    std::unique_ptr<KeyValueStore> store;
+    std::shared_ptr<KeyValueStore> store;
     if (spec.kind == StoreSpec::Kind::kRocksDb) {
       entry.dir = absl::StrCat(task_dir_, "/", name);
       const TopicPartition changelog{ChangelogTopicName(env_.application_id, name), task_.partition};
@@ -64,7 +64,9 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
         opened = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
       }
       if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("task ", task_.ToString()));
-      store = *std::move(opened);
+      std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
+      if (env_.local_stores != nullptr) env_.local_stores->Add(name, task_, rocks);
+      store = std::move(rocks);
     } else {
       store = std::make_unique<InMemoryKeyValueStore>(name);
     }
@@ -213,6 +215,7 @@ absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& chan
 
 void TaskStores::Close() {
   for (auto& [name, e] : stores_) {
+    if (env_.local_stores != nullptr) env_.local_stores->Remove(name, task_);
     absl::Status s = e.outer->Close();
     if (!s.ok()) Logger("runnel")->warn("task {}: closing store '{}': {}", task_.ToString(), name, s.ToString());
   }

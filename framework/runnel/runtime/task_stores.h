@@ -28,6 +28,7 @@
 #include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
+#include "runnel/runtime/local_stores.h"
 #include "runnel/state/changelog.h"
 #include "runnel/state/checkpoint.h"
 #include "runnel/state/record_cache.h"
@@ -49,6 +50,8 @@ struct StateEnv {
   Counter* restored_records = nullptr;
   Counter* restored_bytes = nullptr;
   Counter* restore_micros = nullptr;
+  // Optional: where RocksDB stores are registered for read-only queries.
+  LocalStores* local_stores = nullptr;
 };
 
 class TaskStores {
@@ -73,7 +76,7 @@ class TaskStores {
  private:
   struct Entry {
     StoreSpec spec;
-    std::unique_ptr<KeyValueStore> outer;
+    std::shared_ptr<KeyValueStore> outer;
     ChangeLoggingKeyValueStore* logged = nullptr;  // inside outer, or null
     std::string dir;                                // RocksDB stores only
   };

@@ -9,7 +9,7 @@ std::string ChangelogTopicName(std::string_view application_id, std::string_view
   return absl::StrCat(ToAbsl(application_id), "-", ToAbsl(store_name), "-changelog");
 }
 
-ChangeLoggingKeyValueStore::ChangeLoggingKeyValueStore(std::unique_ptr<KeyValueStore> inner,
+ChangeLoggingKeyValueStore::ChangeLoggingKeyValueStore(std::shared_ptr<KeyValueStore> inner,
                                                        std::string changelog_topic, Partition partition,
                                                        ChangelogWriter* writer,
                                                        std::function<Timestamp()> timestamp)

@@ -37,7 +37,7 @@ class ChangeLoggingKeyValueStore final : public KeyValueStore {
   // `inner` holds the bytes; `writer` outlives this store; `timestamp` gives
   // the timestamp of the record being processed (changelog records carry it,
   // as in Kafka Streams).
-  ChangeLoggingKeyValueStore(std::unique_ptr<KeyValueStore> inner, std::string changelog_topic,
+  ChangeLoggingKeyValueStore(std::shared_ptr<KeyValueStore> inner, std::string changelog_topic,
                              Partition partition, ChangelogWriter* writer,
                              std::function<Timestamp()> timestamp);
 
@@ -63,7 +63,9 @@ class ChangeLoggingKeyValueStore final : public KeyValueStore {
   absl::Status Close() override { return inner_->Close(); }
 
  private:
-  std::unique_ptr<KeyValueStore> inner_;
+  // Shared: a persistent store below may also be held by read-only query
+  // views (see RocksDbKeyValueStore threading).
+  std::shared_ptr<KeyValueStore> inner_;
   std::string topic_;
   Partition partition_;
   ChangelogWriter* writer_;

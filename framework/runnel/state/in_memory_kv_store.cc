@@ -1,7 +1,6 @@
 #include "runnel/state/in_memory_kv_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "runnel/state/internal/snapshot_iterator.h"
 
 namespace runnel {
 
@@ -28,7 +27,7 @@ absl::StatusOr<std::unique_ptr<KeyValueIterator>> InMemoryKeyValueStore::Range(
       entries.push_back({it->first, it->second});
     }
   }
-  return state_internal::MakeSnapshotIterator(std::move(entries));
+  return MakeSnapshotIterator(std::move(entries));
 }
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> InMemoryKeyValueStore::All() const {
@@ -36,7 +35,7 @@ absl::StatusOr<std::unique_ptr<KeyValueIterator>> InMemoryKeyValueStore::All() c
   std::vector<KeyValueEntry> entries;
   entries.reserve(data_.size());
   for (const auto& [k, v] : data_) entries.push_back({k, v});
-  return state_internal::MakeSnapshotIterator(std::move(entries));
+  return MakeSnapshotIterator(std::move(entries));
 }
 
 absl::StatusOr<int64_t> InMemoryKeyValueStore::ApproximateNumEntries() const {

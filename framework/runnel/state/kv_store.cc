@@ -1,6 +1,5 @@
 #include "runnel/state/kv_store.h"
 
-#include "runnel/state/internal/snapshot_iterator.h"
 
 namespace runnel {
 
@@ -11,7 +10,6 @@ absl::StatusOr<std::vector<KeyValueEntry>> Collect(KeyValueIterator& it) {
   return out;
 }
 
-namespace state_internal {
 namespace {
 
 class SnapshotIterator final : public KeyValueIterator {
@@ -34,5 +32,4 @@ std::unique_ptr<KeyValueIterator> MakeSnapshotIterator(std::vector<KeyValueEntry
   return std::make_unique<SnapshotIterator>(std::move(entries));
 }
 
-}  // namespace state_internal
 }  // namespace runnel

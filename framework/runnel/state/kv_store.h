@@ -48,6 +48,8 @@ class KeyValueIterator {
 
 // Drains an iterator into entries (tests, small ranges).
 absl::StatusOr<std::vector<KeyValueEntry>> Collect(KeyValueIterator& it);
+// An iterator over entries it owns (already in key order).
+std::unique_ptr<KeyValueIterator> MakeSnapshotIterator(std::vector<KeyValueEntry> entries);
 
 class ReadOnlyKeyValueStore {
  public:

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <functional>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -136,6 +138,41 @@ TEST(RocksDbKeyValueStoreTest, WritesSurviveCloseAndReopenWithoutAWal) {
   ASSERT_TRUE((*store)->Close().ok());
   ASSERT_TRUE(RocksDbKeyValueStore::Destroy(dir).ok());
   EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// Queries read from other threads while the owner writes and then closes:
+// no crash, and after Close every read says FailedPrecondition.
+TEST(RocksDbKeyValueStoreTest, ReadersOnOtherThreadsSurviveWritesAndClose) {
+  std::string dir = FreshDir() + "/s";
+  auto opened = RocksDbKeyValueStore::Open("s", dir, RocksDbResources::Create(8 << 20, 4 << 20));
+  ASSERT_TRUE(opened.ok());
+  std::shared_ptr<RocksDbKeyValueStore> store = *std::move(opened);
+  std::atomic<bool> closed{false};
+  std::atomic<int64_t> reads{0}, refused{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, store] {
+      while (true) {
+        const bool was_closed = closed.load();
+        auto v = store->Get("k" + std::to_string(reads.load() % 100));
+        auto it = store->Range("k1", "k5");
+        if (v.ok() && it.ok()) {
+          (void)Collect(**it);
+          ++reads;
+        } else {
+          EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
+          ++refused;
+        }
+        if (was_closed) return;
+      }
+    });
+  }
+  for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i % 100), std::to_string(i)).ok());
+  ASSERT_TRUE(store->Close().ok());
+  closed = true;
+  for (auto& r : readers) r.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_GT(refused.load(), 0);
 }
 
 TEST(RocksDbKeyValueStoreTest, GarbledDatabaseIsDataLoss) {

@@ -3,7 +3,6 @@
 #include <map>
 
 #include "runnel/common/strings.h"
-#include "runnel/state/internal/snapshot_iterator.h"
 
 namespace runnel {
 namespace {
@@ -13,7 +12,7 @@ constexpr int64_t kEntryOverhead = 64;
 
 }  // namespace
 
-CachingKeyValueStore::CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
+CachingKeyValueStore::CachingKeyValueStore(std::shared_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
                                            std::function<Timestamp()> timestamp)
     : inner_(std::move(inner)), budget_(budget), timestamp_(std::move(timestamp)) {}
 
@@ -48,7 +47,7 @@ absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Merge(
   std::vector<KeyValueEntry> out;
   out.reserve(merged.size());
   for (auto& [k, v] : merged) out.push_back({k, std::move(v)});
-  return state_internal::MakeSnapshotIterator(std::move(out));
+  return MakeSnapshotIterator(std::move(out));
 }
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Range(std::string_view from,

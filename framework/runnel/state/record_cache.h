@@ -56,7 +56,7 @@ class CachingKeyValueStore final : public KeyValueStore {
                                  std::optional<std::string_view> old_value, Timestamp timestamp)>;
 
   // `timestamp` gives the timestamp of the record being processed.
-  CachingKeyValueStore(std::unique_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
+  CachingKeyValueStore(std::shared_ptr<KeyValueStore> inner, RecordCacheBudget* budget,
                        std::function<Timestamp()> timestamp);
 
   // Set by the processor that owns the store's output (an aggregation
@@ -97,7 +97,9 @@ class CachingKeyValueStore final : public KeyValueStore {
                                                           std::optional<std::string_view> from,
                                                           std::optional<std::string_view> to) const;
 
-  std::unique_ptr<KeyValueStore> inner_;
+  // Shared: a persistent store below may also be held by read-only query
+  // views (see RocksDbKeyValueStore threading).
+  std::shared_ptr<KeyValueStore> inner_;
   RecordCacheBudget* budget_;
   std::function<Timestamp()> timestamp_;
   FlushListener listener_;

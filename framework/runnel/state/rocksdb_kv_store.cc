@@ -37,10 +37,13 @@ rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.s
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 // Walks a RocksDB iterator up to an inclusive upper key (none: to the end).
+// Holds the store's reader lock for its lifetime, so the store's Close waits
+// for it (the owning thread must destroy its iterators before closing).
 class RocksDbIterator final : public KeyValueIterator {
  public:
-  RocksDbIterator(std::unique_ptr<rocksdb::Iterator> it, std::optional<std::string> to)
-      : it_(std::move(it)), to_(std::move(to)) {}
+  RocksDbIterator(std::shared_lock<std::shared_mutex> lock, std::unique_ptr<rocksdb::Iterator> it,
+                  std::optional<std::string> to)
+      : lock_(std::move(lock)), it_(std::move(it)), to_(std::move(to)) {}
   bool Valid() const override { return it_->Valid() && (!to_ || ToView(it_->key()) <= *to_); }
   void Next() override { it_->Next(); }
   std::string_view key() const override { return ToView(it_->key()); }
@@ -48,6 +51,8 @@ class RocksDbIterator final : public KeyValueIterator {
   absl::Status status() const override { return FromRocksDb(it_->status(), "iterating"); }
 
  private:
+  // Declared first: released after the iterator is destroyed.
+  std::shared_lock<std::shared_mutex> lock_;
   std::unique_ptr<rocksdb::Iterator> it_;
   std::optional<std::string> to_;
 };
@@ -129,6 +134,7 @@ absl::Status RocksDbKeyValueStore::CheckOpen() const {
 }
 
 absl::StatusOr<std::optional<std::string>> RocksDbKeyValueStore::Get(std::string_view key) const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
@@ -139,21 +145,24 @@ absl::StatusOr<std::optional<std::string>> RocksDbKeyValueStore::Get(std::string
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> RocksDbKeyValueStore::Range(std::string_view from,
                                                                               std::string_view to) const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->Seek(ToSlice(from));
   // from > to: Valid() is false at once, since every key >= from is > to.
-  return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(it), std::string(to)));
+  return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(lock), std::move(it), std::string(to)));
 }
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> RocksDbKeyValueStore::All() const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->SeekToFirst();
-  return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(it), std::nullopt));
+  return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(lock), std::move(it), std::nullopt));
 }
 
 absl::StatusOr<int64_t> RocksDbKeyValueStore::ApproximateNumEntries() const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   uint64_t n = 0;
   if (!db_->GetIntProperty("rocksdb.estimate-num-keys", &n)) {
@@ -163,6 +172,7 @@ absl::StatusOr<int64_t> RocksDbKeyValueStore::ApproximateNumEntries() const {
 }
 
 absl::Status RocksDbKeyValueStore::Put(std::string_view key, std::optional<std::string_view> value) {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::Status s = value ? db_->Put(NoWal(), ToSlice(key), ToSlice(*value))
                             : db_->Delete(NoWal(), ToSlice(key));
@@ -170,6 +180,7 @@ absl::Status RocksDbKeyValueStore::Put(std::string_view key, std::optional<std::
 }
 
 absl::Status RocksDbKeyValueStore::PutAll(const std::vector<Write>& writes) {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::WriteBatch batch;
   for (const auto& w : writes) {
@@ -180,6 +191,7 @@ absl::Status RocksDbKeyValueStore::PutAll(const std::vector<Write>& writes) {
 }
 
 absl::Status RocksDbKeyValueStore::Flush() {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::FlushOptions options;
   options.wait = true;
@@ -187,9 +199,10 @@ absl::Status RocksDbKeyValueStore::Flush() {
 }
 
 absl::Status RocksDbKeyValueStore::Close() {
-  if (db_ == nullptr) return absl::OkStatus();
   // Without a WAL, unflushed memtables would be lost on close.
   absl::Status flushed = Flush();
+  std::unique_lock<std::shared_mutex> lock(close_mu_);
+  if (db_ == nullptr) return absl::OkStatus();
   rocksdb::Status closed = db_->Close();
   db_.reset();
   if (!flushed.ok()) return flushed;

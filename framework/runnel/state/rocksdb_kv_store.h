@@ -10,12 +10,15 @@
 // store may hold writes newer than its checkpoint; replaying the changelog
 // from the checkpoint rewrites them with the same values.
 //
-// Threading: writes from the owning task's thread only. Get/Range/All may
-// run concurrently with writes from other threads (RocksDB reads are
-// thread-safe; iterators see an implicit snapshot), but never concurrently
-// with Close().
+// Threading: writes and Close from the owning task's thread only.
+// Get/Range/All/ApproximateNumEntries may run on other threads (interactive
+// queries) concurrently with writes and with Close: RocksDB reads are
+// thread-safe, and Close waits for reads in progress (a reader lock); after
+// it, reads return FailedPrecondition. An iterator must not outlive the
+// store's Close (the query layer drains iterators under its own reference).
 
 #include <memory>
+#include <shared_mutex>
 #include <string>
 
 #include "runnel/state/kv_store.h"
@@ -79,6 +82,8 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   std::string name_;
   std::string dir_;
   std::shared_ptr<RocksDbResources> resources_;
+  // Readers hold it shared; Close holds it exclusively while it resets db_.
+  mutable std::shared_mutex close_mu_;
   std::unique_ptr<rocksdb::DB> db_;
 };
 

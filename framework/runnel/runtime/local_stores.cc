@@ -1,0 +1,107 @@
+#include "runnel/runtime/local_stores.h"
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/strings.h"
+
+namespace runnel {
+
+void LocalStores::Add(const std::string& store, TaskId task, std::shared_ptr<ReadOnlyKeyValueStore> view) {
+  absl::MutexLock lock(&mu_);
+  stores_[store][task] = std::move(view);
+}
+
+void LocalStores::Remove(const std::string& store, TaskId task) {
+  absl::MutexLock lock(&mu_);
+  auto it = stores_.find(store);
+  if (it == stores_.end()) return;
+  it->second.erase(task);
+  if (it->second.empty()) stores_.erase(it);
+}
+
+std::vector<std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>> LocalStores::Find(
+    std::string_view store) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>> out;
+  auto it = stores_.find(store);
+  if (it == stores_.end()) return out;
+  for (const auto& [task, view] : it->second) out.emplace_back(task, view);
+  return out;
+}
+
+namespace {
+
+class LocalStoreView final : public ReadOnlyKeyValueStore {
+ public:
+  LocalStoreView(std::string name, std::shared_ptr<const LocalStores> stores)
+      : name_(std::move(name)), stores_(std::move(stores)) {}
+
+  std::string_view name() const override { return name_; }
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    auto copies = Copies();
+    if (!copies.ok()) return copies.status();
+    for (const auto& [task, store] : *copies) {
+      auto v = store->Get(key);
+      if (!v.ok() || v->has_value()) return v;
+    }
+    return std::optional<std::string>();
+  }
+
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> Range(std::string_view from, std::string_view to) const override {
+    return Merge([&](const ReadOnlyKeyValueStore& s) { return s.Range(from, to); });
+  }
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> All() const override {
+    return Merge([](const ReadOnlyKeyValueStore& s) { return s.All(); });
+  }
+
+  absl::StatusOr<int64_t> ApproximateNumEntries() const override {
+    auto copies = Copies();
+    if (!copies.ok()) return copies.status();
+    int64_t n = 0;
+    for (const auto& [task, store] : *copies) {
+      auto c = store->ApproximateNumEntries();
+      if (!c.ok()) return c.status();
+      n += *c;
+    }
+    return n;
+  }
+
+ private:
+  using Copy = std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>;
+  absl::StatusOr<std::vector<Copy>> Copies() const {
+    auto copies = stores_->Find(name_);
+    if (copies.empty()) {
+      return absl::NotFoundError(absl::StrCat("store '", name_, "' has no local task on this instance (yet)"));
+    }
+    return copies;
+  }
+
+  template <typename Open>
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> Merge(Open open) const {
+    auto copies = Copies();
+    if (!copies.ok()) return copies.status();
+    std::map<std::string, std::string> merged;
+    for (const auto& [task, store] : *copies) {
+      auto it = open(*store);
+      if (!it.ok()) return it.status();
+      auto entries = Collect(**it);
+      if (!entries.ok()) return entries.status();
+      for (auto& e : *entries) merged.emplace(std::move(e.key), std::move(e.value));
+    }
+    std::vector<KeyValueEntry> out;
+    out.reserve(merged.size());
+    for (auto& [k, v] : merged) out.push_back({k, std::move(v)});
+    return MakeSnapshotIterator(std::move(out));
+  }
+
+  std::string name_;
+  std::shared_ptr<const LocalStores> stores_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReadOnlyKeyValueStore> MakeLocalStoreView(std::string name, std::shared_ptr<const LocalStores> stores) {
+  return std::make_unique<LocalStoreView>(std::move(name), std::move(stores));
+}
+
+}  // namespace runnel
