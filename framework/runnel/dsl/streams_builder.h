@@ -100,6 +100,8 @@ template <typename K, typename V>
 class KGroupedStream;
 template <typename K, typename V>
 class KTable;
+template <typename K, typename V>
+class KGroupedTable;
 
 class StreamsBuilder {
  public:
@@ -400,8 +402,8 @@ class KGroupedStream {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-AGGREGATE-");
     auto key_serde = materialized.key_serde;
     auto value_serde = materialized.value_serde;
-    ProcessorSupplier<K, V, K, VA> supplier = [store, key_serde, value_serde,
-                                               fold]() -> std::unique_ptr<Processor<K, V, K, VA>> {
+    ProcessorSupplier<K, V, K, Change<VA>> supplier =
+        [store, key_serde, value_serde, fold]() -> std::unique_ptr<Processor<K, V, K, Change<VA>>> {
       return std::make_unique<dsl_internal::AggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
                                                                                 fold);
     };
@@ -423,7 +425,7 @@ class KGroupedStream {
       tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
       parent = topic + "-source";
     }
-    tb.AddProcessor<K, V, K, VA>(name, std::move(supplier), {parent});
+    tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {parent});
     tb.AddStateStore(StoreSpec{.name = store,
                                .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
                                .logging = materialized.logging,
@@ -438,8 +440,9 @@ class KGroupedStream {
   std::optional<Grouped<K, V>> grouped_;
 };
 
-// A changelog stream read as a table: the latest value per key. Today a
-// KTable comes from an aggregation; its records are the aggregate's updates.
+// A table: the latest value per key, held in a store (store_name()).
+// Internally its node emits Change<V> records (new and old value), so that
+// filters retract rows and downstream aggregations subtract old values.
 template <typename K, typename V>
 class KTable {
  public:
@@ -447,35 +450,152 @@ class KTable {
       : builder_(builder), node_(std::move(node)), store_(std::move(store)) {}
 
   const std::string& node_name() const { return node_; }
-  // The store that holds the table (for interactive queries).
+  // The store that holds the table (for interactive queries); for a table
+  // derived by Filter/MapValues, the store of the table it derives from.
   const std::string& store_name() const { return store_; }
 
-  // The table's updates as a stream.
-  KStream<K, V> ToStream() const { return KStream<K, V>(builder_, node_); }
-
-  // Updates whose row satisfies pred(key, value). Not materialized: a row
-  // that stops matching is not retracted downstream.
-  template <typename Pred>
-  KTable<K, V> Filter(Pred pred, std::optional<Named> named = std::nullopt) const {
-    KStream<K, V> filtered = ToStream().Filter(std::move(pred), named ? std::move(named) : std::optional<Named>(Named(
-        builder_->NewName("KTABLE-FILTER-"))));
-    return KTable<K, V>(builder_, filtered.node_name(), store_);
+  // The table's updates as a stream of new values (KTABLE-TOSTREAM-…). A
+  // deleted or filtered-out row is not forwarded: a KStream value cannot be
+  // null.
+  KStream<K, V> ToStream(std::optional<Named> named = std::nullopt) const {
+    std::string name = named ? named->name : builder_->NewName("KTABLE-TOSTREAM-");
+    ProcessorSupplier<K, Change<V>, K, V> supplier = []() -> std::unique_ptr<Processor<K, Change<V>, K, V>> {
+      return std::make_unique<dsl_internal::TableToStreamProcessor<K, V>>();
+    };
+    builder_->topology_builder().template AddProcessor<K, Change<V>, K, V>(name, std::move(supplier), {node_});
+    return KStream<K, V>(builder_, std::move(name));
   }
 
-  // Updates with their value mapped (fn(value) or fn(key, value)). Not
-  // materialized; store_name() still names the source table's store.
+  // Rows satisfying pred(key, value); a row that stops satisfying it is
+  // retracted downstream. Not materialized.
+  template <typename Pred>
+  KTable<K, V> Filter(Pred pred, std::optional<Named> named = std::nullopt) const {
+    std::string name = named ? named->name : builder_->NewName("KTABLE-FILTER-");
+    ProcessorSupplier<K, Change<V>, K, Change<V>> supplier =
+        [pred]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V>>> {
+      return std::make_unique<dsl_internal::TableFilterProcessor<K, V, Pred>>(pred);
+    };
+    builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V>>(name, std::move(supplier), {node_});
+    return KTable<K, V>(builder_, std::move(name), store_);
+  }
+
+  // Rows with their value mapped (fn(value) or fn(key, value)). Not
+  // materialized.
   template <typename Fn>
   auto MapValues(Fn fn, std::optional<Named> named = std::nullopt) const {
-    auto mapped = ToStream().MapValues(std::move(fn), named ? std::move(named) : std::optional<Named>(Named(
-        builder_->NewName("KTABLE-MAPVALUES-"))));
-    using V2 = std::decay_t<decltype(mapped)>;
-    return KTable<typename V2::Key, typename V2::Value>(builder_, mapped.node_name(), store_);
+    using V2 = std::decay_t<typename std::conditional_t<std::is_invocable_v<Fn&, const K&, const V&>,
+                                                        std::invoke_result<Fn&, const K&, const V&>,
+                                                        std::invoke_result<Fn&, const V&>>::type>;
+    std::string name = named ? named->name : builder_->NewName("KTABLE-MAPVALUES-");
+    ProcessorSupplier<K, Change<V>, K, Change<V2>> supplier =
+        [fn]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V2>>> {
+      return std::make_unique<dsl_internal::TableMapValuesProcessor<K, V, V2, Fn>>(fn);
+    };
+    builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V2>>(name, std::move(supplier),
+                                                                                    {node_});
+    return KTable<K, V2>(builder_, std::move(name), store_);
+  }
+
+  // Regroups the rows by selector(key, value) -> KeyValue<K2, V2>, through
+  // <application.id>-<base>-repartition (base: the Grouped name or the
+  // aggregation's store name). A row that changes group leaves the old one
+  // (subtracted) and joins the new one (added).
+  template <typename Fn, typename KV = std::decay_t<std::invoke_result_t<Fn&, const K&, const V&>>>
+  KGroupedTable<decltype(KV::key), decltype(KV::value)> GroupBy(Fn selector,
+                                                               Grouped<decltype(KV::key), decltype(KV::value)> grouped) {
+    using K2 = decltype(KV::key);
+    using V2 = decltype(KV::value);
+    std::string name = builder_->NewName("KTABLE-SELECT-");
+    ProcessorSupplier<K, Change<V>, K2, Change<V2>> supplier =
+        [selector]() -> std::unique_ptr<Processor<K, Change<V>, K2, Change<V2>>> {
+      return std::make_unique<dsl_internal::TableGroupByProcessor<K, V, K2, V2, Fn>>(selector);
+    };
+    builder_->topology_builder().template AddProcessor<K, Change<V>, K2, Change<V2>>(name, std::move(supplier),
+                                                                                     {node_});
+    return KGroupedTable<K2, V2>(builder_, std::move(name), std::move(grouped));
   }
 
  private:
   StreamsBuilder* builder_;
   std::string node_;
   std::string store_;
+};
+
+// A table regrouped by a new key, ready to aggregate with an adder and a
+// subtractor.
+template <typename K, typename V>
+class KGroupedTable {
+ public:
+  KGroupedTable(StreamsBuilder* builder, std::string node, Grouped<K, V> grouped)
+      : builder_(builder), node_(std::move(node)), grouped_(std::move(grouped)) {}
+
+  // Rows per group.
+  KTable<K, int64_t> Count(Materialized<K, int64_t> materialized, std::optional<Named> named = std::nullopt) {
+    return Aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     [](const K&, const V&, int64_t n) { return n - 1; }, std::move(materialized), std::move(named));
+  }
+
+  // adder(aggregate, value) when a row joins the group,
+  // subtractor(aggregate, value) when it leaves; a group's first value is
+  // its first aggregate.
+  template <typename Adder, typename Subtractor>
+  KTable<K, V> Reduce(Adder adder, Subtractor subtractor, Materialized<K, V> materialized,
+                      std::optional<Named> named = std::nullopt) {
+    return AddAggregation<V>(
+        [adder, subtractor](const K&, const Change<V>& c, std::optional<V> agg) -> V {
+          if (c.old_value && agg) agg = static_cast<V>(subtractor(*agg, *c.old_value));
+          if (c.new_value) agg = agg ? static_cast<V>(adder(*agg, *c.new_value)) : *c.new_value;
+          return agg ? *agg : V{};
+        },
+        std::move(materialized), std::move(named));
+  }
+
+  // From initializer(), adder(key, value, aggregate) for a joining row and
+  // subtractor(key, value, aggregate) for a leaving one.
+  template <typename VA, typename Init, typename Adder, typename Subtractor>
+  KTable<K, VA> Aggregate(Init initializer, Adder adder, Subtractor subtractor, Materialized<K, VA> materialized,
+                          std::optional<Named> named = std::nullopt) {
+    return AddAggregation<VA>(
+        [initializer, adder, subtractor](const K& k, const Change<V>& c, std::optional<VA> agg) -> VA {
+          VA current = agg ? std::move(*agg) : static_cast<VA>(initializer());
+          if (c.old_value) current = static_cast<VA>(subtractor(k, *c.old_value, std::move(current)));
+          if (c.new_value) current = static_cast<VA>(adder(k, *c.new_value, std::move(current)));
+          return current;
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  template <typename VA, typename Fold>
+  KTable<K, VA> AddAggregation(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
+    std::string store = materialized.store_name.empty() ? builder_->NewName("KTABLE-AGGREGATE-STATE-STORE-")
+                                                        : materialized.store_name;
+    std::string name = named ? named->name : builder_->NewName("KTABLE-AGGREGATE-");
+    const std::string topic = (grouped_.name.empty() ? store : grouped_.name) + "-repartition";
+    auto change_serde = std::make_shared<dsl_internal::ChangeSerde<V>>(grouped_.value_serde);
+    auto& tb = builder_->topology_builder();
+    tb.AddSink<K, Change<V>>(topic + "-sink", topic, grouped_.key_serde, change_serde, {node_});
+    tb.AddInternalTopic(topic);
+    tb.AddSource<K, Change<V>>(topic + "-source", {topic}, grouped_.key_serde, change_serde);
+    auto key_serde = materialized.key_serde;
+    auto value_serde = materialized.value_serde;
+    ProcessorSupplier<K, Change<V>, K, Change<VA>> supplier =
+        [store, key_serde, value_serde, fold]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VA>>> {
+      return std::make_unique<dsl_internal::TableAggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
+                                                                                     fold);
+    };
+    tb.AddProcessor<K, Change<V>, K, Change<VA>>(name, std::move(supplier), {topic + "-source"});
+    tb.AddStateStore(StoreSpec{.name = store,
+                               .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
+                               .logging = materialized.logging,
+                               .caching = materialized.caching},
+                     {name});
+    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+  }
+
+  StreamsBuilder* builder_;
+  std::string node_;
+  Grouped<K, V> grouped_;
 };
 
 template <typename K, typename V>
@@ -490,11 +610,11 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
                                           serdes::Nullable(consumed.value_serde));
   auto key_serde = materialized.key_serde;
   auto value_serde = materialized.value_serde;
-  ProcessorSupplier<K, std::optional<V>, K, V> supplier = [store, key_serde,
-                                                           value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, V>> {
+  ProcessorSupplier<K, std::optional<V>, K, Change<V>> supplier =
+      [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, Change<V>>> {
     return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
   };
-  builder_.AddProcessor<K, std::optional<V>, K, V>(name, std::move(supplier), {source});
+  builder_.AddProcessor<K, std::optional<V>, K, Change<V>>(name, std::move(supplier), {source});
   builder_.AddStateStore(StoreSpec{.name = store,
                                    .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
                                    .logging = materialized.logging,

@@ -235,6 +235,75 @@ TEST(TopologyTestDriverTest, SplitMergeAndRepartition) {
   EXPECT_EQ(through.ReadKeyValuesToList()->size(), 2u);
 }
 
+// A KTable filter retracts rows that stop passing: a count per region of
+// the users that are active, as users change region and status.
+TEST(TopologyTestDriverTest, TableGroupBySubtractsWhatLeavesAGroup) {
+  StreamsBuilder builder;
+  builder.Table("users", Consumed(serdes::String(), serdes::String()),
+                Materialized<std::string, std::string>::As("users-store", serdes::String(), serdes::String()))
+      .Filter([](const std::string&, const std::string& v) { return v.ends_with(":active"); })
+      .GroupBy([](const std::string& user, const std::string& v) {
+                 return KeyValue<std::string, std::string>{v.substr(0, v.find(':')), user};
+               },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As("per-region", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("region-counts", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  auto driver = TopologyTestDriver::Create(*topology);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  auto users = (*driver)->CreateInputTopic("users", serdes::String(), serdes::String());
+  auto out = (*driver)->CreateOutputTopic("region-counts", serdes::String(), serdes::Int64());
+  auto counts = (*driver)->GetKeyValueStore("per-region", serdes::String(), serdes::Int64());
+  ASSERT_TRUE(counts.ok());
+  auto region = [&](const std::string& r) { return counts->Get(r)->value_or(0); };
+  ASSERT_TRUE(users.PipeInput("ann", "eu:active", Timestamp(1)).ok());
+  ASSERT_TRUE(users.PipeInput("bob", "eu:active", Timestamp(2)).ok());
+  ASSERT_TRUE(users.PipeInput("cat", "us:active", Timestamp(3)).ok());
+  EXPECT_EQ(region("eu"), 2);
+  EXPECT_EQ(region("us"), 1);
+  ASSERT_TRUE(users.PipeInput("bob", "us:active", Timestamp(4)).ok());  // moves: leaves eu, joins us
+  EXPECT_EQ(region("eu"), 1);
+  EXPECT_EQ(region("us"), 2);
+  ASSERT_TRUE(users.PipeInput("cat", "us:inactive", Timestamp(5)).ok());  // filtered out: retracted
+  EXPECT_EQ(region("us"), 1);
+  ASSERT_TRUE((*driver)->PipeRaw("users", {.key = "ann", .value = std::nullopt, .timestamp = Timestamp(6)}).ok());
+  EXPECT_EQ(region("eu"), 0);  // deleted: retracted
+  auto last = out.ReadKeyValuesToMap();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, (std::map<std::string, int64_t>{{"eu", 0}, {"us", 1}}));
+}
+
+TEST(TopologyTestDriverTest, TableReduceWithSubtractorAndAggregate) {
+  StreamsBuilder builder;
+  auto table = builder.Table("balances", Consumed(serdes::String(), serdes::Int64()),
+                             Materialized<std::string, int64_t>::As("balances-store", serdes::String(), serdes::Int64()));
+  // Total per bank ("bank/account" keys), by reduce and by aggregate.
+  auto by_bank = [](const std::string& account, int64_t v) {
+    return KeyValue<std::string, int64_t>{account.substr(0, account.find('/')), v};
+  };
+  table.GroupBy(by_bank, Grouped(serdes::String(), serdes::Int64(), "by-bank-reduce"))
+      .Reduce([](int64_t a, int64_t b) { return a + b; }, [](int64_t a, int64_t b) { return a - b; },
+              Materialized<std::string, int64_t>::As("totals-reduce", serdes::String(), serdes::Int64()));
+  table.GroupBy(by_bank, Grouped(serdes::String(), serdes::Int64(), "by-bank-aggregate"))
+      .Aggregate([] { return int64_t{1000}; }, [](const std::string&, int64_t v, int64_t agg) { return agg + v; },
+                 [](const std::string&, int64_t v, int64_t agg) { return agg - v; },
+                 Materialized<std::string, int64_t>::As("totals-aggregate", serdes::String(), serdes::Int64()));
+  auto driver = Driver(builder);
+  auto in = driver->CreateInputTopic("balances", serdes::String(), serdes::Int64());
+  for (auto [account, v] : std::vector<std::pair<std::string, int64_t>>{
+           {"b1/x", 10}, {"b1/y", 5}, {"b2/z", 7}, {"b1/x", 3}, {"b2/z", 0}}) {
+    ASSERT_TRUE(in.PipeInput(account, v, Timestamp(1)).ok());
+  }
+  auto reduce = driver->GetKeyValueStore("totals-reduce", serdes::String(), serdes::Int64());
+  auto aggregate = driver->GetKeyValueStore("totals-aggregate", serdes::String(), serdes::Int64());
+  EXPECT_EQ(*reduce->Get("b1"), 8);   // 10 + 5, then x: 10 -> 3
+  EXPECT_EQ(*reduce->Get("b2"), 0);
+  EXPECT_EQ(*aggregate->Get("b1"), 1008);
+  EXPECT_EQ(*aggregate->Get("b2"), 1000);
+}
+
 // Describe() of an aggregation reads as Kafka Streams' TopologyDescription.
 TEST(TopologyDescribeTest, CountTopologyGolden) {
   StreamsBuilder builder;
@@ -251,10 +320,13 @@ TEST(TopologyDescribeTest, CountTopologyGolden) {
             "    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n"
             "      --> KSTREAM-AGGREGATE-0000000002\n"
             "    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])\n"
-            "      --> KSTREAM-SINK-0000000003\n"
+            "      --> KTABLE-TOSTREAM-0000000003\n"
             "      <-- KSTREAM-SOURCE-0000000000\n"
-            "    Sink: KSTREAM-SINK-0000000003 (topic: output)\n"
-            "      <-- KSTREAM-AGGREGATE-0000000002\n");
+            "    Processor: KTABLE-TOSTREAM-0000000003 (stores: [])\n"
+            "      --> KSTREAM-SINK-0000000004\n"
+            "      <-- KSTREAM-AGGREGATE-0000000002\n"
+            "    Sink: KSTREAM-SINK-0000000004 (topic: output)\n"
+            "      <-- KTABLE-TOSTREAM-0000000003\n");
   EXPECT_THAT((*topology)->DescribeJson(),
               HasSubstr("\"stores\":[\"KSTREAM-AGGREGATE-STATE-STORE-0000000001\"]"));
 }

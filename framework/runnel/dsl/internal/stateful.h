@@ -18,27 +18,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "runnel/common/logging.h"
+#include "runnel/common/status.h"
 #include "runnel/processor/processor.h"
 #include "runnel/processor/typed_store.h"
+#include "runnel/dsl/key_value.h"
 #include "runnel/serde/serde.h"
+#include "runnel/serde/serdes.h"
 #include "runnel/state/record_cache.h"
 
 namespace runnel::dsl_internal {
 
 // The output side of a table held in a store: writes go to the store, and
-// the table's updates go downstream when the store sends them down (every
-// commit and on eviction when cached; at once when not). Shared by
-// aggregations and table sources. Lives inside its processor (same thread).
+// the table's changes (new and old value) go downstream when the store sends
+// them down (every commit and on eviction when cached, with the old value as
+// of the previous send; at once when not). Shared by aggregations and table
+// sources. Lives inside its processor (same thread).
 template <typename K, typename V>
 class TableOutput {
  public:
   TableOutput(std::string store_name, SerdePtr<K> key_serde, SerdePtr<V> value_serde)
       : store_name_(std::move(store_name)), key_serde_(std::move(key_serde)), value_serde_(std::move(value_serde)) {}
 
-  const std::string& store_name() const { return store_name_; }
   TypedKeyValueStore<K, V>& store() { return *store_; }
+  // Cached: old values come from the cache's flush, callers need not read them.
+  bool cached() const { return cached_; }
 
-  absl::Status Init(ProcessorContext<K, V>& context) {
+  absl::Status Init(ProcessorContext<K, Change<V>>& context) {
     context_ = &context;
     KeyValueStore* store = context.GetKeyValueStore(store_name_);
     if (store == nullptr) {
@@ -49,20 +54,24 @@ class TableOutput {
     if (auto* cached = dynamic_cast<CachingKeyValueStore*>(store)) {
       cached_ = true;
       cached->SetFlushListener(
-          [this](std::string_view key, std::optional<std::string_view> value, std::optional<std::string_view>,
-                 Timestamp ts) { return ForwardBytes(key, value, ts); },
-          /*send_old_values=*/false);
+          [this](std::string_view key, std::optional<std::string_view> value, std::optional<std::string_view> old,
+                 Timestamp ts) { return ForwardBytes(key, value, old, ts); },
+          /*send_old_values=*/true);
     }
     return absl::OkStatus();
   }
 
-  absl::Status Put(K key, V value, Timestamp ts) {
+  // `old` is the row's value before this write (ignored when cached).
+  absl::Status Put(K key, V value, std::optional<V> old, Timestamp ts) {
     if (absl::Status s = store_->Put(key, value); !s.ok()) return s;
     if (cached_) return absl::OkStatus();
-    return context_->Forward(Record<K, V>{std::move(key), std::move(value), ts, {}});
+    return context_->Forward(Record<K, Change<V>>{std::move(key), Change<V>{std::move(value), std::move(old)}, ts, {}});
   }
-  // Deletions are not forwarded: downstream records carry values only.
-  absl::Status Delete(const K& key) { return store_->Delete(key); }
+  absl::Status Delete(K key, std::optional<V> old, Timestamp ts) {
+    if (absl::Status s = store_->Delete(key); !s.ok()) return s;
+    if (cached_ || !old) return absl::OkStatus();
+    return context_->Forward(Record<K, Change<V>>{std::move(key), Change<V>{std::nullopt, std::move(old)}, ts, {}});
+  }
 
   // Logs (rate-limited) that a record without a key was dropped.
   void DropNullKey() {
@@ -73,19 +82,28 @@ class TableOutput {
   }
 
  private:
-  absl::Status ForwardBytes(std::string_view key, std::optional<std::string_view> value, Timestamp ts) {
-    if (!value) return absl::OkStatus();
+  absl::StatusOr<std::optional<V>> Decode(std::optional<std::string_view> bytes) const {
+    if (!bytes) return std::optional<V>();
+    auto v = value_serde_->Deserialize(bytes);
+    if (!v.ok()) return v.status();
+    return std::optional<V>(*std::move(v));
+  }
+  absl::Status ForwardBytes(std::string_view key, std::optional<std::string_view> value,
+                            std::optional<std::string_view> old, Timestamp ts) {
+    if (!value && !old) return absl::OkStatus();  // deleted a row that was never sent
     auto k = key_serde_->Deserialize(key);
     if (!k.ok()) return k.status();
-    auto v = value_serde_->Deserialize(value);
+    auto v = Decode(value);
     if (!v.ok()) return v.status();
-    return context_->Forward(Record<K, V>{*std::move(k), *std::move(v), ts, {}});
+    auto o = Decode(old);
+    if (!o.ok()) return o.status();
+    return context_->Forward(Record<K, Change<V>>{*std::move(k), Change<V>{*std::move(v), *std::move(o)}, ts, {}});
   }
 
   std::string store_name_;
   SerdePtr<K> key_serde_;
   SerdePtr<V> value_serde_;
-  ProcessorContext<K, V>* context_ = nullptr;
+  ProcessorContext<K, Change<V>>* context_ = nullptr;
   std::optional<TypedKeyValueStore<K, V>> store_;
   bool cached_ = false;
   RateLimiter null_key_log_{10'000};
@@ -94,14 +112,14 @@ class TableOutput {
 // fold(key, value, current aggregate or nullopt for the key's first record)
 // -> new aggregate.
 template <typename K, typename V, typename VA, typename Fold>
-class AggregateProcessor final : public Processor<K, V, K, VA> {
+class AggregateProcessor final : public Processor<K, V, K, Change<VA>> {
  public:
   AggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde, Fold fold)
       : out_(std::move(store_name), key_serde, std::move(agg_serde)), key_serde_(std::move(key_serde)),
         fold_(std::move(fold)) {}
 
-  absl::Status Init(ProcessorContext<K, VA>& context) override {
-    absl::Status s = Processor<K, V, K, VA>::Init(context);
+  absl::Status Init(ProcessorContext<K, Change<VA>>& context) override {
+    absl::Status s = Processor<K, V, K, Change<VA>>::Init(context);
     if (!s.ok()) return s;
     return out_.Init(context);
   }
@@ -113,8 +131,40 @@ class AggregateProcessor final : public Processor<K, V, K, VA> {
     }
     auto current = out_.store().Get(r.key);
     if (!current.ok()) return current.status();
-    VA next = fold_(r.key, r.value, *std::move(current));
-    return out_.Put(std::move(r.key), std::move(next), r.timestamp);
+    VA next = fold_(r.key, r.value, *current);
+    return out_.Put(std::move(r.key), std::move(next), *std::move(current), r.timestamp);
+  }
+
+ private:
+  TableOutput<K, VA> out_;
+  SerdePtr<K> key_serde_;
+  Fold fold_;
+};
+
+// KGroupedTable's aggregation: a change subtracts its old value and adds its
+// new one. fold(key, change, current or nullopt) -> new aggregate.
+template <typename K, typename V, typename VA, typename Fold>
+class TableAggregateProcessor final : public Processor<K, Change<V>, K, Change<VA>> {
+ public:
+  TableAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde, Fold fold)
+      : out_(std::move(store_name), key_serde, std::move(agg_serde)), key_serde_(std::move(key_serde)),
+        fold_(std::move(fold)) {}
+
+  absl::Status Init(ProcessorContext<K, Change<VA>>& context) override {
+    absl::Status s = Processor<K, Change<V>, K, Change<VA>>::Init(context);
+    if (!s.ok()) return s;
+    return out_.Init(context);
+  }
+
+  absl::Status Process(Record<K, Change<V>> r) override {
+    if (key_serde_->IsNull(r.key)) {
+      out_.DropNullKey();
+      return absl::OkStatus();
+    }
+    auto current = out_.store().Get(r.key);
+    if (!current.ok()) return current.status();
+    VA next = fold_(r.key, r.value, *current);
+    return out_.Put(std::move(r.key), std::move(next), *std::move(current), r.timestamp);
   }
 
  private:
@@ -126,13 +176,13 @@ class AggregateProcessor final : public Processor<K, V, K, VA> {
 // builder.Table(topic): the latest value per key of a topic, in a store; a
 // null value (tombstone) deletes the key.
 template <typename K, typename V>
-class TableSourceProcessor final : public Processor<K, std::optional<V>, K, V> {
+class TableSourceProcessor final : public Processor<K, std::optional<V>, K, Change<V>> {
  public:
   TableSourceProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<V> value_serde)
       : out_(std::move(store_name), key_serde, std::move(value_serde)), key_serde_(std::move(key_serde)) {}
 
-  absl::Status Init(ProcessorContext<K, V>& context) override {
-    absl::Status s = Processor<K, std::optional<V>, K, V>::Init(context);
+  absl::Status Init(ProcessorContext<K, Change<V>>& context) override {
+    absl::Status s = Processor<K, std::optional<V>, K, Change<V>>::Init(context);
     if (!s.ok()) return s;
     return out_.Init(context);
   }
@@ -142,13 +192,144 @@ class TableSourceProcessor final : public Processor<K, std::optional<V>, K, V> {
       out_.DropNullKey();
       return absl::OkStatus();
     }
-    if (!r.value) return out_.Delete(r.key);
-    return out_.Put(std::move(r.key), *std::move(r.value), r.timestamp);
+    std::optional<V> old;
+    if (!out_.cached()) {
+      auto current = out_.store().Get(r.key);
+      if (!current.ok()) return current.status();
+      old = *std::move(current);
+    }
+    if (!r.value) return out_.Delete(std::move(r.key), std::move(old), r.timestamp);
+    return out_.Put(std::move(r.key), *std::move(r.value), std::move(old), r.timestamp);
   }
 
  private:
   TableOutput<K, V> out_;
   SerdePtr<K> key_serde_;
+};
+
+// KTable filter: a row that passes is kept; one that stops passing is
+// retracted (new value none, old value the one that passed).
+template <typename K, typename V, typename Pred>
+class TableFilterProcessor final : public Processor<K, Change<V>, K, Change<V>> {
+ public:
+  explicit TableFilterProcessor(Pred pred) : pred_(std::move(pred)) {}
+  absl::Status Process(Record<K, Change<V>> r) override {
+    Change<V> out;
+    if (r.value.new_value && pred_(r.key, *r.value.new_value)) out.new_value = std::move(r.value.new_value);
+    if (r.value.old_value && pred_(r.key, *r.value.old_value)) out.old_value = std::move(r.value.old_value);
+    if (!out.new_value && !out.old_value) return absl::OkStatus();
+    return this->context().Forward(Record<K, Change<V>>{std::move(r.key), std::move(out), r.timestamp, {}});
+  }
+
+ private:
+  Pred pred_;
+};
+
+// KTable mapValues: both sides of the change are mapped.
+template <typename K, typename V, typename V2, typename Fn>
+class TableMapValuesProcessor final : public Processor<K, Change<V>, K, Change<V2>> {
+ public:
+  explicit TableMapValuesProcessor(Fn fn) : fn_(std::move(fn)) {}
+  absl::Status Process(Record<K, Change<V>> r) override {
+    Change<V2> out;
+    if (r.value.new_value) out.new_value = Map(r.key, *r.value.new_value);
+    if (r.value.old_value) out.old_value = Map(r.key, *r.value.old_value);
+    return this->context().Forward(Record<K, Change<V2>>{std::move(r.key), std::move(out), r.timestamp, {}});
+  }
+
+ private:
+  V2 Map(const K& k, const V& v) {
+    if constexpr (std::is_invocable_v<Fn&, const K&, const V&>) {
+      return fn_(k, v);
+    } else {
+      return fn_(v);
+    }
+  }
+  Fn fn_;
+};
+
+// KTable toStream: the rows' new values (deletions are not forwarded: a
+// KStream value cannot be null).
+template <typename K, typename V>
+class TableToStreamProcessor final : public Processor<K, Change<V>, K, V> {
+ public:
+  absl::Status Process(Record<K, Change<V>> r) override {
+    if (!r.value.new_value) return absl::OkStatus();
+    return this->context().Forward(Record<K, V>{std::move(r.key), *std::move(r.value.new_value), r.timestamp, {}});
+  }
+};
+
+// KTable groupBy: re-keys each change; when the key changes, the old value
+// leaves its old group and the new value joins its new group (two records).
+template <typename K, typename V, typename K2, typename V2, typename Fn>
+class TableGroupByProcessor final : public Processor<K, Change<V>, K2, Change<V2>> {
+ public:
+  explicit TableGroupByProcessor(Fn fn) : fn_(std::move(fn)) {}
+  absl::Status Process(Record<K, Change<V>> r) override {
+    std::optional<KeyValue<K2, V2>> old_kv, new_kv;
+    if (r.value.old_value) old_kv = fn_(r.key, *r.value.old_value);
+    if (r.value.new_value) new_kv = fn_(r.key, *r.value.new_value);
+    if (old_kv && new_kv && old_kv->key == new_kv->key) {
+      return this->context().Forward(Record<K2, Change<V2>>{
+          std::move(new_kv->key), Change<V2>{std::move(new_kv->value), std::move(old_kv->value)}, r.timestamp, {}});
+    }
+    if (old_kv) {
+      absl::Status s = this->context().Forward(Record<K2, Change<V2>>{
+          std::move(old_kv->key), Change<V2>{std::nullopt, std::move(old_kv->value)}, r.timestamp, {}});
+      if (!s.ok()) return s;
+    }
+    if (new_kv) {
+      return this->context().Forward(Record<K2, Change<V2>>{
+          std::move(new_kv->key), Change<V2>{std::move(new_kv->value), std::nullopt}, r.timestamp, {}});
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  Fn fn_;
+};
+
+// Bytes of a Change<V> in a repartition topic: a flags byte (1: new value,
+// 2: old value), the new value's length (4 bytes big-endian) and bytes, then
+// the old value's bytes.
+template <typename V>
+class ChangeSerde final : public Serde<Change<V>> {
+ public:
+  explicit ChangeSerde(SerdePtr<V> inner) : inner_(std::move(inner)), name_("change<" + std::string(inner_->Name()) + ">") {}
+  absl::Status Serialize(const Change<V>& c, std::string& out) const override {
+    std::string n, o;
+    if (c.new_value) RUNNEL_RETURN_IF_ERROR(inner_->Serialize(*c.new_value, n));
+    if (c.old_value) RUNNEL_RETURN_IF_ERROR(inner_->Serialize(*c.old_value, o));
+    out.clear();
+    out.push_back(static_cast<char>((c.new_value ? 1 : 0) | (c.old_value ? 2 : 0)));
+    serdes::AppendBigEndian32(static_cast<uint32_t>(n.size()), out);
+    out += n;
+    out += o;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Change<V>> Deserialize(std::optional<std::string_view> data) const override {
+    if (!data || data->size() < 5) return absl::InvalidArgumentError("change: truncated");
+    const uint8_t flags = static_cast<uint8_t>((*data)[0]);
+    const uint32_t n = serdes::ReadBigEndian32(data->data() + 1);
+    if (flags > 3 || data->size() < 5 + static_cast<size_t>(n)) return absl::InvalidArgumentError("change: malformed");
+    Change<V> c;
+    if (flags & 1) {
+      auto v = inner_->Deserialize(data->substr(5, n));
+      if (!v.ok()) return v.status();
+      c.new_value = *std::move(v);
+    }
+    if (flags & 2) {
+      auto v = inner_->Deserialize(data->substr(5 + n));
+      if (!v.ok()) return v.status();
+      c.old_value = *std::move(v);
+    }
+    return c;
+  }
+  std::string_view Name() const override { return name_; }
+
+ private:
+  SerdePtr<V> inner_;
+  std::string name_;
 };
 
 }  // namespace runnel::dsl_internal
