@@ -1,8 +1,9 @@
-// Stateful processing on a real broker: a keyed count over 1M random
-// records matches an oracle, in its output topic and in its RocksDB stores;
+// Stateful processing on a real broker: count, reduce and aggregate over 1M
+// random records match an oracle, in the output topic and in the RocksDB stores;
 // wiping the local state restores it from the changelog exactly; a corrupt
 // checkpoint is detected and the state rebuilt from the changelog.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -27,19 +28,30 @@ using testing_fixtures::UniqueName;
 constexpr int kPartitions = 4;
 using Counts = std::map<std::string, int64_t>;
 
-// Produces `n` records with keys drawn uniformly from `keys` keys; adds them
-// to `oracle`.
-void ProduceRandom(const std::string& topic, int n, int keys, uint32_t seed, Counts& oracle) {
+// What the stateful topology computes per key: count, max and sum of the
+// values (decimal strings).
+struct Oracle {
+  Counts count, max, sum;
+};
+
+// Produces `n` records with keys drawn uniformly from `keys` keys and values
+// 0..999; adds them to `oracle`.
+void ProduceRandom(const std::string& topic, int n, int keys, uint32_t seed, Oracle& oracle) {
   auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()},
                                            {"linger.ms", "20"},
                                            {"batch.num.messages", "10000"}});
   ASSERT_TRUE(producer.ok()) << producer.status();
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> pick(0, keys - 1);
+  std::uniform_int_distribution<int> pick(0, keys - 1), number(0, 999);
   for (int i = 0; i < n; ++i) {
     std::string key = absl::StrCat("key-", pick(rng));
-    ++oracle[key];
-    ASSERT_TRUE((*producer)->Send({.topic = topic, .key = key, .value = std::string("x")}).ok());
+    const int v = number(rng);
+    ++oracle.count[key];
+    oracle.sum[key] += v;
+    auto [it, fresh] = oracle.max.try_emplace(key, v);
+    if (!fresh) it->second = std::max<int64_t>(it->second, v);
+    std::string value = absl::StrCat(v);
+    ASSERT_TRUE((*producer)->Send({.topic = topic, .key = key, .value = value}).ok());
   }
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(120)).ok());
 }
@@ -102,13 +114,19 @@ class StatefulTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(state_dir_); }
 
+  // count, reduce (max) and aggregate (sum) of one grouped stream.
   std::shared_ptr<const Topology> CountTopology() {
     StreamsBuilder builder;
-    builder.Stream(in_, Consumed(serdes::String(), serdes::String()))
-        .GroupByKey()
-        .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
+    auto grouped = builder.Stream(in_, Consumed(serdes::String(), serdes::String()))
+                       .MapValues([](const std::string& v) { return static_cast<int64_t>(std::stoll(v)); })
+                       .GroupByKey();
+    grouped.Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
         .ToStream()
         .To(out_, Produced(serdes::String(), serdes::Int64()));
+    grouped.Reduce([](int64_t a, int64_t b) { return std::max(a, b); },
+                   Materialized<std::string, int64_t>::As("max", serdes::String(), serdes::Int64()));
+    grouped.Aggregate([] { return int64_t{0}; }, [](const std::string&, int64_t v, int64_t sum) { return sum + v; },
+                      Materialized<std::string, int64_t>::As("sum", serdes::String(), serdes::Int64()));
     auto topology = builder.Build();
     EXPECT_TRUE(topology.ok()) << topology.status();
     return *topology;
@@ -150,9 +168,10 @@ class StatefulTest : public ::testing::Test {
   std::string app_, in_, out_, state_dir_;
 };
 
-TEST_F(StatefulTest, CountMatchesOracleAndSurvivesStateLossAndCorruptCheckpoints) {
-  Counts oracle;
-  ProduceRandom(in_, 500'000, 10'000, 7, oracle);
+TEST_F(StatefulTest, CountReduceAggregateMatchOracleAndSurviveStateLossAndCorruptCheckpoints) {
+  Oracle all;
+  Counts& oracle = all.count;
+  ProduceRandom(in_, 500'000, 10'000, 7, all);
 
   // 1. Count the first half; while it runs, the local store view (the base
   //    of interactive queries) converges to the oracle once committed.
@@ -174,8 +193,9 @@ TEST_F(StatefulTest, CountMatchesOracleAndSurvivesStateLossAndCorruptCheckpoints
     auto one = (*view)->Get("key-42");
     EXPECT_FALSE(one.ok());  // closed: no local task holds the store any more
   }
-  Counts stored = ReadStores(app_dir(), "counts");
-  EXPECT_EQ(stored, oracle);
+  EXPECT_EQ(ReadStores(app_dir(), "counts"), oracle);
+  EXPECT_EQ(ReadStores(app_dir(), "max"), all.max);
+  EXPECT_EQ(ReadStores(app_dir(), "sum"), all.sum);
   EXPECT_EQ(LastOutputValues(out_), oracle);
   EXPECT_EQ(TopicSize(absl::StrCat(app_, "-counts-changelog")) > 0, true);
 
@@ -186,18 +206,22 @@ TEST_F(StatefulTest, CountMatchesOracleAndSurvivesStateLossAndCorruptCheckpoints
     RunUntil(*streams, [&] { return AllCheckpointed(); });
   }
   EXPECT_EQ(ReadStores(app_dir(), "counts"), oracle) << "restored state differs from the state before";
+  EXPECT_EQ(ReadStores(app_dir(), "max"), all.max);
+  EXPECT_EQ(ReadStores(app_dir(), "sum"), all.sum);
 
   // 3. Corrupt two checkpoints: those tasks rebuild from the changelog, the
   //    others restore only the tail; then count the second half on top.
   for (int p : {0, 2}) {
     std::ofstream(absl::StrCat(app_dir(), "/0_", p, "/.checkpoint"), std::ios::trunc) << "runnel-checkpoint 1\n1\nbogus";
   }
-  ProduceRandom(in_, 500'000, 10'000, 8, oracle);
+  ProduceRandom(in_, 500'000, 10'000, 8, all);
   {
     auto streams = Start();
     RunUntil(*streams, [&] { return streams->processed() >= 500'000; });
   }
   EXPECT_EQ(ReadStores(app_dir(), "counts"), oracle);
+  EXPECT_EQ(ReadStores(app_dir(), "max"), all.max);
+  EXPECT_EQ(ReadStores(app_dir(), "sum"), all.sum);
   EXPECT_EQ(LastOutputValues(out_), oracle);
 }
 

@@ -420,7 +420,16 @@ class KGroupedStream {
       // Grouped name or the store name.
       const std::string base = grouped_->name.empty() ? store : grouped_->name;
       const std::string topic = base + "-repartition";
-      tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {node_});
+      // Records without a key have no group: dropped before the topic, by a
+      // <topic>-filter node as in Kafka Streams.
+      auto key_serde_for_nulls = grouped_->key_serde;
+      auto has_key = [key_serde_for_nulls](const K& k, const V&) { return !key_serde_for_nulls->IsNull(k); };
+      using HasKey = decltype(has_key);
+      ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
+        return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
+      };
+      tb.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node_});
+      tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {topic + "-filter"});
       tb.AddInternalTopic(topic);
       tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
       parent = topic + "-source";

@@ -331,6 +331,62 @@ TEST(TopologyDescribeTest, CountTopologyGolden) {
               HasSubstr("\"stores\":[\"KSTREAM-AGGREGATE-STATE-STORE-0000000001\"]"));
 }
 
+// A key-changing grouping: two sub-topologies joined by a repartition topic,
+// with Kafka Streams' node names (filter, sink and source of the topic).
+TEST(TopologyDescribeTest, GroupByTopologyGolden) {
+  StreamsBuilder builder;
+  builder.Stream("lines", Consumed(serdes::String(), serdes::String()))
+      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
+      .GroupBy([](const std::string&, const std::string& word) { return word; },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("word-counts", Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok());
+  EXPECT_EQ((*topology)->Describe(),
+            "Topologies:\n"
+            "   Sub-topology: 0\n"
+            "    Source: KSTREAM-SOURCE-0000000000 (topics: [lines])\n"
+            "      --> KSTREAM-FLATMAPVALUES-0000000001\n"
+            "    Processor: KSTREAM-FLATMAPVALUES-0000000001 (stores: [])\n"
+            "      --> KSTREAM-KEY-SELECT-0000000002\n"
+            "      <-- KSTREAM-SOURCE-0000000000\n"
+            "    Processor: KSTREAM-KEY-SELECT-0000000002 (stores: [])\n"
+            "      --> counts-repartition-filter\n"
+            "      <-- KSTREAM-FLATMAPVALUES-0000000001\n"
+            "    Processor: counts-repartition-filter (stores: [])\n"
+            "      --> counts-repartition-sink\n"
+            "      <-- KSTREAM-KEY-SELECT-0000000002\n"
+            "    Sink: counts-repartition-sink (topic: counts-repartition)\n"
+            "      <-- counts-repartition-filter\n"
+            "   Sub-topology: 1\n"
+            "    Source: counts-repartition-source (topics: [counts-repartition])\n"
+            "      --> KSTREAM-AGGREGATE-0000000003\n"
+            "    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [counts])\n"
+            "      --> KTABLE-TOSTREAM-0000000004\n"
+            "      <-- counts-repartition-source\n"
+            "    Processor: KTABLE-TOSTREAM-0000000004 (stores: [])\n"
+            "      --> KSTREAM-SINK-0000000005\n"
+            "      <-- KSTREAM-AGGREGATE-0000000003\n"
+            "    Sink: KSTREAM-SINK-0000000005 (topic: word-counts)\n"
+            "      <-- KTABLE-TOSTREAM-0000000004\n");
+  // The JSON form names the same nodes, stores and topics.
+  const std::string json = (*topology)->DescribeJson();
+  EXPECT_THAT(json, HasSubstr("{\"name\":\"counts-repartition-source\",\"type\":\"source\",\"topics\":[\"counts-repartition\"]"));
+  EXPECT_THAT(json, HasSubstr("\"stores\":[\"counts\"]"));
+  // Deterministic: the same calls give the same text.
+  StreamsBuilder again;
+  again.Stream("lines", Consumed(serdes::String(), serdes::String()))
+      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
+      .GroupBy([](const std::string&, const std::string& word) { return word; },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To("word-counts", Produced(serdes::String(), serdes::Int64()));
+  EXPECT_EQ((*again.Build())->Describe(), (*topology)->Describe());
+}
+
 TEST(TopologyBuildTest, StoreErrorsNameTheStoreAndNode) {
   TopologyBuilder tb;
   tb.AddSource<std::string, std::string>("src", {"t"}, serdes::String(), serdes::String());
