@@ -156,11 +156,15 @@ TEST(RocksDbKeyValueStoreTest, ReadersOnOtherThreadsSurviveWritesAndClose) {
         const bool was_closed = closed.load();
         auto v = store->Get("k" + std::to_string(reads.load() % 100));
         auto it = store->Range("k1", "k5");
+        // Close may land between the two calls: each is either answered or
+        // refused as closed, never anything else.
+        for (absl::StatusCode code : {v.status().code(), it.status().code()}) {
+          EXPECT_TRUE(code == absl::StatusCode::kOk || code == absl::StatusCode::kFailedPrecondition) << code;
+        }
         if (v.ok() && it.ok()) {
           (void)Collect(**it);
           ++reads;
         } else {
-          EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
           ++refused;
         }
         if (was_closed) return;
