@@ -151,23 +151,36 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
   return 0;
 }
 
+// A consumer (never joining a group) and each partition's low and high
+// watermark of `topic`.
+struct TopicMarks {
+  std::unique_ptr<runnel::kafka::Consumer> consumer;
+  std::vector<std::pair<runnel::Offset, runnel::Offset>> marks;  // by partition
+};
+absl::StatusOr<TopicMarks> ReadMarks(const std::string& bootstrap, const std::string& topic) {
+  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+  if (!admin.ok()) return admin.status();
+  auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+  if (!description.ok()) return description.status();
+  auto consumer = runnel::kafka::Consumer::Create(
+      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+  if (!consumer.ok()) return consumer.status();
+  TopicMarks out{.consumer = *std::move(consumer)};
+  for (int32_t p = 0; p < description->partitions; ++p) {
+    auto marks = out.consumer->Watermarks({topic, runnel::Partition(p)}, absl::Seconds(30));
+    if (!marks.ok()) return marks.status();
+    out.marks.push_back(*marks);
+  }
+  return out;
+}
+
 // Records in a topic = sum over partitions of (high - low watermark). Exact
 // for topics written without transactions (no control records).
 int Count(const Args& args, const std::string& bootstrap) {
-  std::string topic = args.Get("topic");
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
-  if (!admin.ok()) return Fail(admin.status());
-  auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
-  if (!description.ok()) return Fail(description.status());
-  auto consumer = runnel::kafka::Consumer::Create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
-  if (!consumer.ok()) return Fail(consumer.status());
+  auto topic = ReadMarks(bootstrap, args.Get("topic"));
+  if (!topic.ok()) return Fail(topic.status());
   int64_t total = 0;
-  for (int32_t p = 0; p < description->partitions; ++p) {
-    auto marks = (*consumer)->Watermarks({topic, runnel::Partition(p)}, absl::Seconds(30));
-    if (!marks.ok()) return Fail(marks.status());
-    total += marks->second.value() - marks->first.value();
-  }
+  for (const auto& [low, high] : topic->marks) total += high.value() - low.value();
   std::printf("%lld\n", static_cast<long long>(total));
   return 0;
 }
@@ -177,29 +190,24 @@ int Count(const Args& args, const std::string& bootstrap) {
 // value>". Benchmarks compare contenders' results with it.
 int TableSum(const Args& args, const std::string& bootstrap) {
   std::string topic = args.Get("topic");
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
-  if (!admin.ok()) return Fail(admin.status());
-  auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
-  if (!description.ok()) return Fail(description.status());
-  auto consumer = runnel::kafka::Consumer::Create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
-  if (!consumer.ok()) return Fail(consumer.status());
+  auto read = ReadMarks(bootstrap, topic);
+  if (!read.ok()) return Fail(read.status());
+  auto& consumer = read->consumer;
   std::map<int32_t, int64_t> ends;
   std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> from;
-  for (int32_t p = 0; p < description->partitions; ++p) {
-    auto marks = (*consumer)->Watermarks({topic, runnel::Partition(p)}, absl::Seconds(30));
-    if (!marks.ok()) return Fail(marks.status());
-    if (marks->second > marks->first) ends[p] = marks->second.value();
-    from.push_back({{topic, runnel::Partition(p)}, marks->first});
+  for (int32_t p = 0; p < static_cast<int32_t>(read->marks.size()); ++p) {
+    const auto& [low, high] = read->marks[p];
+    if (high > low) ends[p] = high.value();
+    from.push_back({{topic, runnel::Partition(p)}, low});
   }
-  if (absl::Status s = (*consumer)->AssignAt(from); !s.ok()) return Fail(s);
+  if (absl::Status s = consumer->AssignAt(from); !s.ok()) return Fail(s);
   auto longs = runnel::serdes::Int64();
   absl::flat_hash_map<std::string, int64_t> last;
   std::vector<runnel::kafka::ConsumedRecord> batch;
   absl::Time quiet_since = runnel::Clock::System().Now();
   while (!ends.empty()) {
     batch.clear();
-    if (absl::Status s = (*consumer)->Poll(absl::Milliseconds(500), 10000, batch); !s.ok()) return Fail(s);
+    if (absl::Status s = consumer->Poll(absl::Milliseconds(500), 10000, batch); !s.ok()) return Fail(s);
     if (batch.empty() && runnel::Clock::System().Now() - quiet_since > absl::Seconds(60)) {
       return Fail(absl::DeadlineExceededError("no records for 60 s before the end of the topic"));
     }

@@ -92,6 +92,14 @@ struct Materialized {
   Materialized& WithCachingDisabled() { caching = false; return *this; }
   Materialized& WithLoggingDisabled() { logging = false; return *this; }
   Materialized& InMemory() { in_memory = true; return *this; }
+
+  // The store this declares, named `name`.
+  StoreSpec Spec(std::string name) const {
+    return StoreSpec{.name = std::move(name),
+                     .kind = in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
+                     .logging = logging,
+                     .caching = caching};
+  }
 };
 
 template <typename K, typename V>
@@ -435,11 +443,7 @@ class KGroupedStream {
       parent = topic + "-source";
     }
     tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {parent});
-    tb.AddStateStore(StoreSpec{.name = store,
-                               .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
-                               .logging = materialized.logging,
-                               .caching = materialized.caching},
-                     {name});
+    tb.AddStateStore(materialized.Spec(store), {name});
     return KTable<K, VA>(builder_, std::move(name), std::move(store));
   }
 
@@ -590,15 +594,11 @@ class KGroupedTable {
     auto value_serde = materialized.value_serde;
     ProcessorSupplier<K, Change<V>, K, Change<VA>> supplier =
         [store, key_serde, value_serde, fold]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VA>>> {
-      return std::make_unique<dsl_internal::TableAggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
-                                                                                     fold);
+      return std::make_unique<dsl_internal::AggregateProcessor<K, Change<V>, VA, Fold>>(store, key_serde,
+                                                                                        value_serde, fold);
     };
     tb.AddProcessor<K, Change<V>, K, Change<VA>>(name, std::move(supplier), {topic + "-source"});
-    tb.AddStateStore(StoreSpec{.name = store,
-                               .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
-                               .logging = materialized.logging,
-                               .caching = materialized.caching},
-                     {name});
+    tb.AddStateStore(materialized.Spec(store), {name});
     return KTable<K, VA>(builder_, std::move(name), std::move(store));
   }
 
@@ -624,11 +624,7 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
     return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
   };
   builder_.AddProcessor<K, std::optional<V>, K, Change<V>>(name, std::move(supplier), {source});
-  builder_.AddStateStore(StoreSpec{.name = store,
-                                   .kind = materialized.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
-                                   .logging = materialized.logging,
-                                   .caching = materialized.caching},
-                         {name});
+  builder_.AddStateStore(materialized.Spec(store), {name});
   return KTable<K, V>(this, std::move(name), std::move(store));
 }
 

@@ -22,6 +22,22 @@ std::unique_ptr<TopologyTestDriver> Driver(StreamsBuilder& builder) {
   return *std::move(driver);
 }
 
+// lines -> words -> groupBy(word) -> count (kept
+// in `store`) -> `out`: the key-changing topology several tests use.
+std::shared_ptr<const Topology> WordCount(const std::string& store, const std::string& out) {
+  StreamsBuilder builder;
+  builder.Stream("lines", Consumed(serdes::String(), serdes::String()))
+      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
+      .GroupBy([](const std::string&, const std::string& word) { return word; },
+               Grouped(serdes::String(), serdes::String()))
+      .Count(Materialized<std::string, int64_t>::As(store, serdes::String(), serdes::Int64()))
+      .ToStream()
+      .To(out, Produced(serdes::String(), serdes::Int64()));
+  auto topology = builder.Build();
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  return *topology;
+}
+
 TEST(TopologyTestDriverTest, CountEmitsEveryUpdateAndKeepsTheStoreAndChangelog) {
   StreamsBuilder builder;
   builder.Stream("words", Consumed(serdes::String(), serdes::String()))
@@ -110,19 +126,10 @@ TEST(TopologyTestDriverTest, StatelessChainAndErrorsThatNameTheirCause) {
 }
 
 TEST(TopologyTestDriverTest, GroupByANewKeyGoesThroughARepartitionTopic) {
-  StreamsBuilder builder;
-  builder.Stream("lines", Consumed(serdes::String(), serdes::String()))
-      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
-      .GroupBy([](const std::string&, const std::string& word) { return word; },
-               Grouped(serdes::String(), serdes::String()))
-      .Count(Materialized<std::string, int64_t>::As("word-counts", serdes::String(), serdes::Int64()))
-      .ToStream()
-      .To("counts", Produced(serdes::String(), serdes::Int64()));
-  auto topology = builder.Build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  EXPECT_EQ((*topology)->subtopologies().size(), 2u);
-  EXPECT_THAT((*topology)->internal_topics(), ElementsAre("word-counts-repartition"));
-  auto driver = TopologyTestDriver::Create(*topology, {{"application.id", "wc"}});
+  auto topology = WordCount("word-counts", "counts");
+  EXPECT_EQ(topology->subtopologies().size(), 2u);
+  EXPECT_THAT(topology->internal_topics(), ElementsAre("word-counts-repartition"));
+  auto driver = TopologyTestDriver::Create(topology, {{"application.id", "wc"}});
   ASSERT_TRUE(driver.ok()) << driver.status();
   auto in = (*driver)->CreateInputTopic("lines", serdes::String(), serdes::String());
   ASSERT_TRUE(in.PipeInput("l1", "a b a", Timestamp(1)).ok());
@@ -334,17 +341,8 @@ TEST(TopologyDescribeTest, CountTopologyGolden) {
 // A key-changing grouping: two sub-topologies joined by a repartition topic,
 // with Kafka Streams' node names (filter, sink and source of the topic).
 TEST(TopologyDescribeTest, GroupByTopologyGolden) {
-  StreamsBuilder builder;
-  builder.Stream("lines", Consumed(serdes::String(), serdes::String()))
-      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
-      .GroupBy([](const std::string&, const std::string& word) { return word; },
-               Grouped(serdes::String(), serdes::String()))
-      .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
-      .ToStream()
-      .To("word-counts", Produced(serdes::String(), serdes::Int64()));
-  auto topology = builder.Build();
-  ASSERT_TRUE(topology.ok());
-  EXPECT_EQ((*topology)->Describe(),
+  auto topology = WordCount("counts", "word-counts");
+  EXPECT_EQ(topology->Describe(),
             "Topologies:\n"
             "   Sub-topology: 0\n"
             "    Source: KSTREAM-SOURCE-0000000000 (topics: [lines])\n"
@@ -372,19 +370,11 @@ TEST(TopologyDescribeTest, GroupByTopologyGolden) {
             "    Sink: KSTREAM-SINK-0000000005 (topic: word-counts)\n"
             "      <-- KTABLE-TOSTREAM-0000000004\n");
   // The JSON form names the same nodes, stores and topics.
-  const std::string json = (*topology)->DescribeJson();
+  const std::string json = topology->DescribeJson();
   EXPECT_THAT(json, HasSubstr("{\"name\":\"counts-repartition-source\",\"type\":\"source\",\"topics\":[\"counts-repartition\"]"));
   EXPECT_THAT(json, HasSubstr("\"stores\":[\"counts\"]"));
   // Deterministic: the same calls give the same text.
-  StreamsBuilder again;
-  again.Stream("lines", Consumed(serdes::String(), serdes::String()))
-      .FlatMapValues([](const std::string& line) { return std::vector<std::string>(absl::StrSplit(line, ' ')); })
-      .GroupBy([](const std::string&, const std::string& word) { return word; },
-               Grouped(serdes::String(), serdes::String()))
-      .Count(Materialized<std::string, int64_t>::As("counts", serdes::String(), serdes::Int64()))
-      .ToStream()
-      .To("word-counts", Produced(serdes::String(), serdes::Int64()));
-  EXPECT_EQ((*again.Build())->Describe(), (*topology)->Describe());
+  EXPECT_EQ(WordCount("counts", "word-counts")->Describe(), topology->Describe());
 }
 
 TEST(TopologyBuildTest, StoreErrorsNameTheStoreAndNode) {

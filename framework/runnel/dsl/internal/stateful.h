@@ -110,7 +110,9 @@ class TableOutput {
 };
 
 // fold(key, value, current aggregate or nullopt for the key's first record)
-// -> new aggregate.
+// -> new aggregate. V is the stream's value for KGroupedStream, or
+// Change<V> for KGroupedTable (whose fold subtracts the old value and adds
+// the new one).
 template <typename K, typename V, typename VA, typename Fold>
 class AggregateProcessor final : public Processor<K, V, K, Change<VA>> {
  public:
@@ -125,38 +127,6 @@ class AggregateProcessor final : public Processor<K, V, K, Change<VA>> {
   }
 
   absl::Status Process(Record<K, V> r) override {
-    if (key_serde_->IsNull(r.key)) {
-      out_.DropNullKey();
-      return absl::OkStatus();
-    }
-    auto current = out_.store().Get(r.key);
-    if (!current.ok()) return current.status();
-    VA next = fold_(r.key, r.value, *current);
-    return out_.Put(std::move(r.key), std::move(next), *std::move(current), r.timestamp);
-  }
-
- private:
-  TableOutput<K, VA> out_;
-  SerdePtr<K> key_serde_;
-  Fold fold_;
-};
-
-// KGroupedTable's aggregation: a change subtracts its old value and adds its
-// new one. fold(key, change, current or nullopt) -> new aggregate.
-template <typename K, typename V, typename VA, typename Fold>
-class TableAggregateProcessor final : public Processor<K, Change<V>, K, Change<VA>> {
- public:
-  TableAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde, Fold fold)
-      : out_(std::move(store_name), key_serde, std::move(agg_serde)), key_serde_(std::move(key_serde)),
-        fold_(std::move(fold)) {}
-
-  absl::Status Init(ProcessorContext<K, Change<VA>>& context) override {
-    absl::Status s = Processor<K, Change<V>, K, Change<VA>>::Init(context);
-    if (!s.ok()) return s;
-    return out_.Init(context);
-  }
-
-  absl::Status Process(Record<K, Change<V>> r) override {
     if (key_serde_->IsNull(r.key)) {
       out_.DropNullKey();
       return absl::OkStatus();
