@@ -46,7 +46,13 @@ class StreamTask final : public TaskContext {
   // Stores (see TaskStores): restore before the first Process, flush and
   // checkpoint around a commit.
   bool stateful() const { return !stores_.empty(); }
-  absl::Status RestoreStores(kafka::Consumer& restore_consumer) { return stores_.Restore(restore_consumer); }
+  // Restoring: its input partitions are paused and it processes nothing.
+  bool restoring() const { return restoring_; }
+  void set_restoring(bool restoring) { restoring_ = restoring; }
+  absl::Status BeginRestore(kafka::Consumer& restore_consumer) { return stores_.BeginRestore(restore_consumer); }
+  absl::StatusOr<bool> RestoreSome(kafka::Consumer& restore_consumer, absl::Duration budget) {
+    return stores_.RestoreSome(restore_consumer, budget);
+  }
   absl::Status FlushStores() { return stores_.Flush(); }
   std::vector<TopicPartition> ChangelogPartitions() const { return stores_.ChangelogPartitions(); }
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& ends) { return stores_.Checkpoint(ends); }
@@ -109,6 +115,7 @@ class StreamTask final : public TaskContext {
   Timestamp current_timestamp_{0};
   bool commit_requested_ = false;
   bool initialized_ = false;
+  bool restoring_ = false;
   const std::map<std::string, StoreSpec>* specs_;
   std::set<std::string> store_names_;
   TaskStores stores_;

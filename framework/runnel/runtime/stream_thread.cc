@@ -1,5 +1,7 @@
 #include "runnel/runtime/stream_thread.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
@@ -89,6 +91,8 @@ void StreamThread::Run() {
   }
   absl::Status closed = consumer_->Close();
   if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
+  restoring_.clear();
+  restore_started_ = false;
   for (auto& [id, task] : tasks_) task->Close();
   tasks_.clear();
   routes_.clear();
@@ -114,8 +118,10 @@ absl::Status StreamThread::RunLoop() {
   absl::Time last_commit = clock_.Now();
   const absl::Duration interval = config_.commit_interval();
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (!restoring_.empty()) RUNNEL_RETURN_IF_ERROR(RestoreStep());
     batch.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(config_.poll_timeout(), config_.max_poll_records(), batch));
+    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(restoring_.empty() ? config_.poll_timeout() : absl::ZeroDuration(),
+                                           config_.max_poll_records(), batch));
     if (!rebalance_error_.ok()) return rebalance_error_;
     for (auto& record : batch) {
       StreamTask* task = TaskFor(record.topic(), record.partition());
@@ -125,6 +131,7 @@ absl::Status StreamThread::RunLoop() {
     }
     bool commit_requested = false;
     for (auto& [id, task] : tasks_) {
+      if (task->restoring()) continue;
       RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
       if (task->queued() == 0) continue;
       int64_t before = task->processed_count();
@@ -143,7 +150,7 @@ absl::Status StreamThread::RunLoop() {
 
 absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
   for (auto& [id, task] : tasks_) {
-    if (task->stateful()) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
+    if (task->stateful() && !task->restoring()) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
   }
   std::vector<std::pair<TopicPartition, Offset>> offsets;
   for (auto& [id, task] : tasks_) {
@@ -176,7 +183,8 @@ absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
 
 absl::Status StreamThread::WriteCheckpoints() {
   for (auto& [id, task] : tasks_) {
-    if (!task->stateful()) continue;
+    // A restoring task's checkpoint is written when its restore completes.
+    if (!task->stateful() || task->restoring()) continue;
     // Everything this task sent is acknowledged (the producer was flushed),
     // and only this task writes its changelog partitions: their end is
     // exactly what the stores hold.
@@ -240,6 +248,7 @@ void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partit
     StreamTask* task = it->second;
     routes_.erase(it);
     if (task->RemovePartition(tp)) {
+      ForgetRestore(task);
       task->Close();
       tasks_.erase(task->id());
     }
@@ -274,27 +283,60 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
           deserialization_handler_.get(), clock_, &topology_->stores(),
           topology_->subtopologies()[sub].stores, std::move(state));
       absl::Status s = task->Init();
-      if (s.ok() && task->stateful()) s = RestoreTask(*task);
       if (!s.ok()) {
         rebalance_error_ = s;
         return;
+      }
+      if (task->stateful()) {
+        // Restored from the loop (RestoreStep), input paused meanwhile, so
+        // the consumer keeps polling however long the restore takes.
+        task->set_restoring(true);
+        restoring_.push_back(task.get());
       }
       it = tasks_.emplace(id, std::move(task)).first;
     }
     it->second->AddPartition(tp);
     routes_[tp] = it->second.get();
+    if (it->second->restoring()) {
+      absl::Status paused = consumer_->Pause({tp});
+      if (!paused.ok()) {
+        rebalance_error_ = paused;
+        return;
+      }
+    }
   }
 }
 
-absl::Status StreamThread::RestoreTask(StreamTask& task) {
+absl::Status StreamThread::RestoreStep() {
+  StreamTask* task = restoring_.front();
   if (restore_consumer_ == nullptr) {
     auto consumer = kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-restore-consumer")));
     if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
     restore_consumer_ = *std::move(consumer);
   }
-  // Blocks the rebalance callback until the stores are current: simple and
-  // correct, at the price of max.poll.interval.ms bounding a restore.
-  return task.RestoreStores(*restore_consumer_);
+  if (!restore_started_) {
+    RUNNEL_RETURN_IF_ERROR(task->BeginRestore(*restore_consumer_));
+    restore_started_ = true;
+  }
+  auto done = task->RestoreSome(*restore_consumer_, absl::Milliseconds(200));
+  if (!done.ok()) return done.status();
+  if (!*done) return absl::OkStatus();
+  restoring_.pop_front();
+  restore_started_ = false;
+  task->set_restoring(false);
+  return consumer_->Resume(task->partitions());
+}
+
+// A task revoked or lost while it waits for or is in a restore.
+void StreamThread::ForgetRestore(StreamTask* task) {
+  auto it = std::find(restoring_.begin(), restoring_.end(), task);
+  if (it == restoring_.end()) return;
+  if (it == restoring_.begin() && restore_started_) {
+    restore_started_ = false;
+    absl::Status s = restore_consumer_->AssignAt({});
+    if (!s.ok()) Logger("runnel")->warn("{}: stopping a restore: {}", name_, s.ToString());
+  }
+  restoring_.erase(it);
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
@@ -307,6 +349,7 @@ void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partition
     StreamTask* task = it->second;
     routes_.erase(it);
     if (task->RemovePartition(tp)) {
+      ForgetRestore(task);
       task->Close();
       tasks_.erase(task->id());
     }

@@ -11,7 +11,8 @@
 // so far is acknowledged) -> commit the next offsets of processed records
 // -> write each stateful task's checkpoint (changelog end offsets). A newly
 // assigned stateful task restores its stores from their changelogs (a
-// separate restore consumer) before it processes anything. If a flush reports a failed delivery, the thread
+// separate restore consumer) before it processes anything: its input
+// partitions are paused and the loop restores in slices between polls. If a flush reports a failed delivery, the thread
 // rewinds its partitions to the committed offsets and processes again, so
 // nothing is lost (records may repeat, as at-least-once allows). While the
 // broker is down, sends wait, flushes time out and commits are postponed,
@@ -23,6 +24,7 @@
 // running -> RequestStop -> (final commit, leave group) -> Join.
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <thread>
@@ -81,7 +83,10 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // ChangelogWriter (the tasks' logged stores, on this thread)
   absl::Status Send(std::string_view topic, Partition partition, std::string_view key,
                     std::optional<std::string_view> value, Timestamp timestamp) override;
-  absl::Status RestoreTask(StreamTask& task);
+  // One slice (~200 ms) of the front restoring task's restore; resumes its
+  // input when it completes.
+  absl::Status RestoreStep();
+  void ForgetRestore(StreamTask* task);
   // Writes every stateful task's checkpoint (after a commit).
   absl::Status WriteCheckpoints();
 
@@ -96,6 +101,10 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   std::unique_ptr<kafka::Consumer> consumer_;
   // Created with the first stateful task; manual assignment only.
   std::unique_ptr<kafka::Consumer> restore_consumer_;
+  // Stateful tasks waiting for their stores to be restored, in order; the
+  // front one is restoring when restore_started_.
+  std::deque<StreamTask*> restoring_;
+  bool restore_started_ = false;
   std::shared_ptr<RocksDbResources> rocksdb_;
   LocalStores* local_stores_;
   // statestore.cache.max.bytes split over the instance's threads, shared by

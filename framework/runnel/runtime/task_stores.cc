@@ -99,99 +99,111 @@ std::vector<TopicPartition> TaskStores::ChangelogPartitions() const {
   return out;
 }
 
-absl::Status TaskStores::Restore(kafka::Consumer& consumer) {
-  std::map<TopicPartition, Offset> ends;
+absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
+  auto log = Logger("runnel");
+  plans_.clear();
+  restored_ends_.clear();
+  std::vector<std::pair<TopicPartition, Offset>> assignment;
   for (auto& [name, e] : stores_) {
     if (e.logged == nullptr) continue;
-    auto end = RestoreStore(consumer, e);
-    if (!end.ok()) return end.status();
-    ends[{e.logged->changelog_topic(), e.logged->partition()}] = *end;
+    const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
+    // A changelog created moments ago may not have a leader yet
+    // (NOT_LEADER_FOR_PARTITION): transient, so retried for a while.
+    auto marks = consumer.Watermarks(tp, absl::Seconds(30));
+    for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
+         absl::IsUnavailable(marks.status()) && waited < absl::Seconds(60); waited += backoff) {
+      log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
+                marks.status().ToString());
+      absl::SleepFor(backoff);
+      marks = consumer.Watermarks(tp, absl::Seconds(30));
+    }
+    if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("changelog ", tp.ToString()));
+    const Offset low = marks->first, end = marks->second;
+    Offset start = low;
+    // An in-memory store starts empty whatever the checkpoint says.
+    if (e.spec.kind == StoreSpec::Kind::kRocksDb) {
+      auto it = restore_from_.find(tp);
+      if (it != restore_from_.end() && it->second > low) start = it->second;
+    }
+    restored_ends_[tp] = end;
+    if (start >= end) {
+      log->info("task {}: store '{}' is up to date with {} (offset {})", task_.ToString(), e.spec.name,
+                tp.ToString(), end.value());
+      continue;
+    }
+    log->info("task {}: restoring store '{}' from {} offsets {}..{}", task_.ToString(), e.spec.name,
+              tp.ToString(), start.value(), end.value());
+    const absl::Time now = Clock::System().Now();
+    plans_.push_back(RestorePlan{.entry = &e, .tp = tp, .start = start, .next = start, .end = end,
+                                 .began = now, .last_log = now, .last_progress = now});
+    assignment.emplace_back(tp, start);
   }
+  return consumer.AssignAt(assignment);
+}
+
+absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Duration budget) {
+  auto log = Logger("runnel");
+  const absl::Time deadline = Clock::System().Now() + budget;
+  std::vector<kafka::ConsumedRecord> batch;
+  while (!plans_.empty() && Clock::System().Now() < deadline) {
+    batch.clear();
+    RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(50), 10'000, batch));
+    const absl::Time now = Clock::System().Now();
+    for (auto& plan : plans_) {
+      if (now - plan.last_progress > absl::Seconds(60)) {
+        return absl::UnavailableError(absl::StrCat("restoring ", plan.tp.ToString(), ": no records for 60 s at offset ",
+                                                   plan.next.value(), " of ", plan.end.value()));
+      }
+    }
+    for (auto& plan : plans_) plan.writes.clear();
+    for (const auto& r : batch) {
+      for (auto& plan : plans_) {
+        if (r.partition() != plan.tp.partition || r.topic() != plan.tp.topic) continue;
+        if (r.offset() >= plan.end) break;
+        plan.next = Offset(r.offset().value() + 1);
+        auto key = r.key();
+        if (!key) break;  // changelog records always have keys
+        auto value = r.value();
+        plan.bytes += static_cast<int64_t>(key->size() + (value ? value->size() : 0));
+        plan.writes.push_back({std::string(*key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt});
+        break;
+      }
+    }
+    for (auto it = plans_.begin(); it != plans_.end();) {
+      RestorePlan& plan = *it;
+      if (!plan.writes.empty()) {
+        plan.last_progress = now;
+        plan.records += static_cast<int64_t>(plan.writes.size());
+        RUNNEL_RETURN_IF_ERROR(plan.entry->logged->RestoreBatch(plan.writes));
+      }
+      const double secs = std::max(1e-3, absl::ToDoubleSeconds(now - plan.began));
+      if (plan.next >= plan.end) {
+        if (env_.restored_records != nullptr) env_.restored_records->Increment(plan.records);
+        if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(plan.bytes);
+        if (env_.restore_micros != nullptr) env_.restore_micros->Increment(static_cast<int64_t>(secs * 1e6));
+        log->info("task {}: restored store '{}': {} records, {:.1f} MB in {:.2f} s ({:.1f} MB/s)", task_.ToString(),
+                  plan.entry->spec.name, plan.records, plan.bytes / 1e6, secs, plan.bytes / 1e6 / secs);
+        it = plans_.erase(it);
+        continue;
+      }
+      if (now - plan.last_log > absl::Seconds(5)) {
+        plan.last_log = now;
+        const double done = static_cast<double>(plan.next.value() - plan.start.value()) /
+                            static_cast<double>(plan.end.value() - plan.start.value());
+        log->info("task {}: store '{}' restore {:.0f}% ({} records, {:.1f} MB/s, ETA {:.0f} s)", task_.ToString(),
+                  plan.entry->spec.name, done * 100, plan.records, plan.bytes / 1e6 / secs,
+                  done > 0 ? secs * (1 - done) / done : 0.0);
+      }
+      ++it;
+    }
+  }
+  if (!plans_.empty()) return false;
   RUNNEL_RETURN_IF_ERROR(consumer.AssignAt({}));
   // Restored records sit in memtables (no WAL): on disk first, then the
   // checkpoint that vouches for them.
   RUNNEL_RETURN_IF_ERROR(Flush());
-  return Checkpoint(ends);
-}
-
-absl::StatusOr<Offset> TaskStores::RestoreStore(kafka::Consumer& consumer, Entry& e) {
-  auto log = Logger("runnel");
-  const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
-  // A changelog created moments ago may not have a leader yet
-  // (NOT_LEADER_FOR_PARTITION): transient, so retried for a while.
-  auto marks = consumer.Watermarks(tp, absl::Seconds(30));
-  for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
-       absl::IsUnavailable(marks.status()) && waited < absl::Seconds(60); waited += backoff) {
-    log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
-              marks.status().ToString());
-    absl::SleepFor(backoff);
-    marks = consumer.Watermarks(tp, absl::Seconds(30));
-  }
-  if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("changelog ", tp.ToString()));
-  const Offset low = marks->first, end = marks->second;
-  Offset start = low;
-  // An in-memory store starts empty whatever the checkpoint says.
-  if (e.spec.kind == StoreSpec::Kind::kRocksDb) {
-    auto it = restore_from_.find(tp);
-    if (it != restore_from_.end() && it->second > low) start = it->second;
-  }
-  if (start >= end) {
-    log->info("task {}: store '{}' is up to date with {} (offset {})", task_.ToString(), e.spec.name,
-              tp.ToString(), end.value());
-    return end;
-  }
-  log->info("task {}: restoring store '{}' from {} offsets {}..{}", task_.ToString(), e.spec.name, tp.ToString(),
-            start.value(), end.value());
-  RUNNEL_RETURN_IF_ERROR(consumer.AssignAt({{tp, start}}));
-  const absl::Time began = Clock::System().Now();
-  absl::Time last_log = began;
-  absl::Time last_progress = began;
-  int64_t records = 0, bytes = 0;
-  Offset next = start;
-  std::vector<kafka::ConsumedRecord> batch;
-  std::vector<KeyValueStore::Write> writes;
-  while (next < end) {
-    batch.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(500), 10'000, batch));
-    const absl::Time now = Clock::System().Now();
-    if (batch.empty()) {
-      if (now - last_progress > absl::Seconds(60)) {
-        return absl::UnavailableError(absl::StrCat("restoring ", tp.ToString(), ": no records for 60 s at offset ",
-                                                   next.value(), " of ", end.value()));
-      }
-      continue;
-    }
-    last_progress = now;
-    writes.clear();
-    for (const auto& r : batch) {
-      if (r.offset() >= end) break;
-      auto key = r.key();
-      if (!key) continue;  // changelog records always have keys
-      auto value = r.value();
-      bytes += static_cast<int64_t>(key->size() + (value ? value->size() : 0));
-      writes.push_back({std::string(*key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt});
-      next = Offset(r.offset().value() + 1);
-    }
-    records += static_cast<int64_t>(writes.size());
-    RUNNEL_RETURN_IF_ERROR(e.logged->RestoreBatch(writes));
-    if (!batch.empty() && batch.back().offset() >= end) next = end;
-    if (now - last_log > absl::Seconds(5)) {
-      last_log = now;
-      const double secs = absl::ToDoubleSeconds(now - began);
-      const double done = static_cast<double>(next.value() - start.value()) /
-                          static_cast<double>(end.value() - start.value());
-      log->info("task {}: store '{}' restore {:.0f}% ({} records, {:.1f} MB/s, ETA {:.0f} s)", task_.ToString(),
-                e.spec.name, done * 100, records, bytes / 1e6 / secs, done > 0 ? secs * (1 - done) / done : 0.0);
-    }
-  }
-  const absl::Duration took = Clock::System().Now() - began;
-  if (env_.restored_records != nullptr) env_.restored_records->Increment(records);
-  if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(bytes);
-  if (env_.restore_micros != nullptr) env_.restore_micros->Increment(absl::ToInt64Microseconds(took));
-  const double secs = std::max(1e-3, absl::ToDoubleSeconds(took));
-  log->info("task {}: restored store '{}': {} records, {:.1f} MB in {:.2f} s ({:.1f} MB/s)", task_.ToString(),
-            e.spec.name, records, bytes / 1e6, secs, bytes / 1e6 / secs);
-  return end;
+  RUNNEL_RETURN_IF_ERROR(Checkpoint(restored_ends_));
+  return true;
 }
 
 absl::Status TaskStores::Flush() {

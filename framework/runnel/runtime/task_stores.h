@@ -10,9 +10,11 @@
 //            changelogging layer (when logged) and the record cache (when
 //            cached). Reads the checkpoint; without a valid one, the
 //            persistent stores' files are wiped (never trust them).
-//   Restore  replays each logged store's changelog partition from the
-//            checkpointed offset (or the beginning) to its end, logging
-//            progress (records, MB/s, ETA), and checkpoints the result.
+//   Restore  (BeginRestore, then RestoreSome until it says done, from the
+//            thread's loop so the main consumer keeps polling) replays each
+//            logged store's changelog partition from the checkpointed offset
+//            (or the beginning) to its end, logging progress (records, MB/s,
+//            ETA), and checkpoints the result.
 //   Flush    at commit: caches down (results forwarded, changelog sent),
 //            memtables to disk.
 //   Checkpoint after offsets are committed: the changelog end offsets.
@@ -66,9 +68,13 @@ class TaskStores {
 
   // The changelog partitions of the logged stores.
   std::vector<TopicPartition> ChangelogPartitions() const;
-  // `consumer` is a restore consumer (manual assignment); it is left with
-  // no assignment.
-  absl::Status Restore(kafka::Consumer& consumer);
+  // `consumer` is a restore consumer (manual assignment), used by one task's
+  // restore at a time. BeginRestore assigns it the changelog partitions
+  // that are behind; RestoreSome applies what arrives within `budget` and
+  // answers true once every store is current (the consumer is then left
+  // with no assignment, the stores flushed and checkpointed).
+  absl::Status BeginRestore(kafka::Consumer& consumer);
+  absl::StatusOr<bool> RestoreSome(kafka::Consumer& consumer, absl::Duration budget);
   absl::Status Flush();
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends);
   void Close();
@@ -80,8 +86,14 @@ class TaskStores {
     ChangeLoggingKeyValueStore* logged = nullptr;  // inside outer, or null
     std::string dir;                                // RocksDB stores only
   };
-  // Returns the changelog end offset the store now holds.
-  absl::StatusOr<Offset> RestoreStore(kafka::Consumer& consumer, Entry& entry);
+  struct RestorePlan {
+    Entry* entry;
+    TopicPartition tp;
+    Offset start, next, end;
+    absl::Time began, last_log, last_progress;
+    int64_t records = 0, bytes = 0;
+    std::vector<KeyValueStore::Write> writes;  // this poll's, reused
+  };
 
   TaskId task_;
   StateEnv env_;
@@ -91,6 +103,10 @@ class TaskStores {
   // Where each changelog partition's restore starts (from the checkpoint).
   std::map<TopicPartition, Offset> restore_from_;
   std::map<std::string, Entry, std::less<>> stores_;
+  // While restoring: the changelog partitions still behind, and the end
+  // offsets the checkpoint will record.
+  std::vector<RestorePlan> plans_;
+  std::map<TopicPartition, Offset> restored_ends_;
 };
 
 }  // namespace runnel
