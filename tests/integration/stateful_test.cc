@@ -132,14 +132,17 @@ class StatefulTest : public ::testing::Test {
     return *topology;
   }
 
-  std::unique_ptr<KafkaStreams> Start() {
+  // Starts `topology` (default: CountTopology()) as this test's application
+  // on 2 threads, with its own state.dir.
+  std::unique_ptr<KafkaStreams> Start(std::shared_ptr<const Topology> topology = nullptr,
+                                      const std::string& commit_interval_ms = "500") {
     auto config = StreamsConfig::Create({{"application.id", app_},
                                          {"bootstrap.servers", BootstrapServers()},
                                          {"num.stream.threads", "2"},
-                                         {"commit.interval.ms", "500"},
+                                         {"commit.interval.ms", commit_interval_ms},
                                          {"state.dir", state_dir_}});
     EXPECT_TRUE(config.ok()) << config.status();
-    auto streams = KafkaStreams::Create(CountTopology(), *config);
+    auto streams = KafkaStreams::Create(topology ? topology : CountTopology(), *config);
     EXPECT_TRUE(streams.ok()) << streams.status();
     absl::Status started = (*streams)->Start();
     EXPECT_TRUE(started.ok()) << started;
@@ -249,17 +252,9 @@ TEST_F(StatefulTest, GroupByANewKeyGoesThroughARepartitionTopicAndMatchesTheOrac
       .Count(Materialized<std::string, int64_t>::As("per-category", serdes::String(), serdes::Int64()))
       .ToStream()
       .To(out_, Produced(serdes::String(), serdes::Int64()));
-  auto config = StreamsConfig::Create({{"application.id", app_},
-                                       {"bootstrap.servers", BootstrapServers()},
-                                       {"num.stream.threads", "2"},
-                                       {"commit.interval.ms", "500"},
-                                       {"state.dir", state_dir_}});
-  ASSERT_TRUE(config.ok());
-  auto streams = KafkaStreams::Create(*builder.Build(), *config);
-  ASSERT_TRUE(streams.ok()) << streams.status();
-  ASSERT_TRUE((*streams)->Start().ok());
+  auto streams = Start(*builder.Build(), "500");
   // Every input record is processed twice: re-keyed, then counted.
-  RunUntil(**streams, [&] { return (*streams)->processed() >= 400'000; });
+  RunUntil(*streams, [&] { return streams->processed() >= 400'000; });
   EXPECT_EQ(TopicSize(absl::StrCat(app_, "-per-category-repartition")), 200'000);
   EXPECT_EQ(LastOutputValues(out_), oracle);
   EXPECT_EQ(ReadStores(app_dir(), "per-category", /*subtopology=*/1), oracle);
@@ -299,16 +294,8 @@ TEST_F(StatefulTest, TableGroupByCountFollowsMovesAndDeletes) {
       .Count(Materialized<std::string, int64_t>::As("per-region", serdes::String(), serdes::Int64()))
       .ToStream()
       .To(out_, Produced(serdes::String(), serdes::Int64()));
-  auto config = StreamsConfig::Create({{"application.id", app_},
-                                       {"bootstrap.servers", BootstrapServers()},
-                                       {"num.stream.threads", "2"},
-                                       {"commit.interval.ms", "300"},
-                                       {"state.dir", state_dir_}});
-  ASSERT_TRUE(config.ok());
-  auto streams = KafkaStreams::Create(*builder.Build(), *config);
-  ASSERT_TRUE(streams.ok()) << streams.status();
-  ASSERT_TRUE((*streams)->Start().ok());
-  auto view = (*streams)->Store("per-region");
+  auto streams = Start(*builder.Build(), "300");
+  auto view = streams->Store("per-region");
   ASSERT_TRUE(view.ok());
   auto queried = [&]() {
     Counts out;
@@ -321,7 +308,7 @@ TEST_F(StatefulTest, TableGroupByCountFollowsMovesAndDeletes) {
     }
     return out;
   };
-  RunUntil(**streams, [&] { return (*streams)->processed() >= 100'000 && queried() == oracle; });
+  RunUntil(*streams, [&] { return streams->processed() >= 100'000 && queried() == oracle; });
 }
 
 }  // namespace
