@@ -1,5 +1,8 @@
 #include "runnel/state/kv_store.h"
 
+#include <functional>
+#include <map>
+
 
 namespace runnel {
 
@@ -30,6 +33,24 @@ class SnapshotIterator final : public KeyValueIterator {
 
 std::unique_ptr<KeyValueIterator> MakeSnapshotIterator(std::vector<KeyValueEntry> entries) {
   return std::make_unique<SnapshotIterator>(std::move(entries));
+}
+
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> MergeOverlay(std::unique_ptr<KeyValueIterator> below,
+                                                               const std::vector<OverlayEntry>& overlay) {
+  std::map<std::string, std::string, std::less<>> merged;
+  for (; below->Valid(); below->Next()) merged.emplace(std::string(below->key()), std::string(below->value()));
+  if (!below->status().ok()) return below->status();
+  for (const auto& [key, value] : overlay) {
+    if (*value) {
+      merged.insert_or_assign(std::string(key), **value);
+    } else if (auto it = merged.find(key); it != merged.end()) {
+      merged.erase(it);
+    }
+  }
+  std::vector<KeyValueEntry> out;
+  out.reserve(merged.size());
+  for (auto& [k, v] : merged) out.push_back({k, std::move(v)});
+  return MakeSnapshotIterator(std::move(out));
 }
 
 }  // namespace runnel

@@ -51,6 +51,17 @@ absl::StatusOr<std::vector<KeyValueEntry>> Collect(KeyValueIterator& it);
 // An iterator over entries it owns (already in key order).
 std::unique_ptr<KeyValueIterator> MakeSnapshotIterator(std::vector<KeyValueEntry> entries);
 
+// A pending write over a store: a value, or nullopt for a delete.
+struct OverlayEntry {
+  std::string_view key;
+  const std::optional<std::string>* value;
+};
+// Drains `below` and lays `overlay` (writes not yet in it, any order) over
+// it: a snapshot iterator over the result. The overlay must already be
+// limited to the range `below` covers.
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> MergeOverlay(std::unique_ptr<KeyValueIterator> below,
+                                                               const std::vector<OverlayEntry>& overlay);
+
 class ReadOnlyKeyValueStore {
  public:
   virtual ~ReadOnlyKeyValueStore() = default;

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "runnel/state/in_memory_kv_store.h"
 #include "runnel/state/rocksdb_kv_store.h"
+#include "runnel/state/transactional_store.h"
 
 namespace runnel {
 namespace {
@@ -118,6 +119,17 @@ INSTANTIATE_TEST_SUITE_P(
                                       "s", dir, RocksDbResources::Create(8 << 20, 4 << 20));
                                   EXPECT_TRUE(s.ok()) << s.status();
                                   return s.ok() ? *std::move(s) : nullptr;
+                                }},
+                      // Everything stays pending over an empty database:
+                      // the overlay alone must honour the contract.
+                      StoreKind{"TransactionalPending",
+                                [](const std::string& dir) -> std::unique_ptr<KeyValueStore> {
+                                  auto s = RocksDbKeyValueStore::Open(
+                                      "s", dir, RocksDbResources::Create(8 << 20, 4 << 20));
+                                  EXPECT_TRUE(s.ok()) << s.status();
+                                  if (!s.ok()) return nullptr;
+                                  return std::make_unique<TransactionalKeyValueStore>(
+                                      std::shared_ptr<RocksDbKeyValueStore>(*std::move(s)));
                                 }}),
     [](const auto& info) { return info.param.label; });
 

@@ -31,23 +31,14 @@ absl::StatusOr<std::optional<std::string>> CachingKeyValueStore::Get(std::string
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Merge(
     std::unique_ptr<KeyValueIterator> below, std::optional<std::string_view> from,
     std::optional<std::string_view> to) const {
-  std::map<std::string, std::string, std::less<>> merged;
-  for (; below->Valid(); below->Next()) merged.emplace(std::string(below->key()), std::string(below->value()));
-  if (!below->status().ok()) return below->status();
+  std::vector<OverlayEntry> overlay;
   for (const auto& [key, entry] : entries_) {
     if (!entry.dirty) continue;
     std::string_view k = key;
     if ((from && k < *from) || (to && k > *to)) continue;
-    if (entry.value) {
-      merged[key] = *entry.value;
-    } else {
-      merged.erase(key);
-    }
+    overlay.push_back({k, &entry.value});
   }
-  std::vector<KeyValueEntry> out;
-  out.reserve(merged.size());
-  for (auto& [k, v] : merged) out.push_back({k, std::move(v)});
-  return MakeSnapshotIterator(std::move(out));
+  return MergeOverlay(std::move(below), overlay);
 }
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> CachingKeyValueStore::Range(std::string_view from,

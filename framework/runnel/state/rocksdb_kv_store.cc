@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -80,6 +81,9 @@ rocksdb::Options StoreOptions(const RocksDbResources& resources) {
   return options;
 }
 
+constexpr char kMetaFamily[] = "runnel.meta";
+constexpr char kChangelogOffsetKey[] = "changelog.offset";
+
 rocksdb::WriteOptions NoWal() {
   rocksdb::WriteOptions w;
   w.disableWAL = true;
@@ -108,11 +112,17 @@ absl::StatusOr<std::unique_ptr<RocksDbKeyValueStore>> RocksDbKeyValueStore::Open
   if (ec) {
     return absl::InternalError(absl::StrCat("store '", name, "': creating ", dir, ": ", ec.message()));
   }
+  rocksdb::Options options = StoreOptions(*resources);
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+      {kMetaFamily, rocksdb::ColumnFamilyOptions()}};
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(*resources), dir, &db);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &db);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("opening store '", name, "' in ", dir));
-  return std::unique_ptr<RocksDbKeyValueStore>(
-      new RocksDbKeyValueStore(std::move(name), std::move(dir), std::move(resources), db));
+  return std::unique_ptr<RocksDbKeyValueStore>(new RocksDbKeyValueStore(
+      std::move(name), std::move(dir), std::move(resources), db, std::move(handles)));
 }
 
 absl::Status RocksDbKeyValueStore::Destroy(const std::string& dir) {
@@ -123,8 +133,13 @@ absl::Status RocksDbKeyValueStore::Destroy(const std::string& dir) {
 }
 
 RocksDbKeyValueStore::RocksDbKeyValueStore(std::string name, std::string dir,
-                                           std::shared_ptr<RocksDbResources> resources, rocksdb::DB* db)
-    : name_(std::move(name)), dir_(std::move(dir)), resources_(std::move(resources)), db_(db) {}
+                                           std::shared_ptr<RocksDbResources> resources, rocksdb::DB* db,
+                                           std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : name_(std::move(name)),
+      dir_(std::move(dir)),
+      resources_(std::move(resources)),
+      db_(db),
+      handles_(std::move(handles)) {}
 
 RocksDbKeyValueStore::~RocksDbKeyValueStore() { (void)Close(); }
 
@@ -195,7 +210,41 @@ absl::Status RocksDbKeyValueStore::Flush() {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::FlushOptions options;
   options.wait = true;
-  return FromRocksDb(db_->Flush(options), absl::StrCat("flushing store '", name_, "'"));
+  return FromRocksDb(db_->Flush(options, handles_), absl::StrCat("flushing store '", name_, "'"));
+}
+
+absl::Status RocksDbKeyValueStore::WriteCommitted(const std::vector<Write>& writes,
+                                                  std::optional<Offset> changelog_next) {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  for (const auto& w : writes) {
+    rocksdb::Status s = w.value ? batch.Put(ToSlice(w.key), ToSlice(*w.value)) : batch.Delete(ToSlice(w.key));
+    if (!s.ok()) return FromRocksDb(s, absl::StrCat("batching writes to store '", name_, "'"));
+  }
+  if (changelog_next) {
+    std::string encoded = absl::StrCat(changelog_next->value());
+    rocksdb::Status s = batch.Put(handles_[1], kChangelogOffsetKey, encoded);
+    if (!s.ok()) return FromRocksDb(s, absl::StrCat("batching the offset of store '", name_, "'"));
+  }
+  rocksdb::WriteOptions wal;
+  wal.disableWAL = false;
+  wal.sync = false;
+  return FromRocksDb(db_->Write(wal, &batch), absl::StrCat("committed write to store '", name_, "'"));
+}
+
+absl::StatusOr<std::optional<Offset>> RocksDbKeyValueStore::CommittedChangelogOffset() const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[1], kChangelogOffsetKey, &value);
+  if (s.IsNotFound()) return std::optional<Offset>();
+  if (!s.ok()) return FromRocksDb(s, absl::StrCat("reading the offset of store '", name_, "'"));
+  int64_t offset = 0;
+  if (!absl::SimpleAtoi(value, &offset)) {
+    return absl::DataLossError(absl::StrCat("store '", name_, "': bad committed offset '", value, "'"));
+  }
+  return std::optional<Offset>(Offset(offset));
 }
 
 absl::Status RocksDbKeyValueStore::Close() {
@@ -203,6 +252,8 @@ absl::Status RocksDbKeyValueStore::Close() {
   absl::Status flushed = Flush();
   std::unique_lock<std::shared_mutex> lock(close_mu_);
   if (db_ == nullptr) return absl::OkStatus();
+  for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
   rocksdb::Status closed = db_->Close();
   db_.reset();
   if (!flushed.ok()) return flushed;

@@ -5,10 +5,17 @@
 // under state.dir/<application.id>/<task>/<store>.
 //
 // Durability model (as in Kafka Streams): the changelog topic is the source
-// of truth, so RocksDB's WAL is off; Flush() (on commit, before the
-// checkpoint file is written) moves memtables to SST files. After a crash the
-// store may hold writes newer than its checkpoint; replaying the changelog
-// from the checkpoint rewrites them with the same values.
+// of truth, so RocksDB's WAL is off for Put/PutAll; Flush() (on commit,
+// before the checkpoint file is written) moves memtables to SST files. After
+// a crash the store may hold writes newer than its checkpoint; replaying the
+// changelog from the checkpoint rewrites them with the same values.
+//
+// Exactly-once uses WriteCommitted instead: a commit's writes and the
+// changelog offset they reach go in one atomic write with the WAL on (not
+// synced: a process crash keeps it, a power loss may not), the offset in a
+// column family of its own ("runnel.meta"). The store then never holds an
+// uncommitted write, and CommittedChangelogOffset says where a restore
+// resumes.
 //
 // Threading: writes and Close from the owning task's thread only.
 // Get/Range/All/ApproximateNumEntries may run on other threads (interactive
@@ -21,10 +28,12 @@
 #include <shared_mutex>
 #include <string>
 
+#include "runnel/common/types.h"
 #include "runnel/state/kv_store.h"
 
 namespace rocksdb {
 class Cache;
+class ColumnFamilyHandle;
 class DB;
 class WriteBufferManager;
 }  // namespace rocksdb
@@ -74,9 +83,15 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   absl::Status Flush() override;
   absl::Status Close() override;
 
+  // Exactly-once commit: `writes` and, when given, the changelog offset
+  // they bring the store to, atomically and WAL-protected.
+  absl::Status WriteCommitted(const std::vector<Write>& writes, std::optional<Offset> changelog_next);
+  // The offset recorded by the last WriteCommitted; nullopt if none.
+  absl::StatusOr<std::optional<Offset>> CommittedChangelogOffset() const;
+
  private:
   RocksDbKeyValueStore(std::string name, std::string dir, std::shared_ptr<RocksDbResources> resources,
-                       rocksdb::DB* db);
+                       rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status CheckOpen() const;
 
   std::string name_;
@@ -85,6 +100,8 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   // Readers hold it shared; Close holds it exclusively while it resets db_.
   mutable std::shared_mutex close_mu_;
   std::unique_ptr<rocksdb::DB> db_;
+  // [0] default (the data), [1] runnel.meta; destroyed before db_ closes.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 
 }  // namespace runnel
