@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/common/clock.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/partitioner.h"
 #include "runnel/kafka/producer.h"
@@ -129,10 +130,9 @@ TEST(KafkaClientTest, TransactionsCommitAndAbortUnderReadCommitted) {
   // Committed, with consumer offsets in the same transaction.
   ASSERT_TRUE((*producer)->BeginTransaction().ok());
   ASSERT_TRUE((*producer)->Send({.topic = out, .key = "k", .value = "committed"}).ok());
-  auto* metadata = (*consumer)->GroupMetadata();
-  absl::Status sent = (*producer)->SendOffsetsToTransaction({{{in, Partition(0)}, Offset(0)}}, metadata,
+  auto metadata = (*consumer)->GroupMetadata();
+  absl::Status sent = (*producer)->SendOffsetsToTransaction({{{in, Partition(0)}, Offset(0)}}, metadata.get(),
                                                             absl::Seconds(30));
-  rd_kafka_consumer_group_metadata_destroy(metadata);
   ASSERT_TRUE(sent.ok()) << sent;
   ASSERT_TRUE((*producer)->CommitTransaction(absl::Seconds(30)).ok());
 
@@ -148,6 +148,48 @@ TEST(KafkaClientTest, TransactionsCommitAndAbortUnderReadCommitted) {
   auto offsets = MakeAdmin()->ListGroupOffsets(group, absl::Seconds(30));
   ASSERT_TRUE(offsets.ok()) << offsets.status();
   EXPECT_EQ(offsets->at({in, Partition(0)}), Offset(0));
+}
+
+// What an exactly-once restore relies on: a read_committed consumer's
+// watermark query answers the last stable offset (an open transaction holds
+// it back), and the end-of-partition event reports a position past the
+// trailing commit marker, which no record has.
+TEST(KafkaClientTest, ReadCommittedEndIsTheLastStableOffsetPastTheMarker) {
+  std::string topic = UniqueName("lso");
+  ASSERT_TRUE(testing_fixtures::CreateTopic(topic, 1).ok());
+  auto producer = Producer::Create({{"bootstrap.servers", BootstrapServers()},
+                                    {"transactional.id", UniqueName("lso-txn")}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->InitTransactions(absl::Seconds(30)).ok());
+  ASSERT_TRUE((*producer)->BeginTransaction().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*producer)->Send({.topic = topic, .key = "k", .value = "v"}).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  const TopicPartition tp{topic, Partition(0)};
+  auto consumer = Consumer::Create({{"bootstrap.servers", BootstrapServers()},
+                                    {"group.id", UniqueName("lso-group")},
+                                    {"enable.partition.eof", "true"}});
+  ASSERT_TRUE(consumer.ok());
+  auto open = (*consumer)->Watermarks(tp, absl::Seconds(30));
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_EQ(open->second, Offset(0)) << "an open transaction holds the last stable offset back";
+
+  ASSERT_TRUE((*producer)->CommitTransaction(absl::Seconds(30)).ok());
+  auto committed = (*consumer)->Watermarks(tp, absl::Seconds(30));
+  ASSERT_TRUE(committed.ok());
+  EXPECT_EQ(committed->second, Offset(4)) << "3 records and the commit marker";
+
+  ASSERT_TRUE((*consumer)->AssignAt({{tp, Offset(0)}}).ok());
+  std::vector<ConsumedRecord> records;
+  std::vector<std::pair<TopicPartition, Offset>> eof;
+  const absl::Time deadline = Clock::System().Now() + absl::Seconds(30);
+  while (eof.empty() && Clock::System().Now() < deadline) {
+    ASSERT_TRUE((*consumer)->Poll(absl::Milliseconds(200), 100, records, &eof).ok());
+  }
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.back().offset(), Offset(2));
+  ASSERT_EQ(eof.size(), 1u);
+  EXPECT_EQ(eof[0].first, tp);
+  EXPECT_EQ(eof[0].second, Offset(4));
 }
 
 // Our partitioner, and records our Producer actually sends, land where the

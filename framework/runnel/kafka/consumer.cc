@@ -115,8 +115,8 @@ absl::Status Consumer::AssignAt(const std::vector<std::pair<TopicPartition, Offs
   return ErrorToStatus(err, "assign");
 }
 
-absl::Status Consumer::Poll(absl::Duration timeout, size_t max_records,
-                            std::vector<ConsumedRecord>& out) {
+absl::Status Consumer::Poll(absl::Duration timeout, size_t max_records, std::vector<ConsumedRecord>& out,
+                            std::vector<std::pair<TopicPartition, Offset>>* eof) {
   int wait = Millis(timeout);
   for (size_t taken = 0; taken < max_records;) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait);
@@ -128,9 +128,15 @@ absl::Status Consumer::Poll(absl::Duration timeout, size_t max_records,
       continue;
     }
     rd_kafka_resp_err_t err = m->err;
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (eof != nullptr && m->rkt != nullptr) {
+        eof->emplace_back(TopicPartition{rd_kafka_topic_name(m->rkt), Partition(m->partition)}, Offset(m->offset));
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
     std::string detail = rd_kafka_message_errstr(m);
     rd_kafka_message_destroy(m);
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char buf[512];
       rd_kafka_fatal_error(rk_, buf, sizeof buf);
@@ -230,8 +236,12 @@ absl::StatusOr<std::pair<Offset, Offset>> Consumer::Watermarks(const TopicPartit
   return std::make_pair(Offset(low), Offset(high));
 }
 
-rd_kafka_consumer_group_metadata_s* Consumer::GroupMetadata() const {
-  return rd_kafka_consumer_group_metadata(rk_);
+void Consumer::GroupMetadataDeleter::operator()(rd_kafka_consumer_group_metadata_s* metadata) const {
+  rd_kafka_consumer_group_metadata_destroy(metadata);
+}
+
+Consumer::GroupMetadataPtr Consumer::GroupMetadata() const {
+  return GroupMetadataPtr(rd_kafka_consumer_group_metadata(rk_));
 }
 
 absl::Status Consumer::Close() {

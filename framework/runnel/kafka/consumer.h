@@ -63,8 +63,13 @@ class Consumer {
   // Appends up to `max_records` records to `out`, waiting at most `timeout`
   // for the first one. Transport errors are logged (rate-limited) and are not
   // returned: librdkafka reconnects by itself. A fatal consumer error is
-  // returned as kInternal.
-  absl::Status Poll(absl::Duration timeout, size_t max_records, std::vector<ConsumedRecord>& out);
+  // returned as kInternal. With enable.partition.eof=true and `eof` given,
+  // every partition that reached its end is appended to `eof` with the
+  // consumer's fetch position there: for read_committed that is the last
+  // stable offset, past any trailing transaction marker (no record ever
+  // has the marker's offset, so "last record + 1" can fall one short).
+  absl::Status Poll(absl::Duration timeout, size_t max_records, std::vector<ConsumedRecord>& out,
+                    std::vector<std::pair<TopicPartition, Offset>>* eof = nullptr);
 
   // Synchronous commit of "next offset to read" per partition.
   absl::Status Commit(const std::vector<std::pair<TopicPartition, Offset>>& offsets);
@@ -80,9 +85,13 @@ class Consumer {
   absl::StatusOr<std::pair<Offset, Offset>> Watermarks(const TopicPartition& partition,
                                                        absl::Duration timeout);
 
-  // Group metadata for Producer::SendOffsetsToTransaction. Owned by the
-  // caller (free with rd_kafka_consumer_group_metadata_destroy).
-  rd_kafka_consumer_group_metadata_s* GroupMetadata() const;
+  // Group metadata (generation, member id) for
+  // Producer::SendOffsetsToTransaction: it is what fences a zombie.
+  struct GroupMetadataDeleter {
+    void operator()(rd_kafka_consumer_group_metadata_s* metadata) const;
+  };
+  using GroupMetadataPtr = std::unique_ptr<rd_kafka_consumer_group_metadata_s, GroupMetadataDeleter>;
+  GroupMetadataPtr GroupMetadata() const;
 
   // Leaves the group (revoking through the listener) and closes. Idempotent.
   absl::Status Close();
