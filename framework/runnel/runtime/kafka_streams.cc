@@ -2,8 +2,10 @@
 
 #include <csignal>
 #include <ctime>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
@@ -15,11 +17,6 @@ namespace runnel {
 absl::StatusOr<std::unique_ptr<KafkaStreams>> KafkaStreams::Create(
     std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock) {
   if (topology == nullptr) return absl::InvalidArgumentError("topology is null");
-  if (config.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2) {
-    return absl::UnimplementedError(
-        "processing.guarantee=exactly_once_v2 is not implemented yet (see the exactly-once "
-        "issue); use at_least_once");
-  }
   auto resolved = topology->Resolve(config.application_id());
   if (!resolved.ok()) return resolved.status();
   return std::unique_ptr<KafkaStreams>(new KafkaStreams(*std::move(resolved), std::move(config), clock));
@@ -160,13 +157,23 @@ absl::Status KafkaStreams::Start() {
   Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),
                          config_.num_stream_threads(), topology_->Describe());
   RUNNEL_RETURN_IF_ERROR(PrepareTopics());
+  // A stateless instance needs no directory; its process id (which only
+  // names its transactional producers) is then new on every start.
+  std::string process_id;
   if (!topology_->stores().empty()) {
+    auto directory = StateDirectory::Open(config_.state_dir(), config_.application_id());
+    if (!directory.ok()) return directory.status();
+    directory_ = *std::move(directory);
+    process_id = directory_->process_id();
     rocksdb_ = RocksDbResources::Create(config_.rocksdb_block_cache_bytes(), config_.rocksdb_write_buffer_bytes());
+  } else {
+    std::random_device rd;
+    process_id = absl::StrFormat("%08x-%08x", rd(), rd());
   }
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
     threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_,
-                                                      local_stores_.get()));
+                                                      local_stores_.get(), directory_.get(), process_id));
   }
   for (auto& thread : threads_) {
     absl::Status s = thread->Start([this](int index, const absl::Status& status) {
@@ -222,6 +229,8 @@ absl::Status KafkaStreams::Wait() {
   absl::Status result = first_error_;
   mu_.Unlock();
   for (auto& t : threads_) t->Join();
+  // Every task is closed: another instance may use the directory now.
+  directory_.reset();
   return result;
 }
 

@@ -77,6 +77,9 @@ class KafkaStreams {
   MetricsRegistry metrics_;
   // The one RocksDB memory budget of this instance (when it has stores).
   std::shared_ptr<RocksDbResources> rocksdb_;
+  // Locked for the instance's life when the topology keeps state. Declared
+  // before the threads: it outlives them.
+  std::unique_ptr<StateDirectory> directory_;
   // This instance's persistent stores, for Store(); shared with the views.
   std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::vector<std::unique_ptr<StreamThread>> threads_;

@@ -56,6 +56,9 @@ class StreamTask final : public TaskContext {
   absl::Status FlushStores() { return stores_.Flush(); }
   std::vector<TopicPartition> ChangelogPartitions() const { return stores_.ChangelogPartitions(); }
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& ends) { return stores_.Checkpoint(ends); }
+  absl::Status CommitStores(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next) {
+    return stores_.CommitTransaction(changelog_next);
+  }
 
   TaskId id() const { return id_; }
   void AddPartition(const TopicPartition& tp);

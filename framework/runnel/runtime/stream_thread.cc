@@ -20,10 +20,14 @@ constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
 
 StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
                            const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock,
-                           std::shared_ptr<RocksDbResources> rocksdb, LocalStores* local_stores)
+                           std::shared_ptr<RocksDbResources> rocksdb, LocalStores* local_stores,
+                           StateDirectory* directory, std::string process_id)
     : index_(index),
       name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
                          "-StreamThread-", index + 1)),
+      eos_(config.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2),
+      directory_(directory),
+      transactional_id_(absl::StrCat(config.application_id(), "-", process_id, "-", index + 1)),
       topology_(std::move(topology)),
       config_(config),
       metrics_(metrics),
@@ -35,6 +39,10 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
   processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
   commits_ = metrics_->GetCounter("runnel_commits_total", labels);
   rewinds_ = metrics_->GetCounter("runnel_rewinds_total", labels);
+  aborts_ = metrics_->GetCounter("runnel_transactions_aborted_total", labels);
+  for (const auto& [name, spec] : topology_->stores()) {
+    if (spec.logging) changelog_topics_.insert(ChangelogTopicName(config.application_id(), name));
+  }
   restored_records_ = metrics_->GetCounter("runnel_restored_records_total", labels);
   restored_bytes_ = metrics_->GetCounter("runnel_restored_bytes_total", labels);
   restore_micros_ = metrics_->GetCounter("runnel_restore_microseconds_total", labels);
@@ -47,11 +55,13 @@ StreamThread::~StreamThread() {
 
 absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> on_exit) {
   on_exit_ = std::move(on_exit);
-  auto producer = kafka::Producer::Create(config_.ProducerConfig(absl::StrCat(name_, "-producer")));
-  if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
-  producer_ = *std::move(producer);
-  auto consumer =
-      kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-consumer")), static_cast<kafka::RebalanceListener*>(this));
+  RUNNEL_RETURN_IF_ERROR(CreateProducer());
+  kafka::ClientConfig consumer_config = config_.ConsumerConfig(absl::StrCat(name_, "-consumer"));
+  // Static membership: one member per thread, as Kafka Streams does.
+  if (auto it = consumer_config.find("group.instance.id"); it != consumer_config.end()) {
+    it->second = absl::StrCat(it->second, "-", index_ + 1);
+  }
+  auto consumer = kafka::Consumer::Create(consumer_config, static_cast<kafka::RebalanceListener*>(this));
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
   consumer_ = *std::move(consumer);
   deserialization_handler_ = MakeDeserializationErrorHandler(
@@ -59,6 +69,41 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
       this, metrics_);
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
+}
+
+absl::Status StreamThread::CreateProducer() {
+  kafka::ClientConfig config = config_.ProducerConfig(absl::StrCat(name_, "-producer"));
+  std::function<void(const kafka::DeliveryReport&)> on_delivery;
+  if (eos_) {
+    config["transactional.id"] = transactional_id_;
+    on_delivery = [this](const kafka::DeliveryReport& report) {
+      if (!report.status.ok() || !changelog_topics_.contains(report.topic)) return;
+      const Offset next(report.offset.value() + 1);
+      absl::MutexLock lock(&delivered_mu_);
+      auto [it, inserted] = delivered_.try_emplace(TopicPartition{report.topic, report.partition}, next);
+      if (!inserted && it->second < next) it->second = next;
+    };
+  }
+  // A replaced (fenced or failed) producer goes first: its transactional.id
+  // is the new one's.
+  producer_.reset();
+  auto producer = kafka::Producer::Create(config, std::move(on_delivery));
+  if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
+  producer_ = *std::move(producer);
+  if (!eos_) return absl::OkStatus();
+  // Fences any earlier producer with this transactional.id (a previous run
+  // of this instance) and aborts its open transaction.
+  auto log = Logger("runnel");
+  for (absl::Duration backoff = absl::Milliseconds(200);; backoff = std::min(backoff * 2, absl::Seconds(5))) {
+    absl::Status s = producer_->InitTransactions(absl::Seconds(30));
+    if (s.ok()) return absl::OkStatus();
+    if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) {
+      return Annotate(s, absl::StrCat("initializing transactions for ", transactional_id_));
+    }
+    if (stop_.load()) return absl::CancelledError("stopping while initializing transactions");
+    log->warn("{}: initializing transactions: {}; retrying", name_, s.ToString());
+    absl::SleepFor(backoff);
+  }
 }
 
 void StreamThread::Join() {
@@ -89,14 +134,17 @@ void StreamThread::Run() {
   } else {
     log->error("{} stopping on error: {}", name_, s.ToString());
   }
+  if (eos_ && in_transaction_) {
+    // Nothing of an unfinished transaction may stay: abort it (if the
+    // broker is gone, the transaction times out or the next run of this
+    // instance fences it).
+    absl::Status aborted = producer_->AbortTransaction(absl::Seconds(10));
+    if (!aborted.ok()) log->warn("{}: aborting the open transaction: {}", name_, aborted.ToString());
+    in_transaction_ = false;
+  }
   absl::Status closed = consumer_->Close();
   if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
-  restoring_.clear();
-  restore_started_ = false;
-  for (auto& [id, task] : tasks_) task->Close();
-  tasks_.clear();
-  routes_.clear();
-  last_route_ = {};
+  CloseAllTasks();
   // Records produced by a failed task's predecessors still get delivered.
   absl::Status flushed = producer_->Flush(absl::Seconds(30));
   if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
@@ -130,15 +178,12 @@ absl::Status StreamThread::RunLoop() {
       if (task != nullptr) task->AddRecord(std::move(record));
     }
     bool commit_requested = false;
-    for (auto& [id, task] : tasks_) {
-      if (task->restoring()) continue;
-      RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
-      if (task->queued() == 0) continue;
-      int64_t before = task->processed_count();
-      absl::Status s = task->Process();
-      processed_->Increment(task->processed_count() - before);
-      if (!s.ok()) return s;
-      commit_requested |= task->TakeCommitRequest();
+    if (absl::Status s = ProcessTasks(commit_requested); !s.ok()) {
+      // A send that broke the transaction is recovered from; any other
+      // processing error stops the thread.
+      if (!eos_ || txn_error_.ok()) return s;
+      RUNNEL_RETURN_IF_ERROR(RecoverFromTransactionError(txn_error_));
+      continue;
     }
     if (commit_requested || clock_.Now() - last_commit >= interval) {
       RUNNEL_RETURN_IF_ERROR(Commit(kCommitFlushTimeout));
@@ -148,7 +193,141 @@ absl::Status StreamThread::RunLoop() {
   return absl::OkStatus();
 }
 
+absl::Status StreamThread::ProcessTasks(bool& commit_requested) {
+  for (auto& [id, task] : tasks_) {
+    if (task->restoring()) continue;
+    RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
+    if (task->queued() == 0) continue;
+    int64_t before = task->processed_count();
+    absl::Status s = task->Process();
+    processed_->Increment(task->processed_count() - before);
+    if (!s.ok()) return s;
+    commit_requested |= task->TakeCommitRequest();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
+  return eos_ ? CommitExactlyOnce(flush_timeout) : CommitAtLeastOnce(flush_timeout);
+}
+
+absl::Status StreamThread::EnsureTransaction() {
+  if (in_transaction_) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(producer_->BeginTransaction());
+  in_transaction_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::RetryTransactional(std::string_view what, absl::Duration timeout,
+                                              const std::function<absl::Status()>& call) {
+  const absl::Time deadline = clock_.Now() + timeout;
+  for (absl::Duration backoff = absl::Milliseconds(100);; backoff = std::min(backoff * 2, absl::Seconds(2))) {
+    absl::Status s = call();
+    if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return s;
+    if (clock_.Now() + backoff >= deadline) return s;
+    Logger("runnel")->warn("{}: {}: {}; retrying", name_, what, s.ToString());
+    absl::SleepFor(backoff);
+  }
+}
+
+absl::Status StreamThread::CommitExactlyOnce(absl::Duration timeout) {
+  for (auto& [id, task] : tasks_) {
+    if (!task->stateful() || task->restoring()) continue;
+    absl::Status s = task->FlushStores();
+    if (!s.ok()) {
+      if (txn_error_.ok()) return s;
+      return RecoverFromTransactionError(txn_error_);
+    }
+  }
+  std::vector<std::pair<TopicPartition, Offset>> offsets;
+  for (auto& [id, task] : tasks_) {
+    auto o = task->UncommittedOffsets();
+    offsets.insert(offsets.end(), o.begin(), o.end());
+  }
+  if (offsets.empty() && !in_transaction_) return absl::OkStatus();
+  if (absl::Status s = EnsureTransaction(); !s.ok()) return RecoverFromTransactionError(s);
+  if (!offsets.empty()) {
+    auto metadata = consumer_->GroupMetadata();
+    absl::Status sent = RetryTransactional("sending offsets to the transaction", timeout, [&] {
+      return producer_->SendOffsetsToTransaction(offsets, metadata.get(), timeout);
+    });
+    if (!sent.ok()) return RecoverFromTransactionError(sent);
+  }
+  absl::Status committed = RetryTransactional("committing the transaction", timeout,
+                                              [&] { return producer_->CommitTransaction(timeout); });
+  if (!committed.ok()) return RecoverFromTransactionError(committed);
+  in_transaction_ = false;
+  txn_error_ = absl::OkStatus();
+  // The commit flushed every record; this waits for the last delivery
+  // callbacks to finish recording changelog offsets.
+  absl::Status flushed = producer_->Flush(absl::Seconds(10));
+  if (!flushed.ok()) Logger("runnel")->warn("{}: after commit: {}", name_, flushed.ToString());
+  absl::flat_hash_map<TopicPartition, Offset> delivered;
+  {
+    absl::MutexLock lock(&delivered_mu_);
+    delivered.swap(delivered_);
+  }
+  for (auto& [id, task] : tasks_) {
+    if (!task->stateful() || task->restoring()) continue;
+    // Failing here leaves RocksDB behind the changelog, which a restore
+    // from the store's last offset repairs: stop the thread.
+    RUNNEL_RETURN_IF_ERROR(task->CommitStores(delivered));
+  }
+  for (auto& [id, task] : tasks_) task->MarkCommitted(offsets);
+  commits_->Increment();
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::RecoverFromTransactionError(const absl::Status& cause,
+                                                       const std::vector<TopicPartition>& drop) {
+  auto log = Logger("runnel");
+  aborts_->Increment();
+  // Fenced (another producer owns the transactional.id, or our group
+  // generation is stale) or fatal: this producer can do nothing more.
+  bool replace = absl::IsFailedPrecondition(cause) || absl::IsInternal(cause);
+  log->warn("{}: transaction failed ({}); {}; reprocessing from the last commit", name_, cause.ToString(),
+            replace ? "replacing the producer" : "aborting it");
+  if (!replace && in_transaction_) {
+    absl::Status aborted = RetryTransactional("aborting the transaction", absl::Seconds(30),
+                                              [&] { return producer_->AbortTransaction(absl::Seconds(30)); });
+    if (!aborted.ok()) {
+      log->warn("{}: abort failed ({}); replacing the producer", name_, aborted.ToString());
+      replace = true;
+    }
+  }
+  in_transaction_ = false;
+  txn_error_ = absl::OkStatus();
+  {
+    absl::MutexLock lock(&delivered_mu_);
+    delivered_.clear();
+  }
+  std::vector<TopicPartition> keep;
+  for (const auto& [tp, task] : routes_) {
+    if (std::find(drop.begin(), drop.end(), tp) == drop.end()) keep.push_back(tp);
+  }
+  // Every task's uncommitted state (caches, pending store writes, queued
+  // records, stream time) belonged to the failed transaction.
+  CloseAllTasks();
+  if (replace) RUNNEL_RETURN_IF_ERROR(CreateProducer());
+  CreateTasks(keep);
+  if (!rebalance_error_.ok()) return rebalance_error_;
+  return SeekToCommitted(keep);
+}
+
+void StreamThread::CloseAllTasks() {
+  if (restore_started_ && restore_consumer_ != nullptr) {
+    absl::Status s = restore_consumer_->AssignAt({});
+    if (!s.ok()) Logger("runnel")->warn("{}: stopping a restore: {}", name_, s.ToString());
+  }
+  restoring_.clear();
+  restore_started_ = false;
+  for (auto& [id, task] : tasks_) task->Close();
+  tasks_.clear();
+  routes_.clear();
+  last_route_ = {};
+}
+
+absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
   for (auto& [id, task] : tasks_) {
     if (task->stateful() && !task->restoring()) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
   }
@@ -182,6 +361,7 @@ absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
 }
 
 absl::Status StreamThread::WriteCheckpoints() {
+  if (eos_) return absl::OkStatus();  // offsets are committed inside the stores
   for (auto& [id, task] : tasks_) {
     // A restoring task's checkpoint is written when its restore completes.
     if (!task->stateful() || task->restoring()) continue;
@@ -216,6 +396,13 @@ absl::Status StreamThread::Rewind() {
   rewinds_->Increment();
   std::vector<TopicPartition> partitions;
   for (const auto& [tp, task] : routes_) partitions.push_back(tp);
+  RUNNEL_RETURN_IF_ERROR(SeekToCommitted(partitions));
+  for (auto& [id, task] : tasks_) task->ResetToCommitted();
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::SeekToCommitted(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return absl::OkStatus();
   auto committed = consumer_->Committed(partitions, absl::Seconds(30));
   if (!committed.ok()) return Annotate(committed.status(), "reading committed offsets to rewind");
   std::map<TopicPartition, Offset> positions;
@@ -225,7 +412,6 @@ absl::Status StreamThread::Rewind() {
     Offset target = positions.contains(tp) ? positions[tp] : Offset(-2);
     RUNNEL_RETURN_IF_ERROR(consumer_->Seek(tp, target, absl::Seconds(30)));
   }
-  for (auto& [id, task] : tasks_) task->ResetToCommitted();
   return absl::OkStatus();
 }
 
@@ -258,6 +444,11 @@ void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partit
 void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
   last_route_ = {};
   Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
+  CreateTasks(partitions);
+}
+
+void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
+  last_route_ = {};
   for (const auto& tp : partitions) {
     int32_t sub = topology_->SubtopologyForTopic(tp.topic);
     if (sub < 0) continue;
@@ -277,12 +468,21 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
                      .restored_records = restored_records_,
                      .restored_bytes = restored_bytes_,
                      .restore_micros = restore_micros_,
-                     .local_stores = local_stores_};
+                     .local_stores = local_stores_,
+                     .directory = directory_,
+                     .exactly_once = eos_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),
           topology_->subtopologies()[sub].stores, std::move(state));
+      // A task that moved from another thread of this process is released
+      // when that thread closes it (its revocation normally comes first; a
+      // lost assignment may not): wait a little for it.
       absl::Status s = task->Init();
+      for (int waited_ms = 0; absl::IsUnavailable(s) && waited_ms < 10'000; waited_ms += 50) {
+        absl::SleepFor(absl::Milliseconds(50));
+        s = task->Init();
+      }
       if (!s.ok()) {
         rebalance_error_ = s;
         return;
@@ -310,7 +510,12 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
 absl::Status StreamThread::RestoreStep() {
   StreamTask* task = restoring_.front();
   if (restore_consumer_ == nullptr) {
-    auto consumer = kafka::Consumer::Create(config_.ConsumerConfig(absl::StrCat(name_, "-restore-consumer")));
+    kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(name_, "-restore-consumer"));
+    restore_config.erase("group.instance.id");
+    // End-of-partition positions finish a restore past a trailing
+    // transaction marker.
+    restore_config["enable.partition.eof"] = "true";
+    auto consumer = kafka::Consumer::Create(restore_config);
     if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
     restore_consumer_ = *std::move(consumer);
   }
@@ -343,6 +548,13 @@ void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partition
   last_route_ = {};
   Logger("runnel")->warn("{}: {} partitions lost; closing their tasks without committing", name_,
                          partitions.size());
+  if (eos_) {
+    // The open transaction holds the lost tasks' work with everyone
+    // else's: abort it, and every task restarts from the last commit.
+    absl::Status s = RecoverFromTransactionError(absl::AbortedError("partitions lost"), partitions);
+    if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
+    return;
+  }
   for (const auto& tp : partitions) {
     auto it = routes_.find(tp);
     if (it == routes_.end()) continue;
@@ -357,6 +569,12 @@ void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partition
 }
 
 absl::Status StreamThread::Send(const SerializedRecord& record) {
+  if (eos_) {
+    if (absl::Status s = EnsureTransaction(); !s.ok()) {
+      if (txn_error_.ok()) txn_error_ = s;
+      return s;
+    }
+  }
   kafka::OutgoingRecord out{.topic = record.topic,
                             .partition = record.partition,
                             .key = record.key,
@@ -365,7 +583,10 @@ absl::Status StreamThread::Send(const SerializedRecord& record) {
                             .headers = record.headers};
   while (true) {
     absl::Status s = producer_->Send(out, absl::Seconds(1));
-    if (!absl::IsUnavailable(s)) return s;
+    if (!absl::IsUnavailable(s)) {
+      if (!s.ok() && eos_ && txn_error_.ok()) txn_error_ = s;
+      return s;
+    }
     // The producer's queue is full: the broker is slow or down. Keep the
     // record and wait; a stop request gives up (nothing after the last
     // commit is committed, so the records are processed again on restart).

@@ -18,6 +18,19 @@
 // broker is down, sends wait, flushes time out and commits are postponed,
 // all logged; processing resumes when the broker is back.
 //
+// Exactly-once (processing.guarantee=exactly_once_v2, EOS v2): the thread's
+// producer is transactional (transactional.id
+// <application.id>-<process id>-<thread>). The first send after a commit
+// opens a transaction; a commit flushes the stores (changelog records join
+// the transaction), adds the input offsets with the consumer's group
+// metadata (which fences a zombie whose generation is stale), and commits.
+// Only then do the stores write their pending state and changelog offsets
+// to RocksDB. Any failure of the transaction (abortable, fenced, fatal,
+// broker gone past the commit's patience) aborts it or replaces the
+// producer, closes every task without committing and reopens the assigned
+// ones at their committed offsets: nothing of the failed transaction
+// survives anywhere, and its input is processed again.
+//
 // Ownership: KafkaStreams owns its threads. Threading: Start/RequestStop/Join
 // from the owner; everything else runs on the thread itself (rebalance
 // callbacks come from inside Poll on it). Lifecycle: created -> Start ->
@@ -30,6 +43,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/common/clock.h"
@@ -37,6 +51,7 @@
 #include "runnel/common/metrics.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
+#include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/runtime/stream_task.h"
 #include "runnel/topology/topology.h"
@@ -48,9 +63,11 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // `rocksdb` is the process's RocksDB memory budget, shared by all threads.
   // `local_stores` (owned by KafkaStreams, outlives the thread) gets the
   // tasks' RocksDB stores for read-only queries.
+  // `directory` (may be null for a topology without stores) and
+  // `process_id` name this instance (see StateDirectory).
   StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
                MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb,
-               LocalStores* local_stores);
+               LocalStores* local_stores, StateDirectory* directory, std::string process_id);
   ~StreamThread() override;
 
   // Creates the Kafka clients (config errors come back here, synchronously)
@@ -67,8 +84,29 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
  private:
   void Run();
   absl::Status RunLoop();
+  absl::Status ProcessTasks(bool& commit_requested);
   absl::Status Commit(absl::Duration flush_timeout);
+  absl::Status CommitAtLeastOnce(absl::Duration flush_timeout);
   absl::Status Rewind();
+  absl::Status SeekToCommitted(const std::vector<TopicPartition>& partitions);
+  // Creates (or replaces) the producer; under EOS also initializes its
+  // transactions, retrying while the broker is unreachable.
+  absl::Status CreateProducer();
+  absl::Status EnsureTransaction();
+  absl::Status CommitExactlyOnce(absl::Duration timeout);
+  // Retries a transactional call while it fails retriably, up to `timeout`.
+  absl::Status RetryTransactional(std::string_view what, absl::Duration timeout,
+                                  const std::function<absl::Status()>& call);
+  // After `cause` broke the open transaction: abort it (or replace the
+  // producer), close every task without committing, reopen the tasks of the
+  // assigned partitions except `drop`, and seek them to the committed
+  // offsets.
+  absl::Status RecoverFromTransactionError(const absl::Status& cause,
+                                           const std::vector<TopicPartition>& drop = {});
+  // Creates the tasks of newly assigned partitions (pausing the ones that
+  // must restore first). Errors go to rebalance_error_.
+  void CreateTasks(const std::vector<TopicPartition>& partitions);
+  void CloseAllTasks();
   StreamTask* TaskFor(std::string_view topic, Partition partition);
 
   // kafka::RebalanceListener (called inside Poll, on this thread)
@@ -92,6 +130,9 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
 
   const int index_;
   const std::string name_;
+  const bool eos_;
+  StateDirectory* directory_;
+  const std::string transactional_id_;
   std::shared_ptr<const Topology> topology_;
   const StreamsConfig& config_;
   MetricsRegistry* metrics_;
@@ -124,10 +165,22 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   } last_route_;
   absl::Status rebalance_error_;
 
+  // Exactly-once state, this thread only.
+  bool in_transaction_ = false;
+  // The first send error of the open transaction: processing that fails on
+  // it recovers (RecoverFromTransactionError) instead of failing the thread.
+  absl::Status txn_error_;
+  absl::flat_hash_set<std::string> changelog_topics_;
+  // Changelog partition -> offset after its last record delivered in the
+  // open transaction. Written by the producer's delivery thread.
+  absl::Mutex delivered_mu_;
+  absl::flat_hash_map<TopicPartition, Offset> delivered_ ABSL_GUARDED_BY(delivered_mu_);
+
   RateLimiter queue_full_log_{10'000};
   Counter* processed_;
   Counter* commits_;
   Counter* rewinds_;
+  Counter* aborts_;
   Counter* restored_records_;
   Counter* restored_bytes_;
   Counter* restore_micros_;

@@ -172,6 +172,10 @@ kafka::ClientConfig StreamsConfig::ProducerConfig(std::string_view client_id) co
       {"batch.num.messages", "10000"},
       {"compression.type", "lz4"},
   };
+  // Kafka Streams' exactly-once default: a dead instance's open transaction
+  // holds back the last stable offset of every partition it wrote (and so
+  // every read_committed reader and restore) for at most this long.
+  if (processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2) c["transaction.timeout.ms"] = "10000";
   for (const auto& [k, v] : config_.WithPrefix("producer.")) c[k] = v;
   return c;
 }

@@ -23,9 +23,16 @@ TaskStores::~TaskStores() { Close(); }
 absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names) {
   if (names.empty()) return absl::OkStatus();
   auto log = Logger("runnel");
+  if (env_.directory != nullptr && !locked_) {
+    if (!env_.directory->TryLockTask(task_)) {
+      return absl::UnavailableError(absl::StrCat("task ", task_.ToString(), " is still held by another thread"));
+    }
+    locked_ = true;
+  }
   bool persistent = false;
   for (const auto& name : names) persistent |= specs.at(name).kind == StoreSpec::Kind::kRocksDb;
-  if (persistent) {
+  // Exactly-once keeps each store's offset inside the store itself.
+  if (persistent && !env_.exactly_once) {
     auto offsets = checkpoint_.Read();
     if (offsets.ok()) {
       restore_from_ = *std::move(offsets);
@@ -65,8 +72,30 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
       }
       if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("task ", task_.ToString()));
       std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
+      if (env_.exactly_once && spec.logging) {
+        auto committed = rocks->CommittedChangelogOffset();
+        if (!committed.ok() && !absl::IsDataLoss(committed.status())) return committed.status();
+        if (committed.ok() && committed->has_value()) {
+          restore_from_[changelog] = **committed;
+        } else {
+          // No committed offset: whatever is there cannot be vouched for.
+          RUNNEL_RETURN_IF_ERROR(rocks->Close());
+          rocks.reset();
+          RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(entry.dir));
+          auto fresh = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
+          if (!fresh.ok()) return Annotate(fresh.status(), absl::StrCat("task ", task_.ToString()));
+          rocks = *std::move(fresh);
+          restore_from_.erase(changelog);
+        }
+      }
       if (env_.local_stores != nullptr) env_.local_stores->Add(name, task_, rocks);
-      store = std::move(rocks);
+      if (env_.exactly_once && spec.logging) {
+        auto txn = std::make_shared<TransactionalKeyValueStore>(std::move(rocks));
+        entry.txn = txn.get();
+        store = std::move(txn);
+      } else {
+        store = std::move(rocks);
+      }
     } else {
       store = std::make_unique<InMemoryKeyValueStore>(name);
     }
@@ -145,9 +174,11 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
   auto log = Logger("runnel");
   const absl::Time deadline = Clock::System().Now() + budget;
   std::vector<kafka::ConsumedRecord> batch;
+  std::vector<std::pair<TopicPartition, Offset>> eof;
   while (!plans_.empty() && Clock::System().Now() < deadline) {
     batch.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(50), 10'000, batch));
+    eof.clear();
+    RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(50), 10'000, batch, &eof));
     const absl::Time now = Clock::System().Now();
     for (auto& plan : plans_) {
       if (now - plan.last_progress > absl::Seconds(60)) {
@@ -174,9 +205,15 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
       if (!plan.writes.empty()) {
         plan.last_progress = now;
         plan.records += static_cast<int64_t>(plan.writes.size());
-        RUNNEL_RETURN_IF_ERROR(plan.entry->logged->RestoreBatch(plan.writes));
+        RUNNEL_RETURN_IF_ERROR(plan.entry->txn != nullptr ? plan.entry->txn->RestoreBatch(plan.writes, plan.next)
+                                                          : plan.entry->logged->RestoreBatch(plan.writes));
       }
       const double secs = std::max(1e-3, absl::ToDoubleSeconds(now - plan.began));
+      // A transactional changelog ends with a commit marker no record has:
+      // the end-of-partition position, not the last record, says "done".
+      for (const auto& [tp, position] : eof) {
+        if (tp == plan.tp && position >= plan.end) plan.next = std::max(plan.next, position);
+      }
       if (plan.next >= plan.end) {
         if (env_.restored_records != nullptr) env_.restored_records->Increment(plan.records);
         if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(plan.bytes);
@@ -199,6 +236,8 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
   }
   if (!plans_.empty()) return false;
   RUNNEL_RETURN_IF_ERROR(consumer.AssignAt({}));
+  // Exactly-once restores wrote their offsets with the records.
+  if (env_.exactly_once) return true;
   // Restored records sit in memtables (no WAL): on disk first, then the
   // checkpoint that vouches for them.
   RUNNEL_RETURN_IF_ERROR(Flush());
@@ -214,6 +253,7 @@ absl::Status TaskStores::Flush() {
 }
 
 absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends) {
+  if (env_.exactly_once) return absl::OkStatus();
   std::map<TopicPartition, Offset> offsets;
   for (auto& [name, e] : stores_) {
     if (e.logged == nullptr || e.spec.kind != StoreSpec::Kind::kRocksDb) continue;
@@ -225,6 +265,17 @@ absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& chan
   return checkpoint_.Write(offsets);
 }
 
+absl::Status TaskStores::CommitTransaction(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next) {
+  for (auto& [name, e] : stores_) {
+    if (e.txn == nullptr) continue;
+    auto it = changelog_next.find(TopicPartition{e.logged->changelog_topic(), e.logged->partition()});
+    RUNNEL_RETURN_IF_ERROR(Annotate(
+        e.txn->Commit(it == changelog_next.end() ? std::nullopt : std::optional<Offset>(it->second)),
+        absl::StrCat("task ", task_.ToString())));
+  }
+  return absl::OkStatus();
+}
+
 void TaskStores::Close() {
   for (auto& [name, e] : stores_) {
     if (env_.local_stores != nullptr) env_.local_stores->Remove(name, task_);
@@ -232,6 +283,10 @@ void TaskStores::Close() {
     if (!s.ok()) Logger("runnel")->warn("task {}: closing store '{}': {}", task_.ToString(), name, s.ToString());
   }
   stores_.clear();
+  if (locked_) {
+    env_.directory->UnlockTask(task_);
+    locked_ = false;
+  }
 }
 
 }  // namespace runnel

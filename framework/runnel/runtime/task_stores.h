@@ -19,6 +19,14 @@
 //            memtables to disk.
 //   Checkpoint after offsets are committed: the changelog end offsets.
 //   Close    closes the stores (a clean close flushes first).
+//
+// Under exactly_once_v2 (StateEnv::exactly_once) logged RocksDB stores get a
+// TransactionalKeyValueStore layer: nothing uncommitted reaches RocksDB, and
+// CommitTransaction (after the Kafka transaction commits) writes each
+// store's pending writes with its changelog offset atomically. That offset,
+// not the checkpoint file, is where a restore resumes, so a kill -9 costs
+// only the changelog tail since the last commit. A store without one is
+// wiped and restored in full.
 
 #include <map>
 #include <memory>
@@ -30,11 +38,14 @@
 #include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
+#include "absl/container/flat_hash_map.h"
 #include "runnel/runtime/local_stores.h"
+#include "runnel/runtime/state_directory.h"
 #include "runnel/state/changelog.h"
 #include "runnel/state/checkpoint.h"
 #include "runnel/state/record_cache.h"
 #include "runnel/state/rocksdb_kv_store.h"
+#include "runnel/state/transactional_store.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
@@ -54,6 +65,9 @@ struct StateEnv {
   Counter* restore_micros = nullptr;
   // Optional: where RocksDB stores are registered for read-only queries.
   LocalStores* local_stores = nullptr;
+  // Optional: the instance's state directory; Open takes the task's lock.
+  StateDirectory* directory = nullptr;
+  bool exactly_once = false;
 };
 
 class TaskStores {
@@ -62,6 +76,7 @@ class TaskStores {
   TaskStores(TaskId task, StateEnv env, std::function<Timestamp()> timestamp);
   ~TaskStores();
 
+  // Unavailable while another thread of the process holds the task.
   absl::Status Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names);
   bool empty() const { return stores_.empty(); }
   KeyValueStore* Get(std::string_view name) const;
@@ -77,6 +92,9 @@ class TaskStores {
   absl::StatusOr<bool> RestoreSome(kafka::Consumer& consumer, absl::Duration budget);
   absl::Status Flush();
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends);
+  // Exactly-once, after the transaction committed: `changelog_next` has,
+  // per changelog partition written in it, the offset after its last record.
+  absl::Status CommitTransaction(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next);
   void Close();
 
  private:
@@ -84,6 +102,7 @@ class TaskStores {
     StoreSpec spec;
     std::shared_ptr<KeyValueStore> outer;
     ChangeLoggingKeyValueStore* logged = nullptr;  // inside outer, or null
+    TransactionalKeyValueStore* txn = nullptr;     // inside logged (EOS), or null
     std::string dir;                                // RocksDB stores only
   };
   struct RestorePlan {
@@ -107,6 +126,7 @@ class TaskStores {
   // offsets the checkpoint will record.
   std::vector<RestorePlan> plans_;
   std::map<TopicPartition, Offset> restored_ends_;
+  bool locked_ = false;
 };
 
 }  // namespace runnel
