@@ -100,7 +100,13 @@ absl::Status Admin::CreateTopics(const std::vector<NewTopic>& topics, absl::Dura
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       // Idempotent when the existing topic has the partitions asked for.
+      // Created a moment ago by someone else (instances starting together),
+      // it may not be in the metadata yet.
       auto existing = DescribeTopic(name, timeout);
+      for (int retry = 0; absl::IsNotFound(existing.status()) && retry < 50; ++retry) {
+        absl::SleepFor(absl::Milliseconds(200));
+        existing = DescribeTopic(name, timeout);
+      }
       if (!existing.ok()) return existing.status();
       for (const auto& t : topics) {
         if (t.name == name && t.partitions != existing->partitions) {

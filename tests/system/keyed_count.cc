@@ -1,0 +1,233 @@
+// runnel-keyed-count: the application and the checks of the exactly-once
+// system tests (kill_test.sh).
+//
+//   runnel-keyed-count run [app flags: --set k=v ... --input I --output O]
+//       groupByKey().count() into the store "counts"; every update goes to
+//       the output topic as key -> decimal count.
+//   runnel-keyed-count topics --bootstrap B --create T1,T2 --partitions P
+//   runnel-keyed-count produce --bootstrap B --topic T --count N --keys K
+//       [--rate R records/s] [--seed S]
+//       keys "k<0..K-1>", uniformly random.
+//   runnel-keyed-count verify --bootstrap B --input I --output O
+//       [--timeout-s 300] [--quiet-s 15]
+//       The oracle is the input topic itself (count of each key). Reads the
+//       output read_committed until every key's last count equals the
+//       oracle (or nothing new came for quiet-s, or timeout-s passed), then
+//       checks that each key's counts only ever grow: a count seen twice or
+//       going back is an output record produced twice. Prints one JSON line
+//       and exits 0 only if the output is exactly right.
+
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/app.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/strings.h"
+#include "runnel/kafka/admin.h"
+#include "runnel/kafka/consumer.h"
+#include "runnel/kafka/producer.h"
+
+namespace {
+
+using runnel::Clock;
+using runnel::Offset;
+using runnel::Partition;
+using runnel::TopicPartition;
+
+std::map<std::string, std::string> Flags(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 2; i + 1 < argc; i += 2) flags[std::string(argv[i]).substr(2)] = argv[i + 1];
+  return flags;
+}
+
+int64_t IntFlag(const std::map<std::string, std::string>& flags, const std::string& name, int64_t fallback) {
+  auto it = flags.find(name);
+  int64_t v = fallback;
+  if (it != flags.end() && !absl::SimpleAtoi(it->second, &v)) {
+    std::fprintf(stderr, "--%s must be an integer\n", name.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+int CreateTopics(const std::map<std::string, std::string>& flags) {
+  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", flags.at("bootstrap")}});
+  if (!admin.ok()) return std::fprintf(stderr, "%s\n", admin.status().ToString().c_str()), 1;
+  std::vector<runnel::kafka::NewTopic> topics;
+  for (absl::string_view name : absl::StrSplit(flags.at("create"), ',', absl::SkipEmpty())) {
+    topics.push_back({.name = std::string(name), .partitions = static_cast<int32_t>(IntFlag(flags, "partitions", 6))});
+  }
+  absl::Status s = (*admin)->CreateTopics(topics, absl::Seconds(30));
+  if (!s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+  return 0;
+}
+
+int Produce(const std::map<std::string, std::string>& flags) {
+  const int64_t count = IntFlag(flags, "count", 100000), keys = IntFlag(flags, "keys", 1000);
+  const int64_t rate = IntFlag(flags, "rate", 0), seed = IntFlag(flags, "seed", 1);
+  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", flags.at("bootstrap")}, {"linger.ms", "5"}});
+  if (!producer.ok()) {
+    std::fprintf(stderr, "%s\n", producer.status().ToString().c_str());
+    return 1;
+  }
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  const absl::Time start = Clock::System().Now();
+  for (int64_t i = 0; i < count; ++i) {
+    std::string key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
+    absl::Status s = (*producer)->Send({.topic = flags.at("topic"), .key = key, .value = "1"});
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    if (rate > 0 && i % 1000 == 999) {
+      const absl::Time due = start + absl::Seconds(static_cast<double>(i + 1) / static_cast<double>(rate));
+      const absl::Duration ahead = due - Clock::System().Now();
+      if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+    }
+  }
+  absl::Status flushed = (*producer)->Flush(absl::Seconds(120));
+  if (!flushed.ok()) {
+    std::fprintf(stderr, "%s\n", flushed.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// Reads a whole topic from the start with a manual assignment.
+class TopicReader {
+ public:
+  static absl::StatusOr<TopicReader> Open(const std::string& bootstrap, const std::string& topic) {
+    auto consumer = runnel::kafka::Consumer::Create({{"bootstrap.servers", bootstrap},
+                                                     {"group.id", absl::StrCat("verify-", topic)},
+                                                     {"isolation.level", "read_committed"}});
+    if (!consumer.ok()) return consumer.status();
+    auto partitions = PartitionCount(bootstrap, topic);
+    if (!partitions.ok()) return partitions.status();
+    std::vector<std::pair<TopicPartition, Offset>> from;
+    for (int32_t p = 0; p < *partitions; ++p) from.emplace_back(TopicPartition{topic, Partition(p)}, Offset(-2));
+    if (absl::Status s = (*consumer)->AssignAt(from); !s.ok()) return s;
+    return TopicReader(*std::move(consumer));
+  }
+  // Records that arrive within `wait`.
+  absl::Status Poll(absl::Duration wait, std::vector<runnel::kafka::ConsumedRecord>& out) {
+    out.clear();
+    return consumer_->Poll(wait, 50000, out);
+  }
+
+ private:
+  explicit TopicReader(std::unique_ptr<runnel::kafka::Consumer> c) : consumer_(std::move(c)) {}
+  static absl::StatusOr<int32_t> PartitionCount(const std::string& bootstrap, const std::string& topic) {
+    auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", bootstrap}});
+    if (!producer.ok()) return producer.status();
+    return (*producer)->PartitionCount(topic, absl::Seconds(30));
+  }
+  std::unique_ptr<runnel::kafka::Consumer> consumer_;
+};
+
+int Verify(const std::map<std::string, std::string>& flags) {
+  const absl::Duration timeout = absl::Seconds(IntFlag(flags, "timeout-s", 300));
+  const absl::Duration quiet = absl::Seconds(IntFlag(flags, "quiet-s", 15));
+  const std::string& bootstrap = flags.at("bootstrap");
+  // The oracle: every input record counts once.
+  absl::flat_hash_map<std::string, int64_t> oracle;
+  int64_t inputs = 0;
+  {
+    auto input = TopicReader::Open(bootstrap, flags.at("input"));
+    if (!input.ok()) return std::fprintf(stderr, "%s\n", input.status().ToString().c_str()), 1;
+    std::vector<runnel::kafka::ConsumedRecord> batch;
+    for (absl::Time last = Clock::System().Now(); Clock::System().Now() - last < absl::Seconds(3);) {
+      if (absl::Status s = input->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
+      if (!batch.empty()) last = Clock::System().Now();
+      for (const auto& r : batch) ++oracle[std::string(r.key().value_or(""))], ++inputs;
+    }
+  }
+  auto output = TopicReader::Open(bootstrap, flags.at("output"));
+  if (!output.ok()) return std::fprintf(stderr, "%s\n", output.status().ToString().c_str()), 1;
+  absl::flat_hash_map<std::string, int64_t> last;
+  int64_t outputs = 0, repeated = 0, bad_values = 0;
+  int64_t matching = 0;  // keys whose last count equals the oracle
+  const absl::Time start = Clock::System().Now();
+  absl::Time last_record = start;
+  std::vector<runnel::kafka::ConsumedRecord> batch;
+  while (matching < static_cast<int64_t>(oracle.size())) {
+    const absl::Time now = Clock::System().Now();
+    if (now - start > timeout || now - last_record > quiet) break;
+    if (absl::Status s = output->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
+    if (!batch.empty()) last_record = Clock::System().Now();
+    for (const auto& r : batch) {
+      ++outputs;
+      std::string key(r.key().value_or(""));
+      int64_t count = 0;
+      if (!absl::SimpleAtoi(runnel::ToAbsl(r.value().value_or("")), &count)) {
+        ++bad_values;
+        continue;
+      }
+      auto [it, inserted] = last.try_emplace(key, 0);
+      if (!inserted && count <= it->second) ++repeated;
+      const int64_t want = oracle.contains(key) ? oracle[key] : -1;
+      if (it->second == want) --matching;
+      it->second = count;
+      if (count == want) ++matching;
+    }
+  }
+  int64_t wrong = 0, over = 0, under = 0;
+  for (const auto& [key, want] : oracle) {
+    auto it = last.find(key);
+    const int64_t got = it == last.end() ? 0 : it->second;
+    if (got != want) ++wrong;
+    over += std::max<int64_t>(0, got - want);
+    under += std::max<int64_t>(0, want - got);
+  }
+  const bool exact = wrong == 0 && repeated == 0 && bad_values == 0;
+  std::printf(
+      "{\"input_records\": %lld, \"keys\": %zu, \"output_records\": %lld, \"keys_wrong\": %lld, "
+      "\"overcounted\": %lld, \"undercounted\": %lld, \"repeated_outputs\": %lld, \"bad_values\": %lld, "
+      "\"exact\": %s}\n",
+      static_cast<long long>(inputs), oracle.size(), static_cast<long long>(outputs), static_cast<long long>(wrong),
+      static_cast<long long>(over), static_cast<long long>(under), static_cast<long long>(repeated),
+      static_cast<long long>(bad_values), exact ? "true" : "false");
+  return exact ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "produce" || mode == "verify" || mode == "topics") {
+    auto flags = Flags(argc, argv);
+    std::vector<const char*> required{"bootstrap"};
+    if (mode == "produce") required.push_back("topic");
+    if (mode == "verify") required.insert(required.end(), {"input", "output"});
+    if (mode == "topics") required.push_back("create");
+    for (const char* name : required) {
+      if (!flags.contains(name)) return std::fprintf(stderr, "--%s is required\n", name), 2;
+    }
+    if (mode == "topics") return CreateTopics(flags);
+    return mode == "produce" ? Produce(flags) : Verify(flags);
+  }
+  if (mode != "run") {
+    std::fprintf(stderr, "usage: runnel-keyed-count run|produce|verify [flags]\n");
+    return 2;
+  }
+  return runnel_apps::RunApp(
+      "runnel-keyed-count", argc - 1, argv + 1, {.input = "keyed-input", .output = "keyed-counts"},
+      [](const runnel_apps::AppArgs& args) {
+        runnel::StreamsBuilder builder;
+        builder.Stream(args.input, runnel::Consumed(runnel::serdes::String(), runnel::serdes::String()))
+            .GroupByKey()
+            .Count(runnel::Materialized<std::string, int64_t>::As("counts", runnel::serdes::String(),
+                                                                  runnel::serdes::Int64()))
+            .ToStream()
+            .MapValues([](const int64_t& count) { return absl::StrCat(count); })
+            .To(args.output, runnel::Produced(runnel::serdes::String(), runnel::serdes::String()));
+        return builder.Build();
+      });
+}

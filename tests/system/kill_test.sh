@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Exactly-once under kill -9: a keyed count (runnel-keyed-count) runs as
+# several instances while input is produced; one instance at a time is
+# killed with SIGKILL at random moments and restarted on its own state
+# directory (static membership, so it takes its partitions back). At the
+# end the read_committed output must hold, for every key, the oracle's count
+# as its last value, and no count twice (verify). With --report-only 1 (the
+# at-least-once run) the same numbers are printed, not enforced.
+#
+#   kill_test.sh --bin runnel-keyed-count [--bootstrap host:port]
+#     [--guarantee exactly_once_v2] [--records 300000] [--rate 30000]
+#     [--keys 10000] [--partitions 6] [--instances 3] [--threads 2]
+#     [--kills 3] [--commit-ms 500] [--cache-bytes 0] [--report-only 0] [--seed $RANDOM]
+#
+# The record cache is off by default: every update is sent at once, so a
+# kill between commits leaves the most uncommitted output behind.
+#
+# Short runs are CTest tests (tests/system/CMakeLists.txt); the long run of
+# the exactly-once issue is
+#   kill_test.sh --bin build/tests/system/runnel-keyed-count \
+#     --bootstrap <broker> --records 2000000 --rate 50000 --kills 5
+set -euo pipefail
+bin="" bootstrap="" guarantee=exactly_once_v2 records=300000 rate=30000 keys=10000
+partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) bin=$2 ;; --bootstrap) bootstrap=$2 ;; --guarantee) guarantee=$2 ;;
+    --records) records=$2 ;; --rate) rate=$2 ;; --keys) keys=$2 ;; --partitions) partitions=$2 ;;
+    --instances) instances=$2 ;; --threads) threads=$2 ;; --kills) kills=$2 ;;
+    --report-only) report_only=$2 ;; --seed) seed=$2 ;; --commit-ms) commit_ms=$2 ;; --cache-bytes) cache=$2 ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
+[ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
+RANDOM=$seed
+work=$(mktemp -d)
+declare -a pids
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${producer:-}" ] && kill "$producer" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+suffix="$$-$RANDOM"
+in="kc-in-$suffix" out="kc-out-$suffix" appid="kc-$suffix"
+log() { echo "[$(date +%T)] $*" >&2; }
+
+"$bin" topics --bootstrap "$bootstrap" --create "$in,$out" --partitions "$partitions"
+start() {
+  local i=$1
+  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
+    --set num.stream.threads="$threads" --set processing.guarantee="$guarantee" \
+    --set commit.interval.ms="$commit_ms" --set statestore.cache.max.bytes="$cache" \
+    --set state.dir="$work/state-$i" --set consumer.group.instance.id="$appid-$i" \
+    --set consumer.session.timeout.ms=10000 --set consumer.heartbeat.interval.ms=1000 \
+    --input "$in" --output "$out" --log-level warn >>"$work/instance-$i.log" 2>&1 &
+  pids[$i]=$!
+}
+for i in $(seq 1 "$instances"); do start "$i"; done
+log "$instances instances x $threads threads ($guarantee); producing $records records at $rate/s"
+"$bin" produce --bootstrap "$bootstrap" --topic "$in" --count "$records" --keys "$keys" --rate "$rate" \
+  --seed "$seed" &
+producer=$!
+span=$(( records / rate ))
+for k in $(seq 1 "$kills"); do
+  sleep "$(( 1 + RANDOM % (span / kills + 1) )).$(( RANDOM % 10 ))"
+  i=$(( 1 + RANDOM % instances ))
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    echo "FAIL: instance $i died by itself; its log:" >&2
+    tail -30 "$work/instance-$i.log" >&2
+    exit 1
+  fi
+  log "kill -9 instance $i (pid ${pids[$i]})"
+  kill -9 "${pids[$i]}"
+  wait "${pids[$i]}" 2>/dev/null || true
+  sleep "0.$(( RANDOM % 10 ))"
+  start "$i"
+done
+wait "$producer"
+producer=""
+log "input complete; verifying the read_committed output"
+set +e
+result=$("$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 20)
+verified=$?
+set -e
+echo "$guarantee commit.interval.ms=$commit_ms cache=$cache kills=$kills instances=$instances threads=$threads: $result"
+for i in $(seq 1 "$instances"); do
+  kill -TERM "${pids[$i]}"
+  if ! wait "${pids[$i]}"; then
+    echo "FAIL: instance $i did not exit cleanly on SIGTERM; its log:" >&2
+    tail -30 "$work/instance-$i.log" >&2
+    exit 1
+  fi
+done
+pids=()
+if [ "$verified" != 0 ] && [ "$report_only" != 1 ]; then
+  echo "FAIL: the output is not exactly the oracle" >&2
+  for i in $(seq 1 "$instances"); do echo "--- instance $i" >&2; grep -v "^\s*$" "$work/instance-$i.log" | tail -15 >&2; done
+  exit 1
+fi
+exit 0
