@@ -1,14 +1,17 @@
 // runnel-keyed-count: the application and the checks of the exactly-once
 // system tests (kill_test.sh).
 //
-//   runnel-keyed-count run [app flags: --set k=v ... --input I --output O]
+//   runnel-keyed-count run [app flags: --set k=v ... --input I[,I2] --output O]
 //       groupByKey().count() into the store "counts"; every update goes to
-//       the output topic as key -> decimal count.
+//       the output topic as key -> decimal count. Two inputs are merged
+//       first: one sub-topology reading both, so partition p of each must
+//       land on the same instance (co-partitioning) for the counts to add
+//       up.
 //   runnel-keyed-count topics --bootstrap B --create T1,T2 --partitions P
-//   runnel-keyed-count produce --bootstrap B --topic T --count N --keys K
+//   runnel-keyed-count produce --bootstrap B --topic T[,T2] --count N --keys K
 //       [--rate R records/s] [--seed S]
-//       keys "k<0..K-1>", uniformly random.
-//   runnel-keyed-count verify --bootstrap B --input I --output O
+//       keys "k<0..K-1>" and topics uniformly random.
+//   runnel-keyed-count verify --bootstrap B --input I[,I2] --output O
 //       [--timeout-s 300] [--quiet-s 15]
 //       The oracle is the input topic itself (count of each key). Reads the
 //       output read_committed until every key's last count equals the
@@ -79,10 +82,12 @@ int Produce(const std::map<std::string, std::string>& flags) {
     return 1;
   }
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::vector<std::string> topics = absl::StrSplit(flags.at("topic"), ',', absl::SkipEmpty());
   const absl::Time start = Clock::System().Now();
   for (int64_t i = 0; i < count; ++i) {
     std::string key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
-    absl::Status s = (*producer)->Send({.topic = flags.at("topic"), .key = key, .value = "1"});
+    const std::string& topic = topics[rng() % topics.size()];
+    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = "1"});
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;
@@ -139,8 +144,8 @@ int Verify(const std::map<std::string, std::string>& flags) {
   // The oracle: every input record counts once.
   absl::flat_hash_map<std::string, int64_t> oracle;
   int64_t inputs = 0;
-  {
-    auto input = TopicReader::Open(bootstrap, flags.at("input"));
+  for (absl::string_view topic : absl::StrSplit(flags.at("input"), ',', absl::SkipEmpty())) {
+    auto input = TopicReader::Open(bootstrap, std::string(topic));
     if (!input.ok()) return std::fprintf(stderr, "%s\n", input.status().ToString().c_str()), 1;
     std::vector<runnel::kafka::ConsumedRecord> batch;
     for (absl::Time last = Clock::System().Now(); Clock::System().Now() - last < absl::Seconds(3);) {
@@ -221,8 +226,11 @@ int main(int argc, char** argv) {
       "runnel-keyed-count", argc - 1, argv + 1, {.input = "keyed-input", .output = "keyed-counts"},
       [](const runnel_apps::AppArgs& args) {
         runnel::StreamsBuilder builder;
-        builder.Stream(args.input, runnel::Consumed(runnel::serdes::String(), runnel::serdes::String()))
-            .GroupByKey()
+        std::vector<std::string> inputs = absl::StrSplit(args.input, ',', absl::SkipEmpty());
+        auto consumed = runnel::Consumed(runnel::serdes::String(), runnel::serdes::String());
+        auto stream = builder.Stream(inputs.at(0), consumed);
+        for (size_t i = 1; i < inputs.size(); ++i) stream = stream.Merge(builder.Stream(inputs[i], consumed));
+        stream.GroupByKey()
             .Count(runnel::Materialized<std::string, int64_t>::As("counts", runnel::serdes::String(),
                                                                   runnel::serdes::Int64()))
             .ToStream()

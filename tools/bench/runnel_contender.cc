@@ -25,6 +25,7 @@
 
 int main(int argc, char** argv) {
   std::string bootstrap, input, output, app = "runnel-bench", threads = "1", workload = "W1";
+  std::string guarantee = "at_least_once", commit_ms = "1000";
   long long records = 0;
   int partitions = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
     else if (f == "--threads") threads = v;
     else if (f == "--workload") workload = v;
     else if (f == "--partitions") partitions = std::stoi(v);
+    else if (f == "--guarantee") guarantee = v;
+    else if (f == "--commit-ms") commit_ms = v;
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
   if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 ||
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
   auto config = runnel::StreamsConfig::Create({{"application.id", app},
                                                {"bootstrap.servers", bootstrap},
                                                {"num.stream.threads", threads},
-                                               {"commit.interval.ms", "1000"},
+                                               {"commit.interval.ms", commit_ms},
+                                               {"processing.guarantee", guarantee},
                                                {"state.dir", state_dir}});
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
