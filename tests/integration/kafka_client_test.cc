@@ -174,7 +174,12 @@ TEST(KafkaClientTest, ReadCommittedEndIsTheLastStableOffsetPastTheMarker) {
   EXPECT_EQ(open->second, Offset(0)) << "an open transaction holds the last stable offset back";
 
   ASSERT_TRUE((*producer)->CommitTransaction(absl::Seconds(30)).ok());
+  // The coordinator writes the markers just after the commit returns.
   auto committed = (*consumer)->Watermarks(tp, absl::Seconds(30));
+  for (int i = 0; i < 100 && committed.ok() && committed->second < Offset(4); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    committed = (*consumer)->Watermarks(tp, absl::Seconds(30));
+  }
   ASSERT_TRUE(committed.ok());
   EXPECT_EQ(committed->second, Offset(4)) << "3 records and the commit marker";
 

@@ -162,8 +162,11 @@ absl::StatusOr<TopicMarks> ReadMarks(const std::string& bootstrap, const std::st
   if (!admin.ok()) return admin.status();
   auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
   if (!description.ok()) return description.status();
-  auto consumer = runnel::kafka::Consumer::Create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+  // End-of-partition positions say where a transactional topic ends: past
+  // its trailing commit marker, which no record has.
+  auto consumer = runnel::kafka::Consumer::Create({{"bootstrap.servers", bootstrap},
+                                                   {"group.id", absl::StrCat("runnel-kafka-", getpid())},
+                                                   {"enable.partition.eof", "true"}});
   if (!consumer.ok()) return consumer.status();
   TopicMarks out{.consumer = *std::move(consumer)};
   for (int32_t p = 0; p < description->partitions; ++p) {
@@ -175,7 +178,8 @@ absl::StatusOr<TopicMarks> ReadMarks(const std::string& bootstrap, const std::st
 }
 
 // Records in a topic = sum over partitions of (high - low watermark). Exact
-// for topics written without transactions (no control records).
+// for topics written without transactions (no control records); a
+// transactional topic counts its markers and aborted records too.
 int Count(const Args& args, const std::string& bootstrap) {
   auto topic = ReadMarks(bootstrap, args.Get("topic"));
   if (!topic.ok()) return Fail(topic.status());
@@ -204,10 +208,12 @@ int TableSum(const Args& args, const std::string& bootstrap) {
   auto longs = runnel::serdes::Int64();
   absl::flat_hash_map<std::string, int64_t> last;
   std::vector<runnel::kafka::ConsumedRecord> batch;
+  std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> eof;
   absl::Time quiet_since = runnel::Clock::System().Now();
   while (!ends.empty()) {
     batch.clear();
-    if (absl::Status s = consumer->Poll(absl::Milliseconds(500), 10000, batch); !s.ok()) return Fail(s);
+    eof.clear();
+    if (absl::Status s = consumer->Poll(absl::Milliseconds(500), 10000, batch, &eof); !s.ok()) return Fail(s);
     if (batch.empty() && runnel::Clock::System().Now() - quiet_since > absl::Seconds(60)) {
       return Fail(absl::DeadlineExceededError("no records for 60 s before the end of the topic"));
     }
@@ -218,6 +224,10 @@ int TableSum(const Args& args, const std::string& bootstrap) {
       last[std::string(r.key().value_or(""))] = *v;
       auto it = ends.find(r.partition().value());
       if (it != ends.end() && r.offset().value() + 1 >= it->second) ends.erase(it);
+    }
+    for (const auto& [tp, position] : eof) {
+      auto it = ends.find(tp.partition.value());
+      if (it != ends.end() && position.value() >= it->second) ends.erase(it);
     }
   }
   int64_t sum = 0;
