@@ -28,6 +28,8 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
       eos_(config.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2),
       directory_(directory),
       transactional_id_(absl::StrCat(config.application_id(), "-", process_id, "-", index + 1)),
+      client_id_(ThreadClientId(config.client_id().empty() ? config.application_id() : config.client_id(),
+                                process_id, index)),
       topology_(std::move(topology)),
       config_(config),
       metrics_(metrics),
@@ -56,7 +58,7 @@ StreamThread::~StreamThread() {
 absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> on_exit) {
   on_exit_ = std::move(on_exit);
   RUNNEL_RETURN_IF_ERROR(CreateProducer());
-  kafka::ClientConfig consumer_config = config_.ConsumerConfig(absl::StrCat(name_, "-consumer"));
+  kafka::ClientConfig consumer_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-consumer"));
   // Static membership: one member per thread, as Kafka Streams does.
   if (auto it = consumer_config.find("group.instance.id"); it != consumer_config.end()) {
     it->second = absl::StrCat(it->second, "-", index_ + 1);
@@ -72,10 +74,12 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
 }
 
 absl::Status StreamThread::CreateProducer() {
-  kafka::ClientConfig config = config_.ProducerConfig(absl::StrCat(name_, "-producer"));
+  kafka::ClientConfig config = config_.ProducerConfig(absl::StrCat(client_id_, "-producer"));
+  if (eos_) config["transactional.id"] = transactional_id_;
+  // Where each changelog partition ends: what the stores' offsets
+  // (exactly-once) or checkpoints (at-least-once) record.
   std::function<void(const kafka::DeliveryReport&)> on_delivery;
-  if (eos_) {
-    config["transactional.id"] = transactional_id_;
+  if (!changelog_topics_.empty()) {
     on_delivery = [this](const kafka::DeliveryReport& report) {
       if (!report.status.ok() || !changelog_topics_.contains(report.topic)) return;
       const Offset next(report.offset.value() + 1);
@@ -362,23 +366,23 @@ absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
 
 absl::Status StreamThread::WriteCheckpoints() {
   if (eos_) return absl::OkStatus();  // offsets are committed inside the stores
+  // The producer was flushed: every changelog record sent so far is
+  // delivered, and the delivery reports say where each partition ends.
+  // (Querying the watermarks instead cost a broker round trip per changelog
+  // partition per commit: seconds per commit with a few dozen partitions.)
+  absl::flat_hash_map<TopicPartition, Offset> delivered;
+  {
+    absl::MutexLock lock(&delivered_mu_);
+    delivered.swap(delivered_);
+  }
   for (auto& [id, task] : tasks_) {
     // A restoring task's checkpoint is written when its restore completes.
     if (!task->stateful() || task->restoring()) continue;
-    // Everything this task sent is acknowledged (the producer was flushed),
-    // and only this task writes its changelog partitions: their end is
-    // exactly what the stores hold.
     std::map<TopicPartition, Offset> ends;
     for (const auto& tp : task->ChangelogPartitions()) {
-      auto marks = consumer_->Watermarks(tp, absl::Seconds(10));
-      if (!marks.ok()) {
-        Logger("runnel")->warn("{}: no checkpoint for task {} this time: {}", name_, id.ToString(),
-                               marks.status().ToString());
-        ends.clear();
-        break;
-      }
-      ends[tp] = marks->second;
+      if (auto it = delivered.find(tp); it != delivered.end()) ends[tp] = it->second;
     }
+    // Nothing new: the last checkpoint still holds.
     if (ends.empty()) continue;
     absl::Status s = task->Checkpoint(ends);
     if (!s.ok()) Logger("runnel")->warn("{}: checkpoint of task {}: {}", name_, id.ToString(), s.ToString());
@@ -477,8 +481,10 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
           topology_->subtopologies()[sub].stores, std::move(state));
       // A task that moved from another thread of this process is released
       // when that thread closes it (its revocation normally comes first; a
-      // lost assignment may not): wait a little for it.
+      // lost assignment may not), a standby replica of it when asked: wait a
+      // little for it.
       absl::Status s = task->Init();
+      if (absl::IsUnavailable(s) && directory_ != nullptr) directory_->RequestRelease(id);
       for (int waited_ms = 0; absl::IsUnavailable(s) && waited_ms < 10'000; waited_ms += 50) {
         absl::SleepFor(absl::Milliseconds(50));
         s = task->Init();
@@ -510,7 +516,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
 absl::Status StreamThread::RestoreStep() {
   StreamTask* task = restoring_.front();
   if (restore_consumer_ == nullptr) {
-    kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(name_, "-restore-consumer"));
+    kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-restore-consumer"));
     restore_config.erase("group.instance.id");
     // End-of-partition positions finish a restore past a trailing
     // transaction marker.

@@ -133,6 +133,8 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   const bool eos_;
   StateDirectory* directory_;
   const std::string transactional_id_;
+  // Kafka client.id prefix (ThreadClientId): carries the process id.
+  const std::string client_id_;
   std::shared_ptr<const Topology> topology_;
   const StreamsConfig& config_;
   MetricsRegistry* metrics_;
@@ -165,14 +167,15 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   } last_route_;
   absl::Status rebalance_error_;
 
-  // Exactly-once state, this thread only.
+  // Exactly-once state, this thread only (delivered_ serves both modes).
   bool in_transaction_ = false;
   // The first send error of the open transaction: processing that fails on
   // it recovers (RecoverFromTransactionError) instead of failing the thread.
   absl::Status txn_error_;
   absl::flat_hash_set<std::string> changelog_topics_;
-  // Changelog partition -> offset after its last record delivered in the
-  // open transaction. Written by the producer's delivery thread.
+  // Changelog partition -> offset after its last record delivered since the
+  // last commit (the open transaction's, under EOS). Written by the
+  // producer's delivery thread.
   absl::Mutex delivered_mu_;
   absl::flat_hash_map<TopicPartition, Offset> delivered_ ABSL_GUARDED_BY(delivered_mu_);
 

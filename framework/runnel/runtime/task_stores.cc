@@ -36,6 +36,7 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
     auto offsets = checkpoint_.Read();
     if (offsets.ok()) {
       restore_from_ = *std::move(offsets);
+      checkpointed_ = restore_from_;
     } else if (absl::IsNotFound(offsets.status()) || absl::IsDataLoss(offsets.status())) {
       // Without a trustworthy checkpoint the local files may hold anything:
       // start from empty stores and the whole changelog.
@@ -254,15 +255,18 @@ absl::Status TaskStores::Flush() {
 
 absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends) {
   if (env_.exactly_once) return absl::OkStatus();
-  std::map<TopicPartition, Offset> offsets;
+  bool changed = false;
   for (auto& [name, e] : stores_) {
     if (e.logged == nullptr || e.spec.kind != StoreSpec::Kind::kRocksDb) continue;
     TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
     auto it = changelog_ends.find(tp);
-    if (it != changelog_ends.end()) offsets[tp] = it->second;
+    if (it == changelog_ends.end()) continue;
+    checkpointed_.insert_or_assign(tp, it->second);
+    changed = true;
   }
-  if (offsets.empty()) return absl::OkStatus();
-  return checkpoint_.Write(offsets);
+  if (!changed) return absl::OkStatus();
+  // Partitions not in `changelog_ends` keep their earlier offsets.
+  return checkpoint_.Write(checkpointed_);
 }
 
 absl::Status TaskStores::CommitTransaction(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next) {
@@ -274,6 +278,43 @@ absl::Status TaskStores::CommitTransaction(const absl::flat_hash_map<TopicPartit
         absl::StrCat("task ", task_.ToString())));
   }
   return absl::OkStatus();
+}
+
+std::map<TopicPartition, Offset> TaskStores::StandbyPositions() const {
+  std::map<TopicPartition, Offset> out;
+  for (const auto& [name, e] : stores_) {
+    if (e.logged == nullptr || e.spec.kind != StoreSpec::Kind::kRocksDb) continue;
+    const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
+    auto applied = standby_applied_.find(tp);
+    auto from = restore_from_.find(tp);
+    out[tp] = applied != standby_applied_.end() ? applied->second
+              : from != restore_from_.end()     ? from->second
+                                                : Offset(-2);
+  }
+  return out;
+}
+
+absl::Status TaskStores::ApplyStandby(const TopicPartition& tp, const std::vector<KeyValueStore::Write>& writes,
+                                      Offset next) {
+  for (auto& [name, e] : stores_) {
+    if (e.logged == nullptr || e.logged->partition() != tp.partition || e.logged->changelog_topic() != tp.topic) {
+      continue;
+    }
+    standby_applied_[tp] = next;
+    if (e.txn != nullptr) return e.txn->RestoreBatch(writes, next);
+    return e.logged->RestoreBatch(writes);
+  }
+  return absl::NotFoundError(absl::StrCat("task ", task_.ToString(), " has no store logged to ", tp.ToString()));
+}
+
+absl::Status TaskStores::CheckpointStandby() {
+  if (env_.exactly_once || standby_applied_.empty()) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(Flush());
+  std::map<TopicPartition, Offset> positions = StandbyPositions();
+  for (auto it = positions.begin(); it != positions.end();) {
+    it = it->second.value() < 0 ? positions.erase(it) : std::next(it);
+  }
+  return Checkpoint(positions);
 }
 
 void TaskStores::Close() {

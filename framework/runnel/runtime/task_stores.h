@@ -95,6 +95,16 @@ class TaskStores {
   // Exactly-once, after the transaction committed: `changelog_next` has,
   // per changelog partition written in it, the offset after its last record.
   absl::Status CommitTransaction(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next);
+
+  // Standby replicas: the stores follow their changelogs with no end.
+  // StandbyPositions says where each logged RocksDB store resumes (its
+  // checkpoint or committed offset; Offset(-2), the beginning, without one);
+  // ApplyStandby writes what arrived (under EOS with its offset, atomically);
+  // CheckpointStandby makes at-least-once positions durable (memtables, then
+  // the checkpoint file).
+  std::map<TopicPartition, Offset> StandbyPositions() const;
+  absl::Status ApplyStandby(const TopicPartition& tp, const std::vector<KeyValueStore::Write>& writes, Offset next);
+  absl::Status CheckpointStandby();
   void Close();
 
  private:
@@ -126,7 +136,13 @@ class TaskStores {
   // offsets the checkpoint will record.
   std::vector<RestorePlan> plans_;
   std::map<TopicPartition, Offset> restored_ends_;
+  // At-least-once: what the checkpoint file holds (merged into on each
+  // Checkpoint).
+  std::map<TopicPartition, Offset> checkpointed_;
   bool locked_ = false;
+  // Standby: next offset per changelog partition applied since the last
+  // CheckpointStandby (at-least-once).
+  std::map<TopicPartition, Offset> standby_applied_;
 };
 
 }  // namespace runnel
