@@ -232,6 +232,40 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Admin::ListGroupOffsets(const s
   return out;
 }
 
+absl::StatusOr<GroupDescription> Admin::DescribeGroup(const std::string& group, absl::Duration timeout) {
+  const char* groups[] = {group.c_str()};
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout);
+  rd_kafka_DescribeConsumerGroups(rk_, groups, 1, request.options(), request.queue());
+  auto event = request.Wait("describe group");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupDescription_t** descriptions =
+      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(*event), &n);
+  if (n != 1) return absl::InternalError(absl::StrCat("describe group '", group, "': ", n, " results"));
+  const rd_kafka_ConsumerGroupDescription_t* d = descriptions[0];
+  if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(d)) {
+    return ErrorToStatus(e, absl::StrCat("describe group '", group, "'"));
+  }
+  GroupDescription out;
+  out.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(d));
+  for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(d); ++i) {
+    const rd_kafka_MemberDescription_t* m = rd_kafka_ConsumerGroupDescription_member(d, i);
+    const char* instance = rd_kafka_MemberDescription_group_instance_id(m);
+    GroupMember member{.member_id = rd_kafka_MemberDescription_consumer_id(m),
+                       .client_id = rd_kafka_MemberDescription_client_id(m),
+                       .group_instance_id = instance != nullptr ? instance : "",
+                       .host = rd_kafka_MemberDescription_host(m)};
+    const rd_kafka_MemberAssignment_t* assignment = rd_kafka_MemberDescription_assignment(m);
+    const rd_kafka_topic_partition_list_t* parts =
+        assignment != nullptr ? rd_kafka_MemberAssignment_partitions(assignment) : nullptr;
+    for (int j = 0; parts != nullptr && j < parts->cnt; ++j) {
+      member.assignment.push_back({parts->elems[j].topic, Partition(parts->elems[j].partition)});
+    }
+    out.members.push_back(std::move(member));
+  }
+  return out;
+}
+
 absl::Status Admin::AlterGroupOffsets(const std::string& group,
                                       const std::map<TopicPartition, Offset>& offsets,
                                       absl::Duration timeout) {

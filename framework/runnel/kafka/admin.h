@@ -30,6 +30,20 @@ struct NewTopic {
   std::map<std::string, std::string> configs;
 };
 
+// A consumer group as the coordinator sees it.
+struct GroupMember {
+  std::string member_id;
+  std::string client_id;
+  std::string group_instance_id;  // empty without static membership
+  std::string host;
+  std::vector<TopicPartition> assignment;
+};
+struct GroupDescription {
+  // "Stable", "PreparingRebalance", "CompletingRebalance", "Empty", "Dead" or "Unknown".
+  std::string state;
+  std::vector<GroupMember> members;
+};
+
 struct TopicDescription {
   std::string name;
   int32_t partitions = 0;
@@ -61,6 +75,8 @@ class Admin {
                                  const std::map<TopicPartition, Offset>& offsets,
                                  absl::Duration timeout);
   absl::Status DeleteGroup(const std::string& group, absl::Duration timeout);
+  // The group's members and their assignments (DescribeConsumerGroups).
+  absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group, absl::Duration timeout);
 
  private:
   explicit Admin(rd_kafka_s* rk);

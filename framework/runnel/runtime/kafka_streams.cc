@@ -2,10 +2,8 @@
 
 #include <csignal>
 #include <ctime>
-#include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
@@ -167,8 +165,7 @@ absl::Status KafkaStreams::Start() {
     process_id = directory_->process_id();
     rocksdb_ = RocksDbResources::Create(config_.rocksdb_block_cache_bytes(), config_.rocksdb_write_buffer_bytes());
   } else {
-    std::random_device rd;
-    process_id = absl::StrFormat("%08x-%08x", rd(), rd());
+    process_id = NewProcessId();
   }
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
@@ -190,6 +187,13 @@ absl::Status KafkaStreams::Start() {
       return s;
     }
     ++running_threads_;
+  }
+  if (config_.num_standby_replicas() > 0 && directory_ != nullptr) {
+    standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_);
+    if (absl::Status s = standby_->Start(); !s.ok()) {
+      Logger("runnel")->warn("standby replicas disabled: {}", s.ToString());
+      standby_.reset();
+    }
   }
   SetState(State::kRunning);
   return absl::OkStatus();
@@ -229,6 +233,7 @@ absl::Status KafkaStreams::Wait() {
   absl::Status result = first_error_;
   mu_.Unlock();
   for (auto& t : threads_) t->Join();
+  if (standby_ != nullptr) standby_->Stop();
   // Every task is closed: another instance may use the directory now.
   directory_.reset();
   return result;

@@ -27,6 +27,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/runtime/local_stores.h"
+#include "runnel/runtime/standby.h"
 #include "runnel/runtime/stream_thread.h"
 #include "runnel/state/changelog.h"
 #include "runnel/state/rocksdb_kv_store.h"
@@ -80,6 +81,9 @@ class KafkaStreams {
   // Locked for the instance's life when the topology keeps state. Declared
   // before the threads: it outlives them.
   std::unique_ptr<StateDirectory> directory_;
+  // num.standby.replicas > 0 with state; stopped after the threads, before
+  // the directory is released.
+  std::unique_ptr<StandbyManager> standby_;
   // This instance's persistent stores, for Store(); shared with the views.
   std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   std::vector<std::unique_ptr<StreamThread>> threads_;

@@ -13,16 +13,30 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runnel/common/strings.h"
 
 namespace runnel {
 namespace {
 
+}  // namespace
+
 std::string NewProcessId() {
   std::random_device rd;
-  return absl::StrFormat("%08x-%08x-%08x-%08x", rd(), rd(), rd(), rd());
+  return absl::StrFormat("%08x%08x%08x%08x", rd(), rd(), rd(), rd());
 }
 
-}  // namespace
+std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index) {
+  return absl::StrCat(ToAbsl(prefix), "-", ToAbsl(process_id), "-StreamThread-", thread_index + 1);
+}
+
+std::optional<std::string> ProcessIdOfClientId(std::string_view client_id) {
+  const size_t thread = client_id.find("-StreamThread-");
+  if (thread == std::string_view::npos) return std::nullopt;
+  const std::string_view head = client_id.substr(0, thread);
+  const size_t dash = head.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == head.size()) return std::nullopt;
+  return std::string(head.substr(dash + 1));
+}
 
 absl::StatusOr<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::string& state_dir,
                                                                      const std::string& application_id) {
@@ -84,6 +98,17 @@ bool StateDirectory::TryLockTask(TaskId task) {
 void StateDirectory::UnlockTask(TaskId task) {
   absl::MutexLock lock(&mu_);
   locked_.erase(task);
+  release_requested_.erase(task);
+}
+
+void StateDirectory::RequestRelease(TaskId task) {
+  absl::MutexLock lock(&mu_);
+  if (locked_.contains(task)) release_requested_.insert(task);
+}
+
+bool StateDirectory::TakeReleaseRequest(TaskId task) {
+  absl::MutexLock lock(&mu_);
+  return release_requested_.erase(task) > 0;
 }
 
 }  // namespace runnel

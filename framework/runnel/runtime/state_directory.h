@@ -20,6 +20,7 @@
 // Ownership: KafkaStreams owns it; threads hold a pointer. Thread-safe.
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -29,6 +30,17 @@
 #include "runnel/common/types.h"
 
 namespace runnel {
+
+// A new random process id: 32 hex digits (no '-': it is parsed back out of
+// Kafka client ids).
+std::string NewProcessId();
+
+// The client.id of a stream thread's Kafka clients (before "-consumer",
+// "-producer", ...): <client.id or application.id>-<process id>-StreamThread-<n>.
+// Other instances find this instance's members in the group by it.
+std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index);
+// The process id inside a ThreadClientId-based client id, if it is one.
+std::optional<std::string> ProcessIdOfClientId(std::string_view client_id);
 
 class StateDirectory {
  public:
@@ -42,6 +54,11 @@ class StateDirectory {
   // False while another thread of this process holds the task.
   bool TryLockTask(TaskId task);
   void UnlockTask(TaskId task);
+  // Asks whoever holds `task` to let go of it (a standby replica yields to
+  // the stream thread that became its active owner).
+  void RequestRelease(TaskId task);
+  // True once per request for `task`.
+  bool TakeReleaseRequest(TaskId task);
 
  private:
   StateDirectory(std::string app_dir, int lock_fd, std::string process_id)
@@ -52,6 +69,7 @@ class StateDirectory {
   std::string process_id_;
   absl::Mutex mu_;
   std::set<TaskId> locked_ ABSL_GUARDED_BY(mu_);
+  std::set<TaskId> release_requested_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace runnel

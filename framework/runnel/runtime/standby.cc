@@ -1,0 +1,243 @@
+#include "runnel/runtime/standby.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
+#include "runnel/common/status.h"
+
+namespace runnel {
+namespace {
+
+// FNV-1a: stable across processes and builds (std::hash is not promised
+// to be), which placement needs.
+uint64_t Fnv(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+bool HasStandbyStores(const Topology& topology, int32_t sub) {
+  for (const auto& name : topology.subtopologies()[sub].stores) {
+    const StoreSpec& spec = topology.stores().at(name);
+    if (spec.logging && spec.kind == StoreSpec::Kind::kRocksDb) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, std::string>& active,
+                                                         const std::set<std::string>& processes, int replicas) {
+  std::map<TaskId, std::vector<std::string>> out;
+  std::map<std::string, int> load;
+  for (const auto& p : processes) load[p] = 0;
+  for (const auto& [task, owner] : active) {
+    std::vector<std::string> candidates;
+    for (const auto& p : processes) {
+      if (p != owner) candidates.push_back(p);
+    }
+    const std::string task_name = task.ToString();
+    std::sort(candidates.begin(), candidates.end(), [&](const std::string& a, const std::string& b) {
+      if (load[a] != load[b]) return load[a] < load[b];
+      const uint64_t ha = Fnv(a + "/" + task_name), hb = Fnv(b + "/" + task_name);
+      return ha != hb ? ha < hb : a < b;
+    });
+    candidates.resize(std::min<size_t>(candidates.size(), static_cast<size_t>(std::max(replicas, 0))));
+    for (const auto& p : candidates) ++load[p];
+    if (!candidates.empty()) out[task] = std::move(candidates);
+  }
+  return out;
+}
+
+StandbyManager::StandbyManager(std::shared_ptr<const Topology> topology, const StreamsConfig& config,
+                               std::string process_id, StateDirectory* directory,
+                               std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics)
+    : topology_(std::move(topology)),
+      config_(config),
+      process_id_(std::move(process_id)),
+      directory_(directory),
+      rocksdb_(std::move(rocksdb)),
+      applied_records_(metrics->GetCounter("runnel_standby_records_total")) {}
+
+StandbyManager::~StandbyManager() { Stop(); }
+
+absl::Status StandbyManager::Start() {
+  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  if (!admin.ok()) return Annotate(admin.status(), "creating the standby admin client");
+  admin_ = *std::move(admin);
+  kafka::ClientConfig consumer_config = config_.ConsumerConfig(
+      absl::StrCat(config_.client_id().empty() ? config_.application_id() : config_.client_id(), "-", process_id_,
+                   "-standby-consumer"));
+  consumer_config.erase("group.instance.id");
+  consumer_config["fetch.wait.max.ms"] = "100";
+  auto consumer = kafka::Consumer::Create(consumer_config);
+  if (!consumer.ok()) return Annotate(consumer.status(), "creating the standby consumer");
+  consumer_ = *std::move(consumer);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void StandbyManager::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<TaskId> StandbyManager::tasks() const {
+  absl::MutexLock lock(&mu_);
+  return published_;
+}
+
+void StandbyManager::Run() {
+  auto log = Logger("runnel");
+  absl::Time last_refresh = absl::InfinitePast(), last_checkpoint = Clock::System().Now();
+  while (!stop_.load()) {
+    const absl::Time now = Clock::System().Now();
+    if (now - last_refresh >= absl::Seconds(2)) {
+      last_refresh = now;
+      absl::Status s = Refresh();
+      if (!s.ok()) log->warn("standby replicas: {}", s.ToString());
+    }
+    bool released = false;
+    for (auto it = standbys_.begin(); it != standbys_.end();) {
+      const TaskId task = it->first;
+      ++it;
+      if (directory_->TakeReleaseRequest(task)) {
+        log->info("standby of task {} hands over to its new active owner", task.ToString());
+        Close(task);
+        released = true;
+      }
+    }
+    if (released) {
+      if (absl::Status s = Reassign(); !s.ok()) log->warn("standby replicas: {}", s.ToString());
+    }
+    if (standbys_.empty()) {
+      absl::SleepFor(absl::Milliseconds(50));
+      continue;
+    }
+    if (absl::Status s = Apply(absl::Milliseconds(50)); !s.ok()) log->warn("standby replicas: {}", s.ToString());
+    if (now - last_checkpoint >= config_.commit_interval()) {
+      last_checkpoint = now;
+      for (auto& [task, stores] : standbys_) {
+        absl::Status s = stores->CheckpointStandby();
+        if (!s.ok()) log->warn("standby of task {}: checkpoint: {}", task.ToString(), s.ToString());
+      }
+    }
+  }
+  while (!standbys_.empty()) Close(standbys_.begin()->first);
+}
+
+absl::Status StandbyManager::Refresh() {
+  auto group = admin_->DescribeGroup(config_.application_id(), absl::Seconds(10));
+  if (!group.ok()) return group.status();
+  // Mid-rebalance the assignments are in flux: wait for a stable group.
+  if (group->state != "Stable") return absl::OkStatus();
+  std::map<TaskId, std::string> active;
+  std::set<std::string> processes;
+  for (const auto& member : group->members) {
+    auto process = ProcessIdOfClientId(member.client_id);
+    if (!process) continue;
+    processes.insert(*process);
+    for (const auto& tp : member.assignment) {
+      const int32_t sub = topology_->SubtopologyForTopic(tp.topic);
+      if (sub < 0 || !HasStandbyStores(*topology_, sub)) continue;
+      active[TaskId{sub, tp.partition}] = *process;
+    }
+  }
+  std::set<TaskId> wanted;
+  for (const auto& [task, holders] : PlaceStandbys(active, processes, config_.num_standby_replicas())) {
+    if (std::find(holders.begin(), holders.end(), process_id_) != holders.end()) wanted.insert(task);
+  }
+  bool changed = false;
+  for (auto it = standbys_.begin(); it != standbys_.end();) {
+    const TaskId task = it->first;
+    ++it;
+    if (!wanted.contains(task)) {
+      Close(task);
+      changed = true;
+    }
+  }
+  for (const TaskId& task : wanted) {
+    if (standbys_.contains(task)) continue;
+    absl::Status s = Open(task);
+    // Held by a stream thread of this instance (it is active here, or
+    // was a moment ago): try again at the next refresh.
+    if (absl::IsUnavailable(s)) continue;
+    RUNNEL_RETURN_IF_ERROR(s);
+    changed = true;
+  }
+  return changed ? Reassign() : absl::OkStatus();
+}
+
+absl::Status StandbyManager::Open(TaskId task) {
+  StateEnv env{.application_id = config_.application_id(),
+               .app_dir = directory_->app_dir(),
+               .rocksdb = rocksdb_,
+               .cache_budget = &no_cache_,
+               .changelog = nullptr,
+               .directory = directory_,
+               .exactly_once = config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2};
+  auto stores = std::make_unique<TaskStores>(task, std::move(env), [] { return Timestamp(0); });
+  std::set<std::string> names;
+  for (const auto& name : topology_->subtopologies()[task.subtopology].stores) {
+    const StoreSpec& spec = topology_->stores().at(name);
+    if (spec.logging && spec.kind == StoreSpec::Kind::kRocksDb) names.insert(name);
+  }
+  RUNNEL_RETURN_IF_ERROR(stores->Open(topology_->stores(), names));
+  Logger("runnel")->info("standby of task {} opened", task.ToString());
+  standbys_.emplace(task, std::move(stores));
+  return absl::OkStatus();
+}
+
+void StandbyManager::Close(TaskId task) {
+  auto it = standbys_.find(task);
+  if (it == standbys_.end()) return;
+  absl::Status s = it->second->CheckpointStandby();
+  if (!s.ok()) Logger("runnel")->warn("standby of task {}: final checkpoint: {}", task.ToString(), s.ToString());
+  it->second->Close();
+  standbys_.erase(it);
+  for (auto p = partitions_.begin(); p != partitions_.end();) {
+    p = p->second == task ? partitions_.erase(p) : std::next(p);
+  }
+}
+
+absl::Status StandbyManager::Reassign() {
+  std::vector<std::pair<TopicPartition, Offset>> assignment;
+  partitions_.clear();
+  for (const auto& [task, stores] : standbys_) {
+    for (const auto& [tp, position] : stores->StandbyPositions()) {
+      assignment.emplace_back(tp, position);
+      partitions_[tp] = task;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    published_.clear();
+    for (const auto& [task, stores] : standbys_) published_.push_back(task);
+  }
+  return consumer_->AssignAt(assignment);
+}
+
+absl::Status StandbyManager::Apply(absl::Duration wait) {
+  std::vector<kafka::ConsumedRecord> batch;
+  RUNNEL_RETURN_IF_ERROR(consumer_->Poll(wait, 10'000, batch));
+  std::map<TopicPartition, std::pair<std::vector<KeyValueStore::Write>, Offset>> writes;
+  for (const auto& r : batch) {
+    auto key = r.key();
+    if (!key) continue;
+    auto& [list, next] = writes[TopicPartition{std::string(r.topic()), r.partition()}];
+    auto value = r.value();
+    list.push_back({std::string(*key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt});
+    next = Offset(r.offset().value() + 1);
+  }
+  for (auto& [tp, entry] : writes) {
+    auto owner = partitions_.find(tp);
+    if (owner == partitions_.end()) continue;  // closed since the poll
+    RUNNEL_RETURN_IF_ERROR(standbys_.at(owner->second)->ApplyStandby(tp, entry.first, entry.second));
+    applied_records_->Increment(static_cast<int64_t>(entry.first.size()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace runnel

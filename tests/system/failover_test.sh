@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Failover with and without standby replicas: a keyed count with a large
+# store runs as 2 instances (dynamic membership); once its output is
+# complete, one instance is killed with SIGKILL. The survivor takes its
+# tasks over after the session timeout. Then a second batch of input is
+# produced and the time from the kill until the output is exact again is
+# measured, with what the survivor restored for the moved tasks.
+#
+#   failover_test.sh --bin runnel-keyed-count [--bootstrap host:port]
+#     [--standbys 1] [--guarantee exactly_once_v2] [--records 1000000]
+#     [--keys 500000] [--partitions 4]
+set -euo pipefail
+bin="" bootstrap="" standbys=1 guarantee=exactly_once_v2 records=1000000 keys=500000 partitions=4
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) bin=$2 ;; --bootstrap) bootstrap=$2 ;; --standbys) standbys=$2 ;; --guarantee) guarantee=$2 ;;
+    --records) records=$2 ;; --keys) keys=$2 ;; --partitions) partitions=$2 ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
+[ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
+work=$(mktemp -d)
+declare -a pids
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+suffix="$$-$RANDOM"
+in="fo-in-$suffix" out="fo-out-$suffix" appid="fo-$suffix"
+log() { echo "[$(date +%T)] $*" >&2; }
+now_ms() { date +%s%3N; }
+
+"$bin" topics --bootstrap "$bootstrap" --create "$in,$out" --partitions "$partitions"
+start() {
+  local i=$1
+  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
+    --set processing.guarantee="$guarantee" --set num.standby.replicas="$standbys" \
+    --set commit.interval.ms=500 --set state.dir="$work/state-$i" \
+    --set consumer.session.timeout.ms=6000 --set consumer.heartbeat.interval.ms=1000 \
+    --input "$in" --output "$out" --log-level info >>"$work/instance-$i.log" 2>&1 &
+  pids[$i]=$!
+}
+start 1
+start 2
+"$bin" produce --bootstrap "$bootstrap" --topic "$in" --count "$records" --keys "$keys" --seed 1
+"$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 30 >/dev/null
+# Let the standbys catch up with the last commits.
+sleep 5
+standby_records=$(grep -h "standby of task .* opened" "$work"/instance-*.log | wc -l)
+# Kill the instance that is not the group's first member: either works.
+victim=2
+mark=$(wc -l <"$work/instance-1.log")
+log "output complete ($records records, $keys keys, standbys=$standbys: $standby_records standby tasks opened); kill -9 instance $victim"
+t0=$(now_ms)
+kill -9 "${pids[$victim]}"
+unset "pids[$victim]"
+"$bin" produce --bootstrap "$bootstrap" --topic "$in" --count 20000 --keys "$keys" --seed 2
+"$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 60 >/dev/null
+t1=$(now_ms)
+tail -n +"$((mark + 1))" "$work/instance-1.log" | awk -v ms=$((t1 - t0)) -v s="$standbys" '
+  /restored store .*: [0-9]+ records/ {
+    for (i = 1; i < NF; i++) if ($(i + 1) ~ /^records/) replayed += $i
+    for (i = 1; i < NF; i++) if ($(i + 1) == "s") secs += $i
+    n++ }
+  END { printf "failover standbys=%d: kill -9 to exact output again %.1f s; the survivor restored %d stores, %d records in %.2f s of restore\n", s, ms / 1000, n, replayed, secs }'
