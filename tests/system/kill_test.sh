@@ -11,6 +11,12 @@
 #     [--guarantee exactly_once_v2] [--records 300000] [--rate 30000]
 #     [--keys 10000] [--partitions 6] [--instances 3] [--threads 2]
 #     [--kills 3] [--commit-ms 500] [--cache-bytes 0] [--report-only 0] [--seed $RANDOM]
+#     [--zombie 1]
+#
+# --zombie 1 freezes the chosen instance (SIGSTOP) past its session timeout
+# instead of killing it, then thaws it (SIGCONT): the group has moved its
+# partitions meanwhile, so it wakes up a zombie whose transaction must be
+# fenced, never committed, before it rejoins.
 #
 # The record cache is off by default: every update is sent at once, so a
 # kill between commits leaves the most uncommitted output behind.
@@ -21,13 +27,13 @@
 #     --bootstrap <broker> --records 2000000 --rate 50000 --kills 5
 set -euo pipefail
 bin="" bootstrap="" guarantee=exactly_once_v2 records=300000 rate=30000 keys=10000
-partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0
+partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0 zombie=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2 ;; --bootstrap) bootstrap=$2 ;; --guarantee) guarantee=$2 ;;
     --records) records=$2 ;; --rate) rate=$2 ;; --keys) keys=$2 ;; --partitions) partitions=$2 ;;
     --instances) instances=$2 ;; --threads) threads=$2 ;; --kills) kills=$2 ;;
-    --report-only) report_only=$2 ;; --seed) seed=$2 ;; --commit-ms) commit_ms=$2 ;; --cache-bytes) cache=$2 ;;
+    --report-only) report_only=$2 ;; --seed) seed=$2 ;; --commit-ms) commit_ms=$2 ;; --cache-bytes) cache=$2 ;; --zombie) zombie=$2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -71,6 +77,14 @@ for k in $(seq 1 "$kills"); do
     echo "FAIL: instance $i died by itself; its log:" >&2
     tail -30 "$work/instance-$i.log" >&2
     exit 1
+  fi
+  if [ "$zombie" = 1 ]; then
+    log "freeze instance $i (pid ${pids[$i]}) past its session timeout"
+    kill -STOP "${pids[$i]}"
+    sleep 13
+    log "thaw instance $i"
+    kill -CONT "${pids[$i]}"
+    continue
   fi
   log "kill -9 instance $i (pid ${pids[$i]})"
   kill -9 "${pids[$i]}"

@@ -44,12 +44,21 @@ start() {
     --input "$in1,$in2" --output "$out" --log-level info >>"$work/instance-$i.log" 2>&1 &
   pids[$i]=$!
 }
+# SIGTERM: a clean leave (final commit, group left) within
+# commit.interval.ms + 5 s.
 stop() {
-  local i=$1
+  local i=$1 t0
+  t0=$(date +%s%3N)
   kill -TERM "${pids[$i]}"
   if ! wait "${pids[$i]}"; then
     echo "FAIL: instance $i did not stop cleanly; its log:" >&2
     tail -30 "$work/instance-$i.log" >&2
+    exit 1
+  fi
+  local took=$(( $(date +%s%3N) - t0 ))
+  log "instance $i stopped cleanly in ${took} ms"
+  if [ "$took" -gt 5500 ]; then
+    echo "FAIL: instance $i took ${took} ms to shut down (limit: commit.interval.ms 500 + 5000)" >&2
     exit 1
   fi
   unset "pids[$i]"
