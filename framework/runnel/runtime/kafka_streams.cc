@@ -168,6 +168,7 @@ absl::Status KafkaStreams::Start() {
     process_id = NewProcessId();
   }
   absl::MutexLock lock(&mu_);
+  process_id_ = process_id;
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
     threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_,
                                                       local_stores_.get(), directory_.get(), process_id));
@@ -211,9 +212,10 @@ void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
                               status.ToString());
     }
     if (running_threads_ == 0) SetState(first_error_.ok() ? State::kNotRunning : State::kError);
-  }
-  if (stop_others) {
-    for (auto& t : threads_) t->RequestStop();
+    // RequestStop only sets a flag: safe under the lock.
+    if (stop_others) {
+      for (auto& t : threads_) t->RequestStop();
+    }
   }
 }
 
@@ -223,7 +225,63 @@ void KafkaStreams::RequestShutdown() {
   for (auto& t : threads_) t->RequestStop();
 }
 
+absl::StatusOr<int> KafkaStreams::AddStreamThread() {
+  absl::MutexLock lock(&mu_);
+  if (state_ != State::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("AddStreamThread() in state ", ToAbsl(StateName(state_)), "; the instance must be RUNNING"));
+  }
+  const int index = static_cast<int>(threads_.size());
+  auto thread = std::make_unique<StreamThread>(index, topology_, config_, &metrics_, clock_, rocksdb_,
+                                               local_stores_.get(), directory_.get(), process_id_);
+  RUNNEL_RETURN_IF_ERROR(thread->Start([this](int i, const absl::Status& status) { OnThreadExit(i, status); }));
+  threads_.push_back(std::move(thread));
+  ++running_threads_;
+  Logger("runnel")->info("stream thread {} added ({} running)", index + 1, running_threads_);
+  return index + 1;
+}
+
+absl::StatusOr<int> KafkaStreams::RemoveStreamThread(absl::Duration timeout) {
+  StreamThread* victim = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != State::kRunning) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("RemoveStreamThread() in state ", ToAbsl(StateName(state_)), "; the instance must be RUNNING"));
+    }
+    if (static_cast<int>(threads_.size() - removed_.size()) <= 1) {
+      return absl::FailedPreconditionError("the last stream thread cannot be removed; use Close()");
+    }
+    for (auto it = threads_.rbegin(); it != threads_.rend(); ++it) {
+      if (!removed_.contains((*it)->index())) {
+        victim = it->get();
+        break;
+      }
+    }
+    removed_.insert(victim->index());
+  }
+  victim->RequestStop();
+  const absl::Time deadline = clock_.Now() + timeout;
+  while (!victim->stopped()) {
+    if (clock_.Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("stream thread ", victim->index() + 1, " still stopping after ",
+                                                      absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  victim->Join();
+  RUNNEL_RETURN_IF_ERROR(victim->status());
+  Logger("runnel")->info("stream thread {} removed", victim->index() + 1);
+  return victim->index() + 1;
+}
+
+int KafkaStreams::num_stream_threads() const {
+  absl::MutexLock lock(&mu_);
+  return running_threads_;
+}
+
 absl::Status KafkaStreams::Wait() {
+  std::vector<StreamThread*> threads;
   {
     absl::MutexLock lock(&mu_);
     if (state_ == State::kCreated) return absl::OkStatus();
@@ -231,8 +289,9 @@ absl::Status KafkaStreams::Wait() {
   mu_.LockWhen(absl::Condition(
       +[](int* running) { return *running == 0; }, &running_threads_));
   absl::Status result = first_error_;
+  for (auto& t : threads_) threads.push_back(t.get());
   mu_.Unlock();
-  for (auto& t : threads_) t->Join();
+  for (StreamThread* t : threads) t->Join();
   if (standby_ != nullptr) standby_->Stop();
   // Every task is closed: another instance may use the directory now.
   directory_.reset();

@@ -18,6 +18,7 @@
 // metrics; the Topology is shared.
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -53,6 +54,19 @@ class KafkaStreams {
   // RequestShutdown + Wait, up to `timeout` (kDeadlineExceeded after it).
   absl::Status Close(absl::Duration timeout = absl::InfiniteDuration());
 
+  // Adds a stream thread to the running instance (Kafka Streams'
+  // addStreamThread): it joins the group, which rebalances, and takes a share
+  // of the tasks. Returns its number (as in its name, "-StreamThread-<n>").
+  // The record cache budget is not re-split: each new thread gets
+  // statestore.cache.max.bytes / num.stream.threads more.
+  absl::StatusOr<int> AddStreamThread();
+  // Stops the most recently added live thread cleanly (final commit, leaves
+  // the group; its tasks move to the others) and waits up to `timeout`.
+  // FailedPrecondition when it is the last one: use Close for that.
+  absl::StatusOr<int> RemoveStreamThread(absl::Duration timeout = absl::Minutes(2));
+  // Live stream threads.
+  int num_stream_threads() const;
+
   State state() const;
   static std::string_view StateName(State state);
   MetricsRegistry& metrics() { return metrics_; }
@@ -86,7 +100,11 @@ class KafkaStreams {
   std::unique_ptr<StandbyManager> standby_;
   // This instance's persistent stores, for Store(); shared with the views.
   std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
+  // Grows only (under mu_): a removed thread stays, joined, so that
+  // pointers taken under the lock stay valid.
   std::vector<std::unique_ptr<StreamThread>> threads_;
+  std::set<int> removed_ ABSL_GUARDED_BY(mu_);
+  std::string process_id_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;

@@ -158,6 +158,7 @@ void StreamThread::Run() {
   }
   log->info("{} stopped ({} records processed)", name_, processed_->value());
   if (on_exit_) on_exit_(index_, s);
+  stopped_.store(true);
 }
 
 absl::Status StreamThread::RunLoop() {

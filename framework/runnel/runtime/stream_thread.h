@@ -77,6 +77,8 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   void Join();
   // The thread's final status (after Join): OK for a clean stop.
   absl::Status status() const;
+  // True once the thread has finished (its on_exit has run).
+  bool stopped() const { return stopped_.load(); }
 
   int index() const { return index_; }
   int64_t processed() const { return processed_->value(); }
@@ -188,6 +190,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   Counter* restored_bytes_;
   Counter* restore_micros_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> stopped_{false};
   std::thread thread_;
   mutable absl::Mutex mu_;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
