@@ -19,29 +19,16 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
-[ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
-work=$(mktemp -d)
-declare -a pids
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+system_test_init
 suffix="$$-$RANDOM"
 in="fo-in-$suffix" out="fo-out-$suffix" appid="fo-$suffix"
-log() { echo "[$(date +%T)] $*" >&2; }
-now_ms() { date +%s%3N; }
 
 "$bin" topics --bootstrap "$bootstrap" --create "$in,$out" --partitions "$partitions"
 start() {
-  local i=$1
-  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
-    --set processing.guarantee="$guarantee" --set num.standby.replicas="$standbys" \
-    --set commit.interval.ms=500 --set state.dir="$work/state-$i" \
-    --set consumer.session.timeout.ms=6000 --set consumer.heartbeat.interval.ms=1000 \
-    --input "$in" --output "$out" --log-level info >>"$work/instance-$i.log" 2>&1 &
-  pids[$i]=$!
+  start_instance "$1" "$appid" "$in" "$out" --set processing.guarantee="$guarantee" \
+    --set num.standby.replicas="$standbys" --set commit.interval.ms=500 \
+    --set consumer.session.timeout.ms=6000 --set consumer.heartbeat.interval.ms=1000
 }
 start 1
 start 2

@@ -38,31 +38,18 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
-[ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
+source "$(dirname "$0")/lib.sh"
+system_test_init
 RANDOM=$seed
-work=$(mktemp -d)
-declare -a pids
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  [ -n "${producer:-}" ] && kill "$producer" 2>/dev/null || true
-  if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
 suffix="$$-$RANDOM"
 in="kc-in-$suffix" out="kc-out-$suffix" appid="kc-$suffix"
-log() { echo "[$(date +%T)] $*" >&2; }
 
 "$bin" topics --bootstrap "$bootstrap" --create "$in,$out" --partitions "$partitions"
 start() {
-  local i=$1
-  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
-    --set num.stream.threads="$threads" --set processing.guarantee="$guarantee" \
-    --set commit.interval.ms="$commit_ms" --set statestore.cache.max.bytes="$cache" \
-    --set state.dir="$work/state-$i" --set consumer.group.instance.id="$appid-$i" \
-    --set consumer.session.timeout.ms=10000 --set consumer.heartbeat.interval.ms=1000 \
-    --input "$in" --output "$out" --log-level info >>"$work/instance-$i.log" 2>&1 &
-  pids[$i]=$!
+  start_instance "$1" "$appid" "$in" "$out" --set num.stream.threads="$threads" \
+    --set processing.guarantee="$guarantee" --set commit.interval.ms="$commit_ms" \
+    --set statestore.cache.max.bytes="$cache" --set consumer.group.instance.id="$appid-$1" \
+    --set consumer.session.timeout.ms=10000 --set consumer.heartbeat.interval.ms=1000
 }
 for i in $(seq 1 "$instances"); do start "$i"; done
 log "$instances instances x $threads threads ($guarantee); producing $records records at $rate/s"
@@ -74,8 +61,8 @@ for k in $(seq 1 "$kills"); do
   sleep "$(( 1 + RANDOM % (span / kills + 1) )).$(( RANDOM % 10 ))"
   i=$(( 1 + RANDOM % instances ))
   if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-    echo "FAIL: instance $i died by itself; its log:" >&2
-    tail -30 "$work/instance-$i.log" >&2
+    echo "FAIL: instance $i died by itself" >&2
+    show_log "$i" 30
     exit 1
   fi
   if [ "$zombie" = 1 ]; then
@@ -103,8 +90,8 @@ echo "$guarantee commit.interval.ms=$commit_ms cache=$cache kills=$kills instanc
 for i in $(seq 1 "$instances"); do
   kill -TERM "${pids[$i]}"
   if ! wait "${pids[$i]}"; then
-    echo "FAIL: instance $i did not exit cleanly on SIGTERM; its log:" >&2
-    tail -30 "$work/instance-$i.log" >&2
+    echo "FAIL: instance $i did not exit cleanly on SIGTERM" >&2
+    show_log "$i" 30
     exit 1
   fi
 done
@@ -118,7 +105,7 @@ cat "$work"/instance-*.log | awk '
   END { printf "restores after start: %d; changelog records replayed: %d; a wipe-and-restore would replay: %d\n", n, replayed, full }' >&2
 if [ "$verified" != 0 ] && [ "$report_only" != 1 ]; then
   echo "FAIL: the output is not exactly the oracle" >&2
-  for i in $(seq 1 "$instances"); do echo "--- instance $i" >&2; grep -v "^\s*$" "$work/instance-$i.log" | tail -15 >&2; done
+  for i in $(seq 1 "$instances"); do show_log "$i" 15; done
   exit 1
 fi
 exit 0

@@ -21,41 +21,28 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
-[ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
-work=$(mktemp -d)
-declare -a pids
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  [ -n "${producer:-}" ] && kill "$producer" 2>/dev/null || true
-  if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+system_test_init
 suffix="$$-$RANDOM"
 in1="sc-a-$suffix" in2="sc-b-$suffix" out="sc-out-$suffix" appid="sc-$suffix"
-log() { echo "[$(date +%T)] $*" >&2; }
 
 "$bin" topics --bootstrap "$bootstrap" --create "$in1,$in2,$out" --partitions "$partitions"
 start() {
-  local i=$1
-  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
-    --set num.stream.threads="$threads" --set processing.guarantee="$guarantee" \
-    --set commit.interval.ms=500 --set statestore.cache.max.bytes=0 --set state.dir="$work/state-$i" \
-    --input "$in1,$in2" --output "$out" --log-level info >>"$work/instance-$i.log" 2>&1 &
-  pids[$i]=$!
+  start_instance "$1" "$appid" "$in1,$in2" "$out" --set num.stream.threads="$threads" \
+    --set processing.guarantee="$guarantee" --set commit.interval.ms=500 --set statestore.cache.max.bytes=0
 }
 # SIGTERM: a clean leave (final commit, group left) within
 # commit.interval.ms + 5 s.
 stop() {
   local i=$1 t0
-  t0=$(date +%s%3N)
+  t0=$(now_ms)
   kill -TERM "${pids[$i]}"
   if ! wait "${pids[$i]}"; then
-    echo "FAIL: instance $i did not stop cleanly; its log:" >&2
-    tail -30 "$work/instance-$i.log" >&2
+    echo "FAIL: instance $i did not stop cleanly" >&2
+    show_log "$i" 30
     exit 1
   fi
-  local took=$(( $(date +%s%3N) - t0 ))
+  local took=$(( $(now_ms) - t0 ))
   log "instance $i stopped cleanly in ${took} ms"
   if [ "$took" -gt 5500 ]; then
     echo "FAIL: instance $i took ${took} ms to shut down (limit: commit.interval.ms 500 + 5000)" >&2
@@ -89,6 +76,6 @@ echo "rebalance assignments seen: $moved" >&2
 stop 1
 if [ "$verified" != 0 ]; then
   echo "FAIL: the output is not exactly the oracle" >&2
-  for i in 1 2 3; do echo "--- instance $i" >&2; grep -E " (W|E) " "$work/instance-$i.log" | tail -15 >&2; done
+  for i in 1 2 3; do show_log "$i" 15; done
   exit 1
 fi

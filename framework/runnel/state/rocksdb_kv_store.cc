@@ -11,6 +11,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
+#include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/state/internal/rocksdb_status.h"
 
@@ -198,11 +199,16 @@ absl::Status RocksDbKeyValueStore::PutAll(const std::vector<Write>& writes) {
   std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::WriteBatch batch;
+  RUNNEL_RETURN_IF_ERROR(AddToBatch(writes, batch));
+  return FromRocksDb(db_->Write(NoWal(), &batch), absl::StrCat("batch write to store '", name_, "'"));
+}
+
+absl::Status RocksDbKeyValueStore::AddToBatch(const std::vector<Write>& writes, rocksdb::WriteBatch& batch) const {
   for (const auto& w : writes) {
     rocksdb::Status s = w.value ? batch.Put(ToSlice(w.key), ToSlice(*w.value)) : batch.Delete(ToSlice(w.key));
     if (!s.ok()) return FromRocksDb(s, absl::StrCat("batching writes to store '", name_, "'"));
   }
-  return FromRocksDb(db_->Write(NoWal(), &batch), absl::StrCat("batch write to store '", name_, "'"));
+  return absl::OkStatus();
 }
 
 absl::Status RocksDbKeyValueStore::Flush() {
@@ -218,10 +224,7 @@ absl::Status RocksDbKeyValueStore::WriteCommitted(const std::vector<Write>& writ
   std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::WriteBatch batch;
-  for (const auto& w : writes) {
-    rocksdb::Status s = w.value ? batch.Put(ToSlice(w.key), ToSlice(*w.value)) : batch.Delete(ToSlice(w.key));
-    if (!s.ok()) return FromRocksDb(s, absl::StrCat("batching writes to store '", name_, "'"));
-  }
+  RUNNEL_RETURN_IF_ERROR(AddToBatch(writes, batch));
   if (changelog_next) {
     std::string encoded = absl::StrCat(changelog_next->value());
     rocksdb::Status s = batch.Put(handles_[1], kChangelogOffsetKey, encoded);

@@ -35,6 +35,7 @@ namespace rocksdb {
 class Cache;
 class ColumnFamilyHandle;
 class DB;
+class WriteBatch;
 class WriteBufferManager;
 }  // namespace rocksdb
 
@@ -93,6 +94,7 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   RocksDbKeyValueStore(std::string name, std::string dir, std::shared_ptr<RocksDbResources> resources,
                        rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status CheckOpen() const;
+  absl::Status AddToBatch(const std::vector<Write>& writes, rocksdb::WriteBatch& batch) const;
 
   std::string name_;
   std::string dir_;

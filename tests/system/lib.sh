@@ -1,0 +1,39 @@
+# Shared by the system test scripts (sourced once their flags are parsed):
+# the work directory and its cleanup, logging, and running
+# runnel-keyed-count instances as background processes.
+#
+# Needs $bin (runnel-keyed-count) and $bootstrap (empty: the CTest fixture's
+# broker). KEEP_WORK=1 keeps the instances' logs and state for a look.
+
+declare -a pids
+producer=""
+
+system_test_init() {
+  [ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
+  [ -n "$bootstrap" ] || bootstrap=$(cat "$RUNNEL_KAFKA_DIR/bootstrap")
+  work=$(mktemp -d)
+  trap system_test_cleanup EXIT
+}
+
+system_test_cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "$producer" ] && kill "$producer" 2>/dev/null || true
+  if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
+}
+
+log() { echo "[$(date +%T)] $*" >&2; }
+now_ms() { date +%s%3N; }
+
+# start_instance I APP_ID INPUT OUTPUT [--set key=value ...]: instance I,
+# with its own state directory and log file; its pid goes to pids[I].
+start_instance() {
+  local i=$1 appid=$2 input=$3 output=$4
+  shift 4
+  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
+    --set state.dir="$work/state-$i" "$@" --input "$input" --output "$output" --log-level info \
+    >>"$work/instance-$i.log" 2>&1 &
+  pids[$i]=$!
+}
+
+# The last lines of instance I's log, for a failure message.
+show_log() { echo "--- instance $1" >&2; grep -v "^\s*$" "$work/instance-$1.log" | tail -"${2:-20}" >&2; }
