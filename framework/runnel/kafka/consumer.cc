@@ -46,17 +46,38 @@ class Consumer::Impl {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     auto log = Logger("runnel");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      absl::Status s = cooperative ? TakeError(rd_kafka_incremental_assign(rk, partitions), "assign")
-                                   : ErrorToStatus(rd_kafka_assign(rk, partitions), "assign");
+      if (cooperative) {
+        absl::Status s = TakeError(rd_kafka_incremental_assign(rk, partitions), "assign");
+        if (!s.ok()) log->error("assigning partitions: {}", s.ToString());
+        if (self->listener != nullptr) self->listener->OnPartitionsAssigned(FromList(partitions));
+        return;
+      }
+      std::vector<TopicPartition> chosen = FromList(partitions);
+      if (self->listener != nullptr) chosen = self->listener->ChooseAssignment(chosen);
+      std::vector<std::pair<TopicPartition, Offset>> at;
+      for (const auto& tp : chosen) at.emplace_back(tp, Offset(RD_KAFKA_OFFSET_INVALID));
+      rd_kafka_topic_partition_list_t* list = internal::ToList(at);
+      absl::Status s = ErrorToStatus(rd_kafka_assign(rk, list), "assign");
+      rd_kafka_topic_partition_list_destroy(list);
       if (!s.ok()) log->error("assigning partitions: {}", s.ToString());
-      if (self->listener != nullptr) self->listener->OnPartitionsAssigned(FromList(partitions));
+      if (self->listener != nullptr) self->listener->OnPartitionsAssigned(chosen);
       return;
     }
     if (self->listener != nullptr) {
+      // Eager: what is taken away is the whole current assignment, which
+      // may differ from what the assignor offered (ChooseAssignment).
+      std::vector<TopicPartition> taken = FromList(partitions);
+      if (!cooperative) {
+        rd_kafka_topic_partition_list_t* current = nullptr;
+        if (rd_kafka_assignment(rk, &current) == RD_KAFKA_RESP_ERR_NO_ERROR && current != nullptr) {
+          taken = FromList(current);
+          rd_kafka_topic_partition_list_destroy(current);
+        }
+      }
       if (rd_kafka_assignment_lost(rk)) {
-        self->listener->OnPartitionsLost(FromList(partitions));
+        self->listener->OnPartitionsLost(taken);
       } else {
-        self->listener->OnPartitionsRevoked(FromList(partitions));
+        self->listener->OnPartitionsRevoked(taken);
       }
     }
     absl::Status s = cooperative ? TakeError(rd_kafka_incremental_unassign(rk, partitions), "unassign")

@@ -37,6 +37,15 @@ class RebalanceListener {
   virtual ~RebalanceListener() = default;
   // Called before `partitions` are taken away (not for a lost assignment).
   virtual void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) = 0;
+  // Eager protocol only: given the partitions the group's assignor offered
+  // this member, returns the ones to actually consume (the Consumer assigns
+  // those and then calls OnPartitionsAssigned with them). Offsets may be
+  // committed for any partition (the coordinator checks the member and
+  // generation, not the assignment), which lets a listener run its own
+  // assignment over the group's membership.
+  virtual std::vector<TopicPartition> ChooseAssignment(const std::vector<TopicPartition>& offered) {
+    return offered;
+  }
   // Called after `partitions` are added to the assignment.
   virtual void OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) = 0;
   // Called when the assignment was lost (session timeout, fenced): the

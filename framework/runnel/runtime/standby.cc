@@ -6,6 +6,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
+#include "runnel/runtime/task_assignment.h"
 
 namespace runnel {
 namespace {
@@ -135,10 +136,32 @@ absl::Status StandbyManager::Refresh() {
   if (group->state != "Stable") return absl::OkStatus();
   std::map<TaskId, std::string> active;
   std::set<std::string> processes;
+  if (config_.sticky_assignment()) {
+    // The stream threads consume their AssignTasks share, not what the
+    // group's range assignor handed out: compute the same thing here.
+    std::vector<int32_t> tasks_per_subtopology;
+    for (const auto& sub : topology_->subtopologies()) {
+      int32_t n = 0;
+      for (const auto& topic : sub.source_topics) {
+        auto description = admin_->DescribeTopic(topic, absl::Seconds(10));
+        if (!description.ok()) return description.status();
+        n = std::max(n, description->partitions);
+      }
+      tasks_per_subtopology.push_back(n);
+    }
+    std::vector<std::string> members;
+    for (const auto& member : group->members) members.push_back(member.client_id);
+    for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
+      auto process = ProcessIdOfClientId(member);
+      if (!process || !HasStandbyStores(*topology_, task.subtopology)) continue;
+      active[task] = *process;
+    }
+  }
   for (const auto& member : group->members) {
     auto process = ProcessIdOfClientId(member.client_id);
     if (!process) continue;
     processes.insert(*process);
+    if (config_.sticky_assignment()) continue;
     for (const auto& tp : member.assignment) {
       const int32_t sub = topology_->SubtopologyForTopic(tp.topic);
       if (sub < 0 || !HasStandbyStores(*topology_, sub)) continue;

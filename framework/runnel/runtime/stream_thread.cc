@@ -7,6 +7,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
 #include "runnel/runtime/dead_letter.h"
+#include "runnel/runtime/task_assignment.h"
 
 namespace runnel {
 namespace {
@@ -450,6 +451,71 @@ void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& parti
   last_route_ = {};
   Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
   CreateTasks(partitions);
+}
+
+std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<TopicPartition>& offered) {
+  if (!config_.sticky_assignment()) return offered;
+  auto log = Logger("runnel");
+  auto fail = [&](const absl::Status& s) {
+    if (rebalance_error_.ok()) rebalance_error_ = Annotate(s, "computing the sticky task assignment");
+    return std::vector<TopicPartition>{};
+  };
+  if (admin_ == nullptr) {
+    auto admin = kafka::Admin::Create(config_.AdminConfig());
+    if (!admin.ok()) return fail(admin.status());
+    admin_ = *std::move(admin);
+  }
+  std::map<std::string, int32_t> topic_partitions;
+  std::vector<int32_t> tasks_per_subtopology;
+  for (const auto& sub : topology_->subtopologies()) {
+    int32_t n = 0;
+    for (const auto& topic : sub.source_topics) {
+      auto count = PartitionCount(topic);
+      if (!count.ok()) return fail(count.status());
+      topic_partitions[topic] = *count;
+      n = std::max(n, *count);
+    }
+    tasks_per_subtopology.push_back(n);
+  }
+  // The members of this generation: once the group is Stable, every member
+  // reads the same list (see task_assignment.h). Never fall back to what
+  // range offered: members mixing the two could both own a task.
+  const std::string me = absl::StrCat(client_id_, "-consumer");
+  std::vector<std::string> members;
+  const absl::Time deadline = clock_.Now() + absl::Seconds(60);
+  while (true) {
+    auto group = admin_->DescribeGroup(config_.application_id(), absl::Seconds(10));
+    if (group.ok()) {
+      // A next rebalance has begun (it waits for this member to rejoin, so
+      // waiting here would stall it): take nothing; its assignment follows.
+      if (group->state != "Stable") {
+        log->info("{}: group {} while assigning; waiting for the next assignment", name_, group->state);
+        return {};
+      }
+      for (const auto& m : group->members) members.push_back(m.client_id);
+      if (std::find(members.begin(), members.end(), me) == members.end()) {
+        log->warn("{}: not a member of the stable group (fenced?); waiting to rejoin", name_);
+        return {};
+      }
+      break;
+    }
+    if (stop_.load()) return {};
+    if (clock_.Now() >= deadline) return fail(group.status());
+    log->warn("{}: describing the group: {}; retrying", name_, group.status().ToString());
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  std::vector<TopicPartition> mine;
+  int tasks = 0;
+  for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
+    if (member != me) continue;
+    ++tasks;
+    for (const auto& topic : topology_->subtopologies()[task.subtopology].source_topics) {
+      if (task.partition.value() < topic_partitions[topic]) mine.push_back({topic, task.partition});
+    }
+  }
+  log->info("{}: sticky assignment over {} members: {} tasks ({} partitions; range offered {})", name_,
+            members.size(), tasks, mine.size(), offered.size());
+  return mine;
 }
 
 void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {

@@ -49,6 +49,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/metrics.h"
+#include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
 #include "runnel/runtime/state_directory.h"
@@ -114,6 +115,9 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // kafka::RebalanceListener (called inside Poll, on this thread)
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) override;
   void OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override;
+  // task.assignor=sticky: this thread's share of AssignTasks over the
+  // group's members (task_assignment.h) instead of what range offered.
+  std::vector<TopicPartition> ChooseAssignment(const std::vector<TopicPartition>& offered) override;
   void OnPartitionsLost(const std::vector<TopicPartition>& partitions) override;
 
   // RecordSink (sink nodes and the dead-letter handler, on this thread)
@@ -143,6 +147,9 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   const Clock& clock_;
 
   std::unique_ptr<kafka::Producer> producer_;
+  // Reads the group's members for the sticky assignment; created on the
+  // first rebalance.
+  std::unique_ptr<kafka::Admin> admin_;
   std::unique_ptr<kafka::Consumer> consumer_;
   // Created with the first stateful task; manual assignment only.
   std::unique_ptr<kafka::Consumer> restore_consumer_;

@@ -47,6 +47,13 @@ const ConfigDef& StreamsConfig::Definition() {
                  .min = 0,
                  .max = 8,
                  .doc = "Standby copies of each stateful task on other instances."})
+        .Define({.name = "task.assignor",
+                 .default_value = "sticky",
+                 .allowed = {"sticky", "range"},
+                 .doc = "sticky: every member computes the same co-partitioned, bounded-load rendezvous "
+                        "assignment of tasks over the group's members, so instances joining or leaving "
+                        "move few tasks; range: librdkafka's range assignor as it is (co-partitioned, not "
+                        "sticky)."})
         .Define({.name = "application.server",
                  .default_value = "",
                  .doc = "host:port where this instance serves interactive queries."})

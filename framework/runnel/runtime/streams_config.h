@@ -30,6 +30,7 @@ class StreamsConfig {
   const std::string& application_id() const { return config_.GetString("application.id"); }
   const std::string& bootstrap_servers() const { return config_.GetString("bootstrap.servers"); }
   int num_stream_threads() const { return static_cast<int>(config_.GetInt("num.stream.threads")); }
+  bool sticky_assignment() const { return config_.GetString("task.assignor") == "sticky"; }
   int num_standby_replicas() const { return static_cast<int>(config_.GetInt("num.standby.replicas")); }
   ProcessingGuarantee processing_guarantee() const;
   absl::Duration commit_interval() const;

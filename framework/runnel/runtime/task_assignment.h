@@ -1,0 +1,42 @@
+#ifndef RUNNEL_RUNTIME_TASK_ASSIGNMENT_H_
+#define RUNNEL_RUNTIME_TASK_ASSIGNMENT_H_
+
+// Sticky, co-partitioned task assignment computed by every member alike.
+//
+// librdkafka 2.0.2 has no pluggable assignor: `range` keeps co-partitioning
+// but moves many tasks whenever a member joins or leaves, and
+// `cooperative-sticky` is sticky but may split co-partitioned partitions.
+// So the group still runs `range` (for membership and generations), and in
+// its assignment callback each stream thread replaces what it was offered
+// with its share of AssignTasks over the group's members, read from the
+// coordinator (DescribeConsumerGroups) once the group is Stable. Every
+// member of a generation sees the same member list (a generation becomes
+// Stable only after every member has synced, and a member still inside its
+// callback holds any next generation back), so every member computes the
+// same assignment. A member that read a later generation's list is a zombie
+// of the earlier one: its commits are fenced by the generation.
+//
+// AssignTasks is bounded-load rendezvous hashing: a task goes to the member
+// that ranks it highest among those with room (at most ceil(tasks /
+// members) each). A member joining takes only the tasks that now rank it
+// highest (about 1/n of them) plus a few displaced by the bound; a member
+// leaving gives up only its own. A member is named by its client.id, which
+// carries the instance's persistent process id and the thread number, so a
+// restarted instance ranks the same tasks highest and gets them back.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runnel/common/types.h"
+
+namespace runnel {
+
+// `partitions_by_subtopology[s]` is the number of tasks (partitions) of
+// sub-topology s. Returns each task's member. No members: empty.
+std::map<TaskId, std::string> AssignTasks(const std::vector<std::string>& members,
+                                          const std::vector<int32_t>& partitions_by_subtopology);
+
+}  // namespace runnel
+
+#endif  // RUNNEL_RUNTIME_TASK_ASSIGNMENT_H_
