@@ -57,6 +57,18 @@ log "$instances instances x $threads threads ($guarantee); producing $records re
   --seed "$seed" &
 producer=$!
 span=$(( records / rate ))
+declare -a marks
+# The tasks instance $1 held after the first $2 lines of its log: the last
+# sticky assignment of each of its threads.
+tasks_of() {
+  head -n "$2" "$work/instance-$1.log" | grep "sticky assignment" |
+    sed -E 's/.*(StreamThread-[0-9]+): sticky assignment .*tasks \[([^]]*)\].*/\1 \2/' |
+    awk '{ t = $1; $1 = ""; last[t] = $0 } END { for (t in last) print last[t] }' | tr ' ' '\n' |
+    grep -v '^$' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+# Input keeps flowing during the kills; the first kill comes once the
+# group has settled after the start.
+sleep 4
 for k in $(seq 1 "$kills"); do
   sleep "$(( 1 + RANDOM % (span / kills + 1) )).$(( RANDOM % 10 ))"
   i=$(( 1 + RANDOM % instances ))
@@ -64,6 +76,9 @@ for k in $(seq 1 "$kills"); do
     echo "FAIL: instance $i died by itself" >&2
     show_log "$i" 30
     exit 1
+  fi
+  if [ "$k" = 1 ]; then
+    for j in $(seq 1 "$instances"); do marks[$j]=$(wc -l <"$work/instance-$j.log"); done
   fi
   if [ "$zombie" = 1 ]; then
     log "freeze instance $i (pid ${pids[$i]}) past its session timeout"
@@ -96,6 +111,22 @@ for i in $(seq 1 "$instances"); do
   fi
 done
 pids=()
+# Static membership and the sticky assignor: a member restarted within its
+# session timeout gets its own tasks back, and no task changes instance
+# (a rebalance may still happen, e.g. when the group's leader restarts, but
+# it hands every task back to where it was). Frozen zombies are removed
+# from the group: not checked then.
+if [ "$zombie" != 1 ] && [ "$kills" -gt 0 ]; then
+  for j in $(seq 1 "$instances"); do
+    before=$(tasks_of "$j" "${marks[$j]}")
+    after=$(tasks_of "$j" "$(wc -l <"$work/instance-$j.log")")
+    log "instance $j tasks before the kills: [$before], after: [$after]"
+    if [ "$before" != "$after" ]; then
+      echo "FAIL: instance $j's tasks changed across restarts" >&2
+      exit 1
+    fi
+  done
+fi
 # Restore work after the kills: what was replayed from the changelogs, and
 # what wiping the stores (Kafka Streams' default after an unclean EOS
 # shutdown) would have replayed: each changelog from its start.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -505,16 +506,16 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
     absl::SleepFor(absl::Milliseconds(200));
   }
   std::vector<TopicPartition> mine;
-  int tasks = 0;
+  std::vector<std::string> tasks;
   for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
     if (member != me) continue;
-    ++tasks;
+    tasks.push_back(task.ToString());
     for (const auto& topic : topology_->subtopologies()[task.subtopology].source_topics) {
       if (task.partition.value() < topic_partitions[topic]) mine.push_back({topic, task.partition});
     }
   }
-  log->info("{}: sticky assignment over {} members: {} tasks ({} partitions; range offered {})", name_,
-            members.size(), tasks, mine.size(), offered.size());
+  log->info("{}: sticky assignment over {} members: tasks [{}] ({} partitions; range offered {})", name_,
+            members.size(), absl::StrJoin(tasks, " "), mine.size(), offered.size());
   return mine;
 }
 
