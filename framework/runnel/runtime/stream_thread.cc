@@ -140,7 +140,8 @@ void StreamThread::Run() {
   } else {
     log->error("{} stopping on error: {}", name_, s.ToString());
   }
-  if (eos_ && in_transaction_) {
+  // producer_ is null only if replacing a failed producer failed.
+  if (eos_ && in_transaction_ && producer_ != nullptr) {
     // Nothing of an unfinished transaction may stay: abort it (if the
     // broker is gone, the transaction times out or the next run of this
     // instance fences it).
@@ -152,8 +153,10 @@ void StreamThread::Run() {
   if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
   CloseAllTasks();
   // Records produced by a failed task's predecessors still get delivered.
-  absl::Status flushed = producer_->Flush(absl::Seconds(30));
-  if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
+  if (producer_ != nullptr) {
+    absl::Status flushed = producer_->Flush(absl::Seconds(30));
+    if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
+  }
   {
     absl::MutexLock lock(&mu_);
     final_status_ = s;
