@@ -33,7 +33,8 @@ start() {
 start 1
 start 2
 "$bin" produce --bootstrap "$bootstrap" --topic "$in" --count "$records" --keys "$keys" --seed 1
-if ! result=$("$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 30); then
+verify_output "$in" 30
+if [ "$verified" != 0 ]; then
   echo "FAIL: output not exact before the kill: $result" >&2
   exit 1
 fi
@@ -48,19 +49,15 @@ t0=$(now_ms)
 kill -9 "${pids[$victim]}"
 unset "pids[$victim]"
 "$bin" produce --bootstrap "$bootstrap" --topic "$in" --count 20000 --keys "$keys" --seed 2
-if ! result=$("$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 60); then
+verify_output "$in" 60
+if [ "$verified" != 0 ]; then
   echo "FAIL: output not exact after the failover: $result" >&2
   exit 1
 fi
 t1=$(now_ms)
-summary=$(tail -n +"$((mark + 1))" "$work/instance-1.log" | awk -v ms=$((t1 - t0)) -v s="$standbys" '
-  /restored store .*: [0-9]+ records/ {
-    for (i = 1; i < NF; i++) if ($(i + 1) ~ /^records/) replayed += $i
-    for (i = 1; i < NF; i++) if ($(i + 1) == "s") secs += $i
-    n++ }
-  END { printf "failover standbys=%d: kill -9 to exact output again %.1f s; the survivor restored %d stores, %d records in %.2f s of restore\n", s, ms / 1000, n, replayed, secs }')
-echo "$summary"
-replayed=$(echo "$summary" | sed -E 's/.* stores, ([0-9]+) records.*/\1/')
+read -r _ _ replayed _ stores secs < <(tail -n +"$((mark + 1))" "$work/instance-1.log" | restore_stats)
+printf "failover standbys=%d: kill -9 to exact output again %.1f s; the survivor restored %d stores, %d records in %s s of restore\n" \
+  "$standbys" "$(awk -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')" "$stores" "$replayed" "$secs"
 # A standby holds all but the last moments of its task: the handover may
 # replay a commit interval or two, never the store.
 if [ "$standbys" -gt 0 ] && [ "$replayed" -gt $(( keys / 10 )) ]; then

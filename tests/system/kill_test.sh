@@ -97,10 +97,7 @@ done
 wait "$producer"
 producer=""
 log "input complete; verifying the read_committed output"
-set +e
-result=$("$bin" verify --bootstrap "$bootstrap" --input "$in" --output "$out" --timeout-s 300 --quiet-s 20)
-verified=$?
-set -e
+verify_output "$in" 20
 echo "$guarantee commit.interval.ms=$commit_ms cache=$cache kills=$kills instances=$instances threads=$threads: $result"
 for i in $(seq 1 "$instances"); do
   kill -TERM "${pids[$i]}"
@@ -130,10 +127,8 @@ fi
 # Restore work after the kills: what was replayed from the changelogs, and
 # what wiping the stores (Kafka Streams' default after an unclean EOS
 # shutdown) would have replayed: each changelog from its start.
-cat "$work"/instance-*.log | awk '
-  /restoring store .* offsets [0-9]+\.\.[0-9]+/ { split($NF, r, "\\.\\."); full += r[2]; n++ }
-  /restored store .*: [0-9]+ records/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^records/) replayed += $i }
-  END { printf "restores after start: %d; changelog records replayed: %d; a wipe-and-restore would replay: %d\n", n, replayed, full }' >&2
+read -r restores _ replayed full _ _ < <(cat "$work"/instance-*.log | restore_stats)
+echo "restores after start: $restores; changelog records replayed: $replayed; a wipe-and-restore would replay: $full" >&2
 if [ "$verified" != 0 ] && [ "$report_only" != 1 ]; then
   echo "FAIL: the output is not exactly the oracle" >&2
   for i in $(seq 1 "$instances"); do show_log "$i" 15; done

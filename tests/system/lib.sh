@@ -37,3 +37,25 @@ start_instance() {
 
 # The last lines of instance I's log, for a failure message.
 show_log() { echo "--- instance $1" >&2; grep -v "^\s*$" "$work/instance-$1.log" | tail -"${2:-20}" >&2; }
+
+# verify_output INPUTS QUIET_SECONDS: checks the read_committed output topic
+# $out against the oracle (runnel-keyed-count verify); sets $result (its
+# JSON line) and $verified (0: exact).
+verify_output() {
+  set +e
+  result=$("$bin" verify --bootstrap "$bootstrap" --input "$1" --output "$out" --timeout-s 300 --quiet-s "$2")
+  verified=$?
+  set -e
+}
+
+# Restore work in the instance logs on stdin. Prints one line:
+#   <restores begun> <begun from scratch> <records replayed> <changelog ends
+#   (what restores from scratch would replay)> <restores done> <restore seconds>
+restore_stats() {
+  awk '
+    /restoring store .* offsets [0-9]+\.\.[0-9]+/ { split($NF, r, "\\.\\."); n++; full += r[2]; if (r[1] == 0) fresh++ }
+    /restored store .*: [0-9]+ records/ {
+      for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^records/) replayed += $i; if ($(i + 1) == "s") secs += $i }
+      done++ }
+    END { printf "%d %d %d %d %d %.2f\n", n, fresh, replayed, full, done, secs }'
+}

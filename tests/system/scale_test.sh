@@ -67,17 +67,12 @@ stop 2
 wait "$producer"
 producer=""
 log "input complete; verifying"
-set +e
-result=$("$bin" verify --bootstrap "$bootstrap" --input "$in1,$in2" --output "$out" --timeout-s 300 --quiet-s 20)
-verified=$?
-set -e
+verify_output "$in1,$in2" 20
 echo "scale 1->3->1 $guarantee: $result"
 # What the moves cost: changelog records restored by tasks that changed
 # hands, and how many restores started from scratch.
-cat "$work"/instance-*.log | awk -v a="$assignor" '
-  /restoring store .* offsets [0-9]+\.\.[0-9]+/ { split($NF, r, "\\.\\."); n++; if (r[1] == 0) fresh++ }
-  /restored store .*: [0-9]+ records/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^records/) replayed += $i }
-  END { printf "task.assignor=%s: %d restores (%d from scratch), %d changelog records replayed\n", a, n, fresh, replayed }' >&2
+read -r restores fresh replayed _ _ _ < <(cat "$work"/instance-*.log | restore_stats)
+echo "task.assignor=$assignor: $restores restores ($fresh from scratch), $replayed changelog records replayed" >&2
 stop 1
 if [ "$verified" != 0 ]; then
   echo "FAIL: the output is not exactly the oracle" >&2

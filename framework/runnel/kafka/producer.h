@@ -42,7 +42,8 @@ namespace runnel::kafka {
 // Where a record was delivered, or why it was not.
 struct DeliveryReport {
   absl::Status status;
-  std::string topic;
+  // Valid only during the callback (it points into librdkafka's topic).
+  std::string_view topic;
   Partition partition;
   Offset offset;
 };

@@ -19,10 +19,12 @@ uint64_t Fnv(std::string_view s) {
   return h;
 }
 
+// Only logged RocksDB stores can be handed over to a new owner.
+bool HasStandby(const StoreSpec& spec) { return spec.logging && spec.kind == StoreSpec::Kind::kRocksDb; }
+
 bool HasStandbyStores(const Topology& topology, int32_t sub) {
   for (const auto& name : topology.subtopologies()[sub].stores) {
-    const StoreSpec& spec = topology.stores().at(name);
-    if (spec.logging && spec.kind == StoreSpec::Kind::kRocksDb) return true;
+    if (HasStandby(topology.stores().at(name))) return true;
   }
   return false;
 }
@@ -139,19 +141,21 @@ absl::Status StandbyManager::Refresh() {
   if (config_.sticky_assignment()) {
     // The stream threads consume their AssignTasks share, not what the
     // group's range assignor handed out: compute the same thing here.
-    std::vector<int32_t> tasks_per_subtopology;
-    for (const auto& sub : topology_->subtopologies()) {
-      int32_t n = 0;
-      for (const auto& topic : sub.source_topics) {
+    // Partition counts do not change under a running application (a
+    // repartitioned source fails its co-partitioning check at start):
+    // read them once, not at every refresh.
+    if (tasks_per_subtopology_.empty()) {
+      auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
         auto description = admin_->DescribeTopic(topic, absl::Seconds(10));
         if (!description.ok()) return description.status();
-        n = std::max(n, description->partitions);
-      }
-      tasks_per_subtopology.push_back(n);
+        return description->partitions;
+      });
+      if (!tasks.ok()) return tasks.status();
+      tasks_per_subtopology_ = *std::move(tasks);
     }
     std::vector<std::string> members;
     for (const auto& member : group->members) members.push_back(member.client_id);
-    for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
+    for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology_)) {
       auto process = ProcessIdOfClientId(member);
       if (!process || !HasStandbyStores(*topology_, task.subtopology)) continue;
       active[task] = *process;
@@ -204,8 +208,7 @@ absl::Status StandbyManager::Open(TaskId task) {
   auto stores = std::make_unique<TaskStores>(task, std::move(env), [] { return Timestamp(0); });
   std::set<std::string> names;
   for (const auto& name : topology_->subtopologies()[task.subtopology].stores) {
-    const StoreSpec& spec = topology_->stores().at(name);
-    if (spec.logging && spec.kind == StoreSpec::Kind::kRocksDb) names.insert(name);
+    if (HasStandby(topology_->stores().at(name))) names.insert(name);
   }
   RUNNEL_RETURN_IF_ERROR(stores->Open(topology_->stores(), names));
   Logger("runnel")->info("standby of task {} opened", task.ToString());

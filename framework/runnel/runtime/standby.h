@@ -86,6 +86,8 @@ class StandbyManager {
   // Thread-only.
   std::map<TaskId, std::unique_ptr<TaskStores>> standbys_;
   std::map<TopicPartition, TaskId> partitions_;
+  // Tasks per sub-topology (sticky assignment), read at the first refresh.
+  std::vector<int32_t> tasks_per_subtopology_;
   mutable absl::Mutex mu_;
   std::vector<TaskId> published_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};

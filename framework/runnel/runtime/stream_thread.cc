@@ -83,10 +83,11 @@ absl::Status StreamThread::CreateProducer() {
   std::function<void(const kafka::DeliveryReport&)> on_delivery;
   if (!changelog_topics_.empty()) {
     on_delivery = [this](const kafka::DeliveryReport& report) {
-      if (!report.status.ok() || !changelog_topics_.contains(report.topic)) return;
+      if (!report.status.ok() || !changelog_topics_.contains(ToAbsl(report.topic))) return;
       const Offset next(report.offset.value() + 1);
       absl::MutexLock lock(&delivered_mu_);
-      auto [it, inserted] = delivered_.try_emplace(TopicPartition{report.topic, report.partition}, next);
+      auto [it, inserted] =
+          delivered_.try_emplace(TopicPartition{std::string(report.topic), report.partition}, next);
       if (!inserted && it->second < next) it->second = next;
     };
   }
@@ -470,17 +471,9 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
     admin_ = *std::move(admin);
   }
   std::map<std::string, int32_t> topic_partitions;
-  std::vector<int32_t> tasks_per_subtopology;
-  for (const auto& sub : topology_->subtopologies()) {
-    int32_t n = 0;
-    for (const auto& topic : sub.source_topics) {
-      auto count = PartitionCount(topic);
-      if (!count.ok()) return fail(count.status());
-      topic_partitions[topic] = *count;
-      n = std::max(n, *count);
-    }
-    tasks_per_subtopology.push_back(n);
-  }
+  auto tasks_per_subtopology = TasksPerSubtopology(
+      *topology_, [this](const std::string& topic) { return PartitionCount(topic); }, &topic_partitions);
+  if (!tasks_per_subtopology.ok()) return fail(tasks_per_subtopology.status());
   // The members of this generation: once the group is Stable, every member
   // reads the same list (see task_assignment.h). Never fall back to what
   // range offered: members mixing the two could both own a task.
@@ -510,7 +503,7 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
   }
   std::vector<TopicPartition> mine;
   std::vector<std::string> tasks;
-  for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
+  for (const auto& [task, member] : AssignTasks(members, *tasks_per_subtopology)) {
     if (member != me) continue;
     tasks.push_back(task.ToString());
     for (const auto& topic : topology_->subtopologies()[task.subtopology].source_topics) {

@@ -59,4 +59,21 @@ std::map<TaskId, std::string> AssignTasks(const std::vector<std::string>& member
   return out;
 }
 
+absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
+    const Topology& topology, const std::function<absl::StatusOr<int32_t>(const std::string&)>& partitions,
+    std::map<std::string, int32_t>* topic_partitions) {
+  std::vector<int32_t> out;
+  for (const auto& sub : topology.subtopologies()) {
+    int32_t n = 0;
+    for (const auto& topic : sub.source_topics) {
+      auto count = partitions(topic);
+      if (!count.ok()) return count.status();
+      if (topic_partitions != nullptr) (*topic_partitions)[topic] = *count;
+      n = std::max(n, *count);
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
 }  // namespace runnel

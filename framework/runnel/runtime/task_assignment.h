@@ -24,11 +24,14 @@
 // carries the instance's persistent process id and the thread number, so a
 // restarted instance ranks the same tasks highest and gets them back.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "runnel/common/types.h"
+#include "runnel/topology/topology.h"
 
 namespace runnel {
 
@@ -36,6 +39,13 @@ namespace runnel {
 // sub-topology s. Returns each task's member. No members: empty.
 std::map<TaskId, std::string> AssignTasks(const std::vector<std::string>& members,
                                           const std::vector<int32_t>& partitions_by_subtopology);
+
+// The number of tasks of each sub-topology of `topology`: the most
+// partitions among its source topics, as `partitions` reports them. Also
+// records each topic's count in `topic_partitions` when given.
+absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
+    const Topology& topology, const std::function<absl::StatusOr<int32_t>(const std::string&)>& partitions,
+    std::map<std::string, int32_t>* topic_partitions = nullptr);
 
 }  // namespace runnel
 
