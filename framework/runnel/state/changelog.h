@@ -59,6 +59,8 @@ class ChangeLoggingKeyValueStore final : public KeyValueStore {
   absl::StatusOr<int64_t> ApproximateNumEntries() const override { return inner_->ApproximateNumEntries(); }
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
+  // Not logged (see KeyValueStore::DropRange).
+  absl::Status DropRange(std::string_view from, std::string_view to) override { return inner_->DropRange(from, to); }
   absl::Status Flush() override { return inner_->Flush(); }
   absl::Status Close() override { return inner_->Close(); }
 

@@ -43,6 +43,13 @@ absl::StatusOr<int64_t> InMemoryKeyValueStore::ApproximateNumEntries() const {
   return static_cast<int64_t>(data_.size());
 }
 
+absl::Status InMemoryKeyValueStore::DropRange(std::string_view from, std::string_view to) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (from >= to) return absl::OkStatus();
+  data_.erase(data_.lower_bound(from), data_.lower_bound(to));
+  return absl::OkStatus();
+}
+
 absl::Status InMemoryKeyValueStore::Put(std::string_view key, std::optional<std::string_view> value) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (!value) {

@@ -27,6 +27,7 @@ class InMemoryKeyValueStore final : public KeyValueStore {
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
+  absl::Status DropRange(std::string_view from, std::string_view to) override;
   absl::Status Flush() override;
   absl::Status Close() override;
 

@@ -88,6 +88,12 @@ class KeyValueStore : public ReadOnlyKeyValueStore {
     std::optional<std::string> value;
   };
   [[nodiscard]] virtual absl::Status PutAll(const std::vector<Write>& writes) = 0;
+  // Deletes every key in [from, to) here and in the stores below, with no
+  // changelog record. For retention only (a window store dropping an expired
+  // segment): the changelog topic's own retention expires those records,
+  // and a restore drops them again. A range tombstone in RocksDB: cheap
+  // whatever the range holds.
+  [[nodiscard]] virtual absl::Status DropRange(std::string_view from, std::string_view to) = 0;
   // Makes every write so far durable in the store's own medium (memtable to
   // SST for RocksDB; a no-op in memory). Called on commit before the
   // checkpoint is written.

@@ -99,6 +99,16 @@ TEST_P(KeyValueStoreContract, PutAllAppliesInOrder) {
   EXPECT_GE(*n, 1);
 }
 
+TEST_P(KeyValueStoreContract, DropRangeRemovesHalfOpenRange) {
+  for (const char* k : {"a", "b", "b\x01", "c", "d"}) ASSERT_TRUE(store_->Put(k, "v").ok());
+  ASSERT_TRUE(store_->DropRange("b", "d").ok());
+  std::vector<std::string> keys;
+  for (const auto& e : Drain(store_->All())) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", "d"}));
+  ASSERT_TRUE(store_->DropRange("z", "a").ok());  // empty
+  EXPECT_EQ(Drain(store_->All()).size(), 2u);
+}
+
 TEST_P(KeyValueStoreContract, ClosedStoreRefusesCalls) {
   ASSERT_TRUE(store_->Close().ok());
   ASSERT_TRUE(store_->Close().ok());

@@ -85,6 +85,23 @@ absl::Status CachingKeyValueStore::PutAll(const std::vector<Write>& writes) {
   return absl::OkStatus();
 }
 
+absl::Status CachingKeyValueStore::DropRange(std::string_view from, std::string_view to) {
+  if (from >= to) return absl::OkStatus();
+  if (absl::Status s = FlushDirty(); !s.ok()) return s;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const std::string_view key = it->first;
+    if (key >= from && key < to) {
+      const int64_t size = SizeOf(key, it->second);
+      bytes_ -= size;
+      budget_->Add(-size);
+      entries_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  return inner_->DropRange(from, to);
+}
+
 absl::Status CachingKeyValueStore::FlushDirty() {
   if (dirty_.empty()) return absl::OkStatus();
   std::vector<Write> batch;

@@ -78,6 +78,9 @@ class CachingKeyValueStore final : public KeyValueStore {
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
+  // Sends every dirty entry down first (a window's last update is not lost
+  // to retention), then drops the range from the cache and below.
+  absl::Status DropRange(std::string_view from, std::string_view to) override;
   // Sends every dirty entry down, then flushes the store below.
   absl::Status Flush() override;
   // Drops the cache without sending it down (a dirty close: the changelog

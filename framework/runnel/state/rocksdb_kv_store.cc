@@ -203,6 +203,14 @@ absl::Status RocksDbKeyValueStore::PutAll(const std::vector<Write>& writes) {
   return FromRocksDb(db_->Write(NoWal(), &batch), absl::StrCat("batch write to store '", name_, "'"));
 }
 
+absl::Status RocksDbKeyValueStore::DropRange(std::string_view from, std::string_view to) {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (from >= to) return absl::OkStatus();
+  return FromRocksDb(db_->DeleteRange(rocksdb::WriteOptions(), handles_[0], ToSlice(from), ToSlice(to)),
+                     absl::StrCat("dropping a range of store '", name_, "'"));
+}
+
 absl::Status RocksDbKeyValueStore::AddToBatch(const std::vector<Write>& writes, rocksdb::WriteBatch& batch) const {
   for (const auto& w : writes) {
     rocksdb::Status s = w.value ? batch.Put(ToSlice(w.key), ToSlice(*w.value)) : batch.Delete(ToSlice(w.key));

@@ -54,6 +54,13 @@ absl::Status TransactionalKeyValueStore::Put(std::string_view key, std::optional
   return absl::OkStatus();
 }
 
+absl::Status TransactionalKeyValueStore::DropRange(std::string_view from, std::string_view to) {
+  if (closed_) return absl::FailedPreconditionError(absl::StrCat("store '", ToAbsl(name()), "' is closed"));
+  if (from >= to) return absl::OkStatus();
+  pending_.erase(pending_.lower_bound(from), pending_.lower_bound(to));
+  return inner_->DropRange(from, to);
+}
+
 absl::Status TransactionalKeyValueStore::PutAll(const std::vector<Write>& writes) {
   if (closed_) return absl::FailedPreconditionError(absl::StrCat("store '", ToAbsl(name()), "' is closed"));
   for (const auto& w : writes) pending_.insert_or_assign(w.key, w.value);

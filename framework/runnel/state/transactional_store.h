@@ -59,6 +59,9 @@ class TransactionalKeyValueStore final : public KeyValueStore {
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
+  // Drops pending writes in the range too, and the committed data at once
+  // (expired data may go before the commit: nothing reads it again).
+  absl::Status DropRange(std::string_view from, std::string_view to) override;
   // Nothing to do: pending writes wait for Commit, and the committed ones
   // are in RocksDB's WAL (memtables need no flush to survive a crash).
   absl::Status Flush() override { return absl::OkStatus(); }
