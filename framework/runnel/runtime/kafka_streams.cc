@@ -97,12 +97,18 @@ absl::Status KafkaStreams::PrepareTopics() {
       count = partitions[topic];
     }
     for (const auto& store : sub.stores) {
-      if (!topology_->stores().at(store).logging) continue;
+      const StoreSpec& spec = topology_->stores().at(store);
+      if (!spec.logging) continue;
       kafka::NewTopic changelog{
           .name = ChangelogTopicName(config_.application_id(), store),
           .partitions = count,
           .replication_factor = static_cast<int16_t>(config_.config().GetInt("replication.factor")),
           .configs = {{"cleanup.policy", "compact"}}};
+      if (spec.retention_ms) {
+        constexpr int64_t kAdditionalRetentionMs = 24 * 3600 * 1000;
+        changelog.configs = {{"cleanup.policy", "compact,delete"},
+                             {"retention.ms", absl::StrCat(*spec.retention_ms + kAdditionalRetentionMs)}};
+      }
       auto existing = (*admin)->DescribeTopic(changelog.name, absl::Seconds(30));
       if (existing.ok()) {
         if (existing->partitions != count) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -61,6 +62,11 @@ struct StoreSpec {
   bool logging = true;
   // Updates are merged in the task's record cache between commits.
   bool caching = true;
+  // Window and session stores: how long their entries live. Their changelog
+  // is then "compact,delete" with retention.ms = this + 1 day (Kafka
+  // Streams' windowstore.changelog.additional.retention.ms), so the broker
+  // expires what the store's segments drop.
+  std::optional<int64_t> retention_ms;
 };
 
 struct Subtopology {
