@@ -29,9 +29,12 @@
 #include "absl/strings/str_format.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
+#include "runnel/dsl/internal/windowed.h"
 #include "runnel/dsl/key_value.h"
+#include "runnel/dsl/windows.h"
 #include "runnel/serde/serde.h"
 #include "runnel/serde/serdes.h"
+#include "runnel/serde/windowed.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
@@ -82,6 +85,9 @@ struct Materialized {
   bool caching = true;
   bool logging = true;
   bool in_memory = false;
+  // Window and session stores: how long windows are kept (at least size +
+  // grace, the default), e.g. to query them after they close.
+  std::optional<absl::Duration> retention;
 
   Materialized(SerdePtr<K> k, SerdePtr<V> v) : key_serde(std::move(k)), value_serde(std::move(v)) {}
   static Materialized As(std::string name, SerdePtr<K> k, SerdePtr<V> v) {
@@ -92,6 +98,7 @@ struct Materialized {
   Materialized& WithCachingDisabled() { caching = false; return *this; }
   Materialized& WithLoggingDisabled() { logging = false; return *this; }
   Materialized& InMemory() { in_memory = true; return *this; }
+  Materialized& WithRetention(absl::Duration r) { retention = r; return *this; }
 
   // The store this declares, named `name`.
   StoreSpec Spec(std::string name) const {
@@ -110,6 +117,10 @@ template <typename K, typename V>
 class KTable;
 template <typename K, typename V>
 class KGroupedTable;
+template <typename K, typename V>
+class TimeWindowedKStream;
+template <typename K, typename V>
+class SessionWindowedKStream;
 
 class StreamsBuilder {
  public:
@@ -399,6 +410,13 @@ class KGroupedStream {
         std::move(materialized), std::move(named));
   }
 
+  // Aggregates per key and time window (tumbling or hopping).
+  TimeWindowedKStream<K, V> WindowedBy(TimeWindows windows) { return TimeWindowedKStream<K, V>(*this, windows); }
+  // Aggregates per key and session.
+  SessionWindowedKStream<K, V> WindowedBy(SessionWindows windows) {
+    return SessionWindowedKStream<K, V>(*this, windows);
+  }
+
  private:
   template <typename VA, typename Fold>
   KTable<K, VA> AddAggregation(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
@@ -416,36 +434,45 @@ class KGroupedStream {
                                                                                 fold);
     };
     auto& tb = builder_->topology_builder();
-    std::string parent = node_;
-    if (repartition_required_) {
-      if (!grouped_) {
-        builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
-            "aggregation '", name, "' follows a key change and needs a repartition topic: give GroupByKey or "
-            "GroupBy a Grouped with the key and value serdes")));
-        return KTable<K, VA>(builder_, std::move(name), std::move(store));
-      }
-      // Kafka Streams' naming: <base>-repartition, where base is the
-      // Grouped name or the store name.
-      const std::string base = grouped_->name.empty() ? store : grouped_->name;
-      const std::string topic = base + "-repartition";
-      // Records without a key have no group: dropped before the topic, by a
-      // <topic>-filter node as in Kafka Streams.
-      auto key_serde_for_nulls = grouped_->key_serde;
-      auto has_key = [key_serde_for_nulls](const K& k, const V&) { return !key_serde_for_nulls->IsNull(k); };
-      using HasKey = decltype(has_key);
-      ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
-        return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
-      };
-      tb.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node_});
-      tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {topic + "-filter"});
-      tb.AddInternalTopic(topic);
-      tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
-      parent = topic + "-source";
-    }
-    tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {parent});
+    tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {InputFor(name, store)});
     tb.AddStateStore(materialized.Spec(store), {name});
     return KTable<K, VA>(builder_, std::move(name), std::move(store));
   }
+
+  // The node an aggregation `name` (with store `store`) reads from: this
+  // stream, or after a key change a repartition topic in between.
+  std::string InputFor(const std::string& name, const std::string& store) {
+    if (!repartition_required_) return node_;
+    if (!grouped_) {
+      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "aggregation '", name, "' follows a key change and needs a repartition topic: give GroupByKey or "
+          "GroupBy a Grouped with the key and value serdes")));
+      return node_;
+    }
+    auto& tb = builder_->topology_builder();
+    // Kafka Streams' naming: <base>-repartition, where base is the Grouped
+    // name or the store name.
+    const std::string base = grouped_->name.empty() ? store : grouped_->name;
+    const std::string topic = base + "-repartition";
+    // Records without a key have no group: dropped before the topic, by a
+    // <topic>-filter node as in Kafka Streams.
+    auto key_serde_for_nulls = grouped_->key_serde;
+    auto has_key = [key_serde_for_nulls](const K& k, const V&) { return !key_serde_for_nulls->IsNull(k); };
+    using HasKey = decltype(has_key);
+    ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
+      return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
+    };
+    tb.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node_});
+    tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {topic + "-filter"});
+    tb.AddInternalTopic(topic);
+    tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
+    return topic + "-source";
+  }
+
+  template <typename K2, typename V2>
+  friend class TimeWindowedKStream;
+  template <typename K2, typename V2>
+  friend class SessionWindowedKStream;
 
   StreamsBuilder* builder_;
   std::string node_;
@@ -628,6 +655,191 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
   return KTable<K, V>(this, std::move(name), std::move(store));
 }
 
+// Shared by the windowed streams: the store name, the processor name and
+// the validated retention of one windowed aggregation.
+namespace dsl_internal {
+struct WindowedNames {
+  std::string store;
+  std::string name;
+  int64_t retention_ms;
+};
+template <typename K, typename VA>
+WindowedNames NameWindowed(StreamsBuilder* builder, const Materialized<K, VA>& materialized,
+                           const std::optional<Named>& named, std::string_view kind, int64_t min_retention_ms,
+                           const absl::Status& spec_valid) {
+  WindowedNames out;
+  out.store = materialized.store_name.empty() ? builder->NewName("KSTREAM-AGGREGATE-STATE-STORE-")
+                                              : materialized.store_name;
+  out.name = named ? named->name : builder->NewName("KSTREAM-AGGREGATE-");
+  out.retention_ms = materialized.retention ? absl::ToInt64Milliseconds(*materialized.retention) : min_retention_ms;
+  if (!spec_valid.ok()) {
+    builder->Fail(absl::InvalidArgumentError(
+        absl::StrCat("windowed aggregation '", out.name, "': ", spec_valid.message())));
+  } else if (out.retention_ms < min_retention_ms) {
+    builder->Fail(absl::InvalidArgumentError(absl::StrCat(
+        "windowed aggregation '", out.name, "': store '", out.store, "' retention ", out.retention_ms,
+        " ms is shorter than the ", ToAbsl(kind), " (", min_retention_ms, " ms); results would be dropped before "
+        "their window closes")));
+  }
+  return out;
+}
+}  // namespace dsl_internal
+
+// A grouped stream windowed by TimeWindows: count, reduce and aggregate per
+// key and window, into a KTable<Windowed<K>, VA> kept in a window store
+// (changelogged, compact+delete with retention + 1 day).
+template <typename K, typename V>
+class TimeWindowedKStream {
+ public:
+  TimeWindowedKStream(KGroupedStream<K, V> grouped, TimeWindows windows)
+      : grouped_(std::move(grouped)), windows_(windows) {}
+
+  // OnWindowUpdate (default) or OnWindowClose (one final result per window).
+  TimeWindowedKStream& Emit(EmitStrategy emit) {
+    emit_ = emit;
+    return *this;
+  }
+
+  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
+                                     std::optional<Named> named = std::nullopt) {
+    return Add<int64_t>([](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; },
+                        std::move(materialized), std::move(named));
+  }
+  template <typename Reducer>
+  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
+                                std::optional<Named> named = std::nullopt) {
+    return Add<V>(
+        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
+          return agg ? static_cast<V>(reducer(*agg, v)) : v;
+        },
+        std::move(materialized), std::move(named));
+  }
+  template <typename VA, typename Init, typename Agg>
+  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
+                                    std::optional<Named> named = std::nullopt) {
+    return Add<VA>(
+        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
+          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  template <typename VA, typename Fold>
+  KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
+    StreamsBuilder* builder = grouped_.builder_;
+    auto names = dsl_internal::NameWindowed(builder, materialized, named, "window size + grace",
+                                            windows_.RetentionMs(), windows_.Validate());
+    auto key_serde = materialized.key_serde;
+    auto agg_serde = materialized.value_serde;
+    EmitStrategy emit = emit_;
+    const std::string store = names.store;
+    const TimeWindows spec = windows_;
+    const int64_t retention = names.retention_ms;
+    ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
+        [store, key_serde, agg_serde, spec, retention, emit,
+         fold]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
+      return std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
+          store, key_serde, agg_serde, spec, retention, emit, fold);
+    };
+    auto& tb = builder->topology_builder();
+    tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),
+                                                   {grouped_.InputFor(names.name, names.store)});
+    StoreSpec spec_out = materialized.Spec(names.store);
+    spec_out.retention_ms = names.retention_ms;
+    tb.AddStateStore(std::move(spec_out), {names.name});
+    return KTable<Windowed<K>, VA>(builder, std::move(names.name), std::move(names.store));
+  }
+
+  KGroupedStream<K, V> grouped_;
+  TimeWindows windows_;
+  EmitStrategy emit_;
+};
+
+// A grouped stream windowed by SessionWindows: per-key sessions, merged when
+// a record bridges them, into a KTable<Windowed<K>, VA> kept in a session
+// store. Aggregate needs a merger(key, agg1, agg2) for merging sessions.
+template <typename K, typename V>
+class SessionWindowedKStream {
+ public:
+  SessionWindowedKStream(KGroupedStream<K, V> grouped, SessionWindows windows)
+      : grouped_(std::move(grouped)), windows_(windows) {}
+
+  SessionWindowedKStream& Emit(EmitStrategy emit) {
+    emit_ = emit;
+    return *this;
+  }
+
+  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
+                                     std::optional<Named> named = std::nullopt) {
+    return Add<int64_t>([](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; },
+                        [](const K&, std::optional<int64_t> a, int64_t b) { return a.value_or(0) + b; },
+                        std::move(materialized), std::move(named));
+  }
+  // A session's first value is its first aggregate; merging two sessions
+  // reduces their aggregates.
+  template <typename Reducer>
+  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
+                                std::optional<Named> named = std::nullopt) {
+    return Add<V>(
+        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
+          return agg ? static_cast<V>(reducer(*agg, v)) : v;
+        },
+        [reducer](const K&, std::optional<V> agg, V session) -> V {
+          return agg ? static_cast<V>(reducer(*agg, session)) : session;
+        },
+        std::move(materialized), std::move(named));
+  }
+  // Kafka Streams' order: initializer(), merged with each merged session's
+  // aggregate (merger(key, agg, session agg), oldest session first), then
+  // aggregator(key, value, agg).
+  template <typename VA, typename Init, typename Agg, typename Merger>
+  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Merger merger, Materialized<K, VA> materialized,
+                                    std::optional<Named> named = std::nullopt) {
+    return Add<VA>(
+        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
+          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
+        },
+        [initializer, merger](const K& k, std::optional<VA> agg, VA session) -> VA {
+          return static_cast<VA>(
+              merger(k, agg ? std::move(*agg) : static_cast<VA>(initializer()), std::move(session)));
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  template <typename VA, typename Fold, typename Merge>
+  KTable<Windowed<K>, VA> Add(Fold fold, Merge merge, Materialized<K, VA> materialized, std::optional<Named> named) {
+    StreamsBuilder* builder = grouped_.builder_;
+    auto names = dsl_internal::NameWindowed(builder, materialized, named, "inactivity gap + grace",
+                                            windows_.RetentionMs(), windows_.Validate());
+    auto key_serde = materialized.key_serde;
+    auto agg_serde = materialized.value_serde;
+    const std::string store = names.store;
+    const SessionWindows spec = windows_;
+    const int64_t retention = names.retention_ms;
+    EmitStrategy emit = emit_;
+    ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
+        [store, key_serde, agg_serde, spec, retention, emit, fold,
+         merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
+      return std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
+          store, key_serde, agg_serde, spec, retention, emit, fold, merge);
+    };
+    auto& tb = builder->topology_builder();
+    tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),
+                                                   {grouped_.InputFor(names.name, names.store)});
+    StoreSpec spec_out = materialized.Spec(names.store);
+    spec_out.retention_ms = names.retention_ms;
+    tb.AddStateStore(std::move(spec_out), {names.name});
+    return KTable<Windowed<K>, VA>(builder, std::move(names.name), std::move(names.store));
+  }
+
+  KGroupedStream<K, V> grouped_;
+  SessionWindows windows_;
+  EmitStrategy emit_;
+};
+
 }  // namespace runnel
+
 
 #endif  // RUNNEL_DSL_STREAMS_BUILDER_H_

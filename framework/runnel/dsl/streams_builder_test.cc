@@ -38,6 +38,7 @@ class Harness final : public RecordSink, public TaskContext {
   Timestamp stream_time() const override { return Timestamp(0); }
   const Clock& clock() const override { return Clock::System(); }
   void RequestCommit() override {}
+  MetricsRegistry& metrics() override { return metrics_; }
   KeyValueStore* GetKeyValueStore(std::string_view) override { return nullptr; }
   Cancellable Schedule(absl::Duration, PunctuationType, Punctuator) override { return {}; }
 
@@ -46,6 +47,7 @@ class Harness final : public RecordSink, public TaskContext {
  private:
   std::unique_ptr<ProcessorGraph> graph_;
   internal::NodeEnv env_;
+  MetricsRegistry metrics_;
 };
 
 Consumed<std::string, std::string> Strings() { return {serdes::String(), serdes::String()}; }

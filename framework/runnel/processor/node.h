@@ -166,6 +166,7 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   Timestamp stream_time() const override { return task().stream_time(); }
   const Clock& clock() const override { return task().clock(); }
   void RequestCommit() override { const_cast<TaskContext&>(task()).RequestCommit(); }
+  MetricsRegistry& metrics() override { return const_cast<TaskContext&>(task()).metrics(); }
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
     return const_cast<TaskContext&>(task()).GetKeyValueStore(name);
   }

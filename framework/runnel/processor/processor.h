@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/processor/punctuation.h"
 #include "runnel/processor/record.h"
@@ -36,6 +37,9 @@ class TaskContext {
   virtual Timestamp stream_time() const = 0;
   // Wall-clock time (the injected clock).
   virtual const Clock& clock() const = 0;
+  // Where processors count what users watch (late records dropped, ...);
+  // the instance's registry, exported to Prometheus. Thread-safe.
+  virtual MetricsRegistry& metrics() = 0;
   // Asks the stream thread to commit soon (at the end of this record).
   virtual void RequestCommit() = 0;
   // The task's key-value store `name` (bytes; see TypedKeyValueStore), or

@@ -18,6 +18,7 @@ StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<Pr
       application_id_(std::move(application_id)),
       graph_(std::move(graph)),
       clock_(clock),
+      metrics_(state.metrics),
       specs_(specs),
       store_names_(std::move(stores)),
       stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }) {

@@ -87,6 +87,7 @@ class StreamTask final : public TaskContext {
   const RecordMetadata* record_metadata() const override { return current_; }
   Timestamp stream_time() const override { return stream_time_; }
   const Clock& clock() const override { return clock_; }
+  MetricsRegistry& metrics() override { return metrics_ != nullptr ? *metrics_ : own_metrics_; }
   void RequestCommit() override { commit_requested_ = true; }
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override;
@@ -108,6 +109,8 @@ class StreamTask final : public TaskContext {
   std::unique_ptr<ProcessorGraph> graph_;
   internal::NodeEnv env_;
   const Clock& clock_;
+  MetricsRegistry* metrics_;
+  MetricsRegistry own_metrics_;
   std::vector<TopicPartition> partitions_;
   std::vector<std::unique_ptr<PartitionState>> states_;
   size_t queued_ = 0;

@@ -538,7 +538,8 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .restore_micros = restore_micros_,
                      .local_stores = local_stores_,
                      .directory = directory_,
-                     .exactly_once = eos_};
+                     .exactly_once = eos_,
+                     .metrics = metrics_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),

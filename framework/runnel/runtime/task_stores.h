@@ -68,6 +68,9 @@ struct StateEnv {
   // Optional: the instance's state directory; Open takes the task's lock.
   StateDirectory* directory = nullptr;
   bool exactly_once = false;
+  // Optional: the instance's metrics (TaskContext::metrics); without it the
+  // task keeps a registry of its own.
+  MetricsRegistry* metrics = nullptr;
 };
 
 class TaskStores {

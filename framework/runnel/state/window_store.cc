@@ -81,7 +81,7 @@ absl::Status SegmentedStore::Init() {
 absl::Status SegmentedStore::AdvanceStreamTime(Timestamp t) {
   if (t <= stream_time_) return absl::OkStatus();
   stream_time_ = t;
-  if (t.value() - persisted_stream_time_ >= kStreamTimePersistGranularityMs) {
+  if (persisted_stream_time_ < 0 || t.value() - persisted_stream_time_ >= kStreamTimePersistGranularityMs) {
     RUNNEL_RETURN_IF_ERROR(PutMeta(kStreamTimeMeta, t.value()));
     persisted_stream_time_ = t.value();
   }

@@ -88,6 +88,7 @@ class TopologyTestDriver::Task final : public TaskContext, public Deserializatio
   Timestamp stream_time() const override { return stream_time_; }
   const Clock& clock() const override { return driver_->clock_; }
   void RequestCommit() override {}
+  MetricsRegistry& metrics() override { return driver_->metrics_; }
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
     const Timestamp now = type == PunctuationType::kStreamTime ? stream_time_ : driver_->clock_.NowMillis();

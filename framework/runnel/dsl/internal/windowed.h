@@ -1,0 +1,472 @@
+#ifndef RUNNEL_DSL_INTERNAL_WINDOWED_H_
+#define RUNNEL_DSL_INTERNAL_WINDOWED_H_
+
+// The processors behind windowed aggregations (TimeWindowedKStream,
+// SessionWindowedKStream). They emit Change<VA> records keyed by
+// Windowed<K>, so the result is a KTable<Windowed<K>, VA>.
+//
+// Stored values are Kafka Streams' timestamped format: the aggregate's
+// timestamp (the highest record timestamp folded in, 8 bytes big-endian)
+// then the aggregate's bytes. Results carry that timestamp.
+//
+// Stream time is the operator's (the window store's, persisted with it): a
+// record for a window whose end + grace is <= stream time is late, dropped,
+// counted in runnel_late_records_dropped_total{store} and logged at most
+// every 10 s.
+//
+// Emit modes:
+//   OnWindowUpdate: every update goes downstream; with a cached store, the
+//     cache merges them and sends one per window per commit (or eviction).
+//   OnWindowClose: nothing goes down until stream time passes a window's
+//     end + grace; then the window's final aggregate, once. How far it has
+//     emitted is persisted in the store (meta "emitted-through"), written in
+//     the same commit (and, under exactly-once, the same transaction) as
+//     the output, so a restarted task neither repeats nor skips a window.
+//
+// Threading: the task's thread, like every processor.
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runnel/common/logging.h"
+#include "runnel/common/status.h"
+#include "runnel/dsl/key_value.h"
+#include "runnel/dsl/windows.h"
+#include "runnel/processor/processor.h"
+#include "runnel/serde/serde.h"
+#include "runnel/serde/serdes.h"
+#include "runnel/serde/windowed.h"
+#include "runnel/state/record_cache.h"
+#include "runnel/state/window_store.h"
+
+namespace runnel::dsl_internal {
+
+// A stored aggregate: value bytes with their timestamp.
+struct TimestampedBytes {
+  Timestamp timestamp;
+  std::string_view value;
+};
+inline std::string EncodeTimestamped(Timestamp ts, std::string_view value) {
+  std::string out;
+  out.reserve(8 + value.size());
+  serdes::AppendBigEndian64(static_cast<uint64_t>(ts.value()), out);
+  out.append(value.data(), value.size());
+  return out;
+}
+inline absl::StatusOr<TimestampedBytes> DecodeTimestamped(std::string_view stored, std::string_view store) {
+  if (stored.size() < 8) {
+    return absl::DataLossError(absl::StrCat("store '", ToAbsl(store), "': stored aggregate shorter than its timestamp"));
+  }
+  return TimestampedBytes{Timestamp(static_cast<int64_t>(serdes::ReadBigEndian64(stored.data()))), stored.substr(8)};
+}
+
+// What every windowed aggregation shares: its store, serdes, late-record
+// accounting and the emit-final bookkeeping. `Store` is WindowStore or
+// SessionStore.
+template <typename K, typename VA, typename Store>
+class WindowedOutput {
+ public:
+  WindowedOutput(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde, SegmentedStoreOptions options,
+                 EmitStrategy emit)
+      : store_name_(std::move(store_name)),
+        key_serde_(std::move(key_serde)),
+        agg_serde_(std::move(agg_serde)),
+        options_(options),
+        emit_(emit) {}
+
+  Store& store() { return *store_; }
+  const SerdePtr<K>& key_serde() const { return key_serde_; }
+  bool emit_final() const { return emit_.kind == EmitStrategy::Kind::kOnWindowClose; }
+  // Cached and emitting every update: the cache's flush sends results.
+  bool forwards_from_cache() const { return cached_ && !emit_final(); }
+
+  // `decode_key` turns a store key (as the flush listener sees it) into the
+  // windowed key; nullopt for meta keys.
+  template <typename DecodeKey>
+  absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context, DecodeKey decode_key) {
+    context_ = &context;
+    KeyValueStore* kv = context.GetKeyValueStore(store_name_);
+    if (kv == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store '", store_name_, "' is not available to task ", context.task_id().ToString()));
+    }
+    store_.emplace(kv, options_);
+    RUNNEL_RETURN_IF_ERROR(store_->Init());
+    auto emitted = store_->GetMeta("emitted-through");
+    if (!emitted.ok()) return emitted.status();
+    emitted_through_ = emitted->value_or(-1);
+    late_ = context.metrics().GetCounter("runnel_late_records_dropped_total", {{"store", store_name_}});
+    if (auto* cached = dynamic_cast<CachingKeyValueStore*>(kv)) {
+      cached_ = true;
+      if (!emit_final()) {
+        cached->SetFlushListener(
+            [this, decode_key](std::string_view key, std::optional<std::string_view> value,
+                               std::optional<std::string_view> old, Timestamp) -> absl::Status {
+              if (SegmentedStore::IsMetaKey(key)) return absl::OkStatus();
+              auto windowed = decode_key(key);
+              if (!windowed.ok()) return windowed.status();
+              return ForwardStored(*std::move(windowed), value, old);
+            },
+            /*send_old_values=*/true);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t emitted_through() const { return emitted_through_; }
+  absl::Status SetEmittedThrough(int64_t t) {
+    emitted_through_ = t;
+    return store_->PutMeta("emitted-through", t);
+  }
+
+  // Sends a change of stored (timestamped) aggregates downstream, with the
+  // new value's timestamp (the old one's for a removal).
+  absl::Status ForwardStored(Windowed<K> key, std::optional<std::string_view> value,
+                             std::optional<std::string_view> old) {
+    if (!value && !old) return absl::OkStatus();
+    Change<VA> change;
+    Timestamp ts{0};
+    if (old) {
+      auto o = DecodeTimestamped(*old, store_name_);
+      if (!o.ok()) return o.status();
+      auto v = agg_serde_->Deserialize(o->value);
+      if (!v.ok()) return v.status();
+      change.old_value = *std::move(v);
+      ts = o->timestamp;
+    }
+    if (value) {
+      auto n = DecodeTimestamped(*value, store_name_);
+      if (!n.ok()) return n.status();
+      auto v = agg_serde_->Deserialize(n->value);
+      if (!v.ok()) return v.status();
+      change.new_value = *std::move(v);
+      ts = n->timestamp;
+    }
+    return context_->Forward(Record<Windowed<K>, Change<VA>>{std::move(key), std::move(change), ts, {}});
+  }
+
+  absl::StatusOr<std::string> EncodeAggregate(const VA& agg, Timestamp ts) const {
+    std::string bytes;
+    RUNNEL_RETURN_IF_ERROR(agg_serde_->Serialize(agg, bytes));
+    return EncodeTimestamped(ts, bytes);
+  }
+  absl::StatusOr<std::optional<std::pair<VA, Timestamp>>> DecodeAggregate(
+      const std::optional<std::string>& stored) const {
+    if (!stored) return std::optional<std::pair<VA, Timestamp>>();
+    auto t = DecodeTimestamped(*stored, store_name_);
+    if (!t.ok()) return t.status();
+    auto v = agg_serde_->Deserialize(t->value);
+    if (!v.ok()) return v.status();
+    return std::optional<std::pair<VA, Timestamp>>(std::make_pair(*std::move(v), t->timestamp));
+  }
+
+  void DropLate(Timestamp record_ts, int64_t window_start, int64_t window_end) {
+    late_->Increment();
+    int64_t suppressed = 0;
+    if (late_log_.Allow(context_->clock().NowMillis().value(), &suppressed)) {
+      Logger("runnel")->warn(
+          "store '{}': dropping a late record (timestamp {}, window [{}, {}], stream time {}); {} more since the last "
+          "such message",
+          store_name_, record_ts.value(), window_start, window_end, store_->stream_time().value(), suppressed);
+    }
+  }
+  void DropNullKey() {
+    int64_t suppressed = 0;
+    if (null_key_log_.Allow(context_->clock().NowMillis().value(), &suppressed)) {
+      Logger("runnel")->warn("store '{}': dropping a record with a null key", store_name_);
+    }
+  }
+
+ private:
+  std::string store_name_;
+  SerdePtr<K> key_serde_;
+  SerdePtr<VA> agg_serde_;
+  SegmentedStoreOptions options_;
+  EmitStrategy emit_;
+  ProcessorContext<Windowed<K>, Change<VA>>* context_ = nullptr;
+  std::optional<Store> store_;
+  bool cached_ = false;
+  int64_t emitted_through_ = -1;
+  Counter* late_ = nullptr;
+  RateLimiter late_log_{10'000};
+  RateLimiter null_key_log_{10'000};
+};
+
+// Wall-clock idle advance for emit-final (EmitStrategy::idle_advance): when
+// no record has arrived for the configured time, `advance(stream time)` is
+// called with stream time moved on by the wall-clock time since the last
+// record. Checked every min(idle, 1 s) of wall-clock time.
+class IdleAdvance {
+ public:
+  template <typename Advance>
+  void Start(TaskContext& context, absl::Duration idle, Advance advance) {
+    context_ = &context;
+    idle_ms_ = absl::ToInt64Milliseconds(idle);
+    last_record_wall_ = context.clock().NowMillis().value();
+    handle_ = context.Schedule(std::min(idle, absl::Seconds(1)), PunctuationType::kWallClockTime,
+                               [this, advance](Timestamp now) -> absl::Status {
+                                 const int64_t quiet = now.value() - last_record_wall_;
+                                 if (quiet < idle_ms_ || last_record_time_ < 0) return absl::OkStatus();
+                                 return advance(Timestamp(last_record_time_ + quiet));
+                               });
+  }
+  void OnRecord(Timestamp stream_time) {
+    if (context_ == nullptr) return;
+    last_record_wall_ = context_->clock().NowMillis().value();
+    last_record_time_ = stream_time.value();
+  }
+
+ private:
+  TaskContext* context_ = nullptr;
+  int64_t idle_ms_ = 0;
+  int64_t last_record_wall_ = 0;
+  int64_t last_record_time_ = -1;
+  Cancellable handle_;
+};
+
+// Tumbling and hopping windows. fold(key, value, aggregate or nullopt) -> VA.
+template <typename K, typename V, typename VA, typename Fold>
+class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VA>> {
+ public:
+  TimeWindowAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde,
+                               TimeWindows windows, int64_t retention_ms, EmitStrategy emit, Fold fold)
+      : out_(std::move(store_name), std::move(key_serde), std::move(agg_serde),
+             SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
+        windows_(windows),
+        emit_(emit),
+        fold_(std::move(fold)) {}
+
+  absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context) override {
+    RUNNEL_RETURN_IF_ERROR((Processor<K, V, Windowed<K>, Change<VA>>::Init(context)));
+    RUNNEL_RETURN_IF_ERROR(out_.Init(context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); }));
+    if (out_.emit_final() && emit_.idle_advance) {
+      idle_.Start(context, *emit_.idle_advance, [this](Timestamp t) { return Advance(t); });
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Process(Record<K, V> r) override {
+    if (out_.key_serde()->IsNull(r.key)) {
+      out_.DropNullKey();
+      return absl::OkStatus();
+    }
+    const Timestamp ts = r.timestamp;
+    RUNNEL_RETURN_IF_ERROR(Advance(ts));
+    idle_.OnRecord(out_.store().stream_time());
+    std::string key_bytes;
+    RUNNEL_RETURN_IF_ERROR(out_.key_serde()->Serialize(r.key, key_bytes));
+    const int64_t observed = out_.store().stream_time().value();
+    for (int64_t start : windows_.WindowStartsFor(ts.value())) {
+      const int64_t end = start + windows_.size_ms;
+      if (end + windows_.grace_ms <= observed || start <= out_.emitted_through()) {
+        out_.DropLate(ts, start, end);
+        continue;
+      }
+      auto stored = out_.store().Fetch(key_bytes, Timestamp(start));
+      if (!stored.ok()) return stored.status();
+      auto current = out_.DecodeAggregate(*stored);
+      if (!current.ok()) return current.status();
+      std::optional<VA> agg;
+      Timestamp agg_ts = ts;
+      if (*current) {
+        agg = std::move((*current)->first);
+        agg_ts = std::max(agg_ts, (*current)->second);
+      }
+      VA next = fold_(r.key, r.value, std::move(agg));
+      auto encoded = out_.EncodeAggregate(next, agg_ts);
+      if (!encoded.ok()) return encoded.status();
+      RUNNEL_RETURN_IF_ERROR(out_.store().Put(key_bytes, Timestamp(start), *encoded));
+      if (!out_.emit_final() && !out_.forwards_from_cache()) {
+        RUNNEL_RETURN_IF_ERROR(out_.ForwardStored(Windowed<K>{r.key, Window{Timestamp(start), Timestamp(end)}},
+                                                  *encoded,
+                                                  *stored ? std::optional<std::string_view>(**stored) : std::nullopt));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Moves stream time to `t`: under emit-final, first sends the windows it
+  // closes (before retention may drop them), then lets the store drop.
+  absl::Status Advance(Timestamp t) {
+    if (out_.emit_final()) {
+      const int64_t observed = std::max(out_.store().stream_time().value(), t.value());
+      // Windows with end + grace <= observed are closed.
+      const int64_t closed_through = observed - windows_.grace_ms - windows_.size_ms;
+      const int64_t emitted = out_.emitted_through();
+      const int64_t next_start = emitted < 0 ? 0 : (emitted / windows_.advance_ms + 1) * windows_.advance_ms;
+      if (closed_through >= next_start) {
+        auto closed = out_.store().FetchAll(Timestamp(std::max<int64_t>(0, emitted + 1)), Timestamp(closed_through));
+        if (!closed.ok()) return closed.status();
+        for (const WindowEntry& e : *closed) {
+          auto key = out_.key_serde()->Deserialize(e.key);
+          if (!key.ok()) return key.status();
+          RUNNEL_RETURN_IF_ERROR(out_.ForwardStored(
+              Windowed<K>{*std::move(key), Window{e.start, Timestamp(e.start.value() + windows_.size_ms)}}, e.value,
+              std::nullopt));
+        }
+        RUNNEL_RETURN_IF_ERROR(out_.SetEmittedThrough(closed_through));
+      }
+    }
+    return out_.store().AdvanceStreamTime(t);
+  }
+
+  // <segment 8> <key> <start 8> <seq 4> -> Windowed<K>.
+  absl::StatusOr<Windowed<K>> DecodeStoreKey(std::string_view store_key) const {
+    if (store_key.size() < 20) return absl::DataLossError("window store key too short");
+    auto key = out_.key_serde()->Deserialize(store_key.substr(8, store_key.size() - 20));
+    if (!key.ok()) return key.status();
+    const auto start = static_cast<int64_t>(serdes::ReadBigEndian64(store_key.data() + store_key.size() - 12));
+    return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(start + windows_.size_ms)}};
+  }
+
+  WindowedOutput<K, VA, WindowStore> out_;
+  TimeWindows windows_;
+  EmitStrategy emit_;
+  Fold fold_;
+  IdleAdvance idle_;
+};
+
+// Session windows (Kafka Streams' KStreamSessionWindowAggregate): a record
+// at t merges every session of its key with end >= t - gap and start <= t +
+// gap into one [min start, max end]; the merged sessions are removed (their
+// removal goes downstream as a change with no new value under
+// OnWindowUpdate). merge(key, aggregate so far or nullopt, session's
+// aggregate) -> VA folds the merged sessions in, oldest first; then
+// fold(key, value, aggregate or nullopt) -> VA adds the record.
+template <typename K, typename V, typename VA, typename Fold, typename Merge>
+class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VA>> {
+ public:
+  SessionWindowAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde,
+                                  SessionWindows windows, int64_t retention_ms, EmitStrategy emit, Fold fold,
+                                  Merge merge)
+      : out_(std::move(store_name), std::move(key_serde), std::move(agg_serde),
+             SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
+        windows_(windows),
+        emit_(emit),
+        fold_(std::move(fold)),
+        merge_(std::move(merge)) {}
+
+  absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context) override {
+    RUNNEL_RETURN_IF_ERROR((Processor<K, V, Windowed<K>, Change<VA>>::Init(context)));
+    RUNNEL_RETURN_IF_ERROR(out_.Init(context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); }));
+    if (out_.emit_final() && emit_.idle_advance) {
+      idle_.Start(context, *emit_.idle_advance, [this](Timestamp t) { return Advance(t); });
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Process(Record<K, V> r) override {
+    if (out_.key_serde()->IsNull(r.key)) {
+      out_.DropNullKey();
+      return absl::OkStatus();
+    }
+    const Timestamp ts = r.timestamp;
+    RUNNEL_RETURN_IF_ERROR(Advance(ts));
+    idle_.OnRecord(out_.store().stream_time());
+    std::string key_bytes;
+    RUNNEL_RETURN_IF_ERROR(out_.key_serde()->Serialize(r.key, key_bytes));
+    auto overlapping = out_.store().FindSessions(key_bytes, Timestamp(ts.value() - windows_.gap_ms),
+                                                 Timestamp(ts.value() + windows_.gap_ms));
+    if (!overlapping.ok()) return overlapping.status();
+    int64_t start = ts.value();
+    int64_t end = ts.value();
+    Timestamp agg_ts = ts;
+    std::optional<VA> agg;
+    for (const SessionEntry& s : *overlapping) {
+      start = std::min(start, s.start.value());
+      end = std::max(end, s.end.value());
+    }
+    // Kafka Streams: late when the merged session ends before stream time -
+    // grace; emit-final also never reopens what it emitted.
+    const int64_t observed = out_.store().stream_time().value();
+    if (end + windows_.grace_ms < observed || ClosedByEmit(end)) {
+      out_.DropLate(ts, start, end);
+      return absl::OkStatus();
+    }
+    for (const SessionEntry& s : *overlapping) {
+      auto stored = out_.DecodeAggregate(s.value);
+      if (!stored.ok()) return stored.status();
+      agg = static_cast<VA>(merge_(r.key, std::move(agg), std::move((*stored)->first)));
+      agg_ts = std::max(agg_ts, (*stored)->second);
+      if (s.start.value() == start && s.end.value() == end) continue;  // overwritten below
+      RUNNEL_RETURN_IF_ERROR(out_.store().Put(key_bytes, s.start, s.end, std::nullopt));
+      if (!out_.emit_final() && !out_.forwards_from_cache()) {
+        RUNNEL_RETURN_IF_ERROR(out_.ForwardStored(Windowed<K>{r.key, Window{s.start, s.end}}, std::nullopt, s.value));
+      }
+    }
+    VA next = static_cast<VA>(fold_(r.key, r.value, std::move(agg)));
+    auto encoded = out_.EncodeAggregate(next, agg_ts);
+    if (!encoded.ok()) return encoded.status();
+    std::optional<std::string> previous;
+    for (const SessionEntry& s : *overlapping) {
+      if (s.start.value() == start && s.end.value() == end) previous = s.value;
+    }
+    RUNNEL_RETURN_IF_ERROR(out_.store().Put(key_bytes, Timestamp(start), Timestamp(end), *encoded));
+    if (!out_.emit_final() && !out_.forwards_from_cache()) {
+      RUNNEL_RETURN_IF_ERROR(out_.ForwardStored(Windowed<K>{r.key, Window{Timestamp(start), Timestamp(end)}}, *encoded,
+                                                previous ? std::optional<std::string_view>(*previous) : std::nullopt));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // A session ending at `end` can no longer grow once stream time - grace
+  // passes end + gap: emit-final has sent every session ending at or
+  // before emitted_through.
+  bool ClosedByEmit(int64_t end) const { return out_.emit_final() && end <= out_.emitted_through(); }
+
+  absl::Status Advance(Timestamp t) {
+    if (out_.emit_final()) {
+      const int64_t observed = std::max(out_.store().stream_time().value(), t.value());
+      // No future non-late record can reach a session with end + gap <
+      // observed - grace.
+      const int64_t closed_through = observed - windows_.grace_ms - windows_.gap_ms - 1;
+      const int64_t emitted = out_.emitted_through();
+      if (closed_through > emitted) {
+        auto closed = out_.store().FetchAllEndingIn(Timestamp(std::max<int64_t>(0, emitted + 1)),
+                                                    Timestamp(closed_through));
+        if (!closed.ok()) return closed.status();
+        for (const SessionEntry& s : *closed) {
+          auto key = out_.key_serde()->Deserialize(s.key);
+          if (!key.ok()) return key.status();
+          RUNNEL_RETURN_IF_ERROR(
+              out_.ForwardStored(Windowed<K>{*std::move(key), Window{s.start, s.end}}, s.value, std::nullopt));
+        }
+        // Persisted only when something was emitted or a second passed: the
+        // bound moves with nearly every record.
+        if (!closed->empty() || closed_through - emitted >= SegmentedStore::kStreamTimePersistGranularityMs) {
+          RUNNEL_RETURN_IF_ERROR(out_.SetEmittedThrough(closed_through));
+        }
+      }
+    }
+    return out_.store().AdvanceStreamTime(t);
+  }
+
+  // <segment 8> <key> <end 8> <start 8> -> Windowed<K>.
+  absl::StatusOr<Windowed<K>> DecodeStoreKey(std::string_view store_key) const {
+    if (store_key.size() < 24) return absl::DataLossError("session store key too short");
+    auto key = out_.key_serde()->Deserialize(store_key.substr(8, store_key.size() - 24));
+    if (!key.ok()) return key.status();
+    const char* suffix = store_key.data() + store_key.size() - 16;
+    const auto end = static_cast<int64_t>(serdes::ReadBigEndian64(suffix));
+    const auto start = static_cast<int64_t>(serdes::ReadBigEndian64(suffix + 8));
+    return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(end)}};
+  }
+
+  WindowedOutput<K, VA, SessionStore> out_;
+  SessionWindows windows_;
+  EmitStrategy emit_;
+  Fold fold_;
+  Merge merge_;
+  IdleAdvance idle_;
+};
+
+}  // namespace runnel::dsl_internal
+
+#endif  // RUNNEL_DSL_INTERNAL_WINDOWED_H_

@@ -1,0 +1,388 @@
+// Oracle tests of windowed aggregations through the TopologyTestDriver.
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runnel/dsl/streams_builder.h"
+#include "runnel/serde/serdes.h"
+#include "runnel/serde/windowed.h"
+#include "runnel/state/window_store.h"
+#include "runnel/testing/topology_test_driver.h"
+
+namespace runnel {
+namespace {
+
+using ::testing::HasSubstr;
+using WKey = Windowed<std::string>;
+
+// What an output record says, in a form that prints well in failures.
+struct Out {
+  std::string key;
+  int64_t start;
+  int64_t end;
+  int64_t value;
+  int64_t ts;
+  auto operator<=>(const Out&) const = default;
+  friend std::ostream& operator<<(std::ostream& os, const Out& o) {
+    return os << o.key << "@[" << o.start << "," << o.end << ")=" << o.value << " ts=" << o.ts;
+  }
+};
+
+std::unique_ptr<TopologyTestDriver> Driver(StreamsBuilder& builder, std::map<std::string, std::string> config = {}) {
+  auto topology = builder.Build();
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  if (!topology.ok()) return nullptr;
+  auto driver = TopologyTestDriver::Create(*topology, config);
+  EXPECT_TRUE(driver.ok()) << driver.status();
+  return driver.ok() ? *std::move(driver) : nullptr;
+}
+
+std::vector<Out> ReadAll(TestOutputTopic<WKey, int64_t>& topic) {
+  std::vector<Out> out;
+  auto records = topic.ReadKeyValuesToList();
+  EXPECT_TRUE(records.ok()) << records.status();
+  if (!records.ok()) return out;
+  for (const auto& r : *records) {
+    out.push_back({r.key.key, r.key.window.start.value(), r.key.window.end.value(), r.value, r.timestamp.value()});
+  }
+  return out;
+}
+
+// sensor readings -> windowed count -> "counts" (time-windowed keys).
+struct CountTopology {
+  StreamsBuilder builder;
+  TimeWindows windows;
+  CountTopology(TimeWindows w, EmitStrategy emit, bool caching = true) : windows(w) {
+    auto m = Materialized<std::string, int64_t>::As("counts-store", serdes::String(), serdes::Int64());
+    if (!caching) m.WithCachingDisabled();
+    builder.Stream("readings", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(w)
+        .Emit(emit)
+        .Count(m)
+        .ToStream()
+        .To("counts", Produced(serdes::TimeWindowed(serdes::String(), w.size_ms), serdes::Int64()));
+  }
+};
+
+// An independent model of tumbling/hopping windows: stream time is the
+// highest timestamp so far; a record counts in every window [s, s+size)
+// containing it whose end + grace > stream time (after the record).
+struct WindowOracle {
+  TimeWindows w;
+  int64_t stream_time = -1;
+  int64_t late = 0;
+  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> counts;  // (start,key) -> (n, max ts)
+
+  void Add(const std::string& key, int64_t ts) {
+    stream_time = std::max(stream_time, ts);
+    for (int64_t s = 0; s <= ts; s += w.advance_ms) {
+      if (ts >= s + w.size_ms) continue;
+      if (s + w.size_ms + w.grace_ms <= stream_time) {
+        ++late;
+        continue;
+      }
+      auto& c = counts[{s, key}];
+      c.first += 1;
+      c.second = std::max(c.second, ts);
+    }
+  }
+  // Windows closed at the current stream time, by start then key.
+  std::vector<Out> Closed() const {
+    std::vector<Out> out;
+    for (const auto& [sk, c] : counts) {
+      if (sk.first + w.size_ms + w.grace_ms <= stream_time) {
+        out.push_back({sk.second, sk.first, sk.first + w.size_ms, c.first, c.second});
+      }
+    }
+    return out;
+  }
+};
+
+TEST(TimeWindowsTest, WindowStartsForHoppingWindowsStartAtZero) {
+  auto w = TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(10)).AdvanceBy(absl::Milliseconds(4));
+  EXPECT_EQ(w.WindowStartsFor(13), (std::vector<int64_t>{4, 8, 12}));
+  EXPECT_EQ(w.WindowStartsFor(2), (std::vector<int64_t>{0}));
+  EXPECT_EQ(TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(10)).WindowStartsFor(10), (std::vector<int64_t>{10}));
+}
+
+TEST(WindowedAggregationTest, TumblingCountEmitsEveryUpdateAndDropsLateRecords) {
+  CountTopology t(TimeWindows::OfSizeAndGrace(absl::Milliseconds(100), absl::Milliseconds(20)),
+                  EmitStrategy::OnWindowUpdate(), /*caching=*/false);
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 100), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(10)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(50)).ok());
+  ASSERT_TRUE(in.PipeInput("b", "x", Timestamp(110)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(99)).ok());   // out of order, within grace (stream time 110)
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(120)).ok());  // window [0,100) closes: 100 + 20 <= 120
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(30)).ok());   // late: dropped
+  ASSERT_TRUE(in.PipeInput("b", "x", Timestamp(120)).ok());  // duplicate timestamp
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 0, 100, 1, 10},
+                                            {"a", 0, 100, 2, 50},
+                                            {"b", 100, 200, 1, 110},
+                                            {"a", 0, 100, 3, 99},
+                                            {"a", 100, 200, 1, 120},
+                                            {"b", 100, 200, 2, 120}}));
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+}
+
+TEST(WindowedAggregationTest, HoppingWindowsCountARecordInEveryWindowThatHoldsIt) {
+  CountTopology t(TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(10)).AdvanceBy(absl::Milliseconds(5)),
+                  EmitStrategy::OnWindowUpdate(), /*caching=*/false);
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 10), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("k", "x", Timestamp(7)).ok());
+  ASSERT_TRUE(in.PipeInput("k", "x", Timestamp(12)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"k", 0, 10, 1, 7},
+                                            {"k", 5, 15, 1, 7},
+                                            {"k", 5, 15, 2, 12},
+                                            {"k", 10, 20, 1, 12}}));
+}
+
+TEST(WindowedAggregationTest, CachedUpdatesAreMergedUntilTheCommit) {
+  // The driver commits after every input record, so even cached, every
+  // record's window update goes down; the cached path must decode the store
+  // keys into the same windowed results.
+  CountTopology t(TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(100)), EmitStrategy::OnWindowUpdate());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 100), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(1)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(2)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 0, 100, 1, 1}, {"a", 0, 100, 2, 2}}));
+}
+
+TEST(WindowedAggregationTest, EmitFinalSendsEachWindowOnceWhenItCloses) {
+  CountTopology t(TimeWindows::OfSizeAndGrace(absl::Milliseconds(100), absl::Milliseconds(20)),
+                  EmitStrategy::OnWindowClose());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 100), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("b", "x", Timestamp(5)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(10)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(110)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(90)).ok());  // within grace
+  EXPECT_TRUE(out.IsEmpty());
+  ASSERT_TRUE(in.PipeInput("c", "x", Timestamp(119)).ok());
+  EXPECT_TRUE(out.IsEmpty());  // [0,100) closes at 120
+  ASSERT_TRUE(in.PipeInput("c", "x", Timestamp(120)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 0, 100, 2, 90}, {"b", 0, 100, 1, 5}}));
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(50)).ok());  // late: the window was emitted
+  ASSERT_TRUE(in.PipeInput("z", "x", Timestamp(1000)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 100, 200, 1, 110}, {"c", 100, 200, 2, 120}}));
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+}
+
+// Random out-of-order input against the model: every closed window is
+// emitted exactly once with the model's count, and nothing else.
+TEST(WindowedAggregationTest, EmitFinalMatchesTheOracleOnShuffledInput) {
+  for (auto w : {TimeWindows::OfSizeAndGrace(absl::Milliseconds(60), absl::Milliseconds(15)),
+                 TimeWindows::OfSizeAndGrace(absl::Milliseconds(50), absl::Milliseconds(5)).AdvanceBy(absl::Milliseconds(20))}) {
+    CountTopology t(w, EmitStrategy::OnWindowClose());
+    auto driver = Driver(t.builder, {{"statestore.cache.max.bytes", "300"}});  // evictions too
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+    auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), w.size_ms), serdes::Int64());
+    WindowOracle oracle{w};
+    std::mt19937 rng(42);
+    std::vector<Out> emitted;
+    for (int i = 0; i < 3000; ++i) {
+      const std::string key(1, static_cast<char>('a' + rng() % 7));
+      // Mostly forward, sometimes up to 30 ms back: some records are late.
+      const int64_t ts = std::max<int64_t>(0, i - static_cast<int64_t>(rng() % 4 == 0 ? rng() % 30 : 0));
+      oracle.Add(key, ts);
+      ASSERT_TRUE(in.PipeInput(key, "v", Timestamp(ts)).ok());
+      for (const auto& o : ReadAll(out)) emitted.push_back(o);
+    }
+    std::set<std::pair<int64_t, std::string>> seen;
+    for (const auto& o : emitted) EXPECT_TRUE(seen.insert({o.start, o.key}).second) << "emitted twice: " << o;
+    EXPECT_EQ(emitted, oracle.Closed());
+    EXPECT_GT(oracle.late, 0);
+    EXPECT_GT(emitted.size(), 100u);
+  }
+}
+
+TEST(WindowedAggregationTest, IdleAdvanceClosesTheLastWindowsOfAQuietInput) {
+  CountTopology t(TimeWindows::OfSizeAndGrace(absl::Seconds(60), absl::Seconds(5)),
+                  EmitStrategy::OnWindowClose().AdvanceWhenIdle(absl::Seconds(30)));
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 60'000), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("s", "x", Timestamp(10'000)).ok());
+  ASSERT_TRUE(driver->AdvanceWallClockTime(absl::Seconds(29)).ok());
+  EXPECT_TRUE(out.IsEmpty());  // not idle long enough
+  // Idle from 30 s on, stream time follows the wall clock: 10 s + the
+  // quiet time. The window closes at end + grace = 65 s, after 55 s of quiet.
+  ASSERT_TRUE(driver->AdvanceWallClockTime(absl::Seconds(25)).ok());
+  EXPECT_TRUE(out.IsEmpty());
+  ASSERT_TRUE(driver->AdvanceWallClockTime(absl::Seconds(2)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"s", 0, 60'000, 1, 10'000}}));
+  // The trade-off: a record that was merely delayed is now late.
+  ASSERT_TRUE(in.PipeInput("s", "x", Timestamp(20'000)).ok());
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+}
+
+TEST(WindowedAggregationTest, AggregateAndReduceKeepTheirTypes) {
+  StreamsBuilder builder;
+  auto grouped = builder.Stream("temps", Consumed(serdes::String(), serdes::Int64())).GroupByKey();
+  auto w = TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(100));
+  grouped.WindowedBy(w)
+      .Reduce([](int64_t a, int64_t b) { return std::max(a, b); },
+              Materialized<std::string, int64_t>::As("max", serdes::String(), serdes::Int64()).WithCachingDisabled())
+      .ToStream()
+      .To("max", Produced(serdes::TimeWindowed(serdes::String(), 100), serdes::Int64()));
+  grouped.WindowedBy(w)
+      .Aggregate<std::string>([] { return std::string("["); },
+                              [](const std::string&, int64_t v, std::string agg) { return agg + std::to_string(v); },
+                              Materialized<std::string, std::string>::As("concat", serdes::String(), serdes::String())
+                                  .WithCachingDisabled())
+      .ToStream()
+      .To("concat", Produced(serdes::TimeWindowed(serdes::String(), 100), serdes::String()));
+  auto driver = Driver(builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("temps", serdes::String(), serdes::Int64());
+  for (int64_t v : {3, 9, 4}) ASSERT_TRUE(in.PipeInput("s", v, Timestamp(v)).ok());
+  auto max = driver->CreateOutputTopic("max", serdes::TimeWindowed(serdes::String(), 100), serdes::Int64());
+  auto concat = driver->CreateOutputTopic("concat", serdes::TimeWindowed(serdes::String(), 100), serdes::String());
+  std::vector<int64_t> maxes;
+  for (const Out& o : ReadAll(max)) maxes.push_back(o.value);
+  EXPECT_EQ(maxes, (std::vector<int64_t>{3, 9, 9}));
+  auto concats = concat.ReadKeyValuesToList();
+  ASSERT_TRUE(concats.ok());
+  std::vector<std::string> values;
+  for (size_t i = 0; i < concats->size(); ++i) values.push_back((*concats)[i].value);
+  EXPECT_EQ(values, (std::vector<std::string>{"[3", "[39", "[394"}));
+}
+
+TEST(WindowedAggregationTest, TheStoreIsAWindowStoreQueryableByKeyAndTime) {
+  CountTopology t(TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(100)), EmitStrategy::OnWindowUpdate());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  for (int64_t ts : {1, 2, 150, 250}) ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(ts)).ok());
+  KeyValueStore* kv = driver->GetKeyValueStore("counts-store");
+  ASSERT_NE(kv, nullptr);
+  WindowStore store(kv, {.retention_ms = 100});
+  ASSERT_TRUE(store.Init().ok());
+  auto windows = store.Fetch("a", Timestamp(0), Timestamp(1000));
+  ASSERT_TRUE(windows.ok()) << windows.status();
+  // Retention (size + grace = 100 ms) has dropped what stream time 250
+  // expired; the live windows hold 8-byte timestamp + count.
+  ASSERT_FALSE(windows->empty());
+  EXPECT_EQ(windows->back().start, Timestamp(200));
+}
+
+TEST(WindowedAggregationTest, InvalidWindowsAndShortRetentionFailTheBuild) {
+  {
+    StreamsBuilder builder;
+    builder.Stream("in", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(TimeWindows::OfSizeWithNoGrace(absl::Milliseconds(10)).AdvanceBy(absl::Milliseconds(20)))
+        .Count(Materialized<std::string, int64_t>(serdes::String(), serdes::Int64()));
+    auto built = builder.Build();
+    ASSERT_FALSE(built.ok());
+    EXPECT_THAT(std::string(built.status().message()), HasSubstr("advance must be in (0, size=10]"));
+  }
+  {
+    StreamsBuilder builder;
+    builder.Stream("in", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(TimeWindows::OfSizeAndGrace(absl::Seconds(60), absl::Seconds(5)))
+        .Count(Materialized<std::string, int64_t>::As("w", serdes::String(), serdes::Int64())
+                   .WithRetention(absl::Seconds(30)));
+    auto built = builder.Build();
+    ASSERT_FALSE(built.ok());
+    EXPECT_THAT(std::string(built.status().message()), HasSubstr("store 'w' retention 30000 ms is shorter"));
+  }
+}
+
+// ---- sessions ----
+
+struct SessionTopology {
+  StreamsBuilder builder;
+  SessionTopology(SessionWindows w, EmitStrategy emit) {
+    builder.Stream("clicks", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(w)
+        .Emit(emit)
+        .Count(Materialized<std::string, int64_t>::As("sessions", serdes::String(), serdes::Int64())
+                   .WithCachingDisabled())
+        .ToStream()
+        .To("session-counts", Produced(serdes::SessionWindowed(serdes::String()), serdes::Int64()));
+  }
+};
+
+std::vector<Out> ReadSessions(TopologyTestDriver& driver) {
+  auto topic = driver.CreateOutputTopic("session-counts", serdes::SessionWindowed(serdes::String()), serdes::Int64());
+  return ReadAll(topic);
+}
+
+TEST(SessionWindowsTest, RecordsMergeSessionsAndTheOldOnesAreRemoved) {
+  SessionTopology t(SessionWindows::OfInactivityGapAndGrace(absl::Milliseconds(10), absl::Milliseconds(20)),
+                    EmitStrategy::OnWindowUpdate());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("clicks", serdes::String(), serdes::String());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(0)).ok());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(15)).ok());  // more than the gap later: a second session
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(8)).ok());   // within the gap of both: [0, 15] with 3
+  ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(12)).ok());
+  // With the store uncached, removals go down too (as changes with no new
+  // value, which ToStream does not forward).
+  EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"u", 0, 0, 1, 0},
+                                                     {"u", 15, 15, 1, 15},
+                                                     {"u", 0, 15, 3, 15},
+                                                     {"v", 12, 12, 1, 12}}));
+  KeyValueStore* kv = driver->GetKeyValueStore("sessions");
+  SessionStore store(kv, {.retention_ms = 30});
+  ASSERT_TRUE(store.Init().ok());
+  auto sessions = store.FindSessions("u", Timestamp(0), Timestamp(100));
+  ASSERT_TRUE(sessions.ok());
+  ASSERT_EQ(sessions->size(), 1u);  // the merged-away sessions are gone
+  EXPECT_EQ((*sessions)[0].start, Timestamp(0));
+  EXPECT_EQ((*sessions)[0].end, Timestamp(15));
+  // Late: the session would end at 3, before stream time 100 - grace 20.
+  ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(100)).ok());
+  ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(3)).ok());
+  EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"v", 100, 100, 1, 100}}));
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+}
+
+TEST(SessionWindowsTest, EmitFinalSendsASessionOnceNoRecordCanExtendIt) {
+  SessionTopology t(SessionWindows::OfInactivityGapAndGrace(absl::Milliseconds(10), absl::Milliseconds(5)),
+                    EmitStrategy::OnWindowClose());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("clicks", serdes::String(), serdes::String());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(0)).ok());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(8)).ok());
+  // Session [0, 8]: a record at 18 could still extend it while it is not
+  // late (18 >= stream time - 5), so it closes once stream time > 23.
+  ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(23)).ok());
+  EXPECT_TRUE(ReadSessions(*driver).empty());
+  ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(24)).ok());
+  EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"u", 0, 8, 2, 8}}));
+  // At 18 it would have joined [0, 8], which is closed: late.
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(18)).ok());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(19)).ok());  // a new session [19, 19]: not late, not merged
+  ASSERT_TRUE(in.PipeInput("x", "x", Timestamp(100)).ok());
+  EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"u", 19, 19, 1, 19}, {"v", 23, 24, 2, 24}}));
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+}
+
+}  // namespace
+}  // namespace runnel
