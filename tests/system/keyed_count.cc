@@ -7,10 +7,17 @@
 //       first: one sub-topology reading both, so partition p of each must
 //       land on the same instance (co-partitioning) for the counts to add
 //       up.
+//   runnel-keyed-count run-windowed [same flags]
+//       groupByKey().windowedBy(1-minute tumbling, grace 5 s), emit-final
+//       count into the window store "window-counts"; each closed window goes
+//       out once as "<key>@<window start>" -> decimal count.
 //   runnel-keyed-count topics --bootstrap B --create T1,T2 --partitions P
 //   runnel-keyed-count produce --bootstrap B --topic T[,T2] --count N --keys K
 //       [--rate R records/s] [--seed S]
-//       keys "k<0..K-1>" and topics uniformly random.
+//       keys "k<0..K-1>" and topics uniformly random. With
+//       --event-span-ms S the records' timestamps spread over S ms of event
+//       time (a few out of order), then one record per partition far past
+//       the end closes every window.
 //   runnel-keyed-count verify --bootstrap B --input I[,I2] --output O
 //       [--timeout-s 300] [--quiet-s 15]
 //       The oracle is the input topic itself (count of each key). Reads the
@@ -19,6 +26,9 @@
 //       checks that each key's counts only ever grow: a count seen twice or
 //       going back is an output record produced twice. Prints one JSON line
 //       and exits 0 only if the output is exactly right.
+//   runnel-keyed-count verify-windowed --bootstrap B --input I --output O
+//       The windowed oracle: every window that closed (per partition's
+//       stream time) is in the output exactly once with its count.
 
 #include <cstdio>
 #include <map>
@@ -73,9 +83,20 @@ int CreateTopics(const std::map<std::string, std::string>& flags) {
   return 0;
 }
 
+// Event time of the windowed runs: record i of N is stamped base + i * span
+// / N, every fifth up to 2 s earlier (out of order, within the grace), where
+// base is a whole minute `span` before now: recent, because the broker's
+// time-based retention (input topics, and the compact,delete window
+// changelogs) deletes records by timestamp.
+constexpr int64_t kWindowMs = 60'000;
+constexpr int64_t kGraceMs = 5'000;
+constexpr std::string_view kCloseKey = "~close";
+
 int Produce(const std::map<std::string, std::string>& flags) {
   const int64_t count = IntFlag(flags, "count", 100000), keys = IntFlag(flags, "keys", 1000);
   const int64_t rate = IntFlag(flags, "rate", 0), seed = IntFlag(flags, "seed", 1);
+  const int64_t span = IntFlag(flags, "event-span-ms", 0);
+  const int64_t base = (Clock::System().NowMillis().value() - span) / kWindowMs * kWindowMs;
   auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", flags.at("bootstrap")}, {"linger.ms", "5"}});
   if (!producer.ok()) {
     std::fprintf(stderr, "%s\n", producer.status().ToString().c_str());
@@ -87,7 +108,12 @@ int Produce(const std::map<std::string, std::string>& flags) {
   for (int64_t i = 0; i < count; ++i) {
     std::string key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
     const std::string& topic = topics[rng() % topics.size()];
-    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = "1"});
+    std::optional<runnel::Timestamp> ts;
+    if (span > 0) {
+      const int64_t jitter = i % 5 == 0 ? static_cast<int64_t>(rng() % 2000) : 0;
+      ts = runnel::Timestamp(std::max<int64_t>(base, base + i * span / count - jitter));
+    }
+    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = "1", .timestamp = ts});
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;
@@ -96,6 +122,17 @@ int Produce(const std::map<std::string, std::string>& flags) {
       const absl::Time due = start + absl::Seconds(static_cast<double>(i + 1) / static_cast<double>(rate));
       const absl::Duration ahead = due - Clock::System().Now();
       if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+    }
+  }
+  // Windowed runs: one record per partition far past the end moves every
+  // task's stream time on, so every window of the real records closes.
+  for (const std::string& topic : span > 0 ? topics : std::vector<std::string>{}) {
+    auto partitions = (*producer)->PartitionCount(topic, absl::Seconds(30));
+    if (!partitions.ok()) return std::fprintf(stderr, "%s\n", partitions.status().ToString().c_str()), 1;
+    for (int32_t p = 0; p < *partitions; ++p) {
+      absl::Status s = (*producer)->Send({.topic = topic, .partition = Partition(p), .key = kCloseKey, .value = "1",
+                                          .timestamp = runnel::Timestamp(base + span + 10 * kWindowMs)});
+      if (!s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
     }
   }
   absl::Status flushed = (*producer)->Flush(absl::Seconds(120));
@@ -202,24 +239,129 @@ int Verify(const std::map<std::string, std::string>& flags) {
   return exact ? 0 : 1;
 }
 
+// The windowed run's oracle: per partition, its stream time at the end
+// (the close records); every window of every key whose end + grace is
+// within it must be in the read_committed output exactly once, as
+// "<key>@<start>" -> count, with the count of the input records in it.
+int VerifyWindowed(const std::map<std::string, std::string>& flags) {
+  const absl::Duration timeout = absl::Seconds(IntFlag(flags, "timeout-s", 300));
+  const absl::Duration quiet = absl::Seconds(IntFlag(flags, "quiet-s", 15));
+  const std::string& bootstrap = flags.at("bootstrap");
+  absl::flat_hash_map<std::string, int64_t> counts;  // "<key>@<start>"
+  absl::flat_hash_map<std::string, int32_t> partition_of;
+  std::map<int32_t, int64_t> stream_time;
+  int64_t inputs = 0;
+  auto input = TopicReader::Open(bootstrap, flags.at("input"));
+  if (!input.ok()) return std::fprintf(stderr, "%s\n", input.status().ToString().c_str()), 1;
+  std::vector<runnel::kafka::ConsumedRecord> batch;
+  for (absl::Time last = Clock::System().Now(); Clock::System().Now() - last < absl::Seconds(3);) {
+    if (absl::Status s = input->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
+    if (!batch.empty()) last = Clock::System().Now();
+    for (const auto& r : batch) {
+      const int32_t p = r.partition().value();
+      const int64_t ts = r.timestamp().value();
+      stream_time[p] = std::max(stream_time[p], ts);
+      std::string key(r.key().value_or(""));
+      if (key == kCloseKey) continue;
+      ++inputs;
+      std::string window = absl::StrCat(key, "@", ts / kWindowMs * kWindowMs);
+      ++counts[window];
+      partition_of[window] = p;
+    }
+  }
+  absl::flat_hash_map<std::string, int64_t> expected;
+  for (const auto& [window, n] : counts) {
+    const int64_t start = std::stoll(window.substr(window.rfind('@') + 1));
+    if (start + kWindowMs + kGraceMs <= stream_time[partition_of[window]]) expected[window] = n;
+  }
+  auto output = TopicReader::Open(bootstrap, flags.at("output"));
+  if (!output.ok()) return std::fprintf(stderr, "%s\n", output.status().ToString().c_str()), 1;
+  absl::flat_hash_map<std::string, int64_t> seen;
+  int64_t outputs = 0, repeated = 0, wrong = 0, unexpected = 0, found = 0;
+  const absl::Time start = Clock::System().Now();
+  absl::Time last_record = start;
+  while (found < static_cast<int64_t>(expected.size())) {
+    const absl::Time now = Clock::System().Now();
+    if (now - start > timeout || now - last_record > quiet) break;
+    if (absl::Status s = output->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
+    if (!batch.empty()) last_record = Clock::System().Now();
+    for (const auto& r : batch) {
+      ++outputs;
+      std::string window(r.key().value_or(""));
+      int64_t count = 0;
+      if (!absl::SimpleAtoi(runnel::ToAbsl(r.value().value_or("")), &count)) count = -1;
+      if (!seen.try_emplace(window, count).second) {
+        ++repeated;
+        continue;
+      }
+      auto it = expected.find(window);
+      if (it == expected.end()) {
+        ++unexpected;
+      } else if (it->second != count) {
+        if (++wrong <= 5) std::fprintf(stderr, "wrong: %s = %lld, want %lld\n", window.c_str(),
+                                       static_cast<long long>(count), static_cast<long long>(it->second));
+      } else {
+        ++found;
+      }
+    }
+  }
+  const int64_t missing = static_cast<int64_t>(expected.size()) - found - wrong;
+  int64_t shown = 0;
+  for (const auto& [window, n] : expected) {
+    if (seen.contains(window) || ++shown > 5) continue;
+    std::fprintf(stderr, "missing: %s (count %lld, partition %d)\n", window.c_str(), static_cast<long long>(n),
+                 partition_of[window]);
+  }
+  const bool exact = missing == 0 && repeated == 0 && wrong == 0 && unexpected == 0;
+  std::printf(
+      "{\"input_records\": %lld, \"windows_closed\": %zu, \"output_records\": %lld, \"windows_wrong\": %lld, "
+      "\"windows_missing\": %lld, \"repeated_windows\": %lld, \"unexpected_windows\": %lld, \"exact\": %s}\n",
+      static_cast<long long>(inputs), expected.size(), static_cast<long long>(outputs),
+      static_cast<long long>(wrong), static_cast<long long>(missing), static_cast<long long>(repeated),
+      static_cast<long long>(unexpected), exact ? "true" : "false");
+  return exact ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "produce" || mode == "verify" || mode == "topics") {
+  if (mode == "produce" || mode == "verify" || mode == "verify-windowed" || mode == "topics") {
     auto flags = Flags(argc, argv);
     std::vector<const char*> required{"bootstrap"};
     if (mode == "produce") required.push_back("topic");
-    if (mode == "verify") required.insert(required.end(), {"input", "output"});
+    if (mode == "verify" || mode == "verify-windowed") required.insert(required.end(), {"input", "output"});
     if (mode == "topics") required.push_back("create");
     for (const char* name : required) {
       if (!flags.contains(name)) return std::fprintf(stderr, "--%s is required\n", name), 2;
     }
     if (mode == "topics") return CreateTopics(flags);
+    if (mode == "verify-windowed") return VerifyWindowed(flags);
     return mode == "produce" ? Produce(flags) : Verify(flags);
   }
+  if (mode == "run-windowed") {
+    return runnel_apps::RunApp(
+        "runnel-keyed-count", argc - 1, argv + 1, {.input = "keyed-input", .output = "keyed-counts"},
+        [](const runnel_apps::AppArgs& args) {
+          runnel::StreamsBuilder builder;
+          builder.Stream(args.input, runnel::Consumed(runnel::serdes::String(), runnel::serdes::String()))
+              .GroupByKey()
+              .WindowedBy(runnel::TimeWindows::OfSizeAndGrace(absl::Milliseconds(kWindowMs),
+                                                              absl::Milliseconds(kGraceMs)))
+              .Emit(runnel::EmitStrategy::OnWindowClose())
+              .Count(runnel::Materialized<std::string, int64_t>::As("window-counts", runnel::serdes::String(),
+                                                                    runnel::serdes::Int64()))
+              .ToStream()
+              .Map([](const runnel::Windowed<std::string>& w, const int64_t& count) {
+                return runnel::KeyValue<std::string, std::string>{absl::StrCat(w.key, "@", w.window.start.value()),
+                                                                  absl::StrCat(count)};
+              })
+              .To(args.output, runnel::Produced(runnel::serdes::String(), runnel::serdes::String()));
+          return builder.Build();
+        });
+  }
   if (mode != "run") {
-    std::fprintf(stderr, "usage: runnel-keyed-count run|produce|verify [flags]\n");
+    std::fprintf(stderr, "usage: runnel-keyed-count run|run-windowed|produce|verify|verify-windowed [flags]\n");
     return 2;
   }
   return runnel_apps::RunApp(

@@ -11,8 +11,12 @@
 #     [--guarantee exactly_once_v2] [--records 300000] [--rate 30000]
 #     [--keys 10000] [--partitions 6] [--instances 3] [--threads 2]
 #     [--kills 3] [--commit-ms 500] [--cache-bytes 0] [--report-only 0] [--seed $RANDOM]
-#     [--zombie 1]
+#     [--zombie 1] [--windowed 1]
 #
+# --windowed 1 runs the windowed count instead (1-minute tumbling windows,
+# emit-final, run-windowed): the input's timestamps span an hour of event
+# time, and every closed window must be in the output exactly once with the
+# oracle's count (verify-windowed).
 # --zombie 1 freezes the chosen instance (SIGSTOP) past its session timeout
 # instead of killing it, then thaws it (SIGCONT): the group has moved its
 # partitions meanwhile, so it wakes up a zombie whose transaction must be
@@ -27,19 +31,24 @@
 #     --bootstrap <broker> --records 2000000 --rate 50000 --kills 5
 set -euo pipefail
 bin="" bootstrap="" guarantee=exactly_once_v2 records=300000 rate=30000 keys=10000
-partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0 zombie=0
+partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0 zombie=0 windowed=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2 ;; --bootstrap) bootstrap=$2 ;; --guarantee) guarantee=$2 ;;
     --records) records=$2 ;; --rate) rate=$2 ;; --keys) keys=$2 ;; --partitions) partitions=$2 ;;
     --instances) instances=$2 ;; --threads) threads=$2 ;; --kills) kills=$2 ;;
     --report-only) report_only=$2 ;; --seed) seed=$2 ;; --commit-ms) commit_ms=$2 ;; --cache-bytes) cache=$2 ;; --zombie) zombie=$2 ;;
+    --windowed) windowed=$2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
 done
 source "$(dirname "$0")/lib.sh"
 system_test_init
+produce_flags=()
+if [ "$windowed" = 1 ]; then
+  run_mode=run-windowed verify_mode=verify-windowed produce_flags=(--event-span-ms 3600000)
+fi
 RANDOM=$seed
 suffix="$$-$RANDOM"
 in="kc-in-$suffix" out="kc-out-$suffix" appid="kc-$suffix"
@@ -54,7 +63,7 @@ start() {
 for i in $(seq 1 "$instances"); do start "$i"; done
 log "$instances instances x $threads threads ($guarantee); producing $records records at $rate/s"
 "$bin" produce --bootstrap "$bootstrap" --topic "$in" --count "$records" --keys "$keys" --rate "$rate" \
-  --seed "$seed" &
+  --seed "$seed" "${produce_flags[@]}" &
 producer=$!
 span=$(( records / rate ))
 declare -a marks

@@ -29,7 +29,7 @@ now_ms() { date +%s%3N; }
 start_instance() {
   local i=$1 appid=$2 input=$3 output=$4
   shift 4
-  "$bin" run --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
+  "$bin" "${run_mode:-run}" --set bootstrap.servers="$bootstrap" --set application.id="$appid" \
     --set state.dir="$work/state-$i" "$@" --input "$input" --output "$output" --log-level info \
     >>"$work/instance-$i.log" 2>&1 &
   pids[$i]=$!
@@ -43,7 +43,7 @@ show_log() { echo "--- instance $1" >&2; grep -v "^\s*$" "$work/instance-$1.log"
 # JSON line) and $verified (0: exact).
 verify_output() {
   set +e
-  result=$("$bin" verify --bootstrap "$bootstrap" --input "$1" --output "$out" --timeout-s 300 --quiet-s "$2")
+  result=$("$bin" "${verify_mode:-verify}" --bootstrap "$bootstrap" --input "$1" --output "$out" --timeout-s 300 --quiet-s "$2")
   verified=$?
   set -e
 }
