@@ -165,6 +165,7 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   const RecordMetadata* record_metadata() const override { return task().record_metadata(); }
   Timestamp stream_time() const override { return task().stream_time(); }
   const Clock& clock() const override { return task().clock(); }
+  MetricsRegistry* metrics() const override { return task().metrics(); }
   void RequestCommit() override { const_cast<TaskContext&>(task()).RequestCommit(); }
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
     return const_cast<TaskContext&>(task()).GetKeyValueStore(name);

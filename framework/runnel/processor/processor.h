@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/processor/punctuation.h"
 #include "runnel/processor/record.h"
@@ -36,6 +37,10 @@ class TaskContext {
   virtual Timestamp stream_time() const = 0;
   // Wall-clock time (the injected clock).
   virtual const Clock& clock() const = 0;
+  // The application's metrics (owned by the host: KafkaStreams or the test
+  // driver; thread-safe), or nullptr where the host keeps none (small test
+  // harnesses). Processors count what they drop here.
+  virtual MetricsRegistry* metrics() const { return nullptr; }
   // Asks the stream thread to commit soon (at the end of this record).
   virtual void RequestCommit() = 0;
   // The task's key-value store `name` (bytes; see TypedKeyValueStore), or

@@ -13,11 +13,12 @@ namespace runnel {
 StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
                        RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
                        const std::map<std::string, StoreSpec>* specs, std::set<std::string> stores,
-                       StateEnv state)
+                       StateEnv state, MetricsRegistry* metrics)
     : id_(id),
       application_id_(std::move(application_id)),
       graph_(std::move(graph)),
       clock_(clock),
+      metrics_(metrics),
       specs_(specs),
       store_names_(std::move(stores)),
       stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }) {

@@ -30,12 +30,13 @@ namespace runnel {
 
 class StreamTask final : public TaskContext {
  public:
-  // `sink`, `handler` and `clock` must outlive the task. `stores` names the
-  // sub-topology's stores among `specs` (which outlives the task).
+  // `sink`, `handler`, `clock` and `metrics` (may be null) must outlive the
+  // task. `stores` names the sub-topology's stores among `specs` (which
+  // outlives the task).
   StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
              RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
              const std::map<std::string, StoreSpec>* specs = nullptr, std::set<std::string> stores = {},
-             StateEnv state = {});
+             StateEnv state = {}, MetricsRegistry* metrics = nullptr);
   ~StreamTask() override;
 
   // Opens the stores, then inits the processors.
@@ -87,6 +88,7 @@ class StreamTask final : public TaskContext {
   const RecordMetadata* record_metadata() const override { return current_; }
   Timestamp stream_time() const override { return stream_time_; }
   const Clock& clock() const override { return clock_; }
+  MetricsRegistry* metrics() const override { return metrics_; }
   void RequestCommit() override { commit_requested_ = true; }
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override;
@@ -108,6 +110,7 @@ class StreamTask final : public TaskContext {
   std::unique_ptr<ProcessorGraph> graph_;
   internal::NodeEnv env_;
   const Clock& clock_;
+  MetricsRegistry* metrics_;
   std::vector<TopicPartition> partitions_;
   std::vector<std::unique_ptr<PartitionState>> states_;
   size_t queued_ = 0;

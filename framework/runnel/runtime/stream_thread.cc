@@ -542,7 +542,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),
-          topology_->subtopologies()[sub].stores, std::move(state));
+          topology_->subtopologies()[sub].stores, std::move(state), metrics_);
       // A task that moved from another thread of this process is released
       // when that thread closes it (its revocation normally comes first; a
       // lost assignment may not), a standby replica of it when asked: wait a

@@ -87,6 +87,7 @@ class TopologyTestDriver::Task final : public TaskContext, public Deserializatio
   const RecordMetadata* record_metadata() const override { return current_; }
   Timestamp stream_time() const override { return stream_time_; }
   const Clock& clock() const override { return driver_->clock_; }
+  MetricsRegistry* metrics() const override { return &driver_->metrics_; }
   void RequestCommit() override {}
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {

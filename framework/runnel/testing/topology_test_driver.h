@@ -34,6 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/headers.h"
+#include "runnel/common/metrics.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/types.h"
 #include "runnel/processor/typed_store.h"
@@ -123,6 +124,8 @@ class TopologyTestDriver {
   // everything they cause, then commits.
   absl::Status AdvanceWallClockTime(absl::Duration d);
   const Clock& clock() const { return clock_; }
+  // What the processors counted (e.g. runnel_dropped_records_total).
+  MetricsRegistry& metrics() { return metrics_; }
 
   // A store of any task, or nullptr. Read it between pipes.
   KeyValueStore* GetKeyValueStore(std::string_view name) const;
@@ -145,6 +148,7 @@ class TopologyTestDriver {
   std::string state_dir_;
   bool owns_state_dir_ = false;
   ManualClock clock_;
+  MetricsRegistry metrics_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<RecordCacheBudget> cache_budget_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
