@@ -68,6 +68,14 @@ void AddJoin(StreamsBuilder& builder, Kind kind, const JoinWindows& windows, Joi
   }
 }
 
+int64_t DroppedRecords(TopologyTestDriver& driver, const std::string& reason) {
+  int64_t total = 0;
+  for (const MetricSample& m : driver.metrics().Snapshot()) {
+    if (m.name == "runnel_dropped_records_total" && m.labels.at("reason") == reason) total += m.value;
+  }
+  return total;
+}
+
 JoinWindows Windows(int64_t before, int64_t after, int64_t grace) { return JoinWindows{before, after, grace}; }
 
 class Harness {
@@ -91,13 +99,7 @@ class Harness {
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? *out : std::vector<Out>{};
   }
-  int64_t Dropped(const std::string& reason) const {
-    int64_t total = 0;
-    for (const MetricSample& m : driver_->metrics().Snapshot()) {
-      if (m.name == "runnel_dropped_records_total" && m.labels.at("reason") == reason) total += m.value;
-    }
-    return total;
-  }
+  int64_t Dropped(const std::string& reason) const { return DroppedRecords(*driver_, reason); }
   TopologyTestDriver& driver() { return *driver_; }
 
  private:
@@ -122,40 +124,32 @@ TEST(StreamJoinTest, InnerJoinPairsRecordsWithinTheWindowInAnyArrivalOrder) {
   EXPECT_EQ(h.Dropped("late"), 0);
 }
 
-TEST(StreamJoinTest, WindowBoundsAreInclusiveOnBothSides) {
-  Harness h(Kind::kInner, Windows(10, 10, 1000));
+// A left record at 100 meets right records in [100 - before, 100 + after];
+// a right record at 500 meets left ones in [500 - after, 500 + before]. One
+// millisecond outside either bound meets nothing.
+void ExpectInclusiveBounds(int64_t before, int64_t after) {
+  SCOPED_TRACE(absl::StrCat("before ", before, " after ", after));
+  Harness h(Kind::kInner, Windows(before, after, 1000));
   h.Left("k", "L", 100);
-  h.Right("k", "r89", 89);    // t - before - 1
-  h.Right("k", "r90", 90);    // t - before
-  h.Right("k", "r110", 110);  // t + after
-  h.Right("k", "r111", 111);  // t + after + 1
-  EXPECT_THAT(h.Read(), ElementsAre(O("k", "L|r90", 100), O("k", "L|r110", 110)));
-  // From the right side: a left record exactly `before` after a right one,
-  // and exactly `after` before it.
+  for (int64_t t : {100 - before - 1, 100 - before, 100 + after, 100 + after + 1}) {
+    h.Right("k", absl::StrCat("r", t), t);
+  }
+  const std::string lo = absl::StrCat(100 - before);
+  const std::string hi = absl::StrCat(100 + after);
+  EXPECT_THAT(h.Read(), ElementsAre(O("k", "L|r" + lo, 100), O("k", "L|r" + hi, 100 + after)));
   h.Right("m", "R", 500);
-  h.Left("m", "l510", 510);
-  h.Left("m", "l511", 511);
-  h.Left("m", "l490", 490);
-  h.Left("m", "l489", 489);
-  EXPECT_THAT(h.Read(), ElementsAre(O("m", "l510|R", 510), O("m", "l490|R", 500)));
+  for (int64_t t : {500 + before + 1, 500 + before, 500 - after, 500 - after - 1}) {
+    h.Left("m", absl::StrCat("l", t), t);
+  }
+  EXPECT_THAT(h.Read(), ElementsAre(O("m", absl::StrCat("l", 500 + before, "|R"), 500 + before),
+                                    O("m", absl::StrCat("l", 500 - after, "|R"), 500)));
 }
 
+TEST(StreamJoinTest, WindowBoundsAreInclusiveOnBothSides) { ExpectInclusiveBounds(10, 10); }
+
 TEST(StreamJoinTest, AsymmetricWindowsMirrorForTheRightSide) {
-  // A left record at t meets right records in [t - 5, t + 20]; a right one
-  // at t' meets left records in [t' - 20, t' + 5].
-  Harness h(Kind::kInner, Windows(5, 20, 1000));
-  h.Left("k", "L", 100);
-  h.Right("k", "r94", 94);
-  h.Right("k", "r95", 95);
-  h.Right("k", "r120", 120);
-  h.Right("k", "r121", 121);
-  EXPECT_THAT(h.Read(), ElementsAre(O("k", "L|r95", 100), O("k", "L|r120", 120)));
-  h.Right("m", "R", 500);
-  h.Left("m", "l479", 479);  // its window [474, 499] ends just before R
-  h.Left("m", "l480", 480);  // 500 - 20
-  h.Left("m", "l505", 505);  // 500 + 5
-  h.Left("m", "l506", 506);
-  EXPECT_THAT(h.Read(), ElementsAre(O("m", "l480|R", 500), O("m", "l505|R", 505)));
+  ExpectInclusiveBounds(5, 20);
+  ExpectInclusiveBounds(20, 0);
 }
 
 TEST(StreamJoinTest, DuplicateTimestampsAreAllKeptAndJoinedInArrivalOrder) {
@@ -245,7 +239,7 @@ TEST(StreamJoinTest, OuterJoinEmitsUnmatchedRecordsOfBothSidesOldestFirst) {
   EXPECT_THAT(h.Read(), ElementsAre(O("z", "Z|null", 115), O("z", "Z2|null", 121)));
 }
 
-TEST(StreamJoinTest, OuterJoinMatchRemovesBothSidesFromTheBuffer) {
+TEST(StreamJoinTest, OuterJoinMatchRemovesEveryBufferedPartnerAtThatTime) {
   Harness h(Kind::kOuter, Windows(10, 10, 0), /*in_memory=*/true);
   h.Left("k", "L1", 100);
   h.Left("k", "L2", 100);
@@ -294,11 +288,7 @@ TEST(StreamJoinTest, NullValuesAreDroppedAndCounted) {
   ASSERT_TRUE(in.PipeInput("z", "w", Timestamp(1000)).ok());
   auto out = driver->CreateOutputTopic("out", serdes::String(), serdes::String());
   EXPECT_THAT(*out.ReadKeyValuesToList(), ElementsAre(O("k", "v|null", 100)));
-  int64_t dropped = 0;
-  for (const MetricSample& m : driver->metrics().Snapshot()) {
-    if (m.name == "runnel_dropped_records_total" && m.labels.at("reason") == "null_key_or_value") dropped += m.value;
-  }
-  EXPECT_EQ(dropped, 1);
+  EXPECT_EQ(DroppedRecords(*driver, "null_key_or_value"), 1);
 }
 
 TEST(StreamJoinTest, StoresAreNamedLikeKafkaStreamsAndShareOneSubtopology) {

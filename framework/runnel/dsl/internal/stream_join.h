@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "runnel/common/check.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/metrics.h"
 #include "runnel/common/status.h"
@@ -90,6 +91,8 @@ struct StreamJoinSpec {
   bool left_outer = false;   // unmatched left records are emitted (left, outer)
   bool right_outer = false;  // unmatched right records are emitted (outer)
 
+  // Whether the side's unmatched records are emitted (and so buffered).
+  bool Outer(int side) const { return side == 0 ? left_outer : right_outer; }
   // How far after its own time a side's window reaches.
   int64_t Reach(int side) const { return std::max<int64_t>(side == 0 ? after_ms : before_ms, 0); }
   // How long after t the partners of a record at t may still arrive on
@@ -163,7 +166,8 @@ class StreamStreamJoinProcessor final : public Processor<K, JoinInput<V, VO>, K,
       if (kv == nullptr) return MissingStore(context, name);
       windows_[side].emplace(kv, options, /*retain_duplicates=*/true);
     }
-    if (!spec_.unmatched_store.empty()) {
+    if (spec_.Outer(0) || spec_.Outer(1)) {
+      RUNNEL_CHECK(!spec_.unmatched_store.empty()) << "join '" << spec_.node << "' has an outer side but no store";
       unmatched_ = context.GetKeyValueStore(spec_.unmatched_store);
       if (unmatched_ == nullptr) return MissingStore(context, spec_.unmatched_store);
     }
@@ -204,15 +208,14 @@ class StreamStreamJoinProcessor final : public Processor<K, JoinInput<V, VO>, K,
     auto partners = windows_[1 - side]->Fetch(key_bytes_, Timestamp(from), Timestamp(to));
     if (!partners.ok()) return partners.status();
     for (const WindowEntry& partner : *partners) {
-      if (unmatched_ != nullptr) RUNNEL_RETURN_IF_ERROR(ForgetUnmatched(partner.start.value(), 1 - side));
+      if (spec_.Outer(1 - side)) RUNNEL_RETURN_IF_ERROR(ForgetUnmatched(partner.start.value(), 1 - side));
       absl::StatusOr<VR> out = side == 0 ? JoinWith<VO>(&std::get<0>(r.value), nullptr, *right_serde_, partner.value)
                                          : JoinWith<V>(nullptr, &std::get<1>(r.value), *left_serde_, partner.value);
       if (!out.ok()) return out.status();
       RUNNEL_RETURN_IF_ERROR(this->context().Forward(Record<K, VR>{
           r.key, *std::move(out), Timestamp(std::max(t, partner.start.value())), r.headers}));
     }
-    const bool outer_side = side == 0 ? spec_.left_outer : spec_.right_outer;
-    if (partners->empty() && outer_side) RUNNEL_RETURN_IF_ERROR(AddUnmatched(t, side));
+    if (partners->empty() && spec_.Outer(side)) RUNNEL_RETURN_IF_ERROR(AddUnmatched(t, side));
     return windows_[side]->Put(key_bytes_, r.timestamp, value_bytes_);
   }
 
