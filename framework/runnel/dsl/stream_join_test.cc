@@ -187,6 +187,15 @@ TEST(StreamJoinTest, StreamTimeIsSharedByBothSides) {
   EXPECT_EQ(h.Dropped("late"), 1);
 }
 
+TEST(StreamJoinTest, NegativeTimestampsAreDroppedAndCounted) {
+  Harness h(Kind::kOuter, Windows(10, 10, 0));
+  h.Left("a", "neg", -1);
+  h.Right("a", "R", 0);
+  h.Left("z", "Z", 100);
+  EXPECT_THAT(h.Read(), ElementsAre(O("a", "null|R", 0)));
+  EXPECT_EQ(h.Dropped("negative_timestamp"), 1);
+}
+
 TEST(StreamJoinTest, LeftJoinEmitsAnUnmatchedRecordOnlyOnceItsPartnersWouldBeLate) {
   // Window 10/10, grace 5: a right record at t' is late once
   // t' + 10 + 5 < stream time, so one at 110 (the last that meets a left
