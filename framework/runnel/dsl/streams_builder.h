@@ -30,6 +30,7 @@
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/internal/windowed.h"
+#include "runnel/dsl/internal/stream_join.h"
 #include "runnel/dsl/key_value.h"
 #include "runnel/dsl/windows.h"
 #include "runnel/serde/serde.h"
@@ -107,6 +108,34 @@ struct Materialized {
                      .logging = logging,
                      .caching = caching};
   }
+};
+
+// The serdes of a stream-stream join's stores (the key, this stream's
+// values, the other stream's values), and optionally its names (Kafka
+// Streams' StreamJoined). `name` is the base of the join's node names
+// (<name>-this-join, <name>-other-join, <name>-merge); `store_name` the base
+// of its stores' (<store_name>-this-join-store, ...). Without them the
+// names are generated: KSTREAM-JOINTHIS-<n>-store, KSTREAM-JOINOTHER-<n+1>-store,
+// and for left and outer joins KSTREAM-OUTERSHARED-<n>-store, as in Kafka
+// Streams. The stores are not cached; they are changelogged unless
+// WithLoggingDisabled.
+template <typename K, typename V, typename VO>
+struct StreamJoined {
+  SerdePtr<K> key_serde;
+  SerdePtr<V> value_serde;
+  SerdePtr<VO> other_value_serde;
+  std::string name;
+  std::string store_name;
+  bool logging = true;
+  bool in_memory = false;
+
+  static StreamJoined With(SerdePtr<K> k, SerdePtr<V> v, SerdePtr<VO> vo) {
+    return StreamJoined{std::move(k), std::move(v), std::move(vo)};
+  }
+  StreamJoined& WithName(std::string n) { name = std::move(n); return *this; }
+  StreamJoined& WithStoreName(std::string n) { store_name = std::move(n); return *this; }
+  StreamJoined& WithLoggingDisabled() { logging = false; return *this; }
+  StreamJoined& InMemory() { in_memory = true; return *this; }
 };
 
 template <typename K, typename V>
@@ -333,6 +362,52 @@ class KStream {
     return KStream<K, V>(builder_, topic + "-source", false);
   }
 
+  // Joins this stream's records with `other`'s records of the same key
+  // that are close in time: a record here at t meets the other stream's
+  // records in [t - before, t + after] (theirs at t' meet ours in
+  // [t' - after, t' + before]); joiner(value, other value) gives one result
+  // per pair, at the later of the two timestamps. Records later than their
+  // window's end + grace (stream time is the join's, across both streams),
+  // or with a null key or value, are dropped and counted in
+  // runnel_dropped_records_total. Both streams must be partitioned by the
+  // key alike (co-partitioned): they become one sub-topology. See
+  // dsl/internal/stream_join.h for the exact rules.
+  template <typename VO, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VO&>>>
+  KStream<K, VR> Join(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                      StreamJoined<K, V, VO> joined) {
+    auto both = [joiner](const V* v, const VO* vo) -> VR { return joiner(*v, *vo); };
+    return StreamStreamJoin<VO, VR>(other, std::move(both), windows, std::move(joined), false, false);
+  }
+
+  // Like Join, and a record here that meets no record of `other` is also
+  // joined, with std::nullopt: joiner(value, std::optional<VO>). That result
+  // comes only once no on-time record of `other` can meet it any more
+  // (stream time past t + after + max(before, 0) + grace), so it is never
+  // followed by a real pair.
+  template <typename VO, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VO>&>>>
+  KStream<K, VR> LeftJoin(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                          StreamJoined<K, V, VO> joined) {
+    auto left = [joiner](const V* v, const VO* vo) -> VR {
+      return joiner(*v, vo != nullptr ? std::optional<VO>(*vo) : std::nullopt);
+    };
+    return StreamStreamJoin<VO, VR>(other, std::move(left), windows, std::move(joined), true, false);
+  }
+
+  // Like LeftJoin, for both sides: joiner(std::optional<V>, std::optional<VO>).
+  template <typename VO, typename Joiner,
+            typename VR = std::decay_t<
+                std::invoke_result_t<Joiner&, const std::optional<V>&, const std::optional<VO>&>>>
+  KStream<K, VR> OuterJoin(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                           StreamJoined<K, V, VO> joined) {
+    auto outer = [joiner](const V* v, const VO* vo) -> VR {
+      return joiner(v != nullptr ? std::optional<V>(*v) : std::nullopt,
+                    vo != nullptr ? std::optional<VO>(*vo) : std::nullopt);
+    };
+    return StreamStreamJoin<VO, VR>(other, std::move(outer), windows, std::move(joined), true, true);
+  }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -347,6 +422,79 @@ class KStream {
   using ValueFnResult = typename std::conditional_t<std::is_invocable_v<Fn&, const K&, const V&>,
                                                     std::invoke_result<Fn&, const K&, const V&>,
                                                     std::invoke_result<Fn&, const V&>>::type;
+
+  // Node and store names follow Kafka Streams' KStreamImplJoin: the this/
+  // other names take an index even when `joined` names the join, and the
+  // shared store takes the this-side's index.
+  template <typename VO, typename VR, typename Joiner>
+  KStream<K, VR> StreamStreamJoin(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
+                                  StreamJoined<K, V, VO> joined, bool left_outer, bool right_outer) {
+    const std::string this_prefix = right_outer ? "KSTREAM-OUTERTHIS-" : "KSTREAM-JOINTHIS-";
+    const std::string this_generated = builder_->NewName(this_prefix);
+    const std::string other_generated = builder_->NewName(left_outer ? "KSTREAM-OUTEROTHER-" : "KSTREAM-JOINOTHER-");
+    const bool named = !joined.name.empty();
+    const std::string this_node = named ? joined.name + "-this-join" : this_generated;
+    const std::string other_node = named ? joined.name + "-other-join" : other_generated;
+    const std::string merge = named ? joined.name + "-merge" : builder_->NewName("KSTREAM-MERGE-");
+    const std::string& base = joined.store_name;
+    dsl_internal::StreamJoinSpec spec{
+        .node = merge,
+        .left_store = (base.empty() ? this_generated : base + (right_outer ? "-outer-this-join" : "-this-join")) +
+                      "-store",
+        .right_store =
+            (base.empty() ? other_generated : base + (left_outer ? "-outer-other-join" : "-other-join")) + "-store",
+        .before_ms = windows.before_ms,
+        .after_ms = windows.after_ms,
+        .grace_ms = windows.grace_ms,
+        .left_outer = left_outer,
+        .right_outer = right_outer};
+    if (left_outer) {
+      spec.unmatched_store = (base.empty() ? "KSTREAM-OUTERSHARED-" + this_generated.substr(this_prefix.size())
+                                           : base + (right_outer ? "-shared-outer-join" : "-shared-left-join")) +
+                             "-store";
+    }
+    KStream<K, VR> result(builder_, merge);
+    if (absl::Status s = windows.Validate(); !s.ok()) {
+      builder_->Fail(absl::InvalidArgumentError(absl::StrCat("join '", merge, "': ", s.message())));
+      return result;
+    }
+    if (!joined.key_serde || !joined.value_serde || !joined.other_value_serde) {
+      builder_->Fail(absl::InvalidArgumentError(
+          absl::StrCat("join '", merge, "': StreamJoined needs the key serde and both value serdes")));
+      return result;
+    }
+    if (repartition_required_ || other.repartition_required()) {
+      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "join '", merge, "': its ", repartition_required_ ? "left" : "right",
+          " input follows a key change; Repartition() it first so that both inputs are partitioned by the key")));
+      return result;
+    }
+    using Input = dsl_internal::JoinInput<V, VO>;
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, K, Input>(
+        this_node, [] { return std::make_unique<dsl_internal::JoinSideProcessor<K, V, VO, 0>>(); }, {node_});
+    tb.AddProcessor<K, VO, K, Input>(
+        other_node, [] { return std::make_unique<dsl_internal::JoinSideProcessor<K, V, VO, 1>>(); },
+        {other.node_name()});
+    ProcessorSupplier<K, Input, K, VR> supplier = [spec, joined,
+                                                  joiner]() -> std::unique_ptr<Processor<K, Input, K, VR>> {
+      return std::make_unique<dsl_internal::StreamStreamJoinProcessor<K, V, VO, VR, Joiner>>(
+          spec, joined.key_serde, joined.value_serde, joined.other_value_serde, joiner);
+    };
+    tb.AddProcessor<K, Input, K, VR>(merge, std::move(supplier), {this_node, other_node});
+    const auto kind = joined.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb;
+    for (const std::string* store : {&spec.left_store, &spec.right_store}) {
+      tb.AddStateStore(StoreSpec{.name = *store, .kind = kind, .logging = joined.logging, .caching = false,
+                                 .retention_ms = spec.RetentionMs()},
+                       {merge});
+    }
+    if (left_outer) {
+      tb.AddStateStore(
+          StoreSpec{.name = spec.unmatched_store, .kind = kind, .logging = joined.logging, .caching = false},
+          {merge});
+    }
+    return result;
+  }
 
   static ProcessorSupplier<K, V, K, V> PassThrough() {
     return []() -> std::unique_ptr<Processor<K, V, K, V>> {
@@ -734,13 +882,14 @@ class TimeWindowedKStream {
     auto agg_serde = materialized.value_serde;
     EmitStrategy emit = emit_;
     const std::string store = names.store;
+    const std::string node = names.name;
     const TimeWindows spec = windows_;
     const int64_t retention = names.retention_ms;
     ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
-        [store, key_serde, agg_serde, spec, retention, emit,
+        [node, store, key_serde, agg_serde, spec, retention, emit,
          fold]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
       return std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
-          store, key_serde, agg_serde, spec, retention, emit, fold);
+          node, store, key_serde, agg_serde, spec, retention, emit, fold);
     };
     auto& tb = builder->topology_builder();
     tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),
@@ -816,14 +965,15 @@ class SessionWindowedKStream {
     auto key_serde = materialized.key_serde;
     auto agg_serde = materialized.value_serde;
     const std::string store = names.store;
+    const std::string node = names.name;
     const SessionWindows spec = windows_;
     const int64_t retention = names.retention_ms;
     EmitStrategy emit = emit_;
     ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
-        [store, key_serde, agg_serde, spec, retention, emit, fold,
+        [node, store, key_serde, agg_serde, spec, retention, emit, fold,
          merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
       return std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
-          store, key_serde, agg_serde, spec, retention, emit, fold, merge);
+          node, store, key_serde, agg_serde, spec, retention, emit, fold, merge);
     };
     auto& tb = builder->topology_builder();
     tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),

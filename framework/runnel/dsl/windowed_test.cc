@@ -132,7 +132,7 @@ TEST(WindowedAggregationTest, TumblingCountEmitsEveryUpdateAndDropsLateRecords) 
                                             {"a", 0, 100, 3, 99},
                                             {"a", 100, 200, 1, 120},
                                             {"b", 100, 200, 2, 120}}));
-  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
 TEST(WindowedAggregationTest, HoppingWindowsCountARecordInEveryWindowThatHoldsIt) {
@@ -183,7 +183,7 @@ TEST(WindowedAggregationTest, EmitFinalSendsEachWindowOnceWhenItCloses) {
   ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(50)).ok());  // late: the window was emitted
   ASSERT_TRUE(in.PipeInput("z", "x", Timestamp(1000)).ok());
   EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 100, 200, 1, 110}, {"c", 100, 200, 2, 120}}));
-  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
 // Random out-of-order input against the model: every closed window is
@@ -233,7 +233,7 @@ TEST(WindowedAggregationTest, IdleAdvanceClosesTheLastWindowsOfAQuietInput) {
   EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"s", 0, 60'000, 1, 10'000}}));
   // The trade-off: a record that was merely delayed is now late.
   ASSERT_TRUE(in.PipeInput("s", "x", Timestamp(20'000)).ok());
-  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
 TEST(WindowedAggregationTest, AggregateAndReduceKeepTheirTypes) {
@@ -359,7 +359,7 @@ TEST(SessionWindowsTest, RecordsMergeSessionsAndTheOldOnesAreRemoved) {
   ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(100)).ok());
   ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(3)).ok());
   EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"v", 100, 100, 1, 100}}));
-  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
 TEST(SessionWindowsTest, EmitFinalSendsASessionOnceNoRecordCanExtendIt) {
@@ -381,7 +381,7 @@ TEST(SessionWindowsTest, EmitFinalSendsASessionOnceNoRecordCanExtendIt) {
   ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(19)).ok());  // a new session [19, 19]: not late, not merged
   ASSERT_TRUE(in.PipeInput("x", "x", Timestamp(100)).ok());
   EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"u", 19, 19, 1, 19}, {"v", 23, 24, 2, 24}}));
-  EXPECT_EQ(driver->metrics().CounterTotal("runnel_late_records_dropped_total"), 1);
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
 }  // namespace

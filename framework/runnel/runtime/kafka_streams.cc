@@ -9,6 +9,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/runtime/task_assignment.h"
 
 namespace runnel {
 
@@ -85,17 +86,8 @@ absl::Status KafkaStreams::PrepareTopics() {
   std::vector<kafka::NewTopic> changelogs;
   for (const auto& sub : topology_->subtopologies()) {
     if (sub.stores.empty()) continue;
-    int32_t count = -1;
-    for (const auto& topic : sub.source_topics) {
-      if (count >= 0 && partitions[topic] != count) {
-        std::vector<std::string> described;
-        for (const auto& t : sub.source_topics) described.push_back(absl::StrCat(t, " (", partitions[t], ")"));
-        return absl::InvalidArgumentError(absl::StrCat(
-            "sub-topology ", sub.id, " keeps state but its source topics are not co-partitioned: ",
-            absl::StrJoin(described, ", "), "; give them the same number of partitions"));
-      }
-      count = partitions[topic];
-    }
+    RUNNEL_RETURN_IF_ERROR(CheckCoPartitioned(sub, partitions));
+    const int32_t count = sub.source_topics.empty() ? -1 : partitions[*sub.source_topics.begin()];
     for (const auto& store : sub.stores) {
       const StoreSpec& spec = topology_->stores().at(store);
       if (!spec.logging) continue;

@@ -30,8 +30,9 @@ namespace runnel {
 
 class StreamTask final : public TaskContext {
  public:
-  // `sink`, `handler` and `clock` must outlive the task. `stores` names the
-  // sub-topology's stores among `specs` (which outlives the task).
+  // `sink`, `handler`, `clock` and `metrics` (may be null) must outlive the
+  // task. `stores` names the sub-topology's stores among `specs` (which
+  // outlives the task).
   StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
              RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
              const std::map<std::string, StoreSpec>* specs = nullptr, std::set<std::string> stores = {},

@@ -11,8 +11,8 @@
 //
 // Stream time is the operator's (the window store's, persisted with it): a
 // record for a window whose end + grace is <= stream time is late, dropped,
-// counted in runnel_late_records_dropped_total{store} and logged at most
-// every 10 s.
+// counted in runnel_dropped_records_total{task, processor, reason="late"}
+// and logged at most every 10 s (null keys: reason "null_key_or_value").
 //
 // Emit modes:
 //   OnWindowUpdate: every update goes downstream; with a cached store, the
@@ -71,9 +71,10 @@ inline absl::StatusOr<TimestampedBytes> DecodeTimestamped(std::string_view store
 template <typename K, typename VA, typename Store>
 class WindowedOutput {
  public:
-  WindowedOutput(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde, SegmentedStoreOptions options,
-                 EmitStrategy emit)
-      : store_name_(std::move(store_name)),
+  WindowedOutput(std::string node, std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde,
+                 SegmentedStoreOptions options, EmitStrategy emit)
+      : node_(std::move(node)),
+        store_name_(std::move(store_name)),
         key_serde_(std::move(key_serde)),
         agg_serde_(std::move(agg_serde)),
         options_(options),
@@ -100,7 +101,12 @@ class WindowedOutput {
     auto emitted = store_->GetMeta("emitted-through");
     if (!emitted.ok()) return emitted.status();
     emitted_through_ = emitted->value_or(-1);
-    late_ = context.metrics().GetCounter("runnel_late_records_dropped_total", {{"store", store_name_}});
+    const MetricLabels labels{{"task", context.task_id().ToString()}, {"processor", node_}};
+    MetricLabels late = labels, null_key = labels;
+    late["reason"] = "late";
+    null_key["reason"] = "null_key_or_value";
+    late_ = context.metrics().GetCounter("runnel_dropped_records_total", late);
+    null_key_ = context.metrics().GetCounter("runnel_dropped_records_total", null_key);
     if (auto* cached = dynamic_cast<CachingKeyValueStore*>(kv)) {
       cached_ = true;
       if (!emit_final()) {
@@ -176,6 +182,7 @@ class WindowedOutput {
     }
   }
   void DropNullKey() {
+    null_key_->Increment();
     int64_t suppressed = 0;
     if (null_key_log_.Allow(context_->clock().NowMillis().value(), &suppressed)) {
       Logger("runnel")->warn("store '{}': dropping a record with a null key", store_name_);
@@ -183,6 +190,7 @@ class WindowedOutput {
   }
 
  private:
+  std::string node_;
   std::string store_name_;
   SerdePtr<K> key_serde_;
   SerdePtr<VA> agg_serde_;
@@ -193,6 +201,7 @@ class WindowedOutput {
   bool cached_ = false;
   int64_t emitted_through_ = -1;
   Counter* late_ = nullptr;
+  Counter* null_key_ = nullptr;
   RateLimiter late_log_{10'000};
   RateLimiter null_key_log_{10'000};
 };
@@ -233,9 +242,10 @@ class IdleAdvance {
 template <typename K, typename V, typename VA, typename Fold>
 class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VA>> {
  public:
-  TimeWindowAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde,
-                               TimeWindows windows, int64_t retention_ms, EmitStrategy emit, Fold fold)
-      : out_(std::move(store_name), std::move(key_serde), std::move(agg_serde),
+  TimeWindowAggregateProcessor(std::string node, std::string store_name, SerdePtr<K> key_serde,
+                               SerdePtr<VA> agg_serde, TimeWindows windows, int64_t retention_ms, EmitStrategy emit,
+                               Fold fold)
+      : out_(std::move(node), std::move(store_name), std::move(key_serde), std::move(agg_serde),
              SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
         windows_(windows),
         emit_(emit),
@@ -342,10 +352,10 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
 template <typename K, typename V, typename VA, typename Fold, typename Merge>
 class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VA>> {
  public:
-  SessionWindowAggregateProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<VA> agg_serde,
-                                  SessionWindows windows, int64_t retention_ms, EmitStrategy emit, Fold fold,
-                                  Merge merge)
-      : out_(std::move(store_name), std::move(key_serde), std::move(agg_serde),
+  SessionWindowAggregateProcessor(std::string node, std::string store_name, SerdePtr<K> key_serde,
+                                  SerdePtr<VA> agg_serde, SessionWindows windows, int64_t retention_ms,
+                                  EmitStrategy emit, Fold fold, Merge merge)
+      : out_(std::move(node), std::move(store_name), std::move(key_serde), std::move(agg_serde),
              SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
         windows_(windows),
         emit_(emit),
