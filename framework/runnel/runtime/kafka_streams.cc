@@ -4,7 +4,6 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -82,20 +81,12 @@ absl::Status KafkaStreams::PrepareTopics() {
   }
   // A stateful sub-topology's source topics are co-partitioned: task p reads
   // partition p of each, and its stores' changelogs have the same count.
+  RUNNEL_RETURN_IF_ERROR(topology_->CheckCoPartitioned(partitions));
   std::vector<kafka::NewTopic> changelogs;
   for (const auto& sub : topology_->subtopologies()) {
     if (sub.stores.empty()) continue;
     int32_t count = -1;
-    for (const auto& topic : sub.source_topics) {
-      if (count >= 0 && partitions[topic] != count) {
-        std::vector<std::string> described;
-        for (const auto& t : sub.source_topics) described.push_back(absl::StrCat(t, " (", partitions[t], ")"));
-        return absl::InvalidArgumentError(absl::StrCat(
-            "sub-topology ", sub.id, " keeps state but its source topics are not co-partitioned: ",
-            absl::StrJoin(described, ", "), "; give them the same number of partitions"));
-      }
-      count = partitions[topic];
-    }
+    for (const auto& topic : sub.source_topics) count = partitions[topic];
     for (const auto& store : sub.stores) {
       if (!topology_->stores().at(store).logging) continue;
       kafka::NewTopic changelog{
