@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runnel/dsl/internal/joins.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/key_value.h"
@@ -322,6 +323,26 @@ class KStream {
     return KStream<K, V>(builder_, topic + "-source", false);
   }
 
+  // Joins each record with `table`'s row for its key, looked up when the
+  // record is processed: joiner(value, table_value) -> VR, with the record's
+  // timestamp; a record whose key the table lacks produces nothing. Table
+  // updates alone produce nothing. Records with a null key are dropped.
+  // The stream must be partitioned like the table (its topic co-partitioned
+  // with the table's, the key unchanged since it was read, or Repartition()
+  // after a key change); both run in one task per partition.
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VT&>>>
+  KStream<K, VR> Join(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/false>(table, std::move(joiner), named, "KSTREAM-JOIN-");
+  }
+  // Like Join, but every record produces a result: joiner(value,
+  // std::optional<VT>) gets nullopt when the table has no row for the key.
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VT>&>>>
+  KStream<K, VR> LeftJoin(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), named, "KSTREAM-LEFTJOIN-");
+  }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -341,6 +362,30 @@ class KStream {
     return []() -> std::unique_ptr<Processor<K, V, K, V>> {
       return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
     };
+  }
+
+  template <typename VT, typename VR, typename Joiner, bool kLeft>
+  KStream<K, VR> JoinTable(const KTable<K, VT>& table, Joiner joiner, const std::optional<Named>& named,
+                           std::string_view prefix) {
+    std::string name = named ? named->name : builder_->NewName(prefix);
+    if (repartition_required_) {
+      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "join '", name, "': the stream's key was changed upstream (Map, SelectKey, FlatMap), so its records are ",
+          "not partitioned like table '", table.node_name(), "'; call Repartition() on the stream before joining")));
+    }
+    const auto& getter = table.value_getter();
+    if (!getter.valid()) {
+      builder_->Fail(absl::InvalidArgumentError(
+          absl::StrCat("join '", name, "': table '", table.node_name(), "' has no value getter to look rows up")));
+    }
+    ProcessorSupplier<K, V, K, VR> supplier = [name, getter, joiner]() -> std::unique_ptr<Processor<K, V, K, VR>> {
+      return std::make_unique<dsl_internal::StreamTableJoinProcessor<K, V, VT, VR, Joiner, kLeft>>(name, getter,
+                                                                                                   joiner);
+    };
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, K, VR>(name, std::move(supplier), {node_});
+    tb.ConnectProcessorAndStateStores(name, getter.stores);
+    return KStream<K, VR>(builder_, std::move(name));
   }
 
   template <typename K2, typename V2, typename Supplier>
@@ -444,7 +489,8 @@ class KGroupedStream {
     }
     tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {parent});
     tb.AddStateStore(materialized.Spec(store), {name});
-    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 
   StreamsBuilder* builder_;
@@ -459,13 +505,21 @@ class KGroupedStream {
 template <typename K, typename V>
 class KTable {
  public:
-  KTable(StreamsBuilder* builder, std::string node, std::string store)
-      : builder_(builder), node_(std::move(node)), store_(std::move(store)) {}
+  // `getter` reads the table's rows for joins; without one the table cannot
+  // be joined.
+  KTable(StreamsBuilder* builder, std::string node, std::string store,
+         dsl_internal::TableValueGetterSupplier<K, V> getter = {})
+      : builder_(builder), node_(std::move(node)), store_(std::move(store)), getter_(std::move(getter)) {}
 
   const std::string& node_name() const { return node_; }
   // The store that holds the table (for interactive queries); for a table
-  // derived by Filter/MapValues, the store of the table it derives from.
+  // derived by Filter/MapValues, the store of the table it derives from
+  // (holding the underived values); empty for a join result that is not
+  // materialized.
   const std::string& store_name() const { return store_; }
+  // How joins read this table's rows (applying Filter/MapValues to the
+  // store they derive from).
+  const dsl_internal::TableValueGetterSupplier<K, V>& value_getter() const { return getter_; }
 
   // The table's updates as a stream of new values (KTABLE-TOSTREAM-…). A
   // deleted or filtered-out row is not forwarded: a KStream value cannot be
@@ -489,7 +543,11 @@ class KTable {
       return std::make_unique<dsl_internal::TableFilterProcessor<K, V, Pred>>(pred);
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V>>(name, std::move(supplier), {node_});
-    return KTable<K, V>(builder_, std::move(name), store_);
+    auto getter = dsl_internal::TransformValueGetter<K, V, V>(
+        getter_, [pred](const K& k, std::optional<V> v) mutable {
+          return v && pred(k, *v) ? std::move(v) : std::nullopt;
+        });
+    return KTable<K, V>(builder_, std::move(name), store_, std::move(getter));
   }
 
   // Rows with their value mapped (fn(value) or fn(key, value)). Not
@@ -506,7 +564,57 @@ class KTable {
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V2>>(name, std::move(supplier),
                                                                                     {node_});
-    return KTable<K, V2>(builder_, std::move(name), store_);
+    auto getter = dsl_internal::TransformValueGetter<K, V, V2>(
+        getter_, [fn](const K& k, const std::optional<V>& v) mutable -> std::optional<V2> {
+          if (!v) return std::nullopt;
+          return dsl_internal::CallValueFn(fn, k, *v);
+        });
+    return KTable<K, V2>(builder_, std::move(name), store_, std::move(getter));
+  }
+
+  // Joins with `other` on the key, as a table: joiner(value, other_value)
+  // -> VR for every key both tables have. An update on either side looks up
+  // the other side's row and emits the joined row's change (new and old
+  // value; a delete on either side retracts the joined row), with the later
+  // of the two rows' timestamps. Both tables must be co-partitioned (one
+  // task per partition runs both). With `materialized`, the result is kept
+  // in that store (queryable, joinable again).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const V2&>>>
+  KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                     std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                             named);
+  }
+  // Every row of this table, joined with `other`'s if it has one:
+  // joiner(value, std::optional<V2>).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<V2>&>>>
+  KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                         std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                            named);
+  }
+  // Every key either table has: joiner(std::optional<V>, std::optional<V2>).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<
+                std::invoke_result_t<Joiner&, const std::optional<V>&, const std::optional<V2>&>>>
+  KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                          std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                             named);
   }
 
   // Regroups the rows by selector(key, value) -> KeyValue<K2, V2>, through
@@ -529,9 +637,97 @@ class KTable {
   }
 
  private:
+  // Kafka Streams' layout and names: a processor per side
+  // (KTABLE-JOINTHIS/-JOINOTHER, -LEFTTHIS/-LEFTOTHER, -OUTERTHIS/-OUTEROTHER,
+  // or <named>-join-this/-join-other), each connected to the other side's
+  // stores, feeding a merge node (KTABLE-MERGE or <named>) that holds the
+  // result store when materialized (generated name
+  // KTABLE-MERGE-STATE-STORE-…), plus <merge>-timestamps for the rows'
+  // timestamps.
+  template <dsl_internal::JoinKind kKind, typename V2, typename VR, typename Joiner>
+  KTable<K, VR> JoinTable(const KTable<K, V2>& other, Joiner joiner, std::optional<Materialized<K, VR>> materialized,
+                          const std::optional<Named>& named) const {
+    using dsl_internal::JoinKind;
+    std::string store;
+    if (materialized) {
+      store = materialized->store_name.empty() ? builder_->NewName("KTABLE-MERGE-STATE-STORE-")
+                                               : materialized->store_name;
+    }
+    const std::string kind = kKind == JoinKind::kInner ? "JOIN" : kKind == JoinKind::kLeft ? "LEFT" : "OUTER";
+    std::string merge = named ? named->name : builder_->NewName("KTABLE-MERGE-");
+    std::string this_side = named ? named->name + "-join-this" : builder_->NewName("KTABLE-" + kind + "THIS-");
+    std::string other_side = named ? named->name + "-join-other" : builder_->NewName("KTABLE-" + kind + "OTHER-");
+    const std::string timestamps = merge + "-timestamps";
+    auto require_getter = [&](const std::string& table, bool valid) {
+      if (valid) return;
+      builder_->Fail(absl::InvalidArgumentError(
+          absl::StrCat("join '", merge, "': table '", table, "' has no value getter to look rows up")));
+    };
+    require_getter(node_, getter_.valid());
+    require_getter(other.node_name(), other.value_getter().valid());
+
+    using Row = dsl_internal::JoinedRow<kKind, V, V2, VR, Joiner>;
+    Row row(joiner);
+    auto& tb = builder_->topology_builder();
+    const auto this_getter = getter_;
+    const auto other_getter = other.value_getter();
+    ProcessorSupplier<K, Change<V>, K, Change<VR>> this_supplier =
+        [other_getter, timestamps, row]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V, V2, VR, Row, /*kThisIsLeft=*/true>>(
+          other_getter, timestamps, row);
+    };
+    ProcessorSupplier<K, Change<V2>, K, Change<VR>> other_supplier =
+        [this_getter, timestamps, row]() -> std::unique_ptr<Processor<K, Change<V2>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V2, V, VR, Row, /*kThisIsLeft=*/false>>(
+          this_getter, timestamps, row);
+    };
+    tb.template AddProcessor<K, Change<V>, K, Change<VR>>(this_side, std::move(this_supplier), {node_});
+    tb.template AddProcessor<K, Change<V2>, K, Change<VR>>(other_side, std::move(other_supplier),
+                                                          {other.node_name()});
+    tb.ConnectProcessorAndStateStores(this_side, other_getter.stores);
+    tb.ConnectProcessorAndStateStores(other_side, this_getter.stores);
+    tb.AddStateStore(StoreSpec{.name = timestamps, .caching = false}, {this_side, other_side});
+
+    SerdePtr<K> key_serde = materialized ? materialized->key_serde : this_getter.key_serde;
+    SerdePtr<VR> value_serde = materialized ? materialized->value_serde : nullptr;
+    ProcessorSupplier<K, Change<VR>, K, Change<VR>> merge_supplier =
+        [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, Change<VR>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinMergeProcessor<K, VR>>(store, key_serde, value_serde);
+    };
+    tb.template AddProcessor<K, Change<VR>, K, Change<VR>>(merge, std::move(merge_supplier),
+                                                          {this_side, other_side});
+    dsl_internal::TableValueGetterSupplier<K, VR> getter;
+    if (materialized) {
+      tb.AddStateStore(materialized->Spec(store), {merge});
+      getter = dsl_internal::StoreValueGetter<K, VR>(store, key_serde, value_serde);
+    } else if (this_getter.valid() && other_getter.valid()) {
+      getter.stores = this_getter.stores;
+      getter.stores.insert(getter.stores.end(), other_getter.stores.begin(), other_getter.stores.end());
+      getter.key_serde = key_serde;
+      getter.make = [this_make = this_getter.make, other_make = other_getter.make,
+                     row](TaskContext& context) -> absl::StatusOr<dsl_internal::ValueGetter<K, VR>> {
+        auto get_this = this_make(context);
+        if (!get_this.ok()) return get_this.status();
+        auto get_other = other_make(context);
+        if (!get_other.ok()) return get_other.status();
+        return dsl_internal::ValueGetter<K, VR>(
+            [get_this = *std::move(get_this), get_other = *std::move(get_other),
+             row](const K& key) mutable -> absl::StatusOr<std::optional<VR>> {
+              auto l = get_this(key);
+              if (!l.ok()) return l.status();
+              auto r = get_other(key);
+              if (!r.ok()) return r.status();
+              return row(*l, *r);
+            });
+      };
+    }
+    return KTable<K, VR>(builder_, std::move(merge), std::move(store), std::move(getter));
+  }
+
   StreamsBuilder* builder_;
   std::string node_;
   std::string store_;
+  dsl_internal::TableValueGetterSupplier<K, V> getter_;
 };
 
 // A table regrouped by a new key, ready to aggregate with an adder and a
@@ -599,7 +795,8 @@ class KGroupedTable {
     };
     tb.AddProcessor<K, Change<V>, K, Change<VA>>(name, std::move(supplier), {topic + "-source"});
     tb.AddStateStore(materialized.Spec(store), {name});
-    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 
   StreamsBuilder* builder_;
@@ -625,7 +822,8 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
   };
   builder_.AddProcessor<K, std::optional<V>, K, Change<V>>(name, std::move(supplier), {source});
   builder_.AddStateStore(materialized.Spec(store), {name});
-  return KTable<K, V>(this, std::move(name), std::move(store));
+  auto getter = dsl_internal::StoreValueGetter<K, V>(store, key_serde, value_serde);
+  return KTable<K, V>(this, std::move(name), std::move(store), std::move(getter));
 }
 
 }  // namespace runnel
