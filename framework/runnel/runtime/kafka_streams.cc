@@ -45,13 +45,27 @@ absl::Status KafkaStreams::PrepareTopics() {
   // Repartition topics take the partition count of the sub-topology that
   // writes them (the most partitions among its sources), as in Kafka
   // Streams. Sub-topologies are numbered upstream first, so one pass in id
-  // order sees every writer's sources counted.
+  // order sees every writer's sources counted. A topic whose reader also
+  // reads user topics must be co-partitioned with them (a join after a
+  // repartition, a foreign-key join's subscription and response topics), so
+  // it takes their count instead.
+  auto external_count = [&](std::string_view topic) {
+    int32_t count = 0;
+    const int32_t reader = topology_->SubtopologyForTopic(topic);
+    if (reader < 0) return count;
+    for (const auto& source : topology_->subtopologies()[reader].source_topics) {
+      if (!internal.contains(source)) count = std::max(count, partitions[source]);
+    }
+    return count;
+  };
   std::vector<kafka::NewTopic> repartitions;
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      int32_t count = 0;
-      for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
+      int32_t count = external_count(topic);
+      if (count <= 0) {
+        for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
+      }
       if (count <= 0) {
         return absl::InternalError(absl::StrCat("cannot size repartition topic '", topic, "'"));
       }
