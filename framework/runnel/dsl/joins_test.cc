@@ -3,6 +3,7 @@
 // semantics written independently of the processors.
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -335,19 +336,31 @@ const std::vector<Input>& LeftsAndRights() {
   return *inputs;
 }
 
+// Tables from the topics `left` and `right` (stores <topic>-store), joined
+// by build_join; after every input the join's changes must be the oracle's,
+// and the oracle's whole answer must be `written_down`. Returns the driver
+// (null on failure) for further checks.
+template <typename BuildJoin, typename Oracle>
+std::unique_ptr<TopologyTestDriver> ExpectJoinChanges(const S& left, const S& right, const std::vector<Input>& inputs,
+                                                      BuildJoin build_join, Oracle oracle,
+                                                      const std::vector<std::string>& written_down) {
+  StreamsBuilder builder;
+  auto left_table = builder.Table(left, Strings(), Store(left + "-store"));
+  auto right_table = builder.Table(right, Strings(), Store(right + "-store"));
+  std::vector<std::string> changes;
+  CaptureChanges(builder, build_join(left_table, right_table), &changes);
+  auto driver = Driver(builder);
+  if (driver == nullptr) return nullptr;
+  PipeAndCompare(*driver, inputs, changes, oracle);
+  EXPECT_THAT(oracle(inputs), ::testing::ContainerEq(written_down));
+  return driver;
+}
+
 template <typename BuildJoin>
 void ExpectTableJoin(Kind kind, BuildJoin build_join, const std::vector<std::string>& written_down) {
-  StreamsBuilder builder;
-  auto left = builder.Table("left", Strings(), Store("left-store"));
-  auto right = builder.Table("right", Strings(), Store("right-store"));
-  std::vector<std::string> changes;
-  CaptureChanges(builder, build_join(left, right), &changes);
-  auto driver = Driver(builder);
-  ASSERT_NE(driver, nullptr);
-  ASSERT_NO_FATAL_FAILURE(PipeAndCompare(
-      *driver, LeftsAndRights(), changes,
-      [kind](const std::vector<Input>& inputs) { return TableJoinOracle(inputs, kind); }));
-  EXPECT_THAT(TableJoinOracle(LeftsAndRights(), kind), ::testing::ContainerEq(written_down));
+  ExpectJoinChanges(
+      "left", "right", LeftsAndRights(), build_join,
+      [kind](const std::vector<Input>& inputs) { return TableJoinOracle(inputs, kind); }, written_down);
 }
 
 TEST(TableTableJoinTest, InnerJoinEmitsWhenBothSidesHaveARowAndRetractsOnDelete) {
@@ -471,6 +484,193 @@ TEST(TableTableJoinTest, NamesFollowKafkaStreams) {
   EXPECT_THAT(text, HasSubstr("Processor: both-join-this (stores: [both-timestamps, right-store])"));
   EXPECT_THAT(text, HasSubstr("Processor: both (stores: [])\n      <-- both-join-this, both-join-other"));
   ASSERT_EQ((*topology)->subtopologies().size(), 1u);
+}
+
+// ---- KTable-KTable foreign-key join ----
+
+// orders (key: order id, value "product|qty"; no '|': no product) x
+// products (key: product id).
+Key ProductOf(const S& order) {
+  const size_t bar = order.find('|');
+  return bar == S::npos ? std::nullopt : Key(order.substr(0, bar));
+}
+
+const std::vector<Input>& OrdersAndProducts() {
+  static const auto* inputs = new std::vector<Input>{
+      {"orders", "o1", "p1|2", 10},          // no product yet
+      {"products", "p1", "apple", 20},
+      {"orders", "o2", "p1|5", 5},           // out of order
+      {"products", "p1", "apricot", 30},     // both orders change
+      {"orders", "o1", "p2|2", 35},          // new foreign key, no row there
+      {"products", "p2", "banana", 36},
+      {"products", "p1", std::nullopt, 40},  // foreign row deleted
+      {"orders", "o2", std::nullopt, 41},    // left row deleted
+      {"orders", "o3", "none", 42},          // null foreign key
+      {"orders", "o3", "p2|1", 43},          // from a null foreign key to one
+      {"orders", std::nullopt, "p2|9", 44},  // null key: dropped by the table
+      {"orders", "o1", "p2|3", 45},          // same foreign key, new value
+      {"orders", "o1", "p2|3", 46},          // the same again
+      {"products", "p9", std::nullopt, 47},  // deleting no row
+      {"orders", "o4", std::nullopt, 48},    // deleting no row
+      {"orders", "o3", "p1|1", 49},          // moves to a deleted product
+  };
+  return *inputs;
+}
+
+// The model: both tables as maps. A left update is answered (and its result
+// row set: a change unless it deletes no row) when the left row existed
+// before, or for a left join, or when the foreign row exists; a foreign
+// update answers every left row pointing at it, in key order. Results carry
+// the triggering update's timestamp.
+std::vector<std::string> ForeignKeyJoinOracle(const std::vector<Input>& inputs, bool left_join) {
+  std::map<S, S> orders, products;
+  std::map<S, S> results;
+  std::vector<std::string> out;
+  auto result_of = [&](const S& k) -> std::optional<S> {
+    auto o = orders.find(k);
+    if (o == orders.end()) return std::nullopt;
+    const Key fk = ProductOf(o->second);
+    auto p = fk ? products.find(*fk) : products.end();
+    if (p != products.end()) return o->second + "/" + p->second;
+    if (left_join) return o->second + "/-";
+    return std::nullopt;
+  };
+  auto set = [&](const S& k, int64_t ts) {
+    const std::optional<S> after = result_of(k);
+    auto it = results.find(k);
+    const std::optional<S> before = it == results.end() ? std::nullopt : std::optional<S>(it->second);
+    if (!after && !before) return;
+    out.push_back(ShowChange(Key(k), Change<S>{after, before}, ts));
+    if (after) {
+      results[k] = *after;
+    } else {
+      results.erase(k);
+    }
+  };
+  for (const auto& in : inputs) {
+    if (!in.key) continue;
+    const S& k = *in.key;
+    if (in.topic == "orders") {
+      const bool existed = orders.contains(k);
+      if (!existed && !in.value) continue;
+      if (in.value) {
+        orders[k] = *in.value;
+      } else {
+        orders.erase(k);
+      }
+      const Key fk = in.value ? ProductOf(*in.value) : std::nullopt;
+      if (existed || left_join || (fk && products.contains(*fk))) set(k, in.ts);
+      continue;
+    }
+    if (!products.contains(k) && !in.value) continue;
+    if (in.value) {
+      products[k] = *in.value;
+    } else {
+      products.erase(k);
+    }
+    for (const auto& [order, value] : orders) {
+      if (ProductOf(value) == Key(k)) set(order, in.ts);
+    }
+  }
+  return out;
+}
+
+template <typename BuildJoin>
+void ExpectForeignKeyJoin(bool left_join, BuildJoin build_join, const std::vector<std::string>& written_down) {
+  auto driver = ExpectJoinChanges(
+      "orders", "products", OrdersAndProducts(), build_join,
+      [left_join](const std::vector<Input>& inputs) { return ForeignKeyJoinOracle(inputs, left_join); },
+      written_down);
+  ASSERT_NE(driver, nullptr);
+  auto store = driver->GetKeyValueStore("joined", Keys(), serdes::String());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*store->Get(Key("o1")), std::optional<S>("p2|3/banana"));
+}
+
+TEST(ForeignKeyJoinTest, InnerJoinFollowsBothSidesAndForeignKeyChanges) {
+  ExpectForeignKeyJoin(
+      false,
+      [](const KTable<Key, S>& orders, const KTable<Key, S>& products) {
+        return orders.Join(
+            products, [](const S& order) { return ProductOf(order); },
+            [](const S& order, const S& product) { return order + "/" + product; }, Store("joined"));
+      },
+      {"o1=p1|2/apple|<none>@20", "o2=p1|5/apple|<none>@5", "o1=p1|2/apricot|p1|2/apple@30",
+       "o2=p1|5/apricot|p1|5/apple@30", "o1=<none>|p1|2/apricot@35", "o1=p2|2/banana|<none>@36",
+       "o2=<none>|p1|5/apricot@40", "o3=p2|1/banana|<none>@43", "o1=p2|3/banana|p2|2/banana@45",
+       "o1=p2|3/banana|p2|3/banana@46", "o3=<none>|p2|1/banana@49"});
+}
+
+TEST(ForeignKeyJoinTest, LeftJoinKeepsRowsWithoutAForeignRow) {
+  ExpectForeignKeyJoin(
+      true,
+      [](const KTable<Key, S>& orders, const KTable<Key, S>& products) {
+        return orders.LeftJoin(
+            products, [](const S& order) { return ProductOf(order); },
+            [](const S& order, const std::optional<S>& product) { return order + "/" + product.value_or("-"); },
+            Store("joined"), Named("order-products"));
+      },
+      {"o1=p1|2/-|<none>@10", "o1=p1|2/apple|p1|2/-@20", "o2=p1|5/apple|<none>@5",
+       "o1=p1|2/apricot|p1|2/apple@30", "o2=p1|5/apricot|p1|5/apple@30", "o1=p2|2/-|p1|2/apricot@35",
+       "o1=p2|2/banana|p2|2/-@36", "o2=p1|5/-|p1|5/apricot@40", "o2=<none>|p1|5/-@41", "o3=none/-|<none>@42",
+       "o3=p2|1/banana|none/-@43", "o1=p2|3/banana|p2|2/banana@45", "o1=p2|3/banana|p2|3/banana@46",
+       "o3=p1|1/-|p2|1/banana@49"});
+}
+
+// A response computed for an older value of the left row (its hash differs)
+// is dropped; one for the current value is joined.
+TEST(ForeignKeyJoinTest, StaleResponsesAreDropped) {
+  StreamsBuilder builder;
+  auto orders = builder.Table("orders", Strings(), Store("orders-store"));
+  auto products = builder.Table("products", Strings(), Store("products-store"));
+  std::vector<std::string> changes;
+  CaptureChanges(builder,
+                 orders.Join(
+                     products, [](const S& order) { return ProductOf(order); },
+                     [](const S& order, const S& product) { return order + "/" + product; }, Store("joined"),
+                     Named("fk")),
+                 &changes);
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  EXPECT_EQ((*topology)->internal_topics(),
+            (std::set<std::string>{"fk-subscription-registration-topic", "fk-subscription-response-topic"}));
+  // Subscriptions are read beside the products, responses beside the orders.
+  EXPECT_EQ((*topology)->SubtopologyForTopic("fk-subscription-registration-topic"),
+            (*topology)->SubtopologyForTopic("products"));
+  EXPECT_EQ((*topology)->SubtopologyForTopic("fk-subscription-response-topic"),
+            (*topology)->SubtopologyForTopic("orders"));
+  EXPECT_NE((*topology)->SubtopologyForTopic("orders"), (*topology)->SubtopologyForTopic("products"));
+  auto driver = TopologyTestDriver::Create(*topology);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  PipeAll(**driver, {{"orders", "o1", "p1|2", 1}});
+  auto respond = [&](const S& left_value, int64_t ts) {
+    std::string bytes;
+    ASSERT_TRUE(dsl_internal::SubscriptionResponseSerde()
+                    .Serialize({.hash = dsl_internal::ValueHash(left_value), .foreign_value = "pear"}, bytes)
+                    .ok());
+    ASSERT_TRUE((*driver)->PipeRaw("test-app-fk-subscription-response-topic",
+                                   {.key = "o1", .value = bytes, .timestamp = Timestamp(ts)})
+                    .ok());
+  };
+  respond("p1|1", 2);  // for a value o1 never had (or no longer has)
+  EXPECT_TRUE(changes.empty());
+  respond("p1|2", 3);
+  EXPECT_THAT(changes, ElementsAre("o1=p1|2/pear|<none>@3"));
+}
+
+TEST(ForeignKeyJoinTest, AMapValuesTableCannotBeTheForeignSide) {
+  StreamsBuilder builder;
+  auto orders = builder.Table("orders", Strings(), Store("orders-store"));
+  auto products = builder.Table("products", Strings(), Store("products-store")).MapValues([](const S& v) {
+    return v + "!";
+  });
+  orders.Join(
+      products, [](const S& order) { return ProductOf(order); },
+      [](const S& order, const S& product) { return order + product; }, Store("joined"), Named("fk"));
+  auto topology = builder.Build();
+  EXPECT_EQ(topology.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(topology.status().message(), HasSubstr("foreign-key join 'fk': the value serde of table "
+                                                     "'KTABLE-MAPVALUES-0000000004' is unknown"));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runnel/dsl/internal/fk_join.h"
 #include "runnel/dsl/internal/joins.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
@@ -546,7 +547,8 @@ class KTable {
     auto getter = dsl_internal::TransformValueGetter<K, V, V>(
         getter_, [pred](const K& k, std::optional<V> v) mutable {
           return v && pred(k, *v) ? std::move(v) : std::nullopt;
-        });
+        },
+        getter_.value_serde);
     return KTable<K, V>(builder_, std::move(name), store_, std::move(getter));
   }
 
@@ -568,7 +570,8 @@ class KTable {
         getter_, [fn](const K& k, const std::optional<V>& v) mutable -> std::optional<V2> {
           if (!v) return std::nullopt;
           return dsl_internal::CallValueFn(fn, k, *v);
-        });
+        },
+        SerdePtr<V2>());
     return KTable<K, V2>(builder_, std::move(name), store_, std::move(getter));
   }
 
@@ -615,6 +618,31 @@ class KTable {
                           std::optional<Named> named = std::nullopt) const {
     return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::move(materialized),
                                                              named);
+  }
+
+  // Foreign-key join: each row joins the row of `other` whose key is
+  // extractor(value), joiner(value, other_value) -> VR, keyed like this
+  // table; the tables need not be co-partitioned. Rows go through
+  // <application.id>-<base>-subscription-registration-topic (keyed by the
+  // foreign key) to a subscription store beside `other`, and answers come
+  // back through <application.id>-<base>-subscription-response-topic (keyed
+  // by this table's key); an answer computed for an older value of the row
+  // is dropped. base: `named` or KTABLE-FK-JOIN-<n>. The result is always
+  // materialized (`materialized` gives its serdes). Both tables' value
+  // serdes must be known (not MapValues tables).
+  template <typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+    requires std::is_invocable_v<Extractor&, const V&>
+  KTable<K, VR> Join(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner, Materialized<K, VR> materialized,
+                     std::optional<Named> named = std::nullopt) const {
+    return ForeignKeyJoin<false>(other, std::move(extractor), std::move(joiner), std::move(materialized), named);
+  }
+  // Every row, joined with its foreign row if there is one: joiner(value,
+  // std::optional<VO>).
+  template <typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+    requires std::is_invocable_v<Extractor&, const V&>
+  KTable<K, VR> LeftJoin(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner,
+                         Materialized<K, VR> materialized, std::optional<Named> named = std::nullopt) const {
+    return ForeignKeyJoin<true>(other, std::move(extractor), std::move(joiner), std::move(materialized), named);
   }
 
   // Regroups the rows by selector(key, value) -> KeyValue<K2, V2>, through
@@ -722,6 +750,91 @@ class KTable {
       };
     }
     return KTable<K, VR>(builder_, std::move(merge), std::move(store), std::move(getter));
+  }
+
+  template <bool kLeft, typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+  KTable<K, VR> ForeignKeyJoin(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner,
+                               Materialized<K, VR> materialized, const std::optional<Named>& named) const {
+    using dsl_internal::Subscription;
+    using dsl_internal::SubscriptionResponse;
+    const std::string base = named ? named->name : builder_->NewName("KTABLE-FK-JOIN-");
+    const std::string store = materialized.store_name.empty()
+                                  ? builder_->NewName("KTABLE-FK-JOIN-OUTPUT-STATE-STORE-")
+                                  : materialized.store_name;
+    const auto left = getter_;
+    const auto foreign = other.value_getter();
+    auto require_serdes = [&](const std::string& table, bool valid, bool has_value_serde) {
+      if (!valid || !has_value_serde) {
+        builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "foreign-key join '", base, "': the value serde of table '", table,
+            "' is unknown (a MapValues table or an unmaterialized join); join the table it derives from, or ",
+            "materialize it")));
+      }
+    };
+    require_serdes(node_, left.valid(), left.value_serde != nullptr);
+    require_serdes(other.node_name(), foreign.valid(), foreign.value_serde != nullptr);
+
+    const std::string registration = base + "-subscription-registration-topic";
+    const std::string response = base + "-subscription-response-topic";
+    const std::string subscriptions = base + "-subscription-store";
+    auto subscription_serde = std::make_shared<dsl_internal::SubscriptionSerde>();
+    auto response_serde = std::make_shared<dsl_internal::SubscriptionResponseSerde>();
+    auto& tb = builder_->topology_builder();
+
+    // This table's side: subscribe.
+    ProcessorSupplier<K, Change<V>, KO, Subscription> send = [base, left, foreign, extractor]()
+        -> std::unique_ptr<Processor<K, Change<V>, KO, Subscription>> {
+      return std::make_unique<dsl_internal::SubscriptionSendProcessor<K, V, KO, Extractor, kLeft>>(
+          base, left.key_serde, left.value_serde, foreign.key_serde, extractor);
+    };
+    tb.template AddProcessor<K, Change<V>, KO, Subscription>(base + "-subscription-send", std::move(send), {node_});
+    tb.template AddSink<KO, Subscription>(registration + "-sink", registration, foreign.key_serde, subscription_serde,
+                                          {base + "-subscription-send"});
+    tb.AddInternalTopic(registration);
+    tb.template AddSource<KO, Subscription>(registration + "-source", {registration}, foreign.key_serde,
+                                            subscription_serde);
+
+    // The foreign side: keep subscriptions, answer them and every update.
+    dsl_internal::ForeignSide<K, KO, VO> side(subscriptions, left.key_serde, foreign.key_serde, foreign.value_serde);
+    ProcessorSupplier<KO, Subscription, K, SubscriptionResponse> receive =
+        [side, foreign]() -> std::unique_ptr<Processor<KO, Subscription, K, SubscriptionResponse>> {
+      return std::make_unique<dsl_internal::SubscriptionReceiveProcessor<K, KO, VO>>(side, foreign);
+    };
+    ProcessorSupplier<KO, Change<VO>, K, SubscriptionResponse> update =
+        [side]() -> std::unique_ptr<Processor<KO, Change<VO>, K, SubscriptionResponse>> {
+      return std::make_unique<dsl_internal::ForeignUpdateProcessor<K, KO, VO>>(side);
+    };
+    tb.template AddProcessor<KO, Subscription, K, SubscriptionResponse>(base + "-subscription-receive",
+                                                                        std::move(receive), {registration + "-source"});
+    tb.template AddProcessor<KO, Change<VO>, K, SubscriptionResponse>(base + "-foreign-update", std::move(update),
+                                                                      {other.node_name()});
+    tb.ConnectProcessorAndStateStores(base + "-subscription-receive", foreign.stores);
+    tb.AddStateStore(StoreSpec{.name = subscriptions, .caching = false},
+                     {base + "-subscription-receive", base + "-foreign-update"});
+    tb.template AddSink<K, SubscriptionResponse>(response + "-sink", response, left.key_serde, response_serde,
+                                                 {base + "-subscription-receive", base + "-foreign-update"});
+    tb.AddInternalTopic(response);
+    tb.template AddSource<K, SubscriptionResponse>(response + "-source", {response}, left.key_serde, response_serde);
+
+    // Back on this table's side: join current answers into the result table.
+    ProcessorSupplier<K, SubscriptionResponse, K, std::optional<VR>> join =
+        [left, foreign, joiner]() -> std::unique_ptr<Processor<K, SubscriptionResponse, K, std::optional<VR>>> {
+      return std::make_unique<dsl_internal::ResponseJoinProcessor<K, V, VO, VR, Joiner, kLeft>>(
+          left, foreign.value_serde, joiner);
+    };
+    tb.template AddProcessor<K, SubscriptionResponse, K, std::optional<VR>>(base + "-subscription-response-join",
+                                                                           std::move(join), {response + "-source"});
+    tb.ConnectProcessorAndStateStores(base + "-subscription-response-join", left.stores);
+    auto key_serde = materialized.key_serde;
+    auto value_serde = materialized.value_serde;
+    ProcessorSupplier<K, std::optional<VR>, K, Change<VR>> result =
+        [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<VR>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableSourceProcessor<K, VR>>(store, key_serde, value_serde);
+    };
+    tb.template AddProcessor<K, std::optional<VR>, K, Change<VR>>(base, std::move(result),
+                                                                  {base + "-subscription-response-join"});
+    tb.AddStateStore(materialized.Spec(store), {base});
+    return KTable<K, VR>(builder_, base, store, dsl_internal::StoreValueGetter<K, VR>(store, key_serde, value_serde));
   }
 
   StreamsBuilder* builder_;

@@ -41,6 +41,9 @@ struct TableValueGetterSupplier {
   std::vector<std::string> stores;
   // The table's key serde (joins keep per-key state of their own with it).
   SerdePtr<K> key_serde;
+  // The table's value serde, when known (not after MapValues): the
+  // foreign-key join hashes and sends values with it.
+  SerdePtr<V> value_serde;
   // Empty for a table that cannot be looked up.
   std::function<absl::StatusOr<ValueGetter<K, V>>(TaskContext&)> make;
 
@@ -50,7 +53,7 @@ struct TableValueGetterSupplier {
 // Reads `store` as it is.
 template <typename K, typename V>
 TableValueGetterSupplier<K, V> StoreValueGetter(std::string store, SerdePtr<K> key_serde, SerdePtr<V> value_serde) {
-  TableValueGetterSupplier<K, V> out{.stores = {store}, .key_serde = key_serde};
+  TableValueGetterSupplier<K, V> out{.stores = {store}, .key_serde = key_serde, .value_serde = value_serde};
   out.make = [store, key_serde, value_serde](TaskContext& context) -> absl::StatusOr<ValueGetter<K, V>> {
     KeyValueStore* bytes = context.GetKeyValueStore(store);
     if (bytes == nullptr) {
@@ -64,11 +67,13 @@ TableValueGetterSupplier<K, V> StoreValueGetter(std::string store, SerdePtr<K> k
 }
 
 // `parent` with its value replaced by transform(key, std::optional<V>) ->
-// std::optional<V2> (a filter drops, mapValues maps).
+// std::optional<V2> (a filter drops, mapValues maps); `value_serde` is the
+// result's, if known.
 template <typename K, typename V, typename V2, typename Transform>
 TableValueGetterSupplier<K, V2> TransformValueGetter(const TableValueGetterSupplier<K, V>& parent,
-                                                     Transform transform) {
-  TableValueGetterSupplier<K, V2> out{.stores = parent.stores, .key_serde = parent.key_serde};
+                                                     Transform transform, SerdePtr<V2> value_serde) {
+  TableValueGetterSupplier<K, V2> out{.stores = parent.stores, .key_serde = parent.key_serde,
+                                      .value_serde = std::move(value_serde)};
   if (!parent.valid()) return out;
   out.make = [make = parent.make, transform](TaskContext& context) -> absl::StatusOr<ValueGetter<K, V2>> {
     auto inner = make(context);
