@@ -699,15 +699,16 @@ class KTable {
     auto& tb = builder_->topology_builder();
     const auto this_getter = getter_;
     const auto other_getter = other.value_getter();
+    const SerdePtr<K> row_key_serde = this_getter.key_serde;
     ProcessorSupplier<K, Change<V>, K, Change<VR>> this_supplier =
-        [other_getter, timestamps, row]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
+        [other_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
       return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V, V2, VR, Row, /*kThisIsLeft=*/true>>(
-          other_getter, timestamps, row);
+          other_getter, timestamps, row_key_serde, row);
     };
     ProcessorSupplier<K, Change<V2>, K, Change<VR>> other_supplier =
-        [this_getter, timestamps, row]() -> std::unique_ptr<Processor<K, Change<V2>, K, Change<VR>>> {
+        [this_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V2>, K, Change<VR>>> {
       return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V2, V, VR, Row, /*kThisIsLeft=*/false>>(
-          this_getter, timestamps, row);
+          this_getter, timestamps, row_key_serde, row);
     };
     tb.template AddProcessor<K, Change<V>, K, Change<VR>>(this_side, std::move(this_supplier), {node_});
     tb.template AddProcessor<K, Change<V2>, K, Change<VR>>(other_side, std::move(other_supplier),

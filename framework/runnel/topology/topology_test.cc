@@ -130,7 +130,8 @@ TEST(TopologyTest, ConnectingAnUndeclaredStoreOrNoProcessorFails) {
     AddStringSource(b, "src", "t");
     b.AddProcessor<S, S, S, S>("p", Pass(), {"src"});
     b.ConnectProcessorAndStateStores("p", {"nope"});
-    EXPECT_THAT(b.Build().status().message(), HasSubstr("processor 'p' uses state store 'nope', which is not declared"));
+    EXPECT_THAT(b.Build().status().message(),
+                HasSubstr("processor 'p' uses state store 'nope', which is not declared"));
   }
   {
     TopologyBuilder b;

@@ -143,8 +143,11 @@ class JoinTimestampsSerde final : public Serde<JoinTimestamps> {
 template <typename K, typename VThis, typename VOther, typename VR, typename Row, bool kThisIsLeft>
 class TableJoinSideProcessor final : public Processor<K, Change<VThis>, K, Change<VR>> {
  public:
-  TableJoinSideProcessor(TableValueGetterSupplier<K, VOther> other, std::string timestamps_store, Row row)
-      : other_(std::move(other)), timestamps_store_(std::move(timestamps_store)), row_(std::move(row)) {}
+  // `key_serde` addresses the timestamps store: the same for both sides.
+  TableJoinSideProcessor(TableValueGetterSupplier<K, VOther> other, std::string timestamps_store,
+                         SerdePtr<K> key_serde, Row row)
+      : other_(std::move(other)), timestamps_store_(std::move(timestamps_store)), key_serde_(std::move(key_serde)),
+        row_(std::move(row)) {}
 
   absl::Status Init(ProcessorContext<K, Change<VR>>& context) override {
     RUNNEL_RETURN_IF_ERROR((Processor<K, Change<VThis>, K, Change<VR>>::Init(context)));
@@ -156,7 +159,7 @@ class TableJoinSideProcessor final : public Processor<K, Change<VThis>, K, Chang
       return absl::FailedPreconditionError(absl::StrCat("store '", timestamps_store_, "' is not available to task ",
                                                         context.task_id().ToString()));
     }
-    timestamps_.emplace(store, other_.key_serde, std::make_shared<JoinTimestampsSerde>());
+    timestamps_.emplace(store, key_serde_, std::make_shared<JoinTimestampsSerde>());
     return absl::OkStatus();
   }
 
@@ -191,6 +194,7 @@ class TableJoinSideProcessor final : public Processor<K, Change<VThis>, K, Chang
 
   TableValueGetterSupplier<K, VOther> other_;
   std::string timestamps_store_;
+  SerdePtr<K> key_serde_;
   Row row_;
   ValueGetter<K, VOther> get_other_;
   std::optional<TypedKeyValueStore<K, JoinTimestamps>> timestamps_;
