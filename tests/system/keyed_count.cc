@@ -251,6 +251,8 @@ int VerifyWindowed(const std::map<std::string, std::string>& flags) {
   absl::flat_hash_map<std::string, int32_t> partition_of;
   std::map<int32_t, int64_t> stream_time;
   int64_t inputs = 0;
+  // Each reader's records are declared after it: a consumer cannot be
+  // destroyed while messages it returned are alive.
   auto input = TopicReader::Open(bootstrap, flags.at("input"));
   if (!input.ok()) return std::fprintf(stderr, "%s\n", input.status().ToString().c_str()), 1;
   std::vector<runnel::kafka::ConsumedRecord> batch;
@@ -274,8 +276,10 @@ int VerifyWindowed(const std::map<std::string, std::string>& flags) {
     const int64_t start = std::stoll(window.substr(window.rfind('@') + 1));
     if (start + kWindowMs + kGraceMs <= stream_time[partition_of[window]]) expected[window] = n;
   }
+  batch.clear();
   auto output = TopicReader::Open(bootstrap, flags.at("output"));
   if (!output.ok()) return std::fprintf(stderr, "%s\n", output.status().ToString().c_str()), 1;
+  std::vector<runnel::kafka::ConsumedRecord> out_batch;
   absl::flat_hash_map<std::string, int64_t> seen;
   int64_t outputs = 0, repeated = 0, wrong = 0, unexpected = 0, found = 0;
   const absl::Time start = Clock::System().Now();
@@ -283,9 +287,9 @@ int VerifyWindowed(const std::map<std::string, std::string>& flags) {
   while (found < static_cast<int64_t>(expected.size())) {
     const absl::Time now = Clock::System().Now();
     if (now - start > timeout || now - last_record > quiet) break;
-    if (absl::Status s = output->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
-    if (!batch.empty()) last_record = Clock::System().Now();
-    for (const auto& r : batch) {
+    if (absl::Status s = output->Poll(absl::Milliseconds(200), out_batch); !s.ok()) return 1;
+    if (!out_batch.empty()) last_record = Clock::System().Now();
+    for (const auto& r : out_batch) {
       ++outputs;
       std::string window(r.key().value_or(""));
       int64_t count = 0;

@@ -27,6 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runnel/dsl/internal/fk_join.h"
+#include "runnel/dsl/internal/joins.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/internal/windowed.h"
@@ -408,6 +410,26 @@ class KStream {
     return StreamStreamJoin<VO, VR>(other, std::move(outer), windows, std::move(joined), true, true);
   }
 
+  // Joins each record with `table`'s row for its key, looked up when the
+  // record is processed: joiner(value, table_value) -> VR, with the record's
+  // timestamp; a record whose key the table lacks produces nothing. Table
+  // updates alone produce nothing. Records with a null key are dropped.
+  // The stream must be partitioned like the table (its topic co-partitioned
+  // with the table's, the key unchanged since it was read, or Repartition()
+  // after a key change); both run in one task per partition.
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VT&>>>
+  KStream<K, VR> Join(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/false>(table, std::move(joiner), named, "KSTREAM-JOIN-");
+  }
+  // Like Join, but every record produces a result: joiner(value,
+  // std::optional<VT>) gets nullopt when the table has no row for the key.
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VT>&>>>
+  KStream<K, VR> LeftJoin(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), named, "KSTREAM-LEFTJOIN-");
+  }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -502,6 +524,30 @@ class KStream {
     };
   }
 
+  template <typename VT, typename VR, typename Joiner, bool kLeft>
+  KStream<K, VR> JoinTable(const KTable<K, VT>& table, Joiner joiner, const std::optional<Named>& named,
+                           std::string_view prefix) {
+    std::string name = named ? named->name : builder_->NewName(prefix);
+    if (repartition_required_) {
+      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "join '", name, "': the stream's key was changed upstream (Map, SelectKey, FlatMap), so its records are ",
+          "not partitioned like table '", table.node_name(), "'; call Repartition() on the stream before joining")));
+    }
+    const auto& getter = table.value_getter();
+    if (!getter.valid()) {
+      builder_->Fail(absl::InvalidArgumentError(
+          absl::StrCat("join '", name, "': table '", table.node_name(), "' has no value getter to look rows up")));
+    }
+    ProcessorSupplier<K, V, K, VR> supplier = [name, getter, joiner]() -> std::unique_ptr<Processor<K, V, K, VR>> {
+      return std::make_unique<dsl_internal::StreamTableJoinProcessor<K, V, VT, VR, Joiner, kLeft>>(name, getter,
+                                                                                                   joiner);
+    };
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, K, VR>(name, std::move(supplier), {node_});
+    tb.ConnectProcessorAndStateStores(name, getter.stores);
+    return KStream<K, VR>(builder_, std::move(name));
+  }
+
   template <typename K2, typename V2, typename Supplier>
   KStream<K2, V2> AddProcessor(std::string_view prefix, const std::optional<Named>& named,
                                Supplier supplier, bool changes_key = false) {
@@ -584,7 +630,8 @@ class KGroupedStream {
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {InputFor(name, store)});
     tb.AddStateStore(materialized.Spec(store), {name});
-    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 
   // The node an aggregation `name` (with store `store`) reads from: this
@@ -634,13 +681,21 @@ class KGroupedStream {
 template <typename K, typename V>
 class KTable {
  public:
-  KTable(StreamsBuilder* builder, std::string node, std::string store)
-      : builder_(builder), node_(std::move(node)), store_(std::move(store)) {}
+  // `getter` reads the table's rows for joins; without one the table cannot
+  // be joined.
+  KTable(StreamsBuilder* builder, std::string node, std::string store,
+         dsl_internal::TableValueGetterSupplier<K, V> getter = {})
+      : builder_(builder), node_(std::move(node)), store_(std::move(store)), getter_(std::move(getter)) {}
 
   const std::string& node_name() const { return node_; }
   // The store that holds the table (for interactive queries); for a table
-  // derived by Filter/MapValues, the store of the table it derives from.
+  // derived by Filter/MapValues, the store of the table it derives from
+  // (holding the underived values); empty for a join result that is not
+  // materialized.
   const std::string& store_name() const { return store_; }
+  // How joins read this table's rows (applying Filter/MapValues to the
+  // store they derive from).
+  const dsl_internal::TableValueGetterSupplier<K, V>& value_getter() const { return getter_; }
 
   // The table's updates as a stream of new values (KTABLE-TOSTREAM-…). A
   // deleted or filtered-out row is not forwarded: a KStream value cannot be
@@ -664,7 +719,12 @@ class KTable {
       return std::make_unique<dsl_internal::TableFilterProcessor<K, V, Pred>>(pred);
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V>>(name, std::move(supplier), {node_});
-    return KTable<K, V>(builder_, std::move(name), store_);
+    auto getter = dsl_internal::TransformValueGetter<K, V, V>(
+        getter_, [pred](const K& k, std::optional<V> v) mutable {
+          return v && pred(k, *v) ? std::move(v) : std::nullopt;
+        },
+        getter_.value_serde);
+    return KTable<K, V>(builder_, std::move(name), store_, std::move(getter));
   }
 
   // Rows with their value mapped (fn(value) or fn(key, value)). Not
@@ -681,7 +741,83 @@ class KTable {
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V2>>(name, std::move(supplier),
                                                                                     {node_});
-    return KTable<K, V2>(builder_, std::move(name), store_);
+    auto getter = dsl_internal::TransformValueGetter<K, V, V2>(
+        getter_, [fn](const K& k, const std::optional<V>& v) mutable -> std::optional<V2> {
+          if (!v) return std::nullopt;
+          return dsl_internal::CallValueFn(fn, k, *v);
+        },
+        SerdePtr<V2>());
+    return KTable<K, V2>(builder_, std::move(name), store_, std::move(getter));
+  }
+
+  // Joins with `other` on the key, as a table: joiner(value, other_value)
+  // -> VR for every key both tables have. An update on either side looks up
+  // the other side's row and emits the joined row's change (new and old
+  // value; a delete on either side retracts the joined row), with the later
+  // of the two rows' timestamps. Both tables must be co-partitioned (one
+  // task per partition runs both). With `materialized`, the result is kept
+  // in that store (queryable, joinable again).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const V2&>>>
+  KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                     std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                             named);
+  }
+  // Every row of this table, joined with `other`'s if it has one:
+  // joiner(value, std::optional<V2>).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<V2>&>>>
+  KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                         std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                            named);
+  }
+  // Every key either table has: joiner(std::optional<V>, std::optional<V2>).
+  template <typename V2, typename Joiner,
+            typename VR = std::decay_t<
+                std::invoke_result_t<Joiner&, const std::optional<V>&, const std::optional<V2>&>>>
+  KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::nullopt, named);
+  }
+  template <typename V2, typename Joiner, typename VR>
+  KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
+                          std::optional<Named> named = std::nullopt) const {
+    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::move(materialized),
+                                                             named);
+  }
+
+  // Foreign-key join: each row joins the row of `other` whose key is
+  // extractor(value), joiner(value, other_value) -> VR, keyed like this
+  // table; the tables need not be co-partitioned. Rows go through
+  // <application.id>-<base>-subscription-registration-topic (keyed by the
+  // foreign key) to a subscription store beside `other`, and answers come
+  // back through <application.id>-<base>-subscription-response-topic (keyed
+  // by this table's key); an answer computed for an older value of the row
+  // is dropped. base: `named` or KTABLE-FK-JOIN-<n>. The result is always
+  // materialized (`materialized` gives its serdes). Both tables' value
+  // serdes must be known (not MapValues tables).
+  template <typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+    requires std::is_invocable_v<Extractor&, const V&>
+  KTable<K, VR> Join(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner, Materialized<K, VR> materialized,
+                     std::optional<Named> named = std::nullopt) const {
+    return ForeignKeyJoin<false>(other, std::move(extractor), std::move(joiner), std::move(materialized), named);
+  }
+  // Every row, joined with its foreign row if there is one: joiner(value,
+  // std::optional<VO>).
+  template <typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+    requires std::is_invocable_v<Extractor&, const V&>
+  KTable<K, VR> LeftJoin(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner,
+                         Materialized<K, VR> materialized, std::optional<Named> named = std::nullopt) const {
+    return ForeignKeyJoin<true>(other, std::move(extractor), std::move(joiner), std::move(materialized), named);
   }
 
   // Regroups the rows by selector(key, value) -> KeyValue<K2, V2>, through
@@ -704,9 +840,183 @@ class KTable {
   }
 
  private:
+  // Kafka Streams' layout and names: a processor per side
+  // (KTABLE-JOINTHIS/-JOINOTHER, -LEFTTHIS/-LEFTOTHER, -OUTERTHIS/-OUTEROTHER,
+  // or <named>-join-this/-join-other), each connected to the other side's
+  // stores, feeding a merge node (KTABLE-MERGE or <named>) that holds the
+  // result store when materialized (generated name
+  // KTABLE-MERGE-STATE-STORE-…), plus <merge>-timestamps for the rows'
+  // timestamps.
+  template <dsl_internal::JoinKind kKind, typename V2, typename VR, typename Joiner>
+  KTable<K, VR> JoinTable(const KTable<K, V2>& other, Joiner joiner, std::optional<Materialized<K, VR>> materialized,
+                          const std::optional<Named>& named) const {
+    using dsl_internal::JoinKind;
+    std::string store;
+    if (materialized) {
+      store = materialized->store_name.empty() ? builder_->NewName("KTABLE-MERGE-STATE-STORE-")
+                                               : materialized->store_name;
+    }
+    const std::string kind = kKind == JoinKind::kInner ? "JOIN" : kKind == JoinKind::kLeft ? "LEFT" : "OUTER";
+    std::string merge = named ? named->name : builder_->NewName("KTABLE-MERGE-");
+    std::string this_side = named ? named->name + "-join-this" : builder_->NewName("KTABLE-" + kind + "THIS-");
+    std::string other_side = named ? named->name + "-join-other" : builder_->NewName("KTABLE-" + kind + "OTHER-");
+    const std::string timestamps = merge + "-timestamps";
+    auto require_getter = [&](const std::string& table, bool valid) {
+      if (valid) return;
+      builder_->Fail(absl::InvalidArgumentError(
+          absl::StrCat("join '", merge, "': table '", table, "' has no value getter to look rows up")));
+    };
+    require_getter(node_, getter_.valid());
+    require_getter(other.node_name(), other.value_getter().valid());
+
+    using Row = dsl_internal::JoinedRow<kKind, V, V2, VR, Joiner>;
+    Row row(joiner);
+    auto& tb = builder_->topology_builder();
+    const auto this_getter = getter_;
+    const auto other_getter = other.value_getter();
+    const SerdePtr<K> row_key_serde = this_getter.key_serde;
+    ProcessorSupplier<K, Change<V>, K, Change<VR>> this_supplier =
+        [other_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V, V2, VR, Row, /*kThisIsLeft=*/true>>(
+          other_getter, timestamps, row_key_serde, row);
+    };
+    ProcessorSupplier<K, Change<V2>, K, Change<VR>> other_supplier =
+        [this_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V2>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinSideProcessor<K, V2, V, VR, Row, /*kThisIsLeft=*/false>>(
+          this_getter, timestamps, row_key_serde, row);
+    };
+    tb.template AddProcessor<K, Change<V>, K, Change<VR>>(this_side, std::move(this_supplier), {node_});
+    tb.template AddProcessor<K, Change<V2>, K, Change<VR>>(other_side, std::move(other_supplier),
+                                                          {other.node_name()});
+    tb.ConnectProcessorAndStateStores(this_side, other_getter.stores);
+    tb.ConnectProcessorAndStateStores(other_side, this_getter.stores);
+    tb.AddStateStore(StoreSpec{.name = timestamps, .caching = false}, {this_side, other_side});
+
+    SerdePtr<K> key_serde = materialized ? materialized->key_serde : this_getter.key_serde;
+    SerdePtr<VR> value_serde = materialized ? materialized->value_serde : nullptr;
+    ProcessorSupplier<K, Change<VR>, K, Change<VR>> merge_supplier =
+        [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, Change<VR>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableJoinMergeProcessor<K, VR>>(store, key_serde, value_serde);
+    };
+    tb.template AddProcessor<K, Change<VR>, K, Change<VR>>(merge, std::move(merge_supplier),
+                                                          {this_side, other_side});
+    dsl_internal::TableValueGetterSupplier<K, VR> getter;
+    if (materialized) {
+      tb.AddStateStore(materialized->Spec(store), {merge});
+      getter = dsl_internal::StoreValueGetter<K, VR>(store, key_serde, value_serde);
+    } else if (this_getter.valid() && other_getter.valid()) {
+      getter.stores = this_getter.stores;
+      getter.stores.insert(getter.stores.end(), other_getter.stores.begin(), other_getter.stores.end());
+      getter.key_serde = key_serde;
+      getter.make = [this_make = this_getter.make, other_make = other_getter.make,
+                     row](TaskContext& context) -> absl::StatusOr<dsl_internal::ValueGetter<K, VR>> {
+        auto get_this = this_make(context);
+        if (!get_this.ok()) return get_this.status();
+        auto get_other = other_make(context);
+        if (!get_other.ok()) return get_other.status();
+        return dsl_internal::ValueGetter<K, VR>(
+            [get_this = *std::move(get_this), get_other = *std::move(get_other),
+             row](const K& key) mutable -> absl::StatusOr<std::optional<VR>> {
+              auto l = get_this(key);
+              if (!l.ok()) return l.status();
+              auto r = get_other(key);
+              if (!r.ok()) return r.status();
+              return row(*l, *r);
+            });
+      };
+    }
+    return KTable<K, VR>(builder_, std::move(merge), std::move(store), std::move(getter));
+  }
+
+  template <bool kLeft, typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
+  KTable<K, VR> ForeignKeyJoin(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner,
+                               Materialized<K, VR> materialized, const std::optional<Named>& named) const {
+    using dsl_internal::Subscription;
+    using dsl_internal::SubscriptionResponse;
+    const std::string base = named ? named->name : builder_->NewName("KTABLE-FK-JOIN-");
+    const std::string store = materialized.store_name.empty()
+                                  ? builder_->NewName("KTABLE-FK-JOIN-OUTPUT-STATE-STORE-")
+                                  : materialized.store_name;
+    const auto left = getter_;
+    const auto foreign = other.value_getter();
+    auto require_serdes = [&](const std::string& table, bool valid, bool has_value_serde) {
+      if (!valid || !has_value_serde) {
+        builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "foreign-key join '", base, "': the value serde of table '", table,
+            "' is unknown (a MapValues table or an unmaterialized join); join the table it derives from, or ",
+            "materialize it")));
+      }
+    };
+    require_serdes(node_, left.valid(), left.value_serde != nullptr);
+    require_serdes(other.node_name(), foreign.valid(), foreign.value_serde != nullptr);
+
+    const std::string registration = base + "-subscription-registration-topic";
+    const std::string response = base + "-subscription-response-topic";
+    const std::string subscriptions = base + "-subscription-store";
+    auto subscription_serde = std::make_shared<dsl_internal::SubscriptionSerde>();
+    auto response_serde = std::make_shared<dsl_internal::SubscriptionResponseSerde>();
+    auto& tb = builder_->topology_builder();
+
+    // This table's side: subscribe.
+    ProcessorSupplier<K, Change<V>, KO, Subscription> send = [base, left, foreign, extractor]()
+        -> std::unique_ptr<Processor<K, Change<V>, KO, Subscription>> {
+      return std::make_unique<dsl_internal::SubscriptionSendProcessor<K, V, KO, Extractor, kLeft>>(
+          base, left.key_serde, left.value_serde, foreign.key_serde, extractor);
+    };
+    tb.template AddProcessor<K, Change<V>, KO, Subscription>(base + "-subscription-send", std::move(send), {node_});
+    tb.template AddSink<KO, Subscription>(registration + "-sink", registration, foreign.key_serde, subscription_serde,
+                                          {base + "-subscription-send"});
+    tb.AddInternalTopic(registration);
+    tb.template AddSource<KO, Subscription>(registration + "-source", {registration}, foreign.key_serde,
+                                            subscription_serde);
+
+    // The foreign side: keep subscriptions, answer them and every update.
+    dsl_internal::ForeignSide<K, KO, VO> side(subscriptions, left.key_serde, foreign.key_serde, foreign.value_serde);
+    ProcessorSupplier<KO, Subscription, K, SubscriptionResponse> receive =
+        [side, foreign]() -> std::unique_ptr<Processor<KO, Subscription, K, SubscriptionResponse>> {
+      return std::make_unique<dsl_internal::SubscriptionReceiveProcessor<K, KO, VO>>(side, foreign);
+    };
+    ProcessorSupplier<KO, Change<VO>, K, SubscriptionResponse> update =
+        [side]() -> std::unique_ptr<Processor<KO, Change<VO>, K, SubscriptionResponse>> {
+      return std::make_unique<dsl_internal::ForeignUpdateProcessor<K, KO, VO>>(side);
+    };
+    tb.template AddProcessor<KO, Subscription, K, SubscriptionResponse>(base + "-subscription-receive",
+                                                                        std::move(receive), {registration + "-source"});
+    tb.template AddProcessor<KO, Change<VO>, K, SubscriptionResponse>(base + "-foreign-update", std::move(update),
+                                                                      {other.node_name()});
+    tb.ConnectProcessorAndStateStores(base + "-subscription-receive", foreign.stores);
+    tb.AddStateStore(StoreSpec{.name = subscriptions, .caching = false},
+                     {base + "-subscription-receive", base + "-foreign-update"});
+    tb.template AddSink<K, SubscriptionResponse>(response + "-sink", response, left.key_serde, response_serde,
+                                                 {base + "-subscription-receive", base + "-foreign-update"});
+    tb.AddInternalTopic(response);
+    tb.template AddSource<K, SubscriptionResponse>(response + "-source", {response}, left.key_serde, response_serde);
+
+    // Back on this table's side: join current answers into the result table.
+    ProcessorSupplier<K, SubscriptionResponse, K, std::optional<VR>> join =
+        [left, foreign, joiner]() -> std::unique_ptr<Processor<K, SubscriptionResponse, K, std::optional<VR>>> {
+      return std::make_unique<dsl_internal::ResponseJoinProcessor<K, V, VO, VR, Joiner, kLeft>>(
+          left, foreign.value_serde, joiner);
+    };
+    tb.template AddProcessor<K, SubscriptionResponse, K, std::optional<VR>>(base + "-subscription-response-join",
+                                                                           std::move(join), {response + "-source"});
+    tb.ConnectProcessorAndStateStores(base + "-subscription-response-join", left.stores);
+    auto key_serde = materialized.key_serde;
+    auto value_serde = materialized.value_serde;
+    ProcessorSupplier<K, std::optional<VR>, K, Change<VR>> result =
+        [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<VR>, K, Change<VR>>> {
+      return std::make_unique<dsl_internal::TableSourceProcessor<K, VR>>(store, key_serde, value_serde);
+    };
+    tb.template AddProcessor<K, std::optional<VR>, K, Change<VR>>(base, std::move(result),
+                                                                  {base + "-subscription-response-join"});
+    tb.AddStateStore(materialized.Spec(store), {base});
+    return KTable<K, VR>(builder_, base, store, dsl_internal::StoreValueGetter<K, VR>(store, key_serde, value_serde));
+  }
+
   StreamsBuilder* builder_;
   std::string node_;
   std::string store_;
+  dsl_internal::TableValueGetterSupplier<K, V> getter_;
 };
 
 // A table regrouped by a new key, ready to aggregate with an adder and a
@@ -774,7 +1084,8 @@ class KGroupedTable {
     };
     tb.AddProcessor<K, Change<V>, K, Change<VA>>(name, std::move(supplier), {topic + "-source"});
     tb.AddStateStore(materialized.Spec(store), {name});
-    return KTable<K, VA>(builder_, std::move(name), std::move(store));
+    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 
   StreamsBuilder* builder_;
@@ -800,7 +1111,8 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
   };
   builder_.AddProcessor<K, std::optional<V>, K, Change<V>>(name, std::move(supplier), {source});
   builder_.AddStateStore(materialized.Spec(store), {name});
-  return KTable<K, V>(this, std::move(name), std::move(store));
+  auto getter = dsl_internal::StoreValueGetter<K, V>(store, key_serde, value_serde);
+  return KTable<K, V>(this, std::move(name), std::move(store), std::move(getter));
 }
 
 // Shared by the windowed streams: the store name, the processor name and

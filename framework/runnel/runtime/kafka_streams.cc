@@ -4,7 +4,6 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -47,13 +46,27 @@ absl::Status KafkaStreams::PrepareTopics() {
   // Repartition topics take the partition count of the sub-topology that
   // writes them (the most partitions among its sources), as in Kafka
   // Streams. Sub-topologies are numbered upstream first, so one pass in id
-  // order sees every writer's sources counted.
+  // order sees every writer's sources counted. A topic whose reader also
+  // reads user topics must be co-partitioned with them (a join after a
+  // repartition, a foreign-key join's subscription and response topics), so
+  // it takes their count instead.
+  auto external_count = [&](std::string_view topic) {
+    int32_t count = 0;
+    const int32_t reader = topology_->SubtopologyForTopic(topic);
+    if (reader < 0) return count;
+    for (const auto& source : topology_->subtopologies()[reader].source_topics) {
+      if (!internal.contains(source)) count = std::max(count, partitions[source]);
+    }
+    return count;
+  };
   std::vector<kafka::NewTopic> repartitions;
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      int32_t count = 0;
-      for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
+      int32_t count = external_count(topic);
+      if (count <= 0) {
+        for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
+      }
       if (count <= 0) {
         return absl::InternalError(absl::StrCat("cannot size repartition topic '", topic, "'"));
       }
@@ -83,11 +96,12 @@ absl::Status KafkaStreams::PrepareTopics() {
   }
   // A stateful sub-topology's source topics are co-partitioned: task p reads
   // partition p of each, and its stores' changelogs have the same count.
+  RUNNEL_RETURN_IF_ERROR(topology_->CheckCoPartitioned(partitions));
   std::vector<kafka::NewTopic> changelogs;
   for (const auto& sub : topology_->subtopologies()) {
     if (sub.stores.empty()) continue;
-    RUNNEL_RETURN_IF_ERROR(CheckCoPartitioned(sub, partitions));
-    const int32_t count = sub.source_topics.empty() ? -1 : partitions[*sub.source_topics.begin()];
+    int32_t count = -1;
+    for (const auto& topic : sub.source_topics) count = partitions[topic];
     for (const auto& store : sub.stores) {
       const StoreSpec& spec = topology_->stores().at(store);
       if (!spec.logging) continue;

@@ -78,21 +78,4 @@ absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
   return out;
 }
 
-absl::Status CheckCoPartitioned(const Subtopology& sub, const std::map<std::string, int32_t>& partitions) {
-  if (sub.stores.empty()) return absl::OkStatus();
-  std::set<int32_t> counts;
-  std::vector<std::string> described;
-  for (const auto& topic : sub.source_topics) {
-    auto it = partitions.find(topic);
-    const int32_t count = it == partitions.end() ? 0 : it->second;
-    counts.insert(count);
-    described.push_back(absl::StrCat(topic, " (", count, ")"));
-  }
-  if (counts.size() <= 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "sub-topology ", sub.id, " keeps state (", absl::StrJoin(sub.stores, ", "),
-      ") but its source topics are not co-partitioned: ", absl::StrJoin(described, ", "),
-      "; give them the same number of partitions"));
-}
-
 }  // namespace runnel

@@ -47,12 +47,6 @@ absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
     const Topology& topology, const std::function<absl::StatusOr<int32_t>(const std::string&)>& partitions,
     std::map<std::string, int32_t>* topic_partitions = nullptr);
 
-// A sub-topology that keeps state (a join's or an aggregation's stores)
-// runs task p over partition p of each of its source topics, so those must
-// have one partition count: InvalidArgument naming every topic with its
-// count (and the stores) otherwise. `partitions` holds each topic's count.
-absl::Status CheckCoPartitioned(const Subtopology& sub, const std::map<std::string, int32_t>& partitions);
-
 }  // namespace runnel
 
 #endif  // RUNNEL_RUNTIME_TASK_ASSIGNMENT_H_

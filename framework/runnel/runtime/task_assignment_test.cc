@@ -66,18 +66,5 @@ TEST(TaskAssignmentTest, AJoiningOrLeavingMemberMovesFewTasks) {
   EXPECT_LE(Moved(four, without_first), 9);
 }
 
-TEST(CheckCoPartitionedTest, AStatefulSubtopologyNeedsOnePartitionCountAndTheErrorNamesItsTopics) {
-  Subtopology join{.id = 2, .source_topics = {"clicks", "views"}, .stores = {"KSTREAM-JOINTHIS-0000000002-store"}};
-  EXPECT_TRUE(CheckCoPartitioned(join, {{"clicks", 4}, {"views", 4}}).ok());
-  absl::Status s = CheckCoPartitioned(join, {{"clicks", 4}, {"views", 6}});
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("sub-topology 2"), std::string::npos) << s;
-  EXPECT_NE(s.message().find("clicks (4), views (6)"), std::string::npos) << s;
-  EXPECT_NE(s.message().find("KSTREAM-JOINTHIS-0000000002-store"), std::string::npos) << s;
-  // Without state, the topics are read independently.
-  join.stores.clear();
-  EXPECT_TRUE(CheckCoPartitioned(join, {{"clicks", 4}, {"views", 6}}).ok());
-}
-
 }  // namespace
 }  // namespace runnel

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "runnel/common/check.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
@@ -247,10 +248,27 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
 }
 
 absl::Status TaskStores::Flush() {
-  for (auto& [name, e] : stores_) {
-    RUNNEL_RETURN_IF_ERROR(Annotate(e.outer->Flush(), absl::StrCat("task ", task_.ToString())));
+  // A cached store's flush forwards downstream, where a processor may write
+  // another cached store of this task (a join into its materialized result)
+  // that was flushed already: flush again until no cache is dirty, so the
+  // commit covers every write its input caused. Each pass moves at least one
+  // step down the acyclic processor graph, so there are at most as many
+  // passes as stores.
+  auto dirty = [](const Entry& e) {
+    const auto* cached = dynamic_cast<const CachingKeyValueStore*>(e.outer.get());
+    return cached != nullptr && cached->dirty_count() > 0;
+  };
+  for (size_t pass = 0;; ++pass) {
+    for (auto& [name, e] : stores_) {
+      if (pass > 0 && !dirty(e)) continue;
+      RUNNEL_RETURN_IF_ERROR(Annotate(e.outer->Flush(), absl::StrCat("task ", task_.ToString())));
+    }
+    bool any_dirty = false;
+    for (const auto& [name, e] : stores_) any_dirty |= dirty(e);
+    if (!any_dirty) return absl::OkStatus();
+    RUNNEL_CHECK(pass < stores_.size()) << "task " << task_.ToString() << ": caches still dirty after "
+                                        << pass + 1 << " flushes";
   }
-  return absl::OkStatus();
 }
 
 absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends) {

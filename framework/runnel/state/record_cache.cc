@@ -61,11 +61,16 @@ absl::StatusOr<int64_t> CachingKeyValueStore::ApproximateNumEntries() const {
 }
 
 absl::Status CachingKeyValueStore::Put(std::string_view key, std::optional<std::string_view> value) {
+  return PutWithTimestamp(key, value, timestamp_());
+}
+
+absl::Status CachingKeyValueStore::PutWithTimestamp(std::string_view key, std::optional<std::string_view> value,
+                                                    Timestamp timestamp) {
   auto [it, inserted] = entries_.try_emplace(ToAbsl(key));
   Entry& e = it->second;
   const int64_t before = inserted ? 0 : SizeOf(key, e);
   e.value = value ? std::optional<std::string>(std::string(*value)) : std::nullopt;
-  e.timestamp = timestamp_();
+  e.timestamp = timestamp;
   if (!e.dirty) {
     e.dirty = true;
     dirty_.emplace_back(key);

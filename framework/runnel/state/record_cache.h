@@ -77,6 +77,10 @@ class CachingKeyValueStore final : public KeyValueStore {
   absl::StatusOr<std::unique_ptr<KeyValueIterator>> All() const override;
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
+  // Put, giving the entry (and so the flush listener) `timestamp` instead of
+  // the current record's: for a result that carries a timestamp of its own
+  // (a join's is the later of its two rows').
+  absl::Status PutWithTimestamp(std::string_view key, std::optional<std::string_view> value, Timestamp timestamp);
   absl::Status PutAll(const std::vector<Write>& writes) override;
   // Sends every dirty entry down first (a window's last update is not lost
   // to retention), then drops the range from the cache and below.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -66,6 +67,12 @@ TopologyBuilder& TopologyBuilder::AddStateStore(StoreSpec spec, std::vector<std:
   return *this;
 }
 
+TopologyBuilder& TopologyBuilder::ConnectProcessorAndStateStores(std::string processor,
+                                                                std::vector<std::string> stores) {
+  store_connections_.emplace_back(std::move(processor), std::move(stores));
+  return *this;
+}
+
 absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   auto topology = std::make_shared<Topology>();
   auto& nodes = topology->nodes_;
@@ -73,6 +80,8 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   nodes_.clear();
   auto store_links = std::move(stores_);
   stores_.clear();
+  auto store_connections = std::move(store_connections_);
+  store_connections_.clear();
   topology->internal_topics_ = std::move(internal_topics_);
   internal_topics_.clear();
   if (nodes.empty()) return absl::InvalidArgumentError("topology is empty: add a source");
@@ -143,6 +152,21 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
             absl::StrCat("state store '", spec.name, "': node '", p, "' is not a processor"));
       }
       nodes[it->second].stores.push_back(spec.name);
+    }
+  }
+  for (const auto& [processor, stores] : store_connections) {
+    auto it = topology->index_.find(processor);
+    if (it == topology->index_.end() || nodes[it->second].kind != Topology::Kind::kProcessor) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot connect stores to '", processor, "': no processor has that name"));
+    }
+    auto& connected = nodes[it->second].stores;
+    for (const auto& store : stores) {
+      if (!topology->stores_.contains(store)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("processor '", processor, "' uses state store '", store, "', which is not declared"));
+      }
+      if (std::find(connected.begin(), connected.end(), store) == connected.end()) connected.push_back(store);
     }
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -253,6 +277,32 @@ absl::StatusOr<std::shared_ptr<const Topology>> Topology::Resolve(std::string_vi
   out->internal_topics_.clear();
   for (const auto& t : internal_topics_) out->internal_topics_.insert(rename(t));
   return std::shared_ptr<const Topology>(std::move(out));
+}
+
+absl::Status Topology::CheckCoPartitioned(const std::map<std::string, int32_t>& partitions) const {
+  for (const auto& sub : subtopologies_) {
+    if (sub.stores.empty()) continue;
+    std::optional<int32_t> count;
+    bool mismatch = false;
+    for (const auto& topic : sub.source_topics) {
+      auto it = partitions.find(topic);
+      if (it == partitions.end()) continue;
+      if (count && *count != it->second) mismatch = true;
+      count = it->second;
+    }
+    if (!mismatch) continue;
+    std::vector<std::string> described;
+    for (const auto& t : sub.source_topics) {
+      auto it = partitions.find(t);
+      described.push_back(it == partitions.end() ? t : absl::StrCat(t, " (", it->second, ")"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sub-topology ", sub.id, " keeps state (stores: ", absl::StrJoin(sub.stores, ", "),
+        ") but its source topics are not co-partitioned: ", absl::StrJoin(described, ", "),
+        "; a join or shared store reads partition p of each in one task, so give them the same number of "
+        "partitions"));
+  }
+  return absl::OkStatus();
 }
 
 std::set<std::string> Topology::SourceTopics() const {

@@ -94,6 +94,13 @@ class Topology {
   absl::StatusOr<std::shared_ptr<const Topology>> Resolve(std::string_view application_id) const;
   // The sub-topology reading `topic`, or -1.
   int32_t SubtopologyForTopic(std::string_view topic) const;
+  // A sub-topology with stores (aggregations, joins) runs task p over
+  // partition p of every source topic, so those topics must have the same
+  // number of partitions. `partitions` gives each source topic's count (as
+  // resolved: internal topics with their application prefix); a topic it
+  // lacks is not checked. InvalidArgument names the sub-topology, its
+  // topics and their counts.
+  absl::Status CheckCoPartitioned(const std::map<std::string, int32_t>& partitions) const;
 
   absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateTaskGraph(int32_t subtopology) const;
 
@@ -168,6 +175,10 @@ class TopologyBuilder {
   // later (checked at Build). Processors sharing a store land in one
   // sub-topology.
   TopologyBuilder& AddStateStore(StoreSpec spec, std::vector<std::string> processors);
+  // Gives `processor` access to stores declared (before or after) by
+  // AddStateStore, e.g. a join reading the table it joins against; checked
+  // at Build. The processor joins the stores' sub-topology.
+  TopologyBuilder& ConnectProcessorAndStateStores(std::string processor, std::vector<std::string> stores);
 
   // Checks the graph and compiles it. The builder is spent afterwards.
   absl::StatusOr<std::shared_ptr<const Topology>> Build();
@@ -176,6 +187,7 @@ class TopologyBuilder {
   TopologyBuilder& Add(Topology::NodeDef def);
   std::vector<Topology::NodeDef> nodes_;
   std::vector<std::pair<StoreSpec, std::vector<std::string>>> stores_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> store_connections_;
   std::set<std::string> internal_topics_;
 };
 

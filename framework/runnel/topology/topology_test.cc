@@ -99,6 +99,50 @@ TEST(TopologyTest, BadGraphsNameTheNode) {
   }
 }
 
+// A processor given a store declared for another (a join reading a table)
+// pulls both into one sub-topology, whose topics must then be
+// co-partitioned; stateless sub-topologies are not checked.
+TEST(TopologyTest, ConnectedStoresMergeSubtopologiesThatMustBeCoPartitioned) {
+  TopologyBuilder b;
+  AddStringSource(b, "table-src", "users");
+  b.AddProcessor<S, S, S, S>("table", Pass(), {"table-src"});
+  b.AddStateStore(StoreSpec{.name = "users-store"}, {"table"});
+  AddStringSource(b, "stream-src", "orders");
+  b.AddProcessor<S, S, S, S>("join", Pass(), {"stream-src"});
+  b.ConnectProcessorAndStateStores("join", {"users-store"});
+  AddStringSource(b, "plain-src", "clicks");
+  b.AddSink<S, S>("plain-sink", "out", serdes::String(), serdes::String(), {"plain-src"});
+  auto topology = b.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  ASSERT_EQ((*topology)->subtopologies().size(), 2u);
+  EXPECT_THAT((*topology)->subtopologies()[0].source_topics, ::testing::ElementsAre("orders", "users"));
+  EXPECT_THAT((*topology)->Describe(), HasSubstr("Processor: join (stores: [users-store])"));
+  EXPECT_TRUE((*topology)->CheckCoPartitioned({{"users", 6}, {"orders", 6}, {"clicks", 1}}).ok());
+  absl::Status s = (*topology)->CheckCoPartitioned({{"users", 6}, {"orders", 3}, {"clicks", 1}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("sub-topology 0 keeps state (stores: users-store)"));
+  EXPECT_THAT(s.message(), HasSubstr("orders (3), users (6)"));
+}
+
+TEST(TopologyTest, ConnectingAnUndeclaredStoreOrNoProcessorFails) {
+  {
+    TopologyBuilder b;
+    AddStringSource(b, "src", "t");
+    b.AddProcessor<S, S, S, S>("p", Pass(), {"src"});
+    b.ConnectProcessorAndStateStores("p", {"nope"});
+    EXPECT_THAT(b.Build().status().message(),
+                HasSubstr("processor 'p' uses state store 'nope', which is not declared"));
+  }
+  {
+    TopologyBuilder b;
+    AddStringSource(b, "src", "t");
+    b.AddProcessor<S, S, S, S>("p", Pass(), {"src"});
+    b.AddStateStore(StoreSpec{.name = "s"}, {"p"});
+    b.ConnectProcessorAndStateStores("src", {"s"});
+    EXPECT_THAT(b.Build().status().message(), HasSubstr("cannot connect stores to 'src': no processor"));
+  }
+}
+
 class Capture final : public RecordSink {
  public:
   absl::Status Send(const SerializedRecord& r) override {

@@ -21,12 +21,36 @@
 #include "runnel/common/status.h"
 #include "runnel/processor/processor.h"
 #include "runnel/processor/typed_store.h"
+#include "runnel/dsl/internal/value_getter.h"
 #include "runnel/dsl/key_value.h"
 #include "runnel/serde/serde.h"
 #include "runnel/serde/serdes.h"
 #include "runnel/state/record_cache.h"
 
 namespace runnel::dsl_internal {
+
+// Logs, at most every 10 s, that a processor dropped records without a key
+// (Kafka Streams drops them too: they have no group, no row to join). Owned
+// by its processor, used on the processor's thread.
+class NullKeyDropLog {
+ public:
+  // `who` names the node or store in the warning.
+  explicit NullKeyDropLog(std::string who) : who_(std::move(who)) {}
+  void Drop(const TaskContext& context) {
+    int64_t suppressed = 0;
+    if (!limiter_.Allow(context.clock().NowMillis().value(), &suppressed)) return;
+    if (suppressed > 0) {
+      Logger("runnel")->warn("{}: dropping a record with a null key ({} more since the last warning)", who_,
+                             suppressed);
+    } else {
+      Logger("runnel")->warn("{}: dropping a record with a null key", who_);
+    }
+  }
+
+ private:
+  std::string who_;
+  RateLimiter limiter_{10'000};
+};
 
 // The output side of a table held in a store: writes go to the store, and
 // the table's changes (new and old value) go downstream when the store sends
@@ -41,7 +65,7 @@ class TableOutput {
 
   TypedKeyValueStore<K, V>& store() { return *store_; }
   // Cached: old values come from the cache's flush, callers need not read them.
-  bool cached() const { return cached_; }
+  bool cached() const { return cache_ != nullptr; }
 
   absl::Status Init(ProcessorContext<K, Change<V>>& context) {
     context_ = &context;
@@ -52,7 +76,7 @@ class TableOutput {
     }
     store_.emplace(store, key_serde_, value_serde_);
     if (auto* cached = dynamic_cast<CachingKeyValueStore*>(store)) {
-      cached_ = true;
+      cache_ = cached;
       cached->SetFlushListener(
           [this](std::string_view key, std::optional<std::string_view> value, std::optional<std::string_view> old,
                  Timestamp ts) { return ForwardBytes(key, value, old, ts); },
@@ -61,27 +85,49 @@ class TableOutput {
     return absl::OkStatus();
   }
 
-  // `old` is the row's value before this write (ignored when cached).
+  // `old` is the row's value before this write (ignored when cached). `ts`
+  // is the change's timestamp, kept by the cache until it sends it down.
   absl::Status Put(K key, V value, std::optional<V> old, Timestamp ts) {
+    if (cache_ != nullptr) return PutCached(key, &value, ts);
     if (absl::Status s = store_->Put(key, value); !s.ok()) return s;
-    if (cached_) return absl::OkStatus();
     return context_->Forward(Record<K, Change<V>>{std::move(key), Change<V>{std::move(value), std::move(old)}, ts, {}});
   }
   absl::Status Delete(K key, std::optional<V> old, Timestamp ts) {
+    if (cache_ != nullptr) return PutCached(key, nullptr, ts);
     if (absl::Status s = store_->Delete(key); !s.ok()) return s;
-    if (cached_ || !old) return absl::OkStatus();
+    if (!old) return absl::OkStatus();
     return context_->Forward(Record<K, Change<V>>{std::move(key), Change<V>{std::nullopt, std::move(old)}, ts, {}});
   }
 
-  // Logs (rate-limited) that a record without a key was dropped.
-  void DropNullKey() {
-    int64_t suppressed = 0;
-    if (null_key_log_.Allow(context_->clock().NowMillis().value(), &suppressed)) {
-      Logger("runnel")->warn("store '{}': dropping a record with a null key", store_name_);
+  // Sets the row to `value` (none deletes it); the change's old value is
+  // read from the store first unless the cache supplies it.
+  absl::Status Set(K key, std::optional<V> value, Timestamp ts) {
+    std::optional<V> old;
+    if (cache_ == nullptr) {
+      auto current = store_->Get(key);
+      if (!current.ok()) return current.status();
+      old = *std::move(current);
     }
+    if (!value) return Delete(std::move(key), std::move(old), ts);
+    return Put(std::move(key), *std::move(value), std::move(old), ts);
   }
 
+  // Logs (rate-limited) that a record without a key was dropped.
+  void DropNullKey() { null_keys_.Drop(*context_); }
+
  private:
+  // `value` null: a delete.
+  absl::Status PutCached(const K& key, const V* value, Timestamp ts) {
+    std::string k, v;
+    if (absl::Status s = key_serde_->Serialize(key, k); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("store '", store_name_, "': key: ", s.message()));
+    }
+    if (value == nullptr) return cache_->PutWithTimestamp(k, std::nullopt, ts);
+    if (absl::Status s = value_serde_->Serialize(*value, v); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("store '", store_name_, "': value: ", s.message()));
+    }
+    return cache_->PutWithTimestamp(k, v, ts);
+  }
   absl::StatusOr<std::optional<V>> Decode(std::optional<std::string_view> bytes) const {
     if (!bytes) return std::optional<V>();
     auto v = value_serde_->Deserialize(bytes);
@@ -105,8 +151,9 @@ class TableOutput {
   SerdePtr<V> value_serde_;
   ProcessorContext<K, Change<V>>* context_ = nullptr;
   std::optional<TypedKeyValueStore<K, V>> store_;
-  bool cached_ = false;
-  RateLimiter null_key_log_{10'000};
+  // The store itself when it is cached (owned by the task), else null.
+  CachingKeyValueStore* cache_ = nullptr;
+  NullKeyDropLog null_keys_{absl::StrCat("store '", store_name_, "'")};
 };
 
 // fold(key, value, current aggregate or nullopt for the key's first record)
@@ -162,14 +209,7 @@ class TableSourceProcessor final : public Processor<K, std::optional<V>, K, Chan
       out_.DropNullKey();
       return absl::OkStatus();
     }
-    std::optional<V> old;
-    if (!out_.cached()) {
-      auto current = out_.store().Get(r.key);
-      if (!current.ok()) return current.status();
-      old = *std::move(current);
-    }
-    if (!r.value) return out_.Delete(std::move(r.key), std::move(old), r.timestamp);
-    return out_.Put(std::move(r.key), *std::move(r.value), std::move(old), r.timestamp);
+    return out_.Set(std::move(r.key), std::move(r.value), r.timestamp);
   }
 
  private:
@@ -202,19 +242,12 @@ class TableMapValuesProcessor final : public Processor<K, Change<V>, K, Change<V
   explicit TableMapValuesProcessor(Fn fn) : fn_(std::move(fn)) {}
   absl::Status Process(Record<K, Change<V>> r) override {
     Change<V2> out;
-    if (r.value.new_value) out.new_value = Map(r.key, *r.value.new_value);
-    if (r.value.old_value) out.old_value = Map(r.key, *r.value.old_value);
+    if (r.value.new_value) out.new_value = CallValueFn(fn_, r.key, *r.value.new_value);
+    if (r.value.old_value) out.old_value = CallValueFn(fn_, r.key, *r.value.old_value);
     return this->context().Forward(Record<K, Change<V2>>{std::move(r.key), std::move(out), r.timestamp, {}});
   }
 
  private:
-  V2 Map(const K& k, const V& v) {
-    if constexpr (std::is_invocable_v<Fn&, const K&, const V&>) {
-      return fn_(k, v);
-    } else {
-      return fn_(v);
-    }
-  }
   Fn fn_;
 };
 

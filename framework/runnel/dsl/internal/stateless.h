@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,16 @@
 #include "runnel/processor/processor.h"
 
 namespace runnel::dsl_internal {
+
+// Calls fn(key, value) or, if it takes only the value, fn(value).
+template <typename Fn, typename K, typename V>
+decltype(auto) CallValueFn(Fn& fn, const K& key, const V& value) {
+  if constexpr (std::is_invocable_v<Fn&, const K&, const V&>) {
+    return fn(key, value);
+  } else {
+    return fn(value);
+  }
+}
 
 template <typename K, typename V, typename Pred>
 class FilterProcessor final : public Processor<K, V, K, V> {
@@ -50,13 +61,7 @@ class MapValuesProcessor final : public Processor<K, V, K, V2> {
  public:
   explicit MapValuesProcessor(Fn fn) : fn_(std::move(fn)) {}
   absl::Status Process(Record<K, V> r) override {
-    V2 value = [&] {
-      if constexpr (std::is_invocable_v<Fn&, const K&, const V&>) {
-        return fn_(r.key, r.value);
-      } else {
-        return fn_(r.value);
-      }
-    }();
+    V2 value = CallValueFn(fn_, r.key, r.value);
     return this->context().Forward(
         Record<K, V2>{std::move(r.key), std::move(value), r.timestamp, std::move(r.headers)});
   }
@@ -87,13 +92,7 @@ class FlatMapValuesProcessor final : public Processor<K, V, K, V2> {
  public:
   explicit FlatMapValuesProcessor(Fn fn) : fn_(std::move(fn)) {}
   absl::Status Process(Record<K, V> r) override {
-    auto values = [&] {
-      if constexpr (std::is_invocable_v<Fn&, const K&, const V&>) {
-        return fn_(r.key, r.value);
-      } else {
-        return fn_(r.value);
-      }
-    }();
+    auto values = CallValueFn(fn_, r.key, r.value);
     for (auto& v : values) {
       absl::Status s =
           this->context().Forward(Record<K, V2>{r.key, std::move(v), r.timestamp, r.headers});
