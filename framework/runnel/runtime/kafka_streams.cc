@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runnel/common/check.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -167,11 +168,20 @@ absl::Status KafkaStreams::Start() {
   } else {
     process_id = NewProcessId();
   }
+  if (absl::Status s = BootstrapGlobalStores(process_id); !s.ok()) {
+    StopGlobalThread();
+    directory_.reset();
+    absl::MutexLock lock(&mu_);
+    SetState(State::kError);
+    first_error_ = s;
+    return s;
+  }
   absl::MutexLock lock(&mu_);
   process_id_ = process_id;
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
     threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_,
-                                                      local_stores_.get(), directory_.get(), process_id));
+                                                      local_stores_.get(), directory_.get(), process_id,
+                                                      global_stores_.get()));
   }
   for (auto& thread : threads_) {
     absl::Status s = thread->Start([this](int index, const absl::Status& status) {
@@ -198,6 +208,52 @@ absl::Status KafkaStreams::Start() {
   }
   SetState(State::kRunning);
   return absl::OkStatus();
+}
+
+absl::Status KafkaStreams::BootstrapGlobalStores(const std::string& process_id) {
+  if (topology_->global_stores().empty()) return absl::OkStatus();
+  RUNNEL_CHECK(directory_ != nullptr) << "global stores without a state directory";
+  auto stores = GlobalStores::Open(
+      topology_, GlobalStoresOptions{
+                     .application_id = config_.application_id(),
+                     .dir = directory_->app_dir() + "/global",
+                     .rocksdb = rocksdb_,
+                     .clock = &clock_,
+                     .skip_undeserializable =
+                         config_.deserialization_error_mode() == DeserializationErrorMode::kLogAndContinue,
+                     .local_stores = local_stores_.get()});
+  if (!stores.ok()) return stores.status();
+  global_stores_ = *std::move(stores);
+  global_thread_ = std::make_unique<GlobalStreamThread>(
+      config_, absl::StrCat(config_.client_id().empty() ? config_.application_id() : config_.client_id(), "-",
+                            process_id),
+      global_stores_.get(), &metrics_, clock_);
+  // Before any stream thread: a task's first lookup sees the whole table.
+  RUNNEL_RETURN_IF_ERROR(global_thread_->Bootstrap());
+  return global_thread_->Start([this](const absl::Status& status) { OnGlobalThreadExit(status); });
+}
+
+void KafkaStreams::OnGlobalThreadExit(const absl::Status& status) {
+  if (status.ok()) return;
+  absl::MutexLock lock(&mu_);
+  if (first_error_.ok()) {
+    first_error_ = Annotate(status, "global thread");
+    Logger("runnel")->error("global thread failed; shutting the instance down: {}", status.ToString());
+  }
+  for (auto& t : threads_) t->RequestStop();
+  if (running_threads_ == 0 && state_ != State::kCreated) SetState(State::kError);
+}
+
+void KafkaStreams::StopGlobalThread() {
+  if (global_thread_ != nullptr) {
+    global_thread_->RequestStop();
+    global_thread_->Join();
+    global_thread_.reset();
+  }
+  if (global_stores_ != nullptr) {
+    global_stores_->Close();
+    global_stores_.reset();
+  }
 }
 
 void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
@@ -292,6 +348,15 @@ absl::Status KafkaStreams::Wait() {
   for (auto& t : threads_) threads.push_back(t.get());
   mu_.Unlock();
   for (StreamThread* t : threads) t->Join();
+  // No task reads the global stores any more.
+  StopGlobalThread();
+  {
+    absl::MutexLock lock(&mu_);
+    if (result.ok() && !first_error_.ok()) {
+      result = first_error_;
+      SetState(State::kError);
+    }
+  }
   if (standby_ != nullptr) standby_->Stop();
   // Every task is closed: another instance may use the directory now.
   directory_.reset();
