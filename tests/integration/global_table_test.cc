@@ -3,7 +3,11 @@
 // joins its records with a global table read from all 3 partitions of its
 // topic, whatever partition held the record or the row. The table follows
 // its topic while running; a restarted instance reads only the tail after
-// its checkpoint; a missing global topic fails Start and names the topic.
+// its checkpoint; a missing global topic fails Start and a record the
+// global thread cannot read stops the application, both naming the topic.
+// The join test runs at_least_once and exactly_once_v2; under the latter the
+// table's rows are written in transactions, so bootstrap must end past the
+// commit markers (read_committed).
 
 #include <filesystem>
 #include <map>
@@ -26,7 +30,7 @@ using testing_fixtures::UniqueName;
 
 constexpr int kCustomers = 30;
 
-class GlobalTableIntegrationTest : public ::testing::Test {
+class GlobalTableIntegrationTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     app_ = UniqueName("global");
@@ -42,6 +46,31 @@ class GlobalTableIntegrationTest : public ::testing::Test {
     auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()}});
     ASSERT_TRUE(producer.ok()) << producer.status();
     producer_ = *std::move(producer);
+    if (eos()) {
+      auto txn = kafka::Producer::Create(
+          {{"bootstrap.servers", BootstrapServers()}, {"transactional.id", app_ + "-table-writer"}});
+      ASSERT_TRUE(txn.ok()) << txn.status();
+      table_writer_ = *std::move(txn);
+      ASSERT_TRUE(table_writer_->InitTransactions(absl::Seconds(30)).ok());
+    }
+  }
+  bool eos() const { return GetParam(); }
+
+  // Writes rows of the global table: in one committed transaction under
+  // exactly_once_v2, plainly otherwise.
+  void WriteTable(const std::vector<std::pair<std::string, std::optional<std::string>>>& rows) {
+    kafka::Producer& writer = eos() ? *table_writer_ : *producer_;
+    if (eos()) {
+      ASSERT_TRUE(writer.BeginTransaction().ok());
+    }
+    for (const auto& [key, value] : rows) {
+      ASSERT_TRUE(writer.Send({.topic = customers_, .key = key, .value = value}).ok());
+    }
+    if (eos()) {
+      ASSERT_TRUE(writer.CommitTransaction(absl::Seconds(30)).ok());
+    } else {
+      ASSERT_TRUE(writer.Flush(absl::Seconds(30)).ok());
+    }
   }
   void TearDown() override {
     for (const auto& dir : state_dirs_) std::filesystem::remove_all(dir);
@@ -67,6 +96,7 @@ class GlobalTableIntegrationTest : public ::testing::Test {
                                          {"bootstrap.servers", BootstrapServers()},
                                          {"num.stream.threads", "1"},
                                          {"commit.interval.ms", "200"},
+                                         {"processing.guarantee", eos() ? "exactly_once_v2" : "at_least_once"},
                                          {"state.dir", state_dirs_[instance]}});
     EXPECT_TRUE(config.ok()) << config.status();
     auto streams = KafkaStreams::Create(JoinTopology(), *config);
@@ -122,22 +152,24 @@ class GlobalTableIntegrationTest : public ::testing::Test {
   std::string app_, customers_, orders_, out_;
   std::string state_dirs_[2];
   std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Producer> table_writer_;  // exactly_once_v2 only
 };
 
-TEST_F(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestartReadsOnlyTheTail) {
+TEST_P(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestartReadsOnlyTheTail) {
   // The table before the application starts: 30 customers over the 3
   // partitions, one renamed, one deleted (32 records).
   std::map<std::string, std::string> names;
+  std::vector<std::pair<std::string, std::optional<std::string>>> rows;
   for (int i = 0; i < kCustomers; ++i) {
     const std::string id = absl::StrCat("c", i);
     names[id] = absl::StrCat("name-", i);
-    Produce(customers_, id, names[id]);
+    rows.emplace_back(id, names[id]);
   }
-  Produce(customers_, "c1", "renamed-1");
+  rows.emplace_back("c1", "renamed-1");
   names["c1"] = "renamed-1";
-  Produce(customers_, "c2", std::nullopt);
+  rows.emplace_back("c2", std::nullopt);
   names.erase("c2");
-  Flush();
+  WriteTable(rows);
   const int64_t initial_records = kCustomers + 2;
 
   auto a = Start(0);
@@ -170,8 +202,7 @@ TEST_F(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
   EXPECT_EQ(a->processed() + b->processed(), 200);
 
   // The table follows its topic while the application runs.
-  Produce(customers_, "c3", "moved-3");
-  Flush();
+  WriteTable({{"c3", "moved-3"}});
   WaitFor([&] { return GlobalValue(*a, "c3") == "moved-3" && GlobalValue(*b, "c3") == "moved-3"; },
           {a.get(), b.get()}, "the update of c3 on both instances");
   EXPECT_EQ(a->metrics().CounterTotal("runnel_global_records_total"), 1);
@@ -182,9 +213,10 @@ TEST_F(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
   ASSERT_TRUE(b->Close().ok());
   b.reset();
   EXPECT_TRUE(std::filesystem::exists(absl::StrCat(state_dirs_[1], "/", app_, "/global/.checkpoint")));
-  for (int i = kCustomers; i < kCustomers + 6; ++i) Produce(customers_, absl::StrCat("c", i), absl::StrCat("late-", i));
-  Produce(customers_, "c4", std::nullopt);
-  Flush();
+  rows.clear();
+  for (int i = kCustomers; i < kCustomers + 6; ++i) rows.emplace_back(absl::StrCat("c", i), absl::StrCat("late-", i));
+  rows.emplace_back("c4", std::nullopt);
+  WriteTable(rows);
   b = Start(1);
   EXPECT_EQ(b->metrics().CounterTotal("runnel_global_restored_records_total"), 7);
   EXPECT_EQ(GlobalValue(*b, "c35"), "late-35");
@@ -213,7 +245,7 @@ TEST_F(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
   ASSERT_TRUE(b->Close().ok());
 }
 
-TEST_F(GlobalTableIntegrationTest, AMissingGlobalTopicFailsStartNamingIt) {
+TEST_P(GlobalTableIntegrationTest, AMissingGlobalTopicFailsStartNamingIt) {
   StreamsBuilder builder;
   const std::string missing = app_ + "-no-such-topic";
   auto table =
@@ -237,6 +269,39 @@ TEST_F(GlobalTableIntegrationTest, AMissingGlobalTopicFailsStartNamingIt) {
   EXPECT_EQ((*streams)->state(), KafkaStreams::State::kError);
   EXPECT_EQ((*streams)->Close(), started);
 }
+
+TEST_P(GlobalTableIntegrationTest, ARecordTheGlobalThreadCannotReadStopsTheApplication) {
+  StreamsBuilder builder;
+  auto prices =
+      builder.GlobalTable(customers_, Consumed(serdes::String(), serdes::Int64()),
+                          Materialized<std::string, int64_t>::As("prices", serdes::String(), serdes::Int64()));
+  builder.Stream(orders_, Consumed(serdes::String(), serdes::String()))
+      .Join(prices, [](const std::string& k, const std::string&) { return k; },
+            [](const std::string& v, int64_t price) { return absl::StrCat(v, price); })
+      .To(out_, Produced(serdes::String(), serdes::String()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  auto config = StreamsConfig::Create({{"application.id", app_},
+                                       {"bootstrap.servers", BootstrapServers()},
+                                       {"processing.guarantee", eos() ? "exactly_once_v2" : "at_least_once"},
+                                       {"state.dir", state_dirs_[0]}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto streams = KafkaStreams::Create(*topology, *config);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  ASSERT_TRUE((*streams)->Start().ok());
+  // Three bytes are no int64 (log_and_fail is the default handler).
+  WriteTable({{"k", "bad"}});
+  WaitFor([&] { return (*streams)->state() == KafkaStreams::State::kError; }, {}, "the application to fail");
+  absl::Status failed = (*streams)->Close();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("global thread"), std::string_view::npos) << failed;
+  EXPECT_NE(failed.message().find(customers_), std::string_view::npos) << failed;
+}
+
+INSTANTIATE_TEST_SUITE_P(Guarantees, GlobalTableIntegrationTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ExactlyOnceV2" : "AtLeastOnce";
+                         });
 
 }  // namespace
 }  // namespace runnel
