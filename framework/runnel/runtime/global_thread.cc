@@ -7,6 +7,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/runtime/internal/raw_record.h"
 
 namespace runnel {
 namespace {
@@ -136,14 +137,7 @@ absl::Status GlobalStreamThread::Apply(std::vector<kafka::ConsumedRecord>& batch
     auto position = positions_.find(tp);
     // A record before the position was applied already (a refetch).
     if (position != positions_.end() && r.offset() < position->second) continue;
-    RawRecord raw{.topic = r.topic(),
-                  .partition = r.partition(),
-                  .offset = r.offset(),
-                  .key = r.key(),
-                  .value = r.value(),
-                  .timestamp = r.timestamp(),
-                  .headers = r.headers()};
-    RUNNEL_RETURN_IF_ERROR(stores_->Update(raw));
+    RUNNEL_RETURN_IF_ERROR(stores_->Update(runtime_internal::ToRawRecord(r)));
     positions_[tp] = Offset(r.offset().value() + 1);
     ++*applied;
   }
