@@ -133,7 +133,8 @@ class GlobalTableIntegrationTest : public ::testing::TestWithParam<bool> {
     return value.ok() ? *value : std::nullopt;
   }
 
-  // Waits until the group is stable with both instances holding partitions.
+  // Waits until the group is stable with two members (stream threads) that
+  // both hold partitions.
   void WaitForBothAssigned(const std::vector<KafkaStreams*>& instances) {
     auto admin = kafka::Admin::Create({{"bootstrap.servers", BootstrapServers()}});
     ASSERT_TRUE(admin.ok()) << admin.status();
@@ -243,6 +244,27 @@ TEST_P(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
   EXPECT_EQ(late_joined, late_expected);
   ASSERT_TRUE(a->Close().ok());
   ASSERT_TRUE(b->Close().ok());
+}
+
+TEST_P(GlobalTableIntegrationTest, AStreamThreadAddedWhileRunningReadsTheGlobalTable) {
+  WriteTable({{"c0", "zero"}, {"c1", "one"}});
+  auto streams = Start(0);
+  ASSERT_TRUE(streams->AddStreamThread().ok());
+  WaitForBothAssigned({streams.get()});
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < 20; ++i) {
+    const std::string order = absl::StrCat("o", i), customer = absl::StrCat("c", i % 2);
+    Produce(orders_, order, customer);
+    expected[order] = customer + (i % 2 == 0 ? "=zero" : "=one");
+  }
+  Flush();
+  auto output = ConsumeAll(out_, expected.size(), absl::Seconds(120));
+  ASSERT_TRUE(output.ok()) << output.status();
+  std::map<std::string, std::string> joined;
+  for (const auto& r : *output) joined[*r.key] = *r.value;
+  EXPECT_EQ(joined, expected);
+  EXPECT_EQ(streams->state(), KafkaStreams::State::kRunning);
+  ASSERT_TRUE(streams->Close().ok());
 }
 
 TEST_P(GlobalTableIntegrationTest, AMissingGlobalTopicFailsStartNamingIt) {

@@ -199,6 +199,15 @@ absl::Status KafkaStreams::Start() {
     }
     ++running_threads_;
   }
+  if (global_thread_ != nullptr) {
+    // Its exit callback takes mu_: it waits for this Start to finish.
+    absl::Status s = global_thread_->Start([this](const absl::Status& status) { OnGlobalThreadExit(status); });
+    if (!s.ok()) {
+      first_error_ = s;
+      for (auto& t : threads_) t->RequestStop();
+      return s;
+    }
+  }
   if (config_.num_standby_replicas() > 0 && directory_ != nullptr) {
     standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_);
     if (absl::Status s = standby_->Start(); !s.ok()) {
@@ -229,8 +238,9 @@ absl::Status KafkaStreams::BootstrapGlobalStores(const std::string& process_id) 
                             process_id),
       global_stores_.get(), &metrics_, clock_);
   // Before any stream thread: a task's first lookup sees the whole table.
-  RUNNEL_RETURN_IF_ERROR(global_thread_->Bootstrap());
-  return global_thread_->Start([this](const absl::Status& status) { OnGlobalThreadExit(status); });
+  // The thread that follows the topics starts after the stream threads
+  // (Start), so that its failure always finds them to stop.
+  return global_thread_->Bootstrap();
 }
 
 void KafkaStreams::OnGlobalThreadExit(const absl::Status& status) {
@@ -289,7 +299,8 @@ absl::StatusOr<int> KafkaStreams::AddStreamThread() {
   }
   const int index = static_cast<int>(threads_.size());
   auto thread = std::make_unique<StreamThread>(index, topology_, config_, &metrics_, clock_, rocksdb_,
-                                               local_stores_.get(), directory_.get(), process_id_);
+                                               local_stores_.get(), directory_.get(), process_id_,
+                                               global_stores_.get());
   RUNNEL_RETURN_IF_ERROR(thread->Start([this](int i, const absl::Status& status) { OnThreadExit(i, status); }));
   threads_.push_back(std::move(thread));
   ++running_threads_;

@@ -71,7 +71,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
                MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb,
                LocalStores* local_stores, StateDirectory* directory, std::string process_id,
-               const GlobalStores* global_stores = nullptr);
+               const GlobalStores* global_stores);
   ~StreamThread() override;
 
   // Creates the Kafka clients (config errors come back here, synchronously)
