@@ -177,7 +177,8 @@ class StreamsBuilder {
     auto value_serde = materialized.value_serde;
     ProcessorSupplier<K, std::optional<V>, K, Change<V>> supplier =
         [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, Change<V>>> {
-      return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
+      return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde,
+                                                                        /*read_old_values=*/false);
     };
     builder_.AddGlobalStore<K, std::optional<V>, K, Change<V>>(materialized.Spec(store), std::move(source), topic,
                                                                consumed.key_serde,
