@@ -3,7 +3,8 @@
 // joins its records with a global table read from all 3 partitions of its
 // topic, whatever partition held the record or the row. The table follows
 // its topic while running; a restarted instance reads only the tail after
-// its checkpoint; a missing global topic fails Start and a record the
+// its checkpoint, and rebuilds the table when the topic was recreated
+// under it; a missing global topic fails Start and a record the
 // global thread cannot read stops the application, both naming the topic.
 // The join test runs at_least_once and exactly_once_v2; under the latter the
 // table's rows are written in transactions, so bootstrap must end past the
@@ -264,6 +265,36 @@ TEST_P(GlobalTableIntegrationTest, AStreamThreadAddedWhileRunningReadsTheGlobalT
   for (const auto& r : *output) joined[*r.key] = *r.value;
   EXPECT_EQ(joined, expected);
   EXPECT_EQ(streams->state(), KafkaStreams::State::kRunning);
+  ASSERT_TRUE(streams->Close().ok());
+}
+
+TEST_P(GlobalTableIntegrationTest, ARecreatedTopicContradictsTheCheckpointAndTheStoreIsRebuilt) {
+  WriteTable({{"c0", "old-0"}, {"c1", "old-1"}, {"c2", "old-2"}});
+  auto streams = Start(0);
+  EXPECT_EQ(GlobalValue(*streams, "c0"), "old-0");
+  ASSERT_TRUE(streams->Close().ok());
+  streams.reset();
+
+  auto admin = kafka::Admin::Create({{"bootstrap.servers", BootstrapServers()}});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  ASSERT_TRUE((*admin)->DeleteTopics({customers_}, absl::Seconds(30)).ok());
+  // The broker may still be deleting it for a moment.
+  const absl::Time deadline = Clock::System().Now() + absl::Seconds(60);
+  absl::Status created;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    created = CreateTopic(customers_, 3);
+  } while (!created.ok() && Clock::System().Now() < deadline);
+  ASSERT_TRUE(created.ok()) << created;
+  WriteTable({{"c1", "new-1"}});
+
+  // Some partition now ends before its checkpointed offset: the store is
+  // wiped and rebuilt from the new topic alone.
+  streams = Start(0);
+  EXPECT_EQ(streams->metrics().CounterTotal("runnel_global_restored_records_total"), 1);
+  EXPECT_EQ(GlobalValue(*streams, "c0"), std::nullopt);
+  EXPECT_EQ(GlobalValue(*streams, "c1"), "new-1");
+  EXPECT_EQ(GlobalValue(*streams, "c2"), std::nullopt);
   ASSERT_TRUE(streams->Close().ok());
 }
 

@@ -266,6 +266,17 @@ absl::Status GlobalStores::Checkpoint(const std::map<TopicPartition, Offset>& po
   return Annotate(checkpoint_.Write(checkpointed_), "global stores' checkpoint");
 }
 
+absl::Status GlobalStores::Reset() {
+  Close();
+  entries_.clear();
+  checkpointed_.clear();
+  std::error_code ec;
+  std::filesystem::remove_all(options_.dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("wiping ", options_.dir, ": ", ec.message()));
+  closed_ = false;
+  return OpenAll();
+}
+
 void GlobalStores::Close() {
   if (closed_) return;
   closed_ = true;

@@ -93,6 +93,10 @@ class GlobalStores final : private TaskContext, private DeserializationErrorHand
   // Closes the graphs and the stores (no checkpoint: call Checkpoint first
   // for a clean close). Idempotent; afterwards ReadOnly handles fail.
   void Close();
+  // Wipes every global store and its checkpoint and opens them empty (a
+  // checkpoint the topics contradict: recreated or truncated). Only before
+  // any reader has a ReadOnly handle (bootstrap).
+  absl::Status Reset();
 
  private:
   struct Entry;

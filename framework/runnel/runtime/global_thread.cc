@@ -48,9 +48,14 @@ absl::Status GlobalStreamThread::Bootstrap() {
   auto admin = kafka::Admin::Create(config_.AdminConfig());
   if (!admin.ok()) return Annotate(admin.status(), "creating the admin client of the global thread");
 
-  // Where each partition starts and the end bootstrap reads to.
-  std::vector<std::pair<TopicPartition, Offset>> assignment;
-  std::map<TopicPartition, Offset> ends;
+  // Every partition's range now, and whether the checkpoint fits in it.
+  struct PartitionRange {
+    TopicPartition tp;
+    std::string store;
+    Offset low, high;
+  };
+  std::vector<PartitionRange> ranges;
+  bool contradicted = false;
   for (const auto& topic : stores_->Topics()) {
     auto store = stores_->StoreOfTopic(topic);
     if (!store.ok()) return store.status();
@@ -64,28 +69,32 @@ absl::Status GlobalStreamThread::Bootstrap() {
       const TopicPartition tp{topic, Partition(p)};
       auto marks = consumer_->Watermarks(tp, absl::Seconds(30));
       if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("global topic partition ", tp.ToString()));
-      const auto [low, high] = *marks;
-      Offset start = low;
       auto it = stores_->checkpointed().find(tp);
-      if (it != stores_->checkpointed().end()) {
-        if (it->second > high) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "global store '", *store, "': its checkpoint is at offset ", it->second.value(), " of ", tp.ToString(),
-              " but the partition ends at ", high.value(), " (was the topic recreated?); delete the global store's "
-              "state directory to rebuild it"));
-        }
-        if (it->second >= low) {
-          start = it->second;
-        } else {
-          log->warn("global store '{}': checkpoint {} of {} is below the partition's start {}; reading from there",
-                    *store, it->second.value(), tp.ToString(), low.value());
-        }
+      if (it != stores_->checkpointed().end() && (it->second > marks->second || it->second < marks->first)) {
+        // Past the end: the topic was recreated. Before the start: records
+        // the store never saw are gone. Either way the store may hold rows
+        // the topic no longer has, as Kafka Streams' reset on an invalid
+        // offset says: rebuild it.
+        log->warn("global store '{}': checkpoint {} of {} is outside the partition's offsets {}..{}; wiping the "
+                  "global stores and reading their topics from the beginning",
+                  *store, it->second.value(), tp.ToString(), marks->first.value(), marks->second.value());
+        contradicted = true;
       }
-      positions_[tp] = start;
-      assignment.emplace_back(tp, start);
-      if (start < high) ends[tp] = high;
-      log->info("global store '{}': {} from offset {} to {}", *store, tp.ToString(), start.value(), high.value());
+      ranges.push_back({tp, *store, marks->first, marks->second});
     }
+  }
+  if (contradicted) RUNNEL_RETURN_IF_ERROR(stores_->Reset());
+  // Where each partition starts and the end bootstrap reads to.
+  std::vector<std::pair<TopicPartition, Offset>> assignment;
+  std::map<TopicPartition, Offset> ends;
+  for (const auto& range : ranges) {
+    auto it = stores_->checkpointed().find(range.tp);
+    const Offset start = it != stores_->checkpointed().end() ? it->second : range.low;
+    positions_[range.tp] = start;
+    assignment.emplace_back(range.tp, start);
+    if (start < range.high) ends[range.tp] = range.high;
+    log->info("global store '{}': {} from offset {} to {}", range.store, range.tp.ToString(), start.value(),
+              range.high.value());
   }
   RUNNEL_RETURN_IF_ERROR(Annotate(consumer_->AssignAt(assignment), "assigning the global topics"));
 

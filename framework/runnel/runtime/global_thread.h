@@ -15,7 +15,9 @@
 // read_committed the position where the consumer reports the partition's
 // end (the last stable offset, past a trailing transaction marker). Then
 // the stores are flushed and checkpointed. A missing global topic fails
-// Start, naming it.
+// Start, naming it. A checkpoint outside a partition's offsets (the topic
+// was recreated, or retention deleted records the store never saw) resets
+// the stores: wiped and read from the beginning.
 //
 // Running: its own thread polls the same consumer and applies every record
 // as it arrives; every commit.interval.ms (and on a clean stop) it flushes
