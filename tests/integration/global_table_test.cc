@@ -126,6 +126,18 @@ class GlobalTableIntegrationTest : public ::testing::TestWithParam<bool> {
     }
   }
 
+  // The first `count` records of the output (read_committed), as order ->
+  // joined value.
+  std::map<std::string, std::string> ReadJoined(size_t count) {
+    std::map<std::string, std::string> joined;
+    auto output = ConsumeAll(out_, count, absl::Seconds(120));
+    EXPECT_TRUE(output.ok()) << output.status();
+    if (output.ok()) {
+      for (const auto& r : *output) joined[*r.key] = *r.value;
+    }
+    return joined;
+  }
+
   // The value of `key` in the instance's global store, or nullopt.
   static std::optional<std::string> GlobalValue(KafkaStreams& streams, const std::string& key) {
     auto store = streams.Store("customers");
@@ -193,11 +205,7 @@ TEST_P(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
     if (names.contains(customer)) expected[order] = customer + "=" + names[customer];
   }
   Flush();
-  auto output = ConsumeAll(out_, expected.size(), absl::Seconds(120));
-  ASSERT_TRUE(output.ok()) << output.status();
-  std::map<std::string, std::string> joined;
-  for (const auto& r : *output) joined[*r.key] = *r.value;
-  EXPECT_EQ(joined, expected);
+  EXPECT_EQ(ReadJoined(expected.size()), expected);
   // Each instance processed its share of the stream.
   EXPECT_GT(a->processed(), 0);
   EXPECT_GT(b->processed(), 0);
@@ -236,11 +244,9 @@ TEST_P(GlobalTableIntegrationTest, EveryInstanceJoinsWithTheWholeTableAndARestar
     late_expected[order] = customer + "=late-" + std::to_string(kCustomers + i % 6);
   }
   Flush();
-  auto all = ConsumeAll(out_, expected.size() + late_expected.size(), absl::Seconds(120));
-  ASSERT_TRUE(all.ok()) << all.status();
   std::map<std::string, std::string> late_joined;
-  for (const auto& r : *all) {
-    if (late_expected.contains(*r.key)) late_joined[*r.key] = *r.value;
+  for (const auto& [order, value] : ReadJoined(expected.size() + late_expected.size())) {
+    if (late_expected.contains(order)) late_joined[order] = value;
   }
   EXPECT_EQ(late_joined, late_expected);
   ASSERT_TRUE(a->Close().ok());
@@ -259,11 +265,7 @@ TEST_P(GlobalTableIntegrationTest, AStreamThreadAddedWhileRunningReadsTheGlobalT
     expected[order] = customer + (i % 2 == 0 ? "=zero" : "=one");
   }
   Flush();
-  auto output = ConsumeAll(out_, expected.size(), absl::Seconds(120));
-  ASSERT_TRUE(output.ok()) << output.status();
-  std::map<std::string, std::string> joined;
-  for (const auto& r : *output) joined[*r.key] = *r.value;
-  EXPECT_EQ(joined, expected);
+  EXPECT_EQ(ReadJoined(expected.size()), expected);
   EXPECT_EQ(streams->state(), KafkaStreams::State::kRunning);
   ASSERT_TRUE(streams->Close().ok());
 }
