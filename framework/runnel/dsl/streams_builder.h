@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "runnel/dsl/internal/fk_join.h"
 #include "runnel/dsl/internal/joins.h"
+#include "runnel/dsl/internal/global_join.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
 #include "runnel/dsl/internal/windowed.h"
@@ -153,6 +154,33 @@ class TimeWindowedKStream;
 template <typename K, typename V>
 class SessionWindowedKStream;
 
+// A table held in full by every instance (Kafka Streams' GlobalKTable):
+// the latest value per key of every partition of its topic, in the global
+// store store_name(). It has no operations of its own; streams join it
+// (KStream::Join / LeftJoin) with any key they compute, without
+// co-partitioning. Its updates produce no output. A cheap handle: copy it.
+template <typename K, typename V>
+class GlobalKTable {
+ public:
+  GlobalKTable(std::string store, std::string topic, SerdePtr<K> key_serde, SerdePtr<V> value_serde)
+      : store_(std::move(store)), topic_(std::move(topic)), key_serde_(std::move(key_serde)),
+        value_serde_(std::move(value_serde)) {}
+
+  // The global store (for interactive queries and processors: any task may
+  // read it by this name, read-only).
+  const std::string& store_name() const { return store_; }
+  const std::string& topic() const { return topic_; }
+  // The store's serdes (from its Materialized).
+  const SerdePtr<K>& key_serde() const { return key_serde_; }
+  const SerdePtr<V>& value_serde() const { return value_serde_; }
+
+ private:
+  std::string store_;
+  std::string topic_;
+  SerdePtr<K> key_serde_;
+  SerdePtr<V> value_serde_;
+};
+
 class StreamsBuilder {
  public:
   template <typename K, typename V>
@@ -172,6 +200,34 @@ class StreamsBuilder {
   // value deletes the key. Its updates can be read with ToStream().
   template <typename K, typename V>
   KTable<K, V> Table(std::string topic, Consumed<K, V> consumed, Materialized<K, V> materialized);
+
+  // The topic as a GlobalKTable: every instance keeps all of it, in the
+  // global store `materialized` names (RocksDB, or in memory with
+  // InMemory(); its caching and logging switches do not apply: the topic
+  // itself is the changelog, and readers see each update at once). The
+  // runtime reads the topic to its end before any stream thread starts,
+  // then follows it on a global thread; a null value deletes the key.
+  template <typename K, typename V>
+  GlobalKTable<K, V> GlobalTable(std::string topic, Consumed<K, V> consumed, Materialized<K, V> materialized) {
+    // Names in Kafka Streams' order: the store (if generated), the source,
+    // the table processor.
+    std::string store = materialized.store_name.empty() ? NewName(absl::StrCat(topic, "-STATE-STORE-"))
+                                                        : materialized.store_name;
+    std::string source = NewName("KSTREAM-SOURCE-");
+    std::string name = NewName("KTABLE-SOURCE-");
+    auto key_serde = materialized.key_serde;
+    auto value_serde = materialized.value_serde;
+    ProcessorSupplier<K, std::optional<V>, K, Change<V>> supplier =
+        [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, Change<V>>> {
+      return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde,
+                                                                        /*read_old_values=*/false);
+    };
+    builder_.AddGlobalStore<K, std::optional<V>, K, Change<V>>(materialized.Spec(store), std::move(source), topic,
+                                                               consumed.key_serde,
+                                                               serdes::Nullable(consumed.value_serde),
+                                                               std::move(name), std::move(supplier));
+    return GlobalKTable<K, V>(std::move(store), std::move(topic), std::move(key_serde), std::move(value_serde));
+  }
 
   absl::StatusOr<std::shared_ptr<const Topology>> Build() {
     if (!error_.ok()) return error_;
@@ -430,6 +486,31 @@ class KStream {
     return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), named, "KSTREAM-LEFTJOIN-");
   }
 
+  // Joins each record with the row of `table` under key_selector(key,
+  // value) (a KG, or std::optional<KG> where std::nullopt is a null key):
+  // joiner(value, table value) -> the output value, under the
+  // record's key and timestamp. The lookup happens when the record is
+  // processed; without a row (or with a null table key) there is no output.
+  // No co-partitioning needed: every instance holds the whole table. Node
+  // name KSTREAM-JOIN-<n> unless `named`. See dsl/internal/global_join.h
+  // for null handling.
+  template <typename KG, typename VG, typename KeySelector, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VG&>>>
+  KStream<K, VR> Join(const GlobalKTable<KG, VG>& table, KeySelector key_selector, Joiner joiner,
+                      std::optional<Named> named = std::nullopt) {
+    return JoinGlobal<KG, VG, VR>(table, std::move(key_selector), std::move(joiner), false, named);
+  }
+
+  // Like Join, but a record without a row (or with a null table key) is
+  // still joined: joiner(value, std::optional<VG>) gets std::nullopt. Node
+  // name KSTREAM-LEFTJOIN-<n> unless `named`.
+  template <typename KG, typename VG, typename KeySelector, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VG>&>>>
+  KStream<K, VR> LeftJoin(const GlobalKTable<KG, VG>& table, KeySelector key_selector, Joiner joiner,
+                          std::optional<Named> named = std::nullopt) {
+    return JoinGlobal<KG, VG, VR>(table, std::move(key_selector), std::move(joiner), true, named);
+  }
+
   // Writes to `topic`; terminal.
   void To(std::string topic, Produced<K, V> produced, std::optional<Named> named = std::nullopt) {
     std::string name = named ? named->name : builder_->NewName("KSTREAM-SINK-");
@@ -516,6 +597,21 @@ class KStream {
           {merge});
     }
     return result;
+  }
+
+  template <typename KG, typename VG, typename VR, typename KeySelector, typename Joiner>
+  KStream<K, VR> JoinGlobal(const GlobalKTable<KG, VG>& table, KeySelector key_selector, Joiner joiner, bool left,
+                            const std::optional<Named>& named) {
+    auto store = table.store_name();
+    auto key_serde = table.key_serde();
+    auto value_serde = table.value_serde();
+    // The key is unchanged: the result keeps the stream's partitioning.
+    return AddProcessor<K, VR>(left ? "KSTREAM-LEFTJOIN-" : "KSTREAM-JOIN-", named,
+                               [store, key_serde, value_serde, key_selector, joiner, left] {
+                                 return std::make_unique<dsl_internal::GlobalTableJoinProcessor<
+                                     K, V, KG, VG, VR, KeySelector, Joiner>>(store, key_serde, value_serde,
+                                                                             key_selector, joiner, left);
+                               });
   }
 
   static ProcessorSupplier<K, V, K, V> PassThrough() {

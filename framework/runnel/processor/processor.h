@@ -43,8 +43,9 @@ class TaskContext {
   // Asks the stream thread to commit soon (at the end of this record).
   virtual void RequestCommit() = 0;
   // The task's key-value store `name` (bytes; see TypedKeyValueStore), or
-  // nullptr when the topology did not connect such a store to this task.
-  // Owned by the task; valid from Init to Close.
+  // the global store `name` (any task may read one; its writes fail with
+  // FailedPrecondition: only the global thread updates it), or nullptr when
+  // there is no such store. Owned by the runtime; valid from Init to Close.
   virtual KeyValueStore* GetKeyValueStore(std::string_view name) = 0;
   // Runs `punctuator` every `interval` of stream time or wall-clock time
   // (see punctuation.h), on the task's thread, with no current record; it

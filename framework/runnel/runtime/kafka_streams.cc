@@ -4,6 +4,8 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "runnel/common/check.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
@@ -179,11 +181,20 @@ absl::Status KafkaStreams::Start() {
   } else {
     process_id = NewProcessId();
   }
+  if (absl::Status s = BootstrapGlobalStores(process_id); !s.ok()) {
+    StopGlobalThread();
+    directory_.reset();
+    absl::MutexLock lock(&mu_);
+    SetState(State::kError);
+    first_error_ = s;
+    return s;
+  }
   absl::MutexLock lock(&mu_);
   process_id_ = process_id;
   for (int i = 0; i < config_.num_stream_threads(); ++i) {
     threads_.push_back(std::make_unique<StreamThread>(i, topology_, config_, &metrics_, clock_, rocksdb_,
-                                                      local_stores_.get(), directory_.get(), process_id));
+                                                      local_stores_.get(), directory_.get(), process_id,
+                                                      global_stores_.get()));
   }
   for (auto& thread : threads_) {
     absl::Status s = thread->Start([this](int index, const absl::Status& status) {
@@ -201,6 +212,15 @@ absl::Status KafkaStreams::Start() {
     }
     ++running_threads_;
   }
+  if (global_thread_ != nullptr) {
+    // Its exit callback takes mu_: it waits for this Start to finish.
+    absl::Status s = global_thread_->Start([this](const absl::Status& status) { OnGlobalThreadExit(status); });
+    if (!s.ok()) {
+      first_error_ = s;
+      for (auto& t : threads_) t->RequestStop();
+      return s;
+    }
+  }
   if (config_.num_standby_replicas() > 0 && directory_ != nullptr) {
     standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_);
     if (absl::Status s = standby_->Start(); !s.ok()) {
@@ -210,6 +230,54 @@ absl::Status KafkaStreams::Start() {
   }
   SetState(State::kRunning);
   return absl::OkStatus();
+}
+
+absl::Status KafkaStreams::BootstrapGlobalStores(const std::string& process_id) {
+  if (topology_->global_stores().empty()) return absl::OkStatus();
+  RUNNEL_CHECK(directory_ != nullptr) << "global stores without a state directory";
+  auto stores = GlobalStores::Open(
+      topology_, GlobalStoresOptions{
+                     .application_id = config_.application_id(),
+                     .dir = directory_->app_dir() + "/global",
+                     .rocksdb = rocksdb_,
+                     .clock = &clock_,
+                     .skip_undeserializable =
+                         config_.deserialization_error_mode() == DeserializationErrorMode::kLogAndContinue,
+                     .local_stores = local_stores_.get(),
+                     .metrics = &metrics_});
+  if (!stores.ok()) return stores.status();
+  global_stores_ = *std::move(stores);
+  global_thread_ = std::make_unique<GlobalStreamThread>(
+      config_, absl::StrCat(config_.client_id().empty() ? config_.application_id() : config_.client_id(), "-",
+                            process_id),
+      global_stores_.get(), &metrics_, clock_);
+  // Before any stream thread: a task's first lookup sees the whole table.
+  // The thread that follows the topics starts after the stream threads
+  // (Start), so that its failure always finds them to stop.
+  return global_thread_->Bootstrap();
+}
+
+void KafkaStreams::OnGlobalThreadExit(const absl::Status& status) {
+  if (status.ok()) return;
+  absl::MutexLock lock(&mu_);
+  if (first_error_.ok()) {
+    first_error_ = Annotate(status, "global thread");
+    Logger("runnel")->error("global thread failed; shutting the instance down: {}", status.ToString());
+  }
+  for (auto& t : threads_) t->RequestStop();
+  if (running_threads_ == 0 && state_ != State::kCreated) SetState(State::kError);
+}
+
+void KafkaStreams::StopGlobalThread() {
+  if (global_thread_ != nullptr) {
+    global_thread_->RequestStop();
+    global_thread_->Join();
+    global_thread_.reset();
+  }
+  if (global_stores_ != nullptr) {
+    global_stores_->Close();
+    global_stores_.reset();
+  }
 }
 
 void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
@@ -245,7 +313,8 @@ absl::StatusOr<int> KafkaStreams::AddStreamThread() {
   }
   const int index = static_cast<int>(threads_.size());
   auto thread = std::make_unique<StreamThread>(index, topology_, config_, &metrics_, clock_, rocksdb_,
-                                               local_stores_.get(), directory_.get(), process_id_);
+                                               local_stores_.get(), directory_.get(), process_id_,
+                                               global_stores_.get());
   RUNNEL_RETURN_IF_ERROR(thread->Start([this](int i, const absl::Status& status) { OnThreadExit(i, status); }));
   threads_.push_back(std::move(thread));
   ++running_threads_;
@@ -304,6 +373,15 @@ absl::Status KafkaStreams::Wait() {
   for (auto& t : threads_) threads.push_back(t.get());
   mu_.Unlock();
   for (StreamThread* t : threads) t->Join();
+  // No task reads the global stores any more.
+  StopGlobalThread();
+  {
+    absl::MutexLock lock(&mu_);
+    if (result.ok() && !first_error_.ok()) {
+      result = first_error_;
+      SetState(State::kError);
+    }
+  }
   if (standby_ != nullptr) standby_->Stop();
   // Every task is closed: another instance may use the directory now.
   directory_.reset();

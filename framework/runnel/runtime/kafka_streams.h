@@ -9,9 +9,12 @@
 //   (*streams)->Close();
 //
 // Start() checks the source topics exist (NotFound names a missing one),
-// creates the dead-letter topic if configured and missing, and starts
-// num.stream.threads threads. If any thread fails, the instance stops all
-// threads and goes to ERROR; Wait()/Close() return the first thread error.
+// creates the dead-letter topic if configured and missing, bootstraps the
+// global stores (GlobalKTable: every partition of their topics read to its
+// end, see global_thread.h) and starts the global thread and
+// num.stream.threads stream threads. If any thread fails (the global one
+// included), the instance stops all threads and goes to ERROR;
+// Wait()/Close() return the first thread error.
 //
 // States: CREATED -> RUNNING -> PENDING_SHUTDOWN -> NOT_RUNNING, or -> ERROR.
 // Threading: every method is thread-safe. Ownership: owns its threads and
@@ -27,6 +30,8 @@
 #include "absl/time/time.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
+#include "runnel/runtime/global_stores.h"
+#include "runnel/runtime/global_thread.h"
 #include "runnel/runtime/local_stores.h"
 #include "runnel/runtime/standby.h"
 #include "runnel/runtime/stream_thread.h"
@@ -84,6 +89,11 @@ class KafkaStreams {
   KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);
   absl::Status PrepareTopics();
   void OnThreadExit(int index, const absl::Status& status);
+  void OnGlobalThreadExit(const absl::Status& status);
+  // Opens the global stores and reads their topics to the end.
+  absl::Status BootstrapGlobalStores(const std::string& process_id);
+  // After the stream threads stopped: final checkpoint, stores closed.
+  void StopGlobalThread();
   void SetState(State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const Topology> topology_;
@@ -98,6 +108,10 @@ class KafkaStreams {
   // num.standby.replicas > 0 with state; stopped after the threads, before
   // the directory is released.
   std::unique_ptr<StandbyManager> standby_;
+  // With global stores: open from Start until every stream thread (their
+  // readers) has stopped; the global thread (their writer) stops first.
+  std::unique_ptr<GlobalStores> global_stores_;
+  std::unique_ptr<GlobalStreamThread> global_thread_;
   // This instance's persistent stores, for Store(); shared with the views.
   std::shared_ptr<LocalStores> local_stores_ = std::make_shared<LocalStores>();
   // Grows only (under mu_): a removed thread stays, joined, so that

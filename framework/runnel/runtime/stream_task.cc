@@ -7,6 +7,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/check.h"
 #include "runnel/common/logging.h"
+#include "runnel/runtime/internal/raw_record.h"
 
 namespace runnel {
 
@@ -104,13 +105,7 @@ absl::Status StreamTask::Process() {
       }
     }
     const kafka::ConsumedRecord& record = next->queue.front();
-    RawRecord raw{.topic = record.topic(),
-                  .partition = record.partition(),
-                  .offset = record.offset(),
-                  .key = record.key(),
-                  .value = record.value(),
-                  .timestamp = record.timestamp(),
-                  .headers = record.headers()};
+    const RawRecord raw = runtime_internal::ToRawRecord(record);
     current_metadata_.topic.assign(raw.topic);
     current_metadata_.partition = raw.partition;
     current_metadata_.offset = raw.offset;

@@ -23,7 +23,8 @@ constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
 StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
                            const StreamsConfig& config, MetricsRegistry* metrics, const Clock& clock,
                            std::shared_ptr<RocksDbResources> rocksdb, LocalStores* local_stores,
-                           StateDirectory* directory, std::string process_id)
+                           StateDirectory* directory, std::string process_id,
+                           const GlobalStores* global_stores)
     : index_(index),
       name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
                          "-StreamThread-", index + 1)),
@@ -38,6 +39,7 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
       clock_(clock),
       rocksdb_(std::move(rocksdb)),
       local_stores_(local_stores),
+      global_stores_(global_stores),
       cache_budget_(config.cache_max_bytes() / config.num_stream_threads()) {
   MetricLabels labels{{"thread", name_}};
   processed_ = metrics_->GetCounter("runnel_records_processed_total", labels);
@@ -539,7 +541,8 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .local_stores = local_stores_,
                      .directory = directory_,
                      .exactly_once = eos_,
-                     .metrics = metrics_};
+                     .metrics = metrics_,
+                     .global_stores = global_stores_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),

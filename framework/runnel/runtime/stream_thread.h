@@ -65,10 +65,13 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // `local_stores` (owned by KafkaStreams, outlives the thread) gets the
   // tasks' RocksDB stores for read-only queries.
   // `directory` (may be null for a topology without stores) and
-  // `process_id` name this instance (see StateDirectory).
+  // `process_id` name this instance (see StateDirectory). `global_stores`
+  // (may be null; owned by KafkaStreams, open until the thread has stopped)
+  // are read by the tasks.
   StreamThread(int index, std::shared_ptr<const Topology> topology, const StreamsConfig& config,
                MetricsRegistry* metrics, const Clock& clock, std::shared_ptr<RocksDbResources> rocksdb,
-               LocalStores* local_stores, StateDirectory* directory, std::string process_id);
+               LocalStores* local_stores, StateDirectory* directory, std::string process_id,
+               const GlobalStores* global_stores);
   ~StreamThread() override;
 
   // Creates the Kafka clients (config errors come back here, synchronously)
@@ -159,6 +162,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   bool restore_started_ = false;
   std::shared_ptr<RocksDbResources> rocksdb_;
   LocalStores* local_stores_;
+  const GlobalStores* global_stores_;
   // statestore.cache.max.bytes split over the instance's threads, shared by
   // this thread's tasks (Kafka Streams' ThreadCache).
   RecordCacheBudget cache_budget_;

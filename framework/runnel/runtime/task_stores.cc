@@ -119,7 +119,8 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
 
 KeyValueStore* TaskStores::Get(std::string_view name) const {
   auto it = stores_.find(name);
-  return it == stores_.end() ? nullptr : it->second.outer.get();
+  if (it != stores_.end()) return it->second.outer.get();
+  return env_.global_stores != nullptr ? env_.global_stores->ReadOnly(name) : nullptr;
 }
 
 std::vector<TopicPartition> TaskStores::ChangelogPartitions() const {

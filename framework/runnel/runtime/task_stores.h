@@ -39,6 +39,7 @@
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
 #include "absl/container/flat_hash_map.h"
+#include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/local_stores.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/state/changelog.h"
@@ -71,6 +72,9 @@ struct StateEnv {
   // Optional: the instance's metrics (TaskContext::metrics); without it the
   // task keeps a registry of its own.
   MetricsRegistry* metrics = nullptr;
+  // Optional: the instance's global stores, which Get answers (read-only)
+  // for names the task has no store of.
+  const GlobalStores* global_stores = nullptr;
 };
 
 class TaskStores {
@@ -82,6 +86,8 @@ class TaskStores {
   // Unavailable while another thread of the process holds the task.
   absl::Status Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names);
   bool empty() const { return stores_.empty(); }
+  // The task's store `name`, else the read-only handle of the global store
+  // `name`, else nullptr.
   KeyValueStore* Get(std::string_view name) const;
 
   // The changelog partitions of the logged stores.

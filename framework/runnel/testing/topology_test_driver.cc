@@ -6,6 +6,7 @@
 
 #include "runnel/common/status.h"
 #include "runnel/kafka/partitioner.h"
+#include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/task_stores.h"
 
 namespace runnel {
@@ -21,7 +22,7 @@ class TopologyTestDriver::Sink final : public RecordSink, public ChangelogWriter
                    .timestamp = r.timestamp,
                    .headers = r.headers != nullptr ? *r.headers : Headers{}};
     std::string topic(r.topic);
-    if (driver_->topology_->SubtopologyForTopic(topic) >= 0) {
+    if (driver_->topology_->SubtopologyForTopic(topic) >= 0 || driver_->global_->IsGlobalTopic(topic)) {
       driver_->pending_.emplace_back(topic, out);
     }
     driver_->Output(topic).push_back(std::move(out));
@@ -152,6 +153,13 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
   d->sink_ = std::make_unique<Sink>(d.get());
   auto rocksdb = d->topology_->stores().empty() ? nullptr : RocksDbResources::Create(16 << 20, 8 << 20);
   d->cache_budget_ = std::make_unique<RecordCacheBudget>(cache_bytes);
+  auto global = GlobalStores::Open(d->topology_, GlobalStoresOptions{.application_id = d->application_id_,
+                                                                     .dir = absl::StrCat(d->state_dir_, "/",
+                                                                                         d->application_id_, "/global"),
+                                                                     .rocksdb = rocksdb,
+                                                                     .clock = &d->clock_});
+  if (!global.ok()) return global.status();
+  d->global_ = *std::move(global);
   for (const auto& sub : d->topology_->subtopologies()) {
     auto graph = d->topology_->CreateTaskGraph(sub.id);
     if (!graph.ok()) return graph.status();
@@ -159,7 +167,8 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
                    .app_dir = absl::StrCat(d->state_dir_, "/", d->application_id_),
                    .rocksdb = rocksdb,
                    .cache_budget = d->cache_budget_.get(),
-                   .changelog = d->sink_.get()};
+                   .changelog = d->sink_.get(),
+                   .global_stores = d->global_.get()};
     auto task = std::make_unique<Task>(d.get(), TaskId{sub.id, Partition(0)}, *std::move(graph), std::move(state));
     RUNNEL_RETURN_IF_ERROR(task->Init(sub.stores));
     d->tasks_[sub.id] = std::move(task);
@@ -169,6 +178,7 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
 
 TopologyTestDriver::~TopologyTestDriver() {
   tasks_.clear();
+  global_.reset();
   if (owns_state_dir_) {
     std::error_code ec;
     std::filesystem::remove_all(state_dir_, ec);
@@ -176,7 +186,7 @@ TopologyTestDriver::~TopologyTestDriver() {
 }
 
 absl::Status TopologyTestDriver::PipeRaw(std::string_view topic, TestRecord record) {
-  if (topology_->SubtopologyForTopic(topic) < 0) {
+  if (topology_->SubtopologyForTopic(topic) < 0 && !global_->IsGlobalTopic(topic)) {
     return absl::InvalidArgumentError(absl::StrCat("no source reads topic '", ToAbsl(topic), "'"));
   }
   pending_.emplace_back(std::string(topic), std::move(record));
@@ -188,6 +198,17 @@ absl::Status TopologyTestDriver::Drain() {
     while (!pending_.empty()) {
       auto [topic, record] = std::move(pending_.front());
       pending_.pop_front();
+      if (global_->IsGlobalTopic(topic)) {
+        RUNNEL_RETURN_IF_ERROR(global_->Update(RawRecord{
+            .topic = topic,
+            .partition = Partition(0),
+            .offset = Offset(next_offset_++),
+            .key = record.key ? std::optional<std::string_view>(*record.key) : std::nullopt,
+            .value = record.value ? std::optional<std::string_view>(*record.value) : std::nullopt,
+            .timestamp = record.timestamp,
+            .headers = record.headers}));
+        continue;
+      }
       Task& task = *tasks_.at(topology_->SubtopologyForTopic(topic));
       RUNNEL_RETURN_IF_ERROR(task.Process(topic, record, Offset(next_offset_++)));
     }
@@ -211,6 +232,7 @@ std::deque<TestRecord>& TopologyTestDriver::Output(std::string_view topic) {
 }
 
 KeyValueStore* TopologyTestDriver::GetKeyValueStore(std::string_view name) const {
+  if (KeyValueStore* global = global_->ReadOnly(name)) return global;
   for (const auto& [id, task] : tasks_) {
     if (KeyValueStore* s = task->Store(name)) return s;
   }

@@ -19,6 +19,10 @@
 // output of <application.id>-<store>-changelog. Wall-clock time is a
 // ManualClock moved by AdvanceWallClockTime.
 //
+// Global stores (GlobalKTable): a record piped (or sent by a sink) to a
+// global store's topic updates the store at once, before the next record,
+// and produces no output; every task reads the store.
+//
 // Threading: one thread. Ownership: the driver owns tasks, stores and
 // captured output.
 
@@ -44,6 +48,7 @@
 
 namespace runnel {
 
+class GlobalStores;
 class TopologyTestDriver;
 
 struct TestRecord {
@@ -127,7 +132,8 @@ class TopologyTestDriver {
   // What the processors counted (e.g. runnel_late_records_dropped_total).
   const MetricsRegistry& metrics() const { return metrics_; }
 
-  // A store of any task, or nullptr. Read it between pipes.
+  // A store of any task, or a global store (read-only), or nullptr. Read it
+  // between pipes.
   KeyValueStore* GetKeyValueStore(std::string_view name) const;
   template <typename K, typename V>
   absl::StatusOr<TypedKeyValueStore<K, V>> GetKeyValueStore(std::string_view name, SerdePtr<K> k,
@@ -151,6 +157,7 @@ class TopologyTestDriver {
   MetricsRegistry metrics_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<RecordCacheBudget> cache_budget_;
+  std::unique_ptr<GlobalStores> global_;
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::map<std::string, std::deque<TestRecord>, std::less<>> output_;
   // Records written to topics that sources read, waiting to be processed.

@@ -84,6 +84,8 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
   store_connections_.clear();
   topology->internal_topics_ = std::move(internal_topics_);
   internal_topics_.clear();
+  const std::set<std::string> global_sources = std::move(global_sources_);
+  global_sources_.clear();
   if (nodes.empty()) return absl::InvalidArgumentError("topology is empty: add a source");
 
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -100,6 +102,9 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
       has_source = true;
       if (node.topics.empty()) {
         return absl::InvalidArgumentError(absl::StrCat("source '", node.name, "' reads no topic"));
+      }
+      if (global_sources.contains(node.name) && node.topics.size() != 1) {
+        return absl::InvalidArgumentError(absl::StrCat("global store source '", node.name, "' must read one topic"));
       }
       for (const auto& t : node.topics) {
         if (t.empty()) {
@@ -230,15 +235,58 @@ absl::StatusOr<std::shared_ptr<const Topology>> TopologyBuilder::Build() {
       if (!inserted) join(i, it->second);
     }
   }
+  // A global store's component is its source and its processor, nothing
+  // else; it becomes a GlobalStoreTopology, not a sub-topology.
+  std::map<size_t, size_t> global_component;  // root -> index of its source
+  for (const auto& source : global_sources) {
+    const size_t s = topology->index_.at(source);
+    global_component[find(s)] = s;
+  }
+  // The updater is the source's first child (AddGlobalStore adds it right
+  // after the source); any other node in the component is a mistake.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto g = global_component.find(find(i));
+    if (g == global_component.end() || i == g->second) continue;
+    const Topology::NodeDef& source = nodes[g->second];
+    const bool is_updater = source.children.front() == nodes[i].name && nodes[i].parents.size() == 1 &&
+                            !nodes[i].stores.empty();
+    if (!is_updater) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node '", nodes[i].name, "' is connected to global store source '", source.name, "' (topic '",
+          source.topics[0], "'): a global store's updates produce no output; read the store by name instead"));
+    }
+  }
   std::map<size_t, int32_t> component_id;  // root (lowest index) -> id
   for (size_t i = 0; i < nodes.size(); ++i) {
     size_t r = find(i);
-    if (!component_id.contains(r)) {
+    if (!component_id.contains(r) && !global_component.contains(r)) {
       component_id[r] = static_cast<int32_t>(component_id.size());
       topology->subtopologies_.push_back(Subtopology{.id = component_id[r]});
     }
   }
+  for (const auto& [root, source] : global_component) {
+    const auto& def = nodes[source];
+    if (def.children.size() != 1 || nodes[topology->index_.at(def.children[0])].stores.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("global store source '", def.name, "' must feed exactly one processor that keeps the store"));
+    }
+    const auto& processor = nodes[topology->index_.at(def.children[0])];
+    topology->global_stores_.push_back(GlobalStoreTopology{.store = processor.stores[0],
+                                                           .topic = def.topics[0],
+                                                           .source = def.name,
+                                                           .processor = processor.name});
+  }
+  // Global stores in the order their sources were added, numbered after the
+  // sub-topologies.
+  std::sort(topology->global_stores_.begin(), topology->global_stores_.end(),
+            [&](const GlobalStoreTopology& a, const GlobalStoreTopology& b) {
+              return topology->index_.at(a.source) < topology->index_.at(b.source);
+            });
+  for (size_t g = 0; g < topology->global_stores_.size(); ++g) {
+    topology->global_stores_[g].id = static_cast<int32_t>(topology->subtopologies_.size() + g);
+  }
   for (size_t i : order) {
+    if (global_component.contains(find(i))) continue;
     Subtopology& sub = topology->subtopologies_[component_id.at(find(i))];
     sub.nodes.push_back(nodes[i].name);
     if (nodes[i].kind == Topology::Kind::kSource) {
@@ -324,14 +372,29 @@ int32_t Topology::SubtopologyForTopic(std::string_view topic) const {
   return -1;
 }
 
+bool Topology::IsGlobalStore(std::string_view store) const {
+  for (const auto& g : global_stores_) {
+    if (g.store == store) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateTaskGraph(int32_t subtopology) const {
   if (subtopology < 0 || subtopology >= static_cast<int32_t>(subtopologies_.size())) {
     return absl::InvalidArgumentError(absl::StrCat("no sub-topology ", subtopology));
   }
+  return CreateGraph(subtopologies_[subtopology].nodes);
+}
+
+absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateGlobalGraph(size_t index) const {
+  if (index >= global_stores_.size()) return absl::InvalidArgumentError(absl::StrCat("no global store #", index));
+  return CreateGraph({global_stores_[index].source, global_stores_[index].processor});
+}
+
+absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateGraph(const std::vector<std::string>& names) const {
   auto graph = std::make_unique<ProcessorGraph>();
   std::map<std::string_view, internal::Node*> by_name;
-  const Subtopology& sub = subtopologies_[subtopology];
-  for (const auto& name : sub.nodes) {
+  for (const auto& name : names) {
     const NodeDef& def = nodes_[index_.at(name)];
     graph->nodes_.push_back(def.factory(def.topics));
     internal::Node* node = graph->nodes_.back().get();
@@ -343,7 +406,7 @@ absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateTaskGraph(int32_
       for (const auto& t : def.topics) graph->sources_[t] = source;
     }
   }
-  for (const auto& name : sub.nodes) {
+  for (const auto& name : names) {
     const NodeDef& def = nodes_[index_.at(name)];
     for (const auto& child : def.children) {
       absl::Status s = by_name.at(def.name)->AddChild(by_name.at(child));
@@ -357,52 +420,73 @@ std::string Topology::Describe() const {
   std::string out = "Topologies:\n";
   for (const auto& sub : subtopologies_) {
     absl::StrAppend(&out, "   Sub-topology: ", sub.id, "\n");
-    for (const auto& name : sub.nodes) {
-      const NodeDef& def = nodes_[index_.at(name)];
-      switch (def.kind) {
-        case Kind::kSource:
-          absl::StrAppend(&out, "    Source: ", name, " (topics: [", absl::StrJoin(def.topics, ", "),
-                          "])\n");
-          break;
-        case Kind::kProcessor:
-          absl::StrAppend(&out, "    Processor: ", name, " (stores: [", absl::StrJoin(def.stores, ", "),
-                          "])\n");
-          break;
-        case Kind::kSink:
-          absl::StrAppend(&out, "    Sink: ", name, " (topic: ", def.topics[0], ")\n");
-          break;
-      }
-      if (!def.children.empty()) {
-        absl::StrAppend(&out, "      --> ", absl::StrJoin(def.children, ", "), "\n");
-      }
-      if (!def.parents.empty()) {
-        absl::StrAppend(&out, "      <-- ", absl::StrJoin(def.parents, ", "), "\n");
-      }
-    }
+    DescribeNodes(sub.nodes, out);
+  }
+  // As Kafka Streams prints them (there interleaved by id; here global ids
+  // come after the sub-topologies').
+  for (const auto& g : global_stores_) {
+    absl::StrAppend(&out, "   Sub-topology: ", g.id, " for global store (will not generate tasks)\n");
+    DescribeNodes({g.source, g.processor}, out);
   }
   return out;
+}
+
+void Topology::DescribeNodes(const std::vector<std::string>& names, std::string& out) const {
+  for (const auto& name : names) {
+    const NodeDef& def = nodes_[index_.at(name)];
+    switch (def.kind) {
+      case Kind::kSource:
+        absl::StrAppend(&out, "    Source: ", name, " (topics: [", absl::StrJoin(def.topics, ", "), "])\n");
+        break;
+      case Kind::kProcessor:
+        absl::StrAppend(&out, "    Processor: ", name, " (stores: [", absl::StrJoin(def.stores, ", "), "])\n");
+        break;
+      case Kind::kSink:
+        absl::StrAppend(&out, "    Sink: ", name, " (topic: ", def.topics[0], ")\n");
+        break;
+    }
+    if (!def.children.empty()) {
+      absl::StrAppend(&out, "      --> ", absl::StrJoin(def.children, ", "), "\n");
+    }
+    if (!def.parents.empty()) {
+      absl::StrAppend(&out, "      <-- ", absl::StrJoin(def.parents, ", "), "\n");
+    }
+  }
+}
+
+std::string Topology::DescribeNodesJson(const std::vector<std::string>& names) const {
+  std::vector<std::string> nodes;
+  for (const auto& name : names) {
+    const NodeDef& def = nodes_[index_.at(name)];
+    std::string kind = def.kind == Kind::kSource ? "source"
+                       : def.kind == Kind::kSink ? "sink"
+                                                 : "processor";
+    std::string node = absl::StrCat("{\"name\":", JsonString(name), ",\"type\":\"", kind, "\"");
+    if (def.kind == Kind::kSource) absl::StrAppend(&node, ",\"topics\":", JsonList(def.topics));
+    if (def.kind == Kind::kSink) absl::StrAppend(&node, ",\"topic\":", JsonString(def.topics[0]));
+    if (def.kind == Kind::kProcessor) absl::StrAppend(&node, ",\"stores\":", JsonList(def.stores));
+    absl::StrAppend(&node, ",\"successors\":", JsonList(def.children), ",\"predecessors\":", JsonList(def.parents),
+                    "}");
+    nodes.push_back(std::move(node));
+  }
+  return absl::StrCat("[", absl::StrJoin(nodes, ","), "]");
 }
 
 std::string Topology::DescribeJson() const {
   std::vector<std::string> subs;
   for (const auto& sub : subtopologies_) {
-    std::vector<std::string> nodes;
-    for (const auto& name : sub.nodes) {
-      const NodeDef& def = nodes_[index_.at(name)];
-      std::string kind = def.kind == Kind::kSource ? "source"
-                         : def.kind == Kind::kSink ? "sink"
-                                                   : "processor";
-      std::string node = absl::StrCat("{\"name\":", JsonString(name), ",\"type\":\"", kind, "\"");
-      if (def.kind == Kind::kSource) absl::StrAppend(&node, ",\"topics\":", JsonList(def.topics));
-      if (def.kind == Kind::kSink) absl::StrAppend(&node, ",\"topic\":", JsonString(def.topics[0]));
-      if (def.kind == Kind::kProcessor) absl::StrAppend(&node, ",\"stores\":", JsonList(def.stores));
-      absl::StrAppend(&node, ",\"successors\":", JsonList(def.children),
-                      ",\"predecessors\":", JsonList(def.parents), "}");
-      nodes.push_back(std::move(node));
-    }
-    subs.push_back(absl::StrCat("{\"id\":", sub.id, ",\"nodes\":[", absl::StrJoin(nodes, ","), "]}"));
+    subs.push_back(absl::StrCat("{\"id\":", sub.id, ",\"nodes\":", DescribeNodesJson(sub.nodes), "}"));
   }
-  return absl::StrCat("{\"subtopologies\":[", absl::StrJoin(subs, ","), "]}");
+  std::vector<std::string> globals;
+  for (const auto& g : global_stores_) {
+    globals.push_back(absl::StrCat("{\"id\":", g.id, ",\"store\":", JsonString(g.store),
+                                   ",\"nodes\":", DescribeNodesJson({g.source, g.processor}), "}"));
+  }
+  std::string out = absl::StrCat("{\"subtopologies\":[", absl::StrJoin(subs, ","), "]");
+  // Only topologies with global stores carry the key: the JSON of the others
+  // (stored for compatibility checks) stays as it was.
+  if (!globals.empty()) absl::StrAppend(&out, ",\"global_stores\":[", absl::StrJoin(globals, ","), "]");
+  return out + "}";
 }
 
 }  // namespace runnel

@@ -10,6 +10,13 @@
 // nothing to read) and fails with a message that names the node. A Topology
 // is immutable and shared by all stream threads; CreateTaskGraph() gives a
 // task its own node instances.
+//
+// Global stores (AddGlobalStore, behind GlobalKTable) are kept apart: their
+// source and updating processor form a sub-topology of their own that
+// generates no tasks (the runtime's global thread runs it on every instance
+// over all partitions of the topic), their topic is not among
+// SourceTopics(), and any processor may read the store by name without
+// being connected to it (which would otherwise merge sub-topologies).
 
 #include <functional>
 #include <map>
@@ -69,6 +76,17 @@ struct StoreSpec {
   std::optional<int64_t> retention_ms;
 };
 
+// A global store's sub-topology: `source` reads every partition of `topic`
+// and `processor` writes `store`. Numbered after the regular sub-topologies
+// (which keep ids 0..n-1, the task ids' first half).
+struct GlobalStoreTopology {
+  int32_t id = 0;
+  std::string store;
+  std::string topic;
+  std::string source;
+  std::string processor;
+};
+
 struct Subtopology {
   int32_t id = 0;
   // Nodes in topological order.
@@ -82,10 +100,14 @@ struct Subtopology {
 class Topology {
  public:
   const std::vector<Subtopology>& subtopologies() const { return subtopologies_; }
-  // Every topic any source reads.
+  // Every topic the sources of the sub-topologies read (global stores'
+  // topics are not among them).
   std::set<std::string> SourceTopics() const;
   std::set<std::string> SinkTopics() const;
+  // Every store, global ones included (never logged nor cached).
   const std::map<std::string, StoreSpec>& stores() const { return stores_; }
+  const std::vector<GlobalStoreTopology>& global_stores() const { return global_stores_; }
+  bool IsGlobalStore(std::string_view store) const;
   // Topics this topology creates and owns (repartition topics), by name.
   const std::set<std::string>& internal_topics() const { return internal_topics_; }
   // This topology with its internal topics named for `application_id`
@@ -103,6 +125,8 @@ class Topology {
   absl::Status CheckCoPartitioned(const std::map<std::string, int32_t>& partitions) const;
 
   absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateTaskGraph(int32_t subtopology) const;
+  // The node instances of global_stores()[index] (its source and processor).
+  absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateGlobalGraph(size_t index) const;
 
   // Text like Kafka Streams' TopologyDescription, and the same as JSON.
   std::string Describe() const;
@@ -121,9 +145,14 @@ class Topology {
     std::function<std::unique_ptr<internal::Node>(const std::vector<std::string>& topics)> factory;
     std::vector<std::string> stores;  // processor: the stores it uses
   };
+  absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateGraph(const std::vector<std::string>& names) const;
+  void DescribeNodes(const std::vector<std::string>& names, std::string& out) const;
+  std::string DescribeNodesJson(const std::vector<std::string>& names) const;
+
   std::vector<NodeDef> nodes_;  // in insertion order
   std::map<std::string, size_t, std::less<>> index_;
   std::vector<Subtopology> subtopologies_;
+  std::vector<GlobalStoreTopology> global_stores_;
   std::map<std::string, StoreSpec> stores_;
   std::set<std::string> internal_topics_;
   bool resolved_ = false;
@@ -180,6 +209,23 @@ class TopologyBuilder {
   // at Build. The processor joins the stores' sub-topology.
   TopologyBuilder& ConnectProcessorAndStateStores(std::string processor, std::vector<std::string> stores);
 
+  // Kafka Streams' addGlobalStore: a source `source_name` reading every
+  // partition of `topic` feeds processor `processor_name`, which keeps the
+  // store `spec` (forced unlogged, since the topic is its changelog, and
+  // uncached, so that readers see every update at once). Nothing may follow
+  // the source or the processor: a global store's updates produce no output.
+  template <typename K, typename V, typename KOut, typename VOut>
+  TopologyBuilder& AddGlobalStore(StoreSpec spec, std::string source_name, std::string topic, SerdePtr<K> key_serde,
+                                  SerdePtr<V> value_serde, std::string processor_name,
+                                  ProcessorSupplier<K, V, KOut, VOut> supplier) {
+    spec.logging = false;
+    spec.caching = false;
+    global_sources_.insert(source_name);
+    AddSource<K, V>(source_name, {std::move(topic)}, std::move(key_serde), std::move(value_serde));
+    AddProcessor<K, V, KOut, VOut>(processor_name, std::move(supplier), {source_name});
+    return AddStateStore(std::move(spec), {std::move(processor_name)});
+  }
+
   // Checks the graph and compiles it. The builder is spent afterwards.
   absl::StatusOr<std::shared_ptr<const Topology>> Build();
 
@@ -189,6 +235,7 @@ class TopologyBuilder {
   std::vector<std::pair<StoreSpec, std::vector<std::string>>> stores_;
   std::vector<std::pair<std::string, std::vector<std::string>>> store_connections_;
   std::set<std::string> internal_topics_;
+  std::set<std::string> global_sources_;
 };
 
 }  // namespace runnel

@@ -101,9 +101,11 @@ class TableOutput {
 
   // Sets the row to `value` (none deletes it); the change's old value is
   // read from the store first unless the cache supplies it.
-  absl::Status Set(K key, std::optional<V> value, Timestamp ts) {
+  // `read_old` false: nothing downstream wants the old value (a global
+  // table), so it is not read.
+  absl::Status Set(K key, std::optional<V> value, Timestamp ts, bool read_old = true) {
     std::optional<V> old;
-    if (cache_ == nullptr) {
+    if (cache_ == nullptr && read_old) {
       auto current = store_->Get(key);
       if (!current.ok()) return current.status();
       old = *std::move(current);
@@ -190,13 +192,17 @@ class AggregateProcessor final : public Processor<K, V, K, Change<VA>> {
   Fold fold_;
 };
 
-// builder.Table(topic): the latest value per key of a topic, in a store; a
-// null value (tombstone) deletes the key.
+// builder.Table(topic) and builder.GlobalTable(topic): the latest value per
+// key of a topic, in a store; a null value (tombstone) deletes the key.
+// `read_old_values` false (a global table: nothing downstream wants the
+// change) saves the read of the previous value on every update.
 template <typename K, typename V>
 class TableSourceProcessor final : public Processor<K, std::optional<V>, K, Change<V>> {
  public:
-  TableSourceProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<V> value_serde)
-      : out_(std::move(store_name), key_serde, std::move(value_serde)), key_serde_(std::move(key_serde)) {}
+  TableSourceProcessor(std::string store_name, SerdePtr<K> key_serde, SerdePtr<V> value_serde,
+                       bool read_old_values = true)
+      : out_(std::move(store_name), key_serde, std::move(value_serde)), key_serde_(std::move(key_serde)),
+        read_old_values_(read_old_values) {}
 
   absl::Status Init(ProcessorContext<K, Change<V>>& context) override {
     absl::Status s = Processor<K, std::optional<V>, K, Change<V>>::Init(context);
@@ -209,12 +215,13 @@ class TableSourceProcessor final : public Processor<K, std::optional<V>, K, Chan
       out_.DropNullKey();
       return absl::OkStatus();
     }
-    return out_.Set(std::move(r.key), std::move(r.value), r.timestamp);
+    return out_.Set(std::move(r.key), std::move(r.value), r.timestamp, read_old_values_);
   }
 
  private:
   TableOutput<K, V> out_;
   SerdePtr<K> key_serde_;
+  bool read_old_values_;
 };
 
 // KTable filter: a row that passes is kept; one that stops passing is
