@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
   if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 ||
-      (workload != "W1" && workload != "W2")) {
+      (workload != "W1" && workload != "W2" && workload != "W3")) {
     std::fprintf(stderr, "usage: raw-pipe --workload W1|W2 --bootstrap B --input T --output T --records N\n");
     return 2;
   }
@@ -100,14 +100,23 @@ int main(int argc, char** argv) {
     }
     if (seen == 0) start = std::chrono::steady_clock::now();
     ++seen;
-    if (workload == "W2") {
+    if (workload == "W2" || workload == "W3") {
       // The same result as Runnel's count: the key's running count, on the
-      // key's partition.
-      int64_t n = ++counts[std::string(static_cast<const char*>(m->key), m->key_len)];
+      // key's partition. W3 counts per key and 60 s tumbling window (the
+      // output key is "<key>@<window start>"), every update sent, no grace
+      // or late-record handling (the input is in order).
+      std::string counted(static_cast<const char*>(m->key), m->key_len);
+      if (workload == "W3") {
+        const int64_t ts = rd_kafka_message_timestamp(m, nullptr);
+        const std::string start = std::to_string(ts / 60000 * 60000);
+        counted.push_back('@');
+        counted.append(start);
+      }
+      int64_t n = ++counts[counted];
       char be[8];
       for (int b = 0; b < 8; ++b) be[b] = static_cast<char>((static_cast<uint64_t>(n) >> (56 - 8 * b)) & 0xff);
       while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(output.c_str()), RD_KAFKA_V_PARTITION(m->partition),
-                               RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(be, sizeof be),
+                               RD_KAFKA_V_KEY(counted.data(), counted.size()), RD_KAFKA_V_VALUE(be, sizeof be),
                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(m, nullptr)),
                                RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -1,6 +1,9 @@
 // The "Runnel" contender: each workload written in the DSL.
 //   W1: stream(input).filter(non-empty).mapValues(upper-case first byte).to(output)
 //   W2: stream(input).groupByKey().count(store "counts").toStream().to(output)
+//   W3: stream(input).groupByKey().windowedBy(60 s tumbling, grace 5 s)
+//       .count(store "window-counts") (emit on update, cached)
+//       .toStream().map(key -> "<key>@<window start>").to(output)
 //   W6: the W2 topology started on an empty state.dir while its changelog
 //       (<app-id>-counts-changelog) already holds the state: measures the
 //       restore, from Start() until every task has restored and checkpointed.
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
   if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 ||
-      (workload != "W1" && workload != "W2" && workload != "W6")) {
+      (workload != "W1" && workload != "W2" && workload != "W3" && workload != "W6")) {
     std::fprintf(stderr, "usage: runnel-contender --workload W1|W2|W6 --bootstrap B --input T --output T --records N\n");
     return 2;
   }
@@ -57,6 +60,16 @@ int main(int argc, char** argv) {
           return v;
         })
         .To(output, runnel::Produced(runnel::serdes::String(), runnel::serdes::String()));
+  } else if (workload == "W3") {
+    stream.GroupByKey()
+        .WindowedBy(runnel::TimeWindows::OfSizeAndGrace(absl::Seconds(60), absl::Seconds(5)))
+        .Count(runnel::Materialized<std::string, int64_t>::As("window-counts", runnel::serdes::String(),
+                                                              runnel::serdes::Int64()))
+        .ToStream()
+        .Map([](const runnel::Windowed<std::string>& w, const int64_t& n) {
+          return runnel::KeyValue<std::string, int64_t>{absl::StrCat(w.key, "@", w.window.start.value()), n};
+        })
+        .To(output, runnel::Produced(runnel::serdes::String(), runnel::serdes::Int64()));
   } else {
     stream.GroupByKey()
         .Count(runnel::Materialized<std::string, int64_t>::As("counts", runnel::serdes::String(),

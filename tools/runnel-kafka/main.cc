@@ -6,7 +6,7 @@
 //   runnel-kafka produce-sensors --bootstrap B --topic T --count N
 //                [--sensors S] [--bad-every K] [--seed X]
 //   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
-//                [--sequential-keys 1]
+//                [--sequential-keys 1] [--event-span-ms S]
 //   runnel-kafka count --bootstrap B --topic T
 //   runnel-kafka table-sum --bootstrap B --topic T
 //   runnel-kafka dlq --bootstrap B --topic T [--max N] [--timeout-ms MS]
@@ -136,13 +136,20 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
   // --sequential-keys 1: key i % keys (every key once per round) instead of
   // a uniformly random one.
   const bool sequential = args.Get("sequential-keys") == "1";
+  // --event-span-ms S: record i is stamped now - S + i * S / count (event
+  // time spread over S ms, ending now) instead of the send time.
+  int64_t span = 0;
+  if (!ParseInt(args, "event-span-ms", 0, &span) || span < 0) return Usage("--event-span-ms must be >= 0");
+  const int64_t base = runnel::Clock::System().NowMillis().value() - span;
   std::string topic = args.Get("topic");
   std::string value(static_cast<size_t>(value_bytes), 'x');
   std::string key;
   for (int64_t i = 0; i < count; ++i) {
     key = absl::StrFormat("key-%08d", static_cast<int>(sequential ? i % keys : rng() % keys));
     for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<char>('a' + (rng() % 26));
-    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value});
+    std::optional<runnel::Timestamp> ts;
+    if (span > 0) ts = runnel::Timestamp(base + i * span / std::max<int64_t>(count, 1));
+    absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value, .timestamp = ts});
     if (!s.ok()) return Fail(s);
   }
   absl::Status s = (*producer)->Flush(absl::Seconds(300));
