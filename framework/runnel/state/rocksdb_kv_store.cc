@@ -228,10 +228,15 @@ absl::Status RocksDbKeyValueStore::Flush() {
 }
 
 absl::Status RocksDbKeyValueStore::WriteCommitted(const std::vector<Write>& writes,
-                                                  std::optional<Offset> changelog_next) {
+                                                  std::optional<Offset> changelog_next,
+                                                  const std::vector<std::pair<std::string, std::string>>& drops) {
   std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::WriteBatch batch;
+  for (const auto& [from, to] : drops) {
+    rocksdb::Status s = batch.DeleteRange(handles_[0], ToSlice(from), ToSlice(to));
+    if (!s.ok()) return FromRocksDb(s, absl::StrCat("batching a range drop of store '", name_, "'"));
+  }
   RUNNEL_RETURN_IF_ERROR(AddToBatch(writes, batch));
   if (changelog_next) {
     std::string encoded = absl::StrCat(changelog_next->value());

@@ -89,7 +89,9 @@ class RocksDbKeyValueStore final : public KeyValueStore {
 
   // Exactly-once commit: `writes` and, when given, the changelog offset
   // they bring the store to, atomically and WAL-protected.
-  absl::Status WriteCommitted(const std::vector<Write>& writes, std::optional<Offset> changelog_next);
+  // `drops` ([from, to) ranges) are deleted first, in the same batch.
+  absl::Status WriteCommitted(const std::vector<Write>& writes, std::optional<Offset> changelog_next,
+                              const std::vector<std::pair<std::string, std::string>>& drops = {});
   // The offset recorded by the last WriteCommitted; nullopt if none.
   absl::StatusOr<std::optional<Offset>> CommittedChangelogOffset() const;
 

@@ -6,16 +6,39 @@
 namespace runnel {
 
 absl::Status TransactionalKeyValueStore::Commit(std::optional<Offset> changelog_next) {
-  if (pending_.empty() && !changelog_next) return absl::OkStatus();
+  if (pending_.empty() && pending_drops_.empty() && !changelog_next) return absl::OkStatus();
   std::vector<Write> writes;
   writes.reserve(pending_.size());
   for (auto& [key, value] : pending_) writes.push_back({key, std::move(value)});
   pending_.clear();
-  return inner_->WriteCommitted(writes, changelog_next);
+  std::vector<std::pair<std::string, std::string>> drops = std::move(pending_drops_);
+  pending_drops_.clear();
+  return inner_->WriteCommitted(writes, changelog_next, drops);
+}
+
+bool TransactionalKeyValueStore::Dropped(std::string_view key) const {
+  for (const auto& [from, to] : pending_drops_) {
+    if (key >= from && key < to) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> TransactionalKeyValueStore::WithoutDropped(
+    std::unique_ptr<KeyValueIterator> below) const {
+  if (pending_drops_.empty()) return below;
+  auto entries = Collect(*below);
+  if (!entries.ok()) return entries.status();
+  std::vector<KeyValueEntry> kept;
+  kept.reserve(entries->size());
+  for (auto& e : *entries) {
+    if (!Dropped(e.key)) kept.push_back(std::move(e));
+  }
+  return MakeSnapshotIterator(std::move(kept));
 }
 
 absl::StatusOr<std::optional<std::string>> TransactionalKeyValueStore::Get(std::string_view key) const {
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  if (Dropped(key)) return std::optional<std::string>();
   return inner_->Get(key);
 }
 
@@ -32,12 +55,16 @@ std::vector<OverlayEntry> TransactionalKeyValueStore::OverlayIn(std::optional<st
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> TransactionalKeyValueStore::Range(std::string_view from,
                                                                                     std::string_view to) const {
   auto below = inner_->Range(from, to);
-  if (!below.ok() || pending_.empty() || from > to) return below;
+  if (!below.ok() || from > to) return below;
+  below = WithoutDropped(*std::move(below));
+  if (!below.ok() || pending_.empty()) return below;
   return MergeOverlay(*std::move(below), OverlayIn(from, to));
 }
 
 absl::StatusOr<std::unique_ptr<KeyValueIterator>> TransactionalKeyValueStore::All() const {
   auto below = inner_->All();
+  if (!below.ok()) return below;
+  below = WithoutDropped(*std::move(below));
   if (!below.ok() || pending_.empty()) return below;
   return MergeOverlay(*std::move(below), OverlayIn(std::nullopt, std::nullopt));
 }
@@ -58,7 +85,8 @@ absl::Status TransactionalKeyValueStore::DropRange(std::string_view from, std::s
   if (closed_) return absl::FailedPreconditionError(absl::StrCat("store '", ToAbsl(name()), "' is closed"));
   if (from >= to) return absl::OkStatus();
   pending_.erase(pending_.lower_bound(from), pending_.lower_bound(to));
-  return inner_->DropRange(from, to);
+  pending_drops_.emplace_back(std::string(from), std::string(to));
+  return absl::OkStatus();
 }
 
 absl::Status TransactionalKeyValueStore::PutAll(const std::vector<Write>& writes) {

@@ -43,7 +43,10 @@ class TransactionalKeyValueStore final : public KeyValueStore {
   // changelog offset after this commit's last record), atomically.
   absl::Status Commit(std::optional<Offset> changelog_next);
   // Drops the pending writes (the transaction was aborted).
-  void Abort() { pending_.clear(); }
+  void Abort() {
+    pending_.clear();
+    pending_drops_.clear();
+  }
   // Applies restored changelog records straight to the store, with the
   // offset after them (there is nothing pending during a restore).
   absl::Status RestoreBatch(const std::vector<Write>& writes, Offset changelog_next) {
@@ -59,8 +62,11 @@ class TransactionalKeyValueStore final : public KeyValueStore {
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
-  // Drops pending writes in the range too, and the committed data at once
-  // (expired data may go before the commit: nothing reads it again).
+  // Drops pending writes in the range and hides the committed data there;
+  // the committed data goes in the commit's atomic write. Not at once: a
+  // crash before the commit must find the range as the last commit left it,
+  // since the replayed input may still need it (a window that the aborted
+  // transaction emitted is emitted again from it).
   absl::Status DropRange(std::string_view from, std::string_view to) override;
   // Nothing to do: pending writes wait for Commit, and the committed ones
   // are in RocksDB's WAL (memtables need no flush to survive a crash).
@@ -73,7 +79,13 @@ class TransactionalKeyValueStore final : public KeyValueStore {
                                       std::optional<std::string_view> to) const;
 
   std::shared_ptr<RocksDbKeyValueStore> inner_;
+  bool Dropped(std::string_view key) const;
+  // `below` without the keys of pending drops.
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> WithoutDropped(std::unique_ptr<KeyValueIterator> below) const;
+
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  // [from, to) ranges dropped since the last commit.
+  std::vector<std::pair<std::string, std::string>> pending_drops_;
   bool closed_ = false;
 };
 

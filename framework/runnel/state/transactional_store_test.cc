@@ -82,6 +82,30 @@ TEST(TransactionalStoreTest, RangeMergesPendingOverCommitted) {
   std::filesystem::remove_all(dir);
 }
 
+// A retention drop waits for the commit like a write: hidden from the
+// task's reads at once, still in the database until the commit (a crash
+// before it must find the range as committed), gone with the commit, and
+// back if the transaction aborts.
+TEST(TransactionalStoreTest, DropRangeIsPartOfTheTransaction) {
+  std::string dir = FreshDir();
+  auto rocks = OpenRocks(dir + "/s");
+  TransactionalKeyValueStore txn(rocks);
+  ASSERT_TRUE(rocks->WriteCommitted({{"a", "1"}, {"b", "1"}, {"c", "1"}}, Offset(3)).ok());
+  ASSERT_TRUE(txn.DropRange("a", "c").ok());
+  ASSERT_TRUE(txn.Put("b", "2").ok());  // a write after the drop survives it
+  EXPECT_EQ(*txn.Get("a"), std::nullopt);
+  EXPECT_THAT(*Collect(**txn.All()), ElementsAre(KeyValueEntry{"b", "2"}, KeyValueEntry{"c", "1"}));
+  EXPECT_EQ(*rocks->Get("a"), std::optional<std::string>("1"));
+  txn.Abort();
+  EXPECT_EQ(*txn.Get("a"), std::optional<std::string>("1"));
+  ASSERT_TRUE(txn.DropRange("a", "c").ok());
+  ASSERT_TRUE(txn.Put("b", "2").ok());
+  ASSERT_TRUE(txn.Commit(Offset(4)).ok());
+  EXPECT_THAT(*Collect(**rocks->All()), ElementsAre(KeyValueEntry{"b", "2"}, KeyValueEntry{"c", "1"}));
+  EXPECT_EQ(**rocks->CommittedChangelogOffset(), Offset(4));
+  std::filesystem::remove_all(dir);
+}
+
 // kill -9 in the middle of a transaction: the reopened database holds the
 // last committed write and its offset, nothing pending, though the process
 // never flushed or closed anything.
