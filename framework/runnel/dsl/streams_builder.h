@@ -254,6 +254,36 @@ class StreamsBuilder {
   absl::Status error_;
 };
 
+// Shared by the windowed streams: the store name, the processor name and
+// the validated retention of one windowed aggregation.
+namespace dsl_internal {
+struct WindowedNames {
+  std::string store;
+  std::string name;
+  int64_t retention_ms;
+};
+template <typename K, typename VA>
+WindowedNames NameWindowed(StreamsBuilder* builder, const Materialized<K, VA>& materialized,
+                           const std::optional<Named>& named, std::string_view kind, int64_t min_retention_ms,
+                           const absl::Status& spec_valid) {
+  WindowedNames out;
+  out.store = materialized.store_name.empty() ? builder->NewName("KSTREAM-AGGREGATE-STATE-STORE-")
+                                              : materialized.store_name;
+  out.name = named ? named->name : builder->NewName("KSTREAM-AGGREGATE-");
+  out.retention_ms = materialized.retention ? absl::ToInt64Milliseconds(*materialized.retention) : min_retention_ms;
+  if (!spec_valid.ok()) {
+    builder->Fail(absl::InvalidArgumentError(
+        absl::StrCat("windowed aggregation '", out.name, "': ", spec_valid.message())));
+  } else if (out.retention_ms < min_retention_ms) {
+    builder->Fail(absl::InvalidArgumentError(absl::StrCat(
+        "windowed aggregation '", out.name, "': store '", out.store, "' retention ", out.retention_ms,
+        " ms is shorter than the ", ToAbsl(kind), " (", min_retention_ms, " ms); results would be dropped before "
+        "their window closes")));
+  }
+  return out;
+}
+}  // namespace dsl_internal
+
 template <typename K, typename V>
 class KStream {
  public:
@@ -760,6 +790,22 @@ class KGroupedStream {
     return topic + "-source";
   }
 
+  // A windowed aggregation: make(node, store, retention_ms) gives its
+  // processor supplier; its store keeps windows for retention_ms.
+  template <typename VA, typename MakeSupplier>
+  KTable<Windowed<K>, VA> AddWindowed(const Materialized<K, VA>& materialized, const std::optional<Named>& named,
+                                      std::string_view kind, int64_t min_retention_ms,
+                                      const absl::Status& spec_valid, MakeSupplier make) {
+    auto names = dsl_internal::NameWindowed(builder_, materialized, named, kind, min_retention_ms, spec_valid);
+    auto& tb = builder_->topology_builder();
+    tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, make(names.name, names.store, names.retention_ms),
+                                                   {InputFor(names.name, names.store)});
+    StoreSpec spec = materialized.Spec(names.store);
+    spec.retention_ms = names.retention_ms;
+    tb.AddStateStore(std::move(spec), {names.name});
+    return KTable<Windowed<K>, VA>(builder_, std::move(names.name), std::move(names.store));
+  }
+
   template <typename K2, typename V2>
   friend class TimeWindowedKStream;
   template <typename K2, typename V2>
@@ -1211,35 +1257,6 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
   return KTable<K, V>(this, std::move(name), std::move(store), std::move(getter));
 }
 
-// Shared by the windowed streams: the store name, the processor name and
-// the validated retention of one windowed aggregation.
-namespace dsl_internal {
-struct WindowedNames {
-  std::string store;
-  std::string name;
-  int64_t retention_ms;
-};
-template <typename K, typename VA>
-WindowedNames NameWindowed(StreamsBuilder* builder, const Materialized<K, VA>& materialized,
-                           const std::optional<Named>& named, std::string_view kind, int64_t min_retention_ms,
-                           const absl::Status& spec_valid) {
-  WindowedNames out;
-  out.store = materialized.store_name.empty() ? builder->NewName("KSTREAM-AGGREGATE-STATE-STORE-")
-                                              : materialized.store_name;
-  out.name = named ? named->name : builder->NewName("KSTREAM-AGGREGATE-");
-  out.retention_ms = materialized.retention ? absl::ToInt64Milliseconds(*materialized.retention) : min_retention_ms;
-  if (!spec_valid.ok()) {
-    builder->Fail(absl::InvalidArgumentError(
-        absl::StrCat("windowed aggregation '", out.name, "': ", spec_valid.message())));
-  } else if (out.retention_ms < min_retention_ms) {
-    builder->Fail(absl::InvalidArgumentError(absl::StrCat(
-        "windowed aggregation '", out.name, "': store '", out.store, "' retention ", out.retention_ms,
-        " ms is shorter than the ", ToAbsl(kind), " (", min_retention_ms, " ms); results would be dropped before "
-        "their window closes")));
-  }
-  return out;
-}
-}  // namespace dsl_internal
 
 // A grouped stream windowed by TimeWindows: count, reduce and aggregate per
 // key and window, into a KTable<Windowed<K>, VA> kept in a window store
@@ -1283,29 +1300,20 @@ class TimeWindowedKStream {
  private:
   template <typename VA, typename Fold>
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
-    StreamsBuilder* builder = grouped_.builder_;
-    auto names = dsl_internal::NameWindowed(builder, materialized, named, "window size + grace",
-                                            windows_.RetentionMs(), windows_.Validate());
     auto key_serde = materialized.key_serde;
     auto agg_serde = materialized.value_serde;
-    EmitStrategy emit = emit_;
-    const std::string store = names.store;
-    const std::string node = names.name;
     const TimeWindows spec = windows_;
-    const int64_t retention = names.retention_ms;
-    ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
-        [node, store, key_serde, agg_serde, spec, retention, emit,
-         fold]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
-      return std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
-          node, store, key_serde, agg_serde, spec, retention, emit, fold);
-    };
-    auto& tb = builder->topology_builder();
-    tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),
-                                                   {grouped_.InputFor(names.name, names.store)});
-    StoreSpec spec_out = materialized.Spec(names.store);
-    spec_out.retention_ms = names.retention_ms;
-    tb.AddStateStore(std::move(spec_out), {names.name});
-    return KTable<Windowed<K>, VA>(builder, std::move(names.name), std::move(names.store));
+    const EmitStrategy emit = emit_;
+    return grouped_.AddWindowed(
+        materialized, named, "window size + grace", windows_.RetentionMs(), windows_.Validate(),
+        [&](const std::string& node, const std::string& store,
+            int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
+          return [node, store, key_serde, agg_serde, spec, retention, emit, fold]() {
+            return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
+                std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
+                    node, store, key_serde, agg_serde, spec, retention, emit, fold));
+          };
+        });
   }
 
   KGroupedStream<K, V> grouped_;
@@ -1367,29 +1375,20 @@ class SessionWindowedKStream {
  private:
   template <typename VA, typename Fold, typename Merge>
   KTable<Windowed<K>, VA> Add(Fold fold, Merge merge, Materialized<K, VA> materialized, std::optional<Named> named) {
-    StreamsBuilder* builder = grouped_.builder_;
-    auto names = dsl_internal::NameWindowed(builder, materialized, named, "inactivity gap + grace",
-                                            windows_.RetentionMs(), windows_.Validate());
     auto key_serde = materialized.key_serde;
     auto agg_serde = materialized.value_serde;
-    const std::string store = names.store;
-    const std::string node = names.name;
     const SessionWindows spec = windows_;
-    const int64_t retention = names.retention_ms;
-    EmitStrategy emit = emit_;
-    ProcessorSupplier<K, V, Windowed<K>, Change<VA>> supplier =
-        [node, store, key_serde, agg_serde, spec, retention, emit, fold,
-         merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>> {
-      return std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
-          node, store, key_serde, agg_serde, spec, retention, emit, fold, merge);
-    };
-    auto& tb = builder->topology_builder();
-    tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, std::move(supplier),
-                                                   {grouped_.InputFor(names.name, names.store)});
-    StoreSpec spec_out = materialized.Spec(names.store);
-    spec_out.retention_ms = names.retention_ms;
-    tb.AddStateStore(std::move(spec_out), {names.name});
-    return KTable<Windowed<K>, VA>(builder, std::move(names.name), std::move(names.store));
+    const EmitStrategy emit = emit_;
+    return grouped_.AddWindowed(
+        materialized, named, "inactivity gap + grace", windows_.RetentionMs(), windows_.Validate(),
+        [&](const std::string& node, const std::string& store,
+            int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
+          return [node, store, key_serde, agg_serde, spec, retention, emit, fold, merge]() {
+            return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
+                std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
+                    node, store, key_serde, agg_serde, spec, retention, emit, fold, merge));
+          };
+        });
   }
 
   KGroupedStream<K, V> grouped_;

@@ -65,6 +65,38 @@ inline absl::StatusOr<TimestampedBytes> DecodeTimestamped(std::string_view store
   return TimestampedBytes{Timestamp(static_cast<int64_t>(serdes::ReadBigEndian64(stored.data()))), stored.substr(8)};
 }
 
+// Wall-clock idle advance for emit-final (EmitStrategy::idle_advance): when
+// no record has arrived for the configured time, `advance(stream time)` is
+// called with stream time moved on by the wall-clock time since the last
+// record. Checked every min(idle, 1 s) of wall-clock time.
+class IdleAdvance {
+ public:
+  template <typename Advance>
+  void Start(TaskContext& context, absl::Duration idle, Advance advance) {
+    context_ = &context;
+    idle_ms_ = absl::ToInt64Milliseconds(idle);
+    last_record_wall_ = context.clock().NowMillis().value();
+    handle_ = context.Schedule(std::min(idle, absl::Seconds(1)), PunctuationType::kWallClockTime,
+                               [this, advance](Timestamp now) -> absl::Status {
+                                 const int64_t quiet = now.value() - last_record_wall_;
+                                 if (quiet < idle_ms_ || last_record_time_ < 0) return absl::OkStatus();
+                                 return advance(Timestamp(last_record_time_ + quiet));
+                               });
+  }
+  void OnRecord(Timestamp stream_time) {
+    if (context_ == nullptr) return;
+    last_record_wall_ = context_->clock().NowMillis().value();
+    last_record_time_ = stream_time.value();
+  }
+
+ private:
+  TaskContext* context_ = nullptr;
+  int64_t idle_ms_ = 0;
+  int64_t last_record_wall_ = 0;
+  int64_t last_record_time_ = -1;
+  Cancellable handle_;
+};
+
 // What every windowed aggregation shares: its store, serdes, late-record
 // accounting and the emit-final bookkeeping. `Store` is WindowStore or
 // SessionStore.
@@ -88,8 +120,9 @@ class WindowedOutput {
 
   // `decode_key` turns a store key (as the flush listener sees it) into the
   // windowed key; nullopt for meta keys.
-  template <typename DecodeKey>
-  absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context, DecodeKey decode_key) {
+  // `advance(t)` moves the processor's stream time (idle advance calls it).
+  template <typename DecodeKey, typename Advance>
+  absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context, DecodeKey decode_key, Advance advance) {
     context_ = &context;
     KeyValueStore* kv = context.GetKeyValueStore(store_name_);
     if (kv == nullptr) {
@@ -121,7 +154,23 @@ class WindowedOutput {
             /*send_old_values=*/true);
       }
     }
+    if (emit_final() && emit_.idle_advance) idle_.Start(context, *emit_.idle_advance, advance);
     return absl::OkStatus();
+  }
+
+  // The start of every record: false when it is dropped (a null key);
+  // otherwise stream time has moved to its timestamp (advance) and
+  // `key_bytes` holds its key.
+  template <typename Advance>
+  absl::StatusOr<bool> Accept(const K& key, Timestamp ts, Advance advance, std::string& key_bytes) {
+    if (key_serde_->IsNull(key)) {
+      DropNullKey();
+      return false;
+    }
+    RUNNEL_RETURN_IF_ERROR(advance(ts));
+    idle_.OnRecord(store_->stream_time());
+    RUNNEL_RETURN_IF_ERROR(key_serde_->Serialize(key, key_bytes));
+    return true;
   }
 
   int64_t emitted_through() const { return emitted_through_; }
@@ -202,40 +251,9 @@ class WindowedOutput {
   int64_t emitted_through_ = -1;
   Counter* late_ = nullptr;
   Counter* null_key_ = nullptr;
+  IdleAdvance idle_;
   RateLimiter late_log_{10'000};
   RateLimiter null_key_log_{10'000};
-};
-
-// Wall-clock idle advance for emit-final (EmitStrategy::idle_advance): when
-// no record has arrived for the configured time, `advance(stream time)` is
-// called with stream time moved on by the wall-clock time since the last
-// record. Checked every min(idle, 1 s) of wall-clock time.
-class IdleAdvance {
- public:
-  template <typename Advance>
-  void Start(TaskContext& context, absl::Duration idle, Advance advance) {
-    context_ = &context;
-    idle_ms_ = absl::ToInt64Milliseconds(idle);
-    last_record_wall_ = context.clock().NowMillis().value();
-    handle_ = context.Schedule(std::min(idle, absl::Seconds(1)), PunctuationType::kWallClockTime,
-                               [this, advance](Timestamp now) -> absl::Status {
-                                 const int64_t quiet = now.value() - last_record_wall_;
-                                 if (quiet < idle_ms_ || last_record_time_ < 0) return absl::OkStatus();
-                                 return advance(Timestamp(last_record_time_ + quiet));
-                               });
-  }
-  void OnRecord(Timestamp stream_time) {
-    if (context_ == nullptr) return;
-    last_record_wall_ = context_->clock().NowMillis().value();
-    last_record_time_ = stream_time.value();
-  }
-
- private:
-  TaskContext* context_ = nullptr;
-  int64_t idle_ms_ = 0;
-  int64_t last_record_wall_ = 0;
-  int64_t last_record_time_ = -1;
-  Cancellable handle_;
 };
 
 // Tumbling and hopping windows. fold(key, value, aggregate or nullopt) -> VA.
@@ -248,28 +266,20 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
       : out_(std::move(node), std::move(store_name), std::move(key_serde), std::move(agg_serde),
              SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
         windows_(windows),
-        emit_(emit),
         fold_(std::move(fold)) {}
 
   absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context) override {
     RUNNEL_RETURN_IF_ERROR((Processor<K, V, Windowed<K>, Change<VA>>::Init(context)));
-    RUNNEL_RETURN_IF_ERROR(out_.Init(context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); }));
-    if (out_.emit_final() && emit_.idle_advance) {
-      idle_.Start(context, *emit_.idle_advance, [this](Timestamp t) { return Advance(t); });
-    }
-    return absl::OkStatus();
+    return out_.Init(
+        context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); },
+        [this](Timestamp t) { return Advance(t); });
   }
 
   absl::Status Process(Record<K, V> r) override {
-    if (out_.key_serde()->IsNull(r.key)) {
-      out_.DropNullKey();
-      return absl::OkStatus();
-    }
     const Timestamp ts = r.timestamp;
-    RUNNEL_RETURN_IF_ERROR(Advance(ts));
-    idle_.OnRecord(out_.store().stream_time());
     std::string key_bytes;
-    RUNNEL_RETURN_IF_ERROR(out_.key_serde()->Serialize(r.key, key_bytes));
+    auto accepted = out_.Accept(r.key, ts, [this](Timestamp t) { return Advance(t); }, key_bytes);
+    if (!accepted.ok() || !*accepted) return accepted.status();
     const int64_t observed = out_.store().stream_time().value();
     for (int64_t start : windows_.WindowStartsFor(ts.value())) {
       const int64_t end = start + windows_.size_ms;
@@ -337,9 +347,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
 
   WindowedOutput<K, VA, WindowStore> out_;
   TimeWindows windows_;
-  EmitStrategy emit_;
   Fold fold_;
-  IdleAdvance idle_;
 };
 
 // Session windows (Kafka Streams' KStreamSessionWindowAggregate): a record
@@ -358,29 +366,21 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
       : out_(std::move(node), std::move(store_name), std::move(key_serde), std::move(agg_serde),
              SegmentedStoreOptions{.retention_ms = retention_ms}, emit),
         windows_(windows),
-        emit_(emit),
         fold_(std::move(fold)),
         merge_(std::move(merge)) {}
 
   absl::Status Init(ProcessorContext<Windowed<K>, Change<VA>>& context) override {
     RUNNEL_RETURN_IF_ERROR((Processor<K, V, Windowed<K>, Change<VA>>::Init(context)));
-    RUNNEL_RETURN_IF_ERROR(out_.Init(context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); }));
-    if (out_.emit_final() && emit_.idle_advance) {
-      idle_.Start(context, *emit_.idle_advance, [this](Timestamp t) { return Advance(t); });
-    }
-    return absl::OkStatus();
+    return out_.Init(
+        context, [this](std::string_view store_key) { return DecodeStoreKey(store_key); },
+        [this](Timestamp t) { return Advance(t); });
   }
 
   absl::Status Process(Record<K, V> r) override {
-    if (out_.key_serde()->IsNull(r.key)) {
-      out_.DropNullKey();
-      return absl::OkStatus();
-    }
     const Timestamp ts = r.timestamp;
-    RUNNEL_RETURN_IF_ERROR(Advance(ts));
-    idle_.OnRecord(out_.store().stream_time());
     std::string key_bytes;
-    RUNNEL_RETURN_IF_ERROR(out_.key_serde()->Serialize(r.key, key_bytes));
+    auto accepted = out_.Accept(r.key, ts, [this](Timestamp t) { return Advance(t); }, key_bytes);
+    if (!accepted.ok() || !*accepted) return accepted.status();
     auto overlapping = out_.store().FindSessions(key_bytes, Timestamp(ts.value() - windows_.gap_ms),
                                                  Timestamp(ts.value() + windows_.gap_ms));
     if (!overlapping.ok()) return overlapping.status();
@@ -471,10 +471,8 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   WindowedOutput<K, VA, SessionStore> out_;
   SessionWindows windows_;
-  EmitStrategy emit_;
   Fold fold_;
   Merge merge_;
-  IdleAdvance idle_;
 };
 
 }  // namespace runnel::dsl_internal
