@@ -22,6 +22,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -732,6 +733,10 @@ class KGroupedStream {
 
   // Aggregates per key and time window (tumbling or hopping).
   TimeWindowedKStream<K, V> WindowedBy(TimeWindows windows) { return TimeWindowedKStream<K, V>(*this, windows); }
+  // Aggregates per key and sliding window: windows [t - d, t] that end at
+  // (or start just after) a record. Results are keyed by Windowed<K> with
+  // end = start + d (serdes::TimeWindowed(inner, d) reads them back).
+  TimeWindowedKStream<K, V> WindowedBy(SlidingWindows windows) { return TimeWindowedKStream<K, V>(*this, windows); }
   // Aggregates per key and session.
   SessionWindowedKStream<K, V> WindowedBy(SessionWindows windows) {
     return SessionWindowedKStream<K, V>(*this, windows);
@@ -1258,13 +1263,13 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
 }
 
 
-// A grouped stream windowed by TimeWindows: count, reduce and aggregate per
+// A grouped stream windowed by TimeWindows or SlidingWindows: count, reduce and aggregate per
 // key and window, into a KTable<Windowed<K>, VA> kept in a window store
 // (changelogged, compact+delete with retention + 1 day).
 template <typename K, typename V>
 class TimeWindowedKStream {
  public:
-  TimeWindowedKStream(KGroupedStream<K, V> grouped, TimeWindows windows)
+  TimeWindowedKStream(KGroupedStream<K, V> grouped, std::variant<TimeWindows, SlidingWindows> windows)
       : grouped_(std::move(grouped)), windows_(windows) {}
 
   // OnWindowUpdate (default) or OnWindowClose (one final result per window).
@@ -1302,10 +1307,23 @@ class TimeWindowedKStream {
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
     auto key_serde = materialized.key_serde;
     auto agg_serde = materialized.value_serde;
-    const TimeWindows spec = windows_;
     const EmitStrategy emit = emit_;
+    if (const auto* sliding = std::get_if<SlidingWindows>(&windows_)) {
+      const SlidingWindows spec = *sliding;
+      return grouped_.AddWindowed(
+          materialized, named, "2 x time difference + grace", spec.RetentionMs(), spec.Validate(),
+          [&](const std::string& node, const std::string& store,
+              int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
+            return [node, store, key_serde, agg_serde, spec, retention, emit, fold]() {
+              return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
+                  std::make_unique<dsl_internal::SlidingWindowAggregateProcessor<K, V, VA, Fold>>(
+                      node, store, key_serde, agg_serde, spec, retention, emit, fold));
+            };
+          });
+    }
+    const TimeWindows spec = std::get<TimeWindows>(windows_);
     return grouped_.AddWindowed(
-        materialized, named, "window size + grace", windows_.RetentionMs(), windows_.Validate(),
+        materialized, named, "window size + grace", spec.RetentionMs(), spec.Validate(),
         [&](const std::string& node, const std::string& store,
             int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
           return [node, store, key_serde, agg_serde, spec, retention, emit, fold]() {
@@ -1317,7 +1335,7 @@ class TimeWindowedKStream {
   }
 
   KGroupedStream<K, V> grouped_;
-  TimeWindows windows_;
+  std::variant<TimeWindows, SlidingWindows> windows_;
   EmitStrategy emit_;
 };
 

@@ -1,8 +1,10 @@
 // Oracle tests of windowed aggregations through the TopologyTestDriver.
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -307,6 +309,173 @@ TEST(WindowedAggregationTest, InvalidWindowsAndShortRetentionFailTheBuild) {
     auto built = builder.Build();
     ASSERT_FALSE(built.ok());
     EXPECT_THAT(std::string(built.status().message()), HasSubstr("store 'w' retention 30000 ms is shorter"));
+  }
+}
+
+// ---- sliding windows ----
+
+struct SlidingTopology {
+  StreamsBuilder builder;
+  SlidingTopology(SlidingWindows w, EmitStrategy emit, bool caching) {
+    auto m = Materialized<std::string, int64_t>::As("sliding-store", serdes::String(), serdes::Int64());
+    if (!caching) m.WithCachingDisabled();
+    builder.Stream("readings", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(w)
+        .Emit(emit)
+        .Count(m)
+        .ToStream()
+        .To("counts", Produced(serdes::TimeWindowed(serdes::String(), w.time_difference_ms), serdes::Int64()));
+  }
+};
+
+// The definition of sliding windows, computed from scratch: for every
+// record at t, its left window [max(0, t - d), that + d] and, when a record
+// lies in [t + 1, t + 1 + d], its right window [t + 1, t + 1 + d]; each
+// window counts the records in it (both ends inclusive).
+std::vector<Out> SlidingWindowsOf(const std::map<std::string, std::vector<int64_t>>& records, int64_t d) {
+  std::vector<Out> out;
+  for (const auto& [key, times] : records) {
+    std::set<int64_t> starts;
+    for (int64_t t : times) {
+      starts.insert(std::max<int64_t>(0, t - d));
+      for (int64_t u : times) {
+        if (u > t && u <= t + 1 + d) starts.insert(t + 1);
+      }
+    }
+    for (int64_t s : starts) {
+      int64_t n = 0, max_ts = -1;
+      for (int64_t u : times) {
+        if (u >= s && u <= s + d) {
+          ++n;
+          max_ts = std::max(max_ts, u);
+        }
+      }
+      out.push_back({key, s, s + d, n, max_ts});
+    }
+  }
+  return out;
+}
+
+// What only one of two sorted result lists holds, for failure messages.
+std::string Difference(const std::vector<Out>& got, const std::vector<Out>& want) {
+  std::vector<Out> extra, missing;
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+  std::ostringstream os;
+  os << "unexpected:";
+  for (size_t i = 0; i < std::min<size_t>(extra.size(), 10); ++i) os << " " << extra[i];
+  os << "; missing:";
+  for (size_t i = 0; i < std::min<size_t>(missing.size(), 10); ++i) os << " " << missing[i];
+  return os.str();
+}
+
+TEST(SlidingWindowsTest, OutOfOrderRecordUpdatesItsWindowsAndCreatesItsOwn) {
+  SlidingTopology t(SlidingWindows::OfTimeDifferenceAndGrace(absl::Milliseconds(10), absl::Milliseconds(100)),
+                    EmitStrategy::OnWindowUpdate(), /*caching=*/false);
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 10), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("k", "x", Timestamp(10)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"k", 0, 10, 1, 10}}));
+  // 15: 10's right window [11, 21] appears, and 15's left window [5, 15]
+  // holds both.
+  ASSERT_TRUE(in.PipeInput("k", "x", Timestamp(15)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"k", 11, 21, 1, 15}, {"k", 5, 15, 2, 15}}));
+  // 12, out of order: joins [5, 15] and [11, 21]; its left window [2, 12]
+  // holds 10 and 12; its right window [13, 23] holds 15.
+  ASSERT_TRUE(in.PipeInput("k", "x", Timestamp(12)).ok());
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"k", 5, 15, 3, 15},
+                                            {"k", 11, 21, 2, 15},
+                                            {"k", 2, 12, 2, 12},
+                                            {"k", 13, 23, 1, 15}}));
+  EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 0);
+}
+
+// Random input (several keys, early records, out of order within grace,
+// some records far too late) against the definition: under emit-final every
+// closed window comes out once, with its count; under emit-update the last
+// result per window is its count.
+TEST(SlidingWindowsTest, ResultsMatchTheDefinitionOnShuffledInput) {
+  struct Mode {
+    EmitStrategy emit;
+    bool caching;
+    std::map<std::string, std::string> config;
+    // Milliseconds per time unit: at 400 the input spans 200 s, so the
+    // store drops expired segments (retention 2d + grace = 20 s) on the way.
+    int64_t scale;
+  };
+  for (const Mode& mode : {Mode{EmitStrategy::OnWindowClose(), true, {{"statestore.cache.max.bytes", "400"}}, 1},
+                           Mode{EmitStrategy::OnWindowUpdate(), false, {}, 1},
+                           Mode{EmitStrategy::OnWindowClose(), false, {}, 400}}) {
+    const bool final = mode.emit.kind == EmitStrategy::Kind::kOnWindowClose;
+    SCOPED_TRACE(::testing::Message() << (final ? "emit-final" : "emit-update") << " scale " << mode.scale);
+    const int64_t d = 20 * mode.scale, grace = 10 * mode.scale;
+    const auto w = SlidingWindows::OfTimeDifferenceAndGrace(absl::Milliseconds(d), absl::Milliseconds(grace));
+    SlidingTopology t(w, mode.emit, mode.caching);
+    auto driver = Driver(t.builder, mode.config);
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+    auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), d), serdes::Int64());
+    std::mt19937 rng(7);
+    std::map<std::string, std::vector<int64_t>> accepted;
+    int64_t stream_time = -1, late = 0;
+    std::vector<Out> emitted;
+    for (int i = 0; i < 1500; ++i) {
+      const std::string key(1, static_cast<char>('a' + rng() % 5));
+      const int64_t now = i / 3 * mode.scale;
+      // On time (after stream time - grace) or hopelessly late (t + 1 + d <=
+      // stream time - grace); never in between, where only some of a
+      // record's windows are open and the definition above does not apply.
+      int64_t ts = now;
+      if (rng() % 4 == 0) ts = std::max<int64_t>(0, std::max(now, stream_time) - static_cast<int64_t>(rng() % grace));
+      if (rng() % 50 == 0 && stream_time > grace + d + 5) ts = stream_time - grace - d - 1 - rng() % 5;
+      stream_time = std::max(stream_time, ts);
+      if (ts + 1 + d <= stream_time - grace) {
+        ++late;
+      } else {
+        ASSERT_GT(ts, stream_time - grace) << "the generator made a partly late record";
+        accepted[key].push_back(ts);
+      }
+      ASSERT_TRUE(in.PipeInput(key, "v", Timestamp(ts)).ok());
+      for (const auto& o : ReadAll(out)) emitted.push_back(o);
+    }
+    ASSERT_GT(late, 0);
+    EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), late);
+    const std::vector<Out> expected = SlidingWindowsOf(accepted, d);
+    ASSERT_GT(expected.size(), 500u);
+    if (final) {
+      std::vector<Out> closed;
+      for (const Out& o : expected) {
+        if (o.end + grace <= stream_time) closed.push_back(o);
+      }
+      std::sort(emitted.begin(), emitted.end());
+      EXPECT_EQ(emitted, closed) << Difference(emitted, closed);
+    } else {
+      std::map<std::pair<std::string, int64_t>, Out> last;
+      for (const Out& o : emitted) last[{o.key, o.start}] = o;
+      std::vector<Out> latest;
+      for (const auto& [k, o] : last) latest.push_back(o);
+      EXPECT_EQ(latest, expected) << Difference(latest, expected);
+    }
+  }
+}
+
+TEST(SlidingWindowsTest, AnInvalidSpecOrShortRetentionFailsTheBuild) {
+  for (auto [spec, retention, message] :
+       {std::tuple{SlidingWindows::OfTimeDifferenceWithNoGrace(absl::ZeroDuration()), absl::Hours(1),
+                   "time difference must be > 0 ms"},
+        std::tuple{SlidingWindows::OfTimeDifferenceAndGrace(absl::Seconds(10), absl::Seconds(5)), absl::Seconds(20),
+                   "retention 20000 ms is shorter than the 2 x time difference + grace (25000 ms)"}}) {
+    StreamsBuilder builder;
+    builder.Stream("in", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(spec)
+        .Count(Materialized<std::string, int64_t>::As("s", serdes::String(), serdes::Int64()).WithRetention(retention));
+    auto built = builder.Build();
+    ASSERT_FALSE(built.ok());
+    EXPECT_THAT(std::string(built.status().message()), HasSubstr(message));
   }
 }
 

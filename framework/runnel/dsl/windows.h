@@ -88,6 +88,8 @@ struct SlidingWindows {
     if (grace_ms < 0) return absl::InvalidArgumentError(absl::StrCat("SlidingWindows: grace must be >= 0, got ", grace_ms));
     return absl::OkStatus();
   }
+  // A record looks back 2 x difference for its previous record's windows.
+  int64_t RetentionMs() const { return 2 * time_difference_ms + grace_ms; }
 };
 
 // Per-key sessions: records closer than `gap` to each other belong to one
