@@ -33,6 +33,7 @@
 #include "runnel/dsl/internal/global_join.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/stateless.h"
+#include "runnel/dsl/internal/count_windowed.h"
 #include "runnel/dsl/internal/windowed.h"
 #include "runnel/dsl/internal/stream_join.h"
 #include "runnel/dsl/key_value.h"
@@ -154,6 +155,8 @@ template <typename K, typename V>
 class TimeWindowedKStream;
 template <typename K, typename V>
 class SessionWindowedKStream;
+template <typename K, typename V>
+class CountWindowedKStream;
 
 // A table held in full by every instance (Kafka Streams' GlobalKTable):
 // the latest value per key of every partition of its topic, in the global
@@ -741,6 +744,9 @@ class KGroupedStream {
   SessionWindowedKStream<K, V> WindowedBy(SessionWindows windows) {
     return SessionWindowedKStream<K, V>(*this, windows);
   }
+  // Aggregates per key over windows of n records (Quix Streams' count
+  // windows): see CountWindowedKStream.
+  CountWindowedKStream<K, V> WindowedBy(CountWindows windows) { return CountWindowedKStream<K, V>(*this, windows); }
 
  private:
   template <typename VA, typename Fold>
@@ -796,17 +802,18 @@ class KGroupedStream {
   }
 
   // A windowed aggregation: make(node, store, retention_ms) gives its
-  // processor supplier; its store keeps windows for retention_ms.
+  // processor supplier; its store keeps windows for retention_ms (when
+  // `time_retained`; count windows keep theirs until they close).
   template <typename VA, typename MakeSupplier>
   KTable<Windowed<K>, VA> AddWindowed(const Materialized<K, VA>& materialized, const std::optional<Named>& named,
                                       std::string_view kind, int64_t min_retention_ms,
-                                      const absl::Status& spec_valid, MakeSupplier make) {
+                                      const absl::Status& spec_valid, MakeSupplier make, bool time_retained = true) {
     auto names = dsl_internal::NameWindowed(builder_, materialized, named, kind, min_retention_ms, spec_valid);
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, make(names.name, names.store, names.retention_ms),
                                                    {InputFor(names.name, names.store)});
     StoreSpec spec = materialized.Spec(names.store);
-    spec.retention_ms = names.retention_ms;
+    if (time_retained) spec.retention_ms = names.retention_ms;
     tb.AddStateStore(std::move(spec), {names.name});
     return KTable<Windowed<K>, VA>(builder_, std::move(names.name), std::move(names.store));
   }
@@ -815,6 +822,8 @@ class KGroupedStream {
   friend class TimeWindowedKStream;
   template <typename K2, typename V2>
   friend class SessionWindowedKStream;
+  template <typename K2, typename V2>
+  friend class CountWindowedKStream;
 
   StreamsBuilder* builder_;
   std::string node_;
@@ -1411,6 +1420,78 @@ class SessionWindowedKStream {
 
   KGroupedStream<K, V> grouped_;
   SessionWindows windows_;
+  EmitStrategy emit_;
+};
+
+// A grouped stream windowed by CountWindows: per key, windows of n records
+// (tumbling: each record in one window; sliding: the last n records after
+// every record), into a KTable<Windowed<K>, VA> whose windows span their
+// records' lowest to highest timestamp (serdes::SessionWindowed(inner)
+// writes both bounds). The store is a key-value store holding each key's
+// open windows; it has no time retention.
+template <typename K, typename V>
+class CountWindowedKStream {
+ public:
+  CountWindowedKStream(KGroupedStream<K, V> grouped, CountWindows windows)
+      : grouped_(std::move(grouped)), windows_(windows) {}
+
+  // OnWindowUpdate (default): every window a record changes; OnWindowClose:
+  // each window once, at its n-th record.
+  CountWindowedKStream& Emit(EmitStrategy emit) {
+    emit_ = emit;
+    return *this;
+  }
+
+  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
+                                     std::optional<Named> named = std::nullopt) {
+    return Add<int64_t>([](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; },
+                        std::move(materialized), std::move(named));
+  }
+  template <typename Reducer>
+  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
+                                std::optional<Named> named = std::nullopt) {
+    return Add<V>(
+        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
+          return agg ? static_cast<V>(reducer(*agg, v)) : v;
+        },
+        std::move(materialized), std::move(named));
+  }
+  template <typename VA, typename Init, typename Agg>
+  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
+                                    std::optional<Named> named = std::nullopt) {
+    return Add<VA>(
+        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
+          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  template <typename VA, typename Fold>
+  KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
+    auto key_serde = materialized.key_serde;
+    auto agg_serde = materialized.value_serde;
+    const CountWindows spec = windows_;
+    const EmitStrategy emit = emit_;
+    absl::Status valid = spec.Validate();
+    if (valid.ok() && emit.idle_advance) {
+      valid = absl::InvalidArgumentError("CountWindows: AdvanceWhenIdle does not apply (count windows close by count)");
+    }
+    return grouped_.AddWindowed(
+        materialized, named, "count window", 0, valid,
+        [&](const std::string& node, const std::string& store,
+            int64_t) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
+          return [node, store, key_serde, agg_serde, spec, emit, fold]() {
+            return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
+                std::make_unique<dsl_internal::CountWindowAggregateProcessor<K, V, VA, Fold>>(
+                    node, store, key_serde, agg_serde, spec, emit, fold));
+          };
+        },
+        /*time_retained=*/false);
+  }
+
+  KGroupedStream<K, V> grouped_;
+  CountWindows windows_;
   EmitStrategy emit_;
 };
 

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/dsl/streams_builder.h"
@@ -474,6 +475,131 @@ TEST(SlidingWindowsTest, AnInvalidSpecOrShortRetentionFailsTheBuild) {
         .WindowedBy(spec)
         .Count(Materialized<std::string, int64_t>::As("s", serdes::String(), serdes::Int64()).WithRetention(retention));
     auto built = builder.Build();
+    ASSERT_FALSE(built.ok());
+    EXPECT_THAT(std::string(built.status().message()), HasSubstr(message));
+  }
+}
+
+// ---- count windows ----
+
+// Concatenates the values of each count window of `w` into "counts" (both
+// bounds in the key).
+struct CountWindowTopology {
+  StreamsBuilder builder;
+  CountWindowTopology(CountWindows w, EmitStrategy emit) {
+    builder.Stream("events", Consumed(serdes::String(), serdes::String()))
+        .GroupByKey()
+        .WindowedBy(w)
+        .Emit(emit)
+        .Aggregate<std::string>([] { return std::string(); },
+                                [](const std::string&, const std::string& v, std::string agg) { return agg + v; },
+                                Materialized<std::string, std::string>::As("count-windows", serdes::String(),
+                                                                           serdes::String()))
+        .ToStream()
+        .To("windows", Produced(serdes::SessionWindowed(serdes::String()), serdes::String()));
+  }
+};
+
+// key@[start,end]=values
+std::vector<std::string> ReadCountWindows(TopologyTestDriver& driver) {
+  auto topic = driver.CreateOutputTopic("windows", serdes::SessionWindowed(serdes::String()), serdes::String());
+  auto records = topic.ReadKeyValuesToList();
+  EXPECT_TRUE(records.ok()) << records.status();
+  std::vector<std::string> out;
+  if (!records.ok()) return out;
+  for (const auto& r : *records) {
+    out.push_back(absl::StrCat(r.key.key, "@[", r.key.window.start.value(), ",", r.key.window.end.value(), "]=",
+                               r.value));
+  }
+  return out;
+}
+
+TEST(CountWindowsTest, TumblingWindowsTakeEveryNRecordsOfAKey) {
+  for (bool final : {false, true}) {
+    CountWindowTopology t(CountWindows::Tumbling(3), final ? EmitStrategy::OnWindowClose() : EmitStrategy::OnWindowUpdate());
+    auto driver = Driver(t.builder);
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("events", serdes::String(), serdes::String());
+    // Arrival order decides membership; the bounds are the lowest and
+    // highest timestamps.
+    for (auto [key, v, ts] : {std::tuple{"a", "1", 5}, {"a", "2", 1}, {"b", "x", 7}, {"a", "3", 3}, {"a", "4", 9}}) {
+      ASSERT_TRUE(in.PipeInput(key, v, Timestamp(ts)).ok());
+    }
+    if (final) {
+      EXPECT_EQ(ReadCountWindows(*driver), (std::vector<std::string>{"a@[1,5]=123"}));
+    } else {
+      EXPECT_EQ(ReadCountWindows(*driver), (std::vector<std::string>{"a@[5,5]=1", "a@[1,5]=12", "b@[7,7]=x",
+                                                                     "a@[1,5]=123", "a@[9,9]=4"}));
+    }
+  }
+}
+
+TEST(CountWindowsTest, SlidingWindowsAreTheLastNRecordsAfterEachRecord) {
+  {
+    CountWindowTopology t(CountWindows::Sliding(3), EmitStrategy::OnWindowClose());
+    auto driver = Driver(t.builder);
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("events", serdes::String(), serdes::String());
+    for (int i = 1; i <= 5; ++i) ASSERT_TRUE(in.PipeInput("k", std::to_string(i), Timestamp(i * 10)).ok());
+    EXPECT_EQ(ReadCountWindows(*driver),
+              (std::vector<std::string>{"k@[10,30]=123", "k@[20,40]=234", "k@[30,50]=345"}));
+  }
+  {
+    CountWindowTopology t(CountWindows::Sliding(2), EmitStrategy::OnWindowUpdate());
+    auto driver = Driver(t.builder);
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("events", serdes::String(), serdes::String());
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(in.PipeInput("k", std::to_string(i), Timestamp(i)).ok());
+    // Every window a record changes: the open ones, oldest first.
+    EXPECT_EQ(ReadCountWindows(*driver), (std::vector<std::string>{"k@[1,1]=1", "k@[1,2]=12", "k@[2,2]=2",
+                                                                   "k@[2,3]=23", "k@[3,3]=3"}));
+  }
+}
+
+// Random keys and values against the definition: the final windows are a
+// key's records in chunks of n (tumbling) or every run of n consecutive
+// records (sliding), in arrival order.
+TEST(CountWindowsTest, FinalWindowsMatchTheDefinitionOnRandomInput) {
+  for (auto w : {CountWindows::Tumbling(4), CountWindows::Sliding(4)}) {
+    CountWindowTopology t(w, EmitStrategy::OnWindowClose());
+    auto driver = Driver(t.builder, {{"statestore.cache.max.bytes", "200"}});
+    ASSERT_NE(driver, nullptr);
+    auto in = driver->CreateInputTopic("events", serdes::String(), serdes::String());
+    std::mt19937 rng(3);
+    std::map<std::string, std::vector<std::pair<int64_t, char>>> seen;
+    std::multiset<std::string> expected;
+    for (int i = 0; i < 600; ++i) {
+      const std::string key(1, static_cast<char>('a' + rng() % 6));
+      const char v = static_cast<char>('0' + rng() % 10);
+      const int64_t ts = rng() % 1000;
+      ASSERT_TRUE(in.PipeInput(key, std::string(1, v), Timestamp(ts)).ok());
+      auto& records = seen[key];
+      records.push_back({ts, v});
+      const size_t n = static_cast<size_t>(w.size);
+      if (records.size() >= n && (w.sliding || records.size() % n == 0)) {
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        std::string values;
+        for (size_t j = records.size() - n; j < records.size(); ++j) {
+          lo = std::min(lo, records[j].first);
+          hi = std::max(hi, records[j].first);
+          values += records[j].second;
+        }
+        expected.insert(absl::StrCat(key, "@[", lo, ",", hi, "]=", values));
+      }
+    }
+    auto got = ReadCountWindows(*driver);
+    EXPECT_EQ(std::multiset<std::string>(got.begin(), got.end()), expected);
+    EXPECT_GT(expected.size(), 100u);
+  }
+}
+
+TEST(CountWindowsTest, AZeroSizeOrIdleAdvanceFailsTheBuild) {
+  for (auto [w, emit, message] :
+       {std::tuple{CountWindows::Tumbling(0), EmitStrategy::OnWindowUpdate(), "size must be > 0"},
+        std::tuple{CountWindows::Sliding(5), EmitStrategy::OnWindowClose().AdvanceWhenIdle(absl::Seconds(1)),
+                   "AdvanceWhenIdle does not apply"}}) {
+    CountWindowTopology t(w, emit);
+    auto built = t.builder.Build();
     ASSERT_FALSE(built.ok());
     EXPECT_THAT(std::string(built.status().message()), HasSubstr(message));
   }
