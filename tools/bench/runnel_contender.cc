@@ -4,16 +4,28 @@
 //   W3: stream(input).groupByKey().windowedBy(60 s tumbling, grace 5 s)
 //       .count(store "window-counts") (emit on update, cached)
 //       .toStream().map(key -> "<key>@<window start>").to(output)
+//   W4t: table(--table, store "table": RocksDB + changelog + cache);
+//        stream(input).join(table, value + "|" + the row's first 8 bytes)
+//        .to(output). The table's topic is an input of the same tasks (a
+//        task processes its queued records lowest timestamp first), so
+//        every input record counts: the run ends after --table-records + N.
+//   W4s: stream(input).join(stream(--right), left value's first 13 bytes
+//        + "," + right's, JoinWindows 30 s either way, grace 5 s, RocksDB
+//        window stores + changelogs).to(output); ends after 2N records.
 //   W6: the W2 topology started on an empty state.dir while its changelog
 //       (<app-id>-counts-changelog) already holds the state: measures the
 //       restore, from Start() until every task has restored and checkpointed.
 //
-//   runnel-contender --workload W1|W2|W6 --bootstrap B --input T --output T
+//   runnel-contender --workload W1|W2|W3|W4t|W4s|W6 --bootstrap B --input T --output T
 //                    --records N --app-id A [--threads K] [--partitions P]
+//                    [--table T --table-records M]  (W4t)  [--right T]  (W4s)
 //
-// W1/W2 run until N records are processed, then close cleanly (final
-// commit). BENCH_LOG=info shows Runnel's log (default: warn). Prints one JSON line: records, seconds (first processed record
-// -> end of the clean close; W6: Start -> restored), cpu_seconds, max_rss_kb.
+// W1-W4 run until their input records are processed, then close cleanly
+// (final commit). BENCH_LOG=info shows Runnel's log (default: warn). Prints
+// one JSON line: records (input records processed), seconds (first
+// processed record -> end of the clean close; W6: Start -> restored),
+// cpu_seconds, max_rss_kb, dropped (runnel_dropped_records_total: a join's
+// late records, among others) and the restore metrics.
 
 #include <sys/resource.h>
 
@@ -29,7 +41,8 @@
 int main(int argc, char** argv) {
   std::string bootstrap, input, output, app = "runnel-bench", threads = "1", workload = "W1";
   std::string guarantee = "at_least_once", commit_ms = "1000";
-  long long records = 0;
+  std::string table, right;
+  long long records = 0, table_records = 0;
   int partitions = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i], v = argv[i + 1];
@@ -43,13 +56,23 @@ int main(int argc, char** argv) {
     else if (f == "--partitions") partitions = std::stoi(v);
     else if (f == "--guarantee") guarantee = v;
     else if (f == "--commit-ms") commit_ms = v;
+    else if (f == "--table") table = v;
+    else if (f == "--table-records") table_records = std::stoll(v);
+    else if (f == "--right") right = v;
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
-  if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 ||
-      (workload != "W1" && workload != "W2" && workload != "W3" && workload != "W6")) {
-    std::fprintf(stderr, "usage: runnel-contender --workload W1|W2|W6 --bootstrap B --input T --output T --records N\n");
+  const bool known = workload == "W1" || workload == "W2" || workload == "W3" || workload == "W6" ||
+                     (workload == "W4t" && !table.empty() && table_records > 0) ||
+                     (workload == "W4s" && !right.empty());
+  if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 || !known) {
+    std::fprintf(stderr,
+                 "usage: runnel-contender --workload W1|W2|W3|W4t|W4s|W6 --bootstrap B --input T --output T "
+                 "--records N [--table T --table-records M (W4t)] [--right T (W4s)]\n");
     return 2;
   }
+  // Input records to process before closing.
+  const long long inputs = workload == "W4t" ? table_records + records : workload == "W4s" ? 2 * records : records;
+  const auto strings = runnel::serdes::String();
   (void)runnel::SetLogLevel(std::getenv("BENCH_LOG") ? std::getenv("BENCH_LOG") : "warn");
   runnel::StreamsBuilder builder;
   auto stream = builder.Stream(input, runnel::Consumed(runnel::serdes::String(), runnel::serdes::String()));
@@ -70,6 +93,32 @@ int main(int argc, char** argv) {
           return runnel::KeyValue<std::string, int64_t>{absl::StrCat(w.key, "@", w.window.start.value()), n};
         })
         .To(output, runnel::Produced(runnel::serdes::String(), runnel::serdes::Int64()));
+  } else if (workload == "W4t") {
+    auto rows = builder.Table(table, runnel::Consumed(strings, strings),
+                              runnel::Materialized<std::string, std::string>::As("table", strings, strings));
+    stream
+        .Join(rows,
+              [](const std::string& value, const std::string& row) {
+                std::string out;
+                out.reserve(value.size() + 9);
+                out.append(value).append(1, '|').append(row, 0, 8);
+                return out;
+              })
+        .To(output, runnel::Produced(strings, strings));
+  } else if (workload == "W4s") {
+    auto other = builder.Stream(right, runnel::Consumed(strings, strings));
+    stream
+        .Join(
+            other,
+            [](const std::string& left, const std::string& right) {
+              std::string out;
+              out.reserve(27);
+              out.append(left, 0, 13).append(1, ',').append(right, 0, 13);
+              return out;
+            },
+            runnel::JoinWindows::OfTimeDifferenceAndGrace(absl::Seconds(30), absl::Seconds(5)),
+            runnel::StreamJoined<std::string, std::string, std::string>::With(strings, strings, strings))
+        .To(output, runnel::Produced(strings, strings));
   } else {
     stream.GroupByKey()
         .Count(runnel::Materialized<std::string, int64_t>::As("counts", runnel::serdes::String(),
@@ -106,7 +155,7 @@ int main(int argc, char** argv) {
     return true;
   };
   bool started = false;
-  while (workload == "W6" ? !restored() : (*streams)->processed() < records) {
+  while (workload == "W6" ? !restored() : (*streams)->processed() < inputs) {
     if (!started && workload != "W6" && (*streams)->processed() > 0) {
       start = std::chrono::steady_clock::now();
       started = true;
@@ -128,10 +177,11 @@ int main(int argc, char** argv) {
                (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   const auto& metrics = (*streams)->metrics();
   std::printf("{\"contender\":\"runnel\",\"records\":%lld,\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
-              "\"max_rss_kb\":%ld,\"restored_records\":%lld,\"restored_bytes\":%lld,"
+              "\"max_rss_kb\":%ld,\"dropped\":%lld,\"restored_records\":%lld,\"restored_bytes\":%lld,"
               "\"restore_seconds\":%.3f}\n",
               workload == "W6" ? records : static_cast<long long>((*streams)->processed()), seconds, cpu,
-              usage.ru_maxrss, static_cast<long long>(metrics.CounterTotal("runnel_restored_records_total")),
+              usage.ru_maxrss, static_cast<long long>(metrics.CounterTotal("runnel_dropped_records_total")),
+              static_cast<long long>(metrics.CounterTotal("runnel_restored_records_total")),
               static_cast<long long>(metrics.CounterTotal("runnel_restored_bytes_total")),
               metrics.CounterTotal("runnel_restore_microseconds_total") / 1e6);
   return 0;

@@ -6,9 +6,11 @@
 //   runnel-kafka produce-sensors --bootstrap B --topic T --count N
 //                [--sensors S] [--bad-every K] [--seed X]
 //   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
-//                [--sequential-keys 1] [--event-span-ms S]
+//                [--sequential-keys 1] [--event-span-ms S] [--event-end-ms E]
+//                [--value-timestamp 1] [--seed X]
 //   runnel-kafka count --bootstrap B --topic T
 //   runnel-kafka table-sum --bootstrap B --topic T
+//   runnel-kafka digest --bootstrap B --topic T
 //   runnel-kafka dlq --bootstrap B --topic T [--max N] [--timeout-ms MS]
 //
 // consume prints one line per record: partition, offset, key, value. dlq
@@ -16,17 +18,22 @@
 // Bad arguments exit with code 2; Kafka errors with 1.
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
+#include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
@@ -132,15 +139,29 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
                                                    {"batch.num.messages", "10000"},
                                                    {"compression.type", "lz4"}});
   if (!producer.ok()) return Fail(producer.status());
-  std::mt19937_64 rng(42);
+  // --seed X: the random keys and values (default 42); two topics filled
+  // with different seeds draw independent keys.
+  int64_t seed;
+  if (!ParseInt(args, "seed", 42, &seed)) return Usage("--seed must be an integer");
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
   // --sequential-keys 1: key i % keys (every key once per round) instead of
   // a uniformly random one.
   const bool sequential = args.Get("sequential-keys") == "1";
-  // --event-span-ms S: record i is stamped now - S + i * S / count (event
-  // time spread over S ms, ending now) instead of the send time.
-  int64_t span = 0;
+  // --event-span-ms S: record i is stamped end - S + i * S / count (event
+  // time spread over S ms) instead of the send time; the end is now unless
+  // --event-end-ms gives it (so that several topics can share one range).
+  int64_t span = 0, end = 0;
   if (!ParseInt(args, "event-span-ms", 0, &span) || span < 0) return Usage("--event-span-ms must be >= 0");
-  const int64_t base = runnel::Clock::System().NowMillis().value() - span;
+  if (!ParseInt(args, "event-end-ms", runnel::Clock::System().NowMillis().value(), &end) || end < span) {
+    return Usage("--event-end-ms must be an epoch time in ms, at least --event-span-ms");
+  }
+  const int64_t base = end - span;
+  // --value-timestamp 1: each value starts with its record's timestamp, 13
+  // decimal digits (so a join's result can name the records it paired).
+  const bool value_timestamp = args.Get("value-timestamp") == "1";
+  if (value_timestamp && (span == 0 || value_bytes < 13)) {
+    return Usage("--value-timestamp needs --event-span-ms and --value-bytes >= 13");
+  }
   std::string topic = args.Get("topic");
   std::string value(static_cast<size_t>(value_bytes), 'x');
   std::string key;
@@ -149,6 +170,7 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
     for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<char>('a' + (rng() % 26));
     std::optional<runnel::Timestamp> ts;
     if (span > 0) ts = runnel::Timestamp(base + i * span / std::max<int64_t>(count, 1));
+    if (value_timestamp) value.replace(0, 13, absl::StrFormat("%013d", ts->value()));
     absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value, .timestamp = ts});
     if (!s.ok()) return Fail(s);
   }
@@ -196,13 +218,12 @@ int Count(const Args& args, const std::string& bootstrap) {
   return 0;
 }
 
-// Reads a table's update topic to its end (int64 values, Kafka's
-// LongSerializer): prints "keys=<distinct keys> sum=<sum of each key's last
-// value>". Benchmarks compare contenders' results with it.
-int TableSum(const Args& args, const std::string& bootstrap) {
-  std::string topic = args.Get("topic");
+// Reads every record of `topic` up to the end it has now (each partition
+// in offset order, partitions interleaved), handing each to `visit`.
+absl::Status ReadToEnd(const std::string& bootstrap, const std::string& topic,
+                       const std::function<absl::Status(const runnel::kafka::ConsumedRecord&)>& visit) {
   auto read = ReadMarks(bootstrap, topic);
-  if (!read.ok()) return Fail(read.status());
+  if (!read.ok()) return read.status();
   auto& consumer = read->consumer;
   std::map<int32_t, int64_t> ends;
   std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> from;
@@ -211,24 +232,20 @@ int TableSum(const Args& args, const std::string& bootstrap) {
     if (high > low) ends[p] = high.value();
     from.push_back({{topic, runnel::Partition(p)}, low});
   }
-  if (absl::Status s = consumer->AssignAt(from); !s.ok()) return Fail(s);
-  auto longs = runnel::serdes::Int64();
-  absl::flat_hash_map<std::string, int64_t> last;
+  RUNNEL_RETURN_IF_ERROR(consumer->AssignAt(from));
   std::vector<runnel::kafka::ConsumedRecord> batch;
   std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> eof;
   absl::Time quiet_since = runnel::Clock::System().Now();
   while (!ends.empty()) {
     batch.clear();
     eof.clear();
-    if (absl::Status s = consumer->Poll(absl::Milliseconds(500), 10000, batch, &eof); !s.ok()) return Fail(s);
+    RUNNEL_RETURN_IF_ERROR(consumer->Poll(absl::Milliseconds(500), 10000, batch, &eof));
     if (batch.empty() && runnel::Clock::System().Now() - quiet_since > absl::Seconds(60)) {
-      return Fail(absl::DeadlineExceededError("no records for 60 s before the end of the topic"));
+      return absl::DeadlineExceededError("no records for 60 s before the end of the topic");
     }
     if (!batch.empty()) quiet_since = runnel::Clock::System().Now();
     for (const auto& r : batch) {
-      auto v = longs->Deserialize(r.value());
-      if (!v.ok()) return Fail(v.status());
-      last[std::string(r.key().value_or(""))] = *v;
+      RUNNEL_RETURN_IF_ERROR(visit(r));
       auto it = ends.find(r.partition().value());
       if (it != ends.end() && r.offset().value() + 1 >= it->second) ends.erase(it);
     }
@@ -237,9 +254,67 @@ int TableSum(const Args& args, const std::string& bootstrap) {
       if (it != ends.end() && position.value() >= it->second) ends.erase(it);
     }
   }
+  return absl::OkStatus();
+}
+
+// Reads a table's update topic to its end (int64 values, Kafka's
+// LongSerializer): prints "keys=<distinct keys> sum=<sum of each key's last
+// value>". Benchmarks compare contenders' results with it.
+int TableSum(const Args& args, const std::string& bootstrap) {
+  auto longs = runnel::serdes::Int64();
+  absl::flat_hash_map<std::string, int64_t> last;
+  absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
+    auto v = longs->Deserialize(r.value());
+    if (!v.ok()) return v.status();
+    last[std::string(r.key().value_or(""))] = *v;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return Fail(s);
   int64_t sum = 0;
   for (const auto& [k, v] : last) sum += v;
   std::printf("keys=%zu sum=%lld\n", last.size(), static_cast<long long>(sum));
+  return 0;
+}
+
+// FNV-1a over `bytes`, from `h`.
+uint64_t Fnv1a(std::string_view bytes, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// splitmix64's finalizer: spreads a hash over all 64 bits before it is summed.
+uint64_t Mix(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Reads a topic to its end and prints "records=<n> keys=<distinct keys>
+// digest=<hex>": the digest is the sum (mod 2^64) of a hash of each
+// record's key and value, so it depends on the multiset of (key, value)
+// pairs and not on their order or partition. Benchmarks compare contenders'
+// outputs with it.
+int Digest(const Args& args, const std::string& bootstrap) {
+  int64_t records = 0;
+  uint64_t digest = 0;
+  absl::flat_hash_set<std::string> keys;
+  absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
+    const std::string_view key = r.key().value_or("");
+    const std::string_view value = r.value().value_or("");
+    // The key's length first, so that (key, value) pairs cannot collide by
+    // moving bytes across the boundary.
+    const uint64_t length = key.size();
+    const uint64_t h = Fnv1a(std::string_view(reinterpret_cast<const char*>(&length), sizeof length));
+    digest += Mix(Fnv1a(value, Fnv1a(key, h)));
+    ++records;
+    // (absl::string_view: this Abseil's is not std::string_view.)
+    const absl::string_view k(key.data(), key.size());
+    if (!keys.contains(k)) keys.emplace(k);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return Fail(s);
+  std::printf("records=%lld keys=%zu digest=%016llx\n", static_cast<long long>(records), keys.size(),
+              static_cast<unsigned long long>(digest));
   return 0;
 }
 
@@ -309,6 +384,7 @@ int main(int argc, char** argv) {
   if (args.command == "produce-bench") return ProduceBench(args, bootstrap);
   if (args.command == "count") return Count(args, bootstrap);
   if (args.command == "table-sum") return TableSum(args, bootstrap);
+  if (args.command == "digest") return Digest(args, bootstrap);
   if (args.command == "consume") return Consume(args, bootstrap, false);
   if (args.command == "dlq") return Consume(args, bootstrap, true);
   return Usage(absl::StrCat("unknown command '", args.command, "'"));
