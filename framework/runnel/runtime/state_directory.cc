@@ -25,8 +25,25 @@ std::string NewProcessId() {
   return absl::StrFormat("%08x%08x%08x%08x", rd(), rd(), rd(), rd());
 }
 
-std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index) {
-  return absl::StrCat(ToAbsl(prefix), "-", ToAbsl(process_id), "-StreamThread-", thread_index + 1);
+std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index,
+                           std::string_view endpoint) {
+  return absl::StrCat(ToAbsl(prefix), endpoint.empty() ? "" : "@", ToAbsl(endpoint), "-", ToAbsl(process_id),
+                      "-StreamThread-", thread_index + 1);
+}
+
+std::string EndpointOfClientId(std::string_view client_id) {
+  const size_t thread = client_id.find("-StreamThread-");
+  if (thread == std::string_view::npos) return {};
+  std::string_view head = client_id.substr(0, thread);
+  const size_t dash = head.rfind('-');
+  if (dash == std::string_view::npos) return {};
+  head = head.substr(0, dash);
+  const size_t at = head.rfind('@');
+  if (at == std::string_view::npos) return {};
+  const std::string_view endpoint = head.substr(at + 1);
+  // host:port; an '@' in the application id alone is not an endpoint.
+  if (endpoint.find(':') == std::string_view::npos) return {};
+  return std::string(endpoint);
 }
 
 std::optional<std::string> ProcessIdOfClientId(std::string_view client_id) {

@@ -36,11 +36,17 @@ namespace runnel {
 std::string NewProcessId();
 
 // The client.id of a stream thread's Kafka clients (before "-consumer",
-// "-producer", ...): <client.id or application.id>-<process id>-StreamThread-<n>.
-// Other instances find this instance's members in the group by it.
-std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index);
+// "-producer", ...): <client.id or application.id>-<process id>-StreamThread-<n>,
+// or with an application.server endpoint
+// <client.id or application.id>@<host:port>-<process id>-StreamThread-<n>.
+// Other instances find this instance's members in the group by it, and
+// where it serves interactive queries.
+std::string ThreadClientId(std::string_view prefix, std::string_view process_id, int thread_index,
+                           std::string_view endpoint = {});
 // The process id inside a ThreadClientId-based client id, if it is one.
 std::optional<std::string> ProcessIdOfClientId(std::string_view client_id);
+// The endpoint inside a ThreadClientId-based client id; empty without one.
+std::string EndpointOfClientId(std::string_view client_id);
 
 class StateDirectory {
  public:

@@ -82,6 +82,8 @@ void StreamTask::AddRecord(kafka::ConsumedRecord record) {
   // not hold is a routing bug.
   for (auto& s : states_) {
     if (s->tp.partition == record.partition() && s->tp.topic == record.topic()) {
+      s->received = Offset(record.offset().value() + 1);
+      s->at_end = false;
       s->queue.push_back(std::move(record));
       ++queued_;
       return;
@@ -91,8 +93,34 @@ void StreamTask::AddRecord(kafka::ConsumedRecord record) {
                       << " routed to task " << id_.ToString();
 }
 
+void StreamTask::MarkEndOfPartition(const TopicPartition& tp, Offset end) {
+  PartitionState* s = Find(tp);
+  if (s != nullptr && (!s->received || end >= *s->received)) s->at_end = true;
+}
+
+bool StreamTask::MayProcess() {
+  if (states_.size() < 2 || max_idle_ms_ < 0) return true;
+  const absl::Time now = clock_.Now();
+  for (auto& s : states_) {
+    if (!s->queue.empty()) {
+      s->empty_since.reset();
+      continue;
+    }
+    // Records of this partition are (or may be) on the broker still: taking
+    // another partition's record first could put a later timestamp before
+    // an earlier one (a join's side running ahead, its partner then late).
+    if (!s->at_end) return false;
+    if (max_idle_ms_ > 0) {
+      if (!s->empty_since) s->empty_since = now;
+      if (now - *s->empty_since < absl::Milliseconds(max_idle_ms_)) return false;
+    }
+  }
+  return true;
+}
+
 absl::Status StreamTask::Process() {
   while (queued_ > 0) {
+    if (!MayProcess()) break;
     PartitionState* next = nullptr;
     if (states_.size() == 1) {
       next = states_[0].get();
@@ -141,9 +169,14 @@ std::vector<std::pair<TopicPartition, Offset>> StreamTask::UncommittedOffsets() 
 }
 
 void StreamTask::MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
+  std::vector<std::pair<TopicPartition, Offset>> mine;
   for (const auto& [tp, offset] : offsets) {
-    if (PartitionState* s = Find(tp)) s->committed = offset;
+    if (PartitionState* s = Find(tp)) {
+      s->committed = offset;
+      mine.emplace_back(tp, offset);
+    }
   }
+  if (!mine.empty()) stores_.SetInputPositions(mine);
 }
 
 void StreamTask::ResetToCommitted() {

@@ -95,6 +95,17 @@ class StreamTask final : public TaskContext {
   // Runs the wall-clock punctuators that are due (from the thread's loop).
   absl::Status PunctuateWallClock();
 
+  // max.task.idle.ms (Kafka Streams' KIP-695), for tasks that read several
+  // partitions (joins, merges): records are taken in timestamp order across
+  // them only while every partition has records queued or is at its end on
+  // the broker, so a partition whose records are still being fetched (one
+  // side of a join behind the other) is waited for. < 0: never wait; 0: wait
+  // only for records already on the broker; > 0: also wait up to this long
+  // for a caught-up partition to receive records.
+  void SetMaxTaskIdle(int64_t ms) { max_idle_ms_ = ms; }
+  // The consumer reached the end of `tp` at `end` (a partition EOF event).
+  void MarkEndOfPartition(const TopicPartition& tp, Offset end);
+
  private:
   struct PartitionState {
     TopicPartition tp;
@@ -102,7 +113,14 @@ class StreamTask final : public TaskContext {
     std::deque<kafka::ConsumedRecord> queue;
     std::optional<Offset> processed;  // next offset after the last processed record
     std::optional<Offset> committed;
+    std::optional<Offset> received;   // next offset after the last queued record
+    // The consumer reported the partition's end at or after `received`: no
+    // record of it waits on the broker.
+    bool at_end = false;
+    std::optional<absl::Time> empty_since;
   };
+  // Whether the task may pick its next record now (see SetMaxTaskIdle).
+  bool MayProcess();
   PartitionState* Find(const TopicPartition& tp);
 
   TaskId id_;
@@ -121,6 +139,7 @@ class StreamTask final : public TaskContext {
   const RecordMetadata* current_ = nullptr;
   Timestamp current_timestamp_{0};
   bool commit_requested_ = false;
+  int64_t max_idle_ms_ = 0;
   bool initialized_ = false;
   bool restoring_ = false;
   const std::map<std::string, StoreSpec>* specs_;

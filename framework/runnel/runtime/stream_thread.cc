@@ -26,13 +26,12 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
                            StateDirectory* directory, std::string process_id,
                            const GlobalStores* global_stores)
     : index_(index),
-      name_(absl::StrCat(config.client_id().empty() ? config.application_id() : config.client_id(),
+      name_(absl::StrCat(config.client_id_prefix(),
                          "-StreamThread-", index + 1)),
       eos_(config.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2),
       directory_(directory),
       transactional_id_(absl::StrCat(config.application_id(), "-", process_id, "-", index + 1)),
-      client_id_(ThreadClientId(config.client_id().empty() ? config.application_id() : config.client_id(),
-                                process_id, index)),
+      client_id_(ThreadClientId(config.client_id_prefix(), process_id, index, config.application_server())),
       topology_(std::move(topology)),
       config_(config),
       metrics_(metrics),
@@ -176,19 +175,24 @@ absl::Status StreamThread::RunLoop() {
 
   std::vector<kafka::ConsumedRecord> batch;
   batch.reserve(config_.max_poll_records());
+  std::vector<std::pair<TopicPartition, Offset>> ends;
   absl::Time last_commit = clock_.Now();
   const absl::Duration interval = config_.commit_interval();
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!restoring_.empty()) RUNNEL_RETURN_IF_ERROR(RestoreStep());
     batch.clear();
+    ends.clear();
     RUNNEL_RETURN_IF_ERROR(consumer_->Poll(restoring_.empty() ? config_.poll_timeout() : absl::ZeroDuration(),
-                                           config_.max_poll_records(), batch));
+                                           config_.max_poll_records(), batch, &ends));
     if (!rebalance_error_.ok()) return rebalance_error_;
     for (auto& record : batch) {
       StreamTask* task = TaskFor(record.topic(), record.partition());
       // A record of a partition revoked during this poll: its new owner
       // reads it again from the committed offset.
       if (task != nullptr) task->AddRecord(std::move(record));
+    }
+    for (const auto& [tp, end] : ends) {
+      if (StreamTask* task = TaskFor(tp.topic, tp.partition)) task->MarkEndOfPartition(tp, end);
     }
     bool commit_requested = false;
     if (absl::Status s = ProcessTasks(commit_requested); !s.ok()) {
@@ -547,6 +551,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), clock_, &topology_->stores(),
           topology_->subtopologies()[sub].stores, std::move(state));
+      task->SetMaxTaskIdle(config_.max_task_idle_ms());
       // A task that moved from another thread of this process is released
       // when that thread closes it (its revocation normally comes first; a
       // lost assignment may not), a standby replica of it when asked: wait a

@@ -1,5 +1,6 @@
 #include "runnel/runtime/streams_config.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace runnel {
@@ -54,6 +55,14 @@ const ConfigDef& StreamsConfig::Definition() {
                         "assignment of tasks over the group's members, so instances joining or leaving "
                         "move few tasks; range: librdkafka's range assignor as it is (co-partitioned, not "
                         "sticky)."})
+        .Define({.name = "max.task.idle.ms",
+                 .type = ConfigType::kInt,
+                 .default_value = "0",
+                 .min = -1,
+                 .doc = "Tasks reading several partitions (joins, merges) take records in timestamp order "
+                        "across them; 0 waits for records already on the broker (a partition still being "
+                        "fetched), > 0 also waits this long for new records on a caught-up partition, -1 "
+                        "never waits (Kafka Streams' max.task.idle.ms)."})
         .Define({.name = "application.server",
                  .default_value = "",
                  .doc = "host:port where this instance serves interactive queries."})
@@ -115,6 +124,15 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
         "config key 'errors.dead.letter.queue.topic.name' is required when "
         "'default.deserialization.exception.handler' is dead_letter");
   }
+  if (const std::string& server = streams.application_server(); !server.empty()) {
+    const size_t colon = server.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(server.substr(colon + 1), &port) || port <= 0 ||
+        port > 65535 || server.find_first_of("@ ") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("config key 'application.server' must be host:port with a port in "
+                                                     "1..65535, got '", server, "'"));
+    }
+  }
   for (const char* reserved : {"group.id", "enable.auto.commit", "transactional.id"}) {
     for (const char* prefix : {"consumer.", "producer."}) {
       std::string key = absl::StrCat(prefix, reserved);
@@ -156,7 +174,9 @@ kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) co
       {"auto.offset.reset", "earliest"},
       // range keeps partition i of co-partitioned topics on one member.
       {"partition.assignment.strategy", "range"},
-      {"enable.partition.eof", "false"},
+      // Partition ends tell a task that reads several partitions when one of
+      // them has nothing more on the broker (max.task.idle.ms).
+      {"enable.partition.eof", "true"},
       // librdkafka 2.0.2 stops fetching a partition for a fixed 1 s once its
       // local queue holds queued.min.messages (the backoff became tunable,
       // fetch.queue.backoff.ms, only in 2.4). With the default 100000 a

@@ -31,6 +31,7 @@ class StreamsConfig {
   const std::string& bootstrap_servers() const { return config_.GetString("bootstrap.servers"); }
   int num_stream_threads() const { return static_cast<int>(config_.GetInt("num.stream.threads")); }
   bool sticky_assignment() const { return config_.GetString("task.assignor") == "sticky"; }
+  int64_t max_task_idle_ms() const { return config_.GetInt("max.task.idle.ms"); }
   int num_standby_replicas() const { return static_cast<int>(config_.GetInt("num.standby.replicas")); }
   ProcessingGuarantee processing_guarantee() const;
   absl::Duration commit_interval() const;
@@ -41,6 +42,11 @@ class StreamsConfig {
     return config_.GetString("errors.dead.letter.queue.topic.name");
   }
   const std::string& client_id() const { return config_.GetString("client.id"); }
+  // The prefix of every Kafka client.id of the instance: client.id, or
+  // application.id when client.id is unset.
+  const std::string& client_id_prefix() const { return client_id().empty() ? application_id() : client_id(); }
+  // application.server: host:port of the query endpoint, empty when unset.
+  const std::string& application_server() const { return config_.GetString("application.server"); }
   const std::string& state_dir() const { return config_.GetString("state.dir"); }
   int64_t cache_max_bytes() const { return config_.GetInt("statestore.cache.max.bytes"); }
   int64_t rocksdb_block_cache_bytes() const { return config_.GetInt("rocksdb.block.cache.bytes"); }
