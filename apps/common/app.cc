@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "runnel/query/query_server.h"
 
 namespace runnel_apps {
 namespace {
@@ -53,7 +54,20 @@ int RunApp(const std::string& name, int argc, char** argv, AppArgs args, const T
   std::fflush(stdout);
   auto streams = runnel::KafkaStreams::Create(*topology, *config);
   if (!streams.ok()) return fail(streams.status(), 2);
-  absl::Status s = runnel::RunUntilShutdownSignal(**streams);
+  // With application.server set, the instance serves interactive queries.
+  std::unique_ptr<runnel::query::QueryServer> queries;
+  absl::Status s = runnel::RunUntilShutdownSignal(
+      **streams,
+      [&]() -> absl::Status {
+        if ((*streams)->config().application_server().empty()) return absl::OkStatus();
+        auto server = runnel::query::QueryServer::Start(**streams);
+        if (!server.ok()) return server.status();
+        queries = *std::move(server);
+        return absl::OkStatus();
+      },
+      [&] {
+        if (queries != nullptr) queries->Shutdown();
+      });
   runnel::Logger(name)->info("processed {} records; deserialization errors {}", (*streams)->processed(),
                              (*streams)->metrics().CounterTotal("runnel_deserialization_errors_total"));
   if (!s.ok()) {

@@ -111,7 +111,8 @@ struct Materialized {
     return StoreSpec{.name = std::move(name),
                      .kind = in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb,
                      .logging = logging,
-                     .caching = caching};
+                     .caching = caching,
+                     .text = MakeTextCodec(key_serde, value_serde)};
   }
 };
 
@@ -622,12 +623,13 @@ class KStream {
     const auto kind = joined.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb;
     for (const std::string* store : {&spec.left_store, &spec.right_store}) {
       tb.AddStateStore(StoreSpec{.name = *store, .kind = kind, .logging = joined.logging, .caching = false,
-                                 .retention_ms = spec.RetentionMs()},
+                                 .retention_ms = spec.RetentionMs(), .layout = StoreSpec::Layout::kInternal},
                        {merge});
     }
     if (left_outer) {
       tb.AddStateStore(
-          StoreSpec{.name = spec.unmatched_store, .kind = kind, .logging = joined.logging, .caching = false},
+          StoreSpec{.name = spec.unmatched_store, .kind = kind, .logging = joined.logging, .caching = false,
+                    .layout = StoreSpec::Layout::kInternal},
           {merge});
     }
     return result;
@@ -807,12 +809,16 @@ class KGroupedStream {
   template <typename VA, typename MakeSupplier>
   KTable<Windowed<K>, VA> AddWindowed(const Materialized<K, VA>& materialized, const std::optional<Named>& named,
                                       std::string_view kind, int64_t min_retention_ms,
-                                      const absl::Status& spec_valid, MakeSupplier make, bool time_retained = true) {
+                                      const absl::Status& spec_valid, MakeSupplier make, StoreSpec::Layout layout,
+                                      int64_t window_size_ms, bool time_retained = true) {
     auto names = dsl_internal::NameWindowed(builder_, materialized, named, kind, min_retention_ms, spec_valid);
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, make(names.name, names.store, names.retention_ms),
                                                    {InputFor(names.name, names.store)});
     StoreSpec spec = materialized.Spec(names.store);
+    spec.layout = layout;
+    spec.window_size_ms = window_size_ms;
+    spec.timestamped_values = layout != StoreSpec::Layout::kInternal;
     if (time_retained) spec.retention_ms = names.retention_ms;
     tb.AddStateStore(std::move(spec), {names.name});
     return KTable<Windowed<K>, VA>(builder_, std::move(names.name), std::move(names.store));
@@ -1046,7 +1052,8 @@ class KTable {
                                                           {other.node_name()});
     tb.ConnectProcessorAndStateStores(this_side, other_getter.stores);
     tb.ConnectProcessorAndStateStores(other_side, this_getter.stores);
-    tb.AddStateStore(StoreSpec{.name = timestamps, .caching = false}, {this_side, other_side});
+    tb.AddStateStore(StoreSpec{.name = timestamps, .caching = false, .layout = StoreSpec::Layout::kInternal},
+                     {this_side, other_side});
 
     SerdePtr<K> key_serde = materialized ? materialized->key_serde : this_getter.key_serde;
     SerdePtr<VR> value_serde = materialized ? materialized->value_serde : nullptr;
@@ -1141,7 +1148,7 @@ class KTable {
     tb.template AddProcessor<KO, Change<VO>, K, SubscriptionResponse>(base + "-foreign-update", std::move(update),
                                                                       {other.node_name()});
     tb.ConnectProcessorAndStateStores(base + "-subscription-receive", foreign.stores);
-    tb.AddStateStore(StoreSpec{.name = subscriptions, .caching = false},
+    tb.AddStateStore(StoreSpec{.name = subscriptions, .caching = false, .layout = StoreSpec::Layout::kInternal},
                      {base + "-subscription-receive", base + "-foreign-update"});
     tb.template AddSink<K, SubscriptionResponse>(response + "-sink", response, left.key_serde, response_serde,
                                                  {base + "-subscription-receive", base + "-foreign-update"});
@@ -1328,7 +1335,7 @@ class TimeWindowedKStream {
                   std::make_unique<dsl_internal::SlidingWindowAggregateProcessor<K, V, VA, Fold>>(
                       node, store, key_serde, agg_serde, spec, retention, emit, fold));
             };
-          });
+          }, StoreSpec::Layout::kWindow, spec.time_difference_ms);
     }
     const TimeWindows spec = std::get<TimeWindows>(windows_);
     return grouped_.AddWindowed(
@@ -1340,7 +1347,7 @@ class TimeWindowedKStream {
                 std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
                     node, store, key_serde, agg_serde, spec, retention, emit, fold));
           };
-        });
+        }, StoreSpec::Layout::kWindow, spec.size_ms);
   }
 
   KGroupedStream<K, V> grouped_;
@@ -1415,7 +1422,7 @@ class SessionWindowedKStream {
                 std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
                     node, store, key_serde, agg_serde, spec, retention, emit, fold, merge));
           };
-        });
+        }, StoreSpec::Layout::kSession, 0);
   }
 
   KGroupedStream<K, V> grouped_;
@@ -1487,7 +1494,7 @@ class CountWindowedKStream {
                     node, store, key_serde, agg_serde, spec, emit, fold));
           };
         },
-        /*time_retained=*/false);
+        StoreSpec::Layout::kInternal, 0, /*time_retained=*/false);
   }
 
   KGroupedStream<K, V> grouped_;

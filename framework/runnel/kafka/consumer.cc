@@ -257,6 +257,14 @@ absl::StatusOr<std::pair<Offset, Offset>> Consumer::Watermarks(const TopicPartit
   return std::make_pair(Offset(low), Offset(high));
 }
 
+std::optional<Offset> Consumer::CachedHighWatermark(const TopicPartition& partition) const {
+  int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+  rd_kafka_resp_err_t err =
+      rd_kafka_get_watermark_offsets(rk_, partition.topic.c_str(), partition.partition.value(), &low, &high);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) return std::nullopt;
+  return Offset(high);
+}
+
 void Consumer::GroupMetadataDeleter::operator()(rd_kafka_consumer_group_metadata_s* metadata) const {
   rd_kafka_consumer_group_metadata_destroy(metadata);
 }

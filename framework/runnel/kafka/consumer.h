@@ -93,6 +93,10 @@ class Consumer {
   // read_committed consumer, use the last stable offset it can reach).
   absl::StatusOr<std::pair<Offset, Offset>> Watermarks(const TopicPartition& partition,
                                                        absl::Duration timeout);
+  // The high watermark (last stable offset under read_committed) as the
+  // last fetch response reported it, without asking the broker; nullopt
+  // before any fetch of the partition.
+  std::optional<Offset> CachedHighWatermark(const TopicPartition& partition) const;
 
   // Group metadata (generation, member id) for
   // Producer::SendOffsetsToTransaction: it is what fences a zombie.

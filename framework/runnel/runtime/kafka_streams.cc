@@ -222,7 +222,8 @@ absl::Status KafkaStreams::Start() {
     }
   }
   if (config_.num_standby_replicas() > 0 && directory_ != nullptr) {
-    standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_);
+    standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_,
+                                                local_stores_.get());
     if (absl::Status s = standby_->Start(); !s.ok()) {
       Logger("runnel")->warn("standby replicas disabled: {}", s.ToString());
       standby_.reset();
@@ -248,7 +249,7 @@ absl::Status KafkaStreams::BootstrapGlobalStores(const std::string& process_id) 
   if (!stores.ok()) return stores.status();
   global_stores_ = *std::move(stores);
   global_thread_ = std::make_unique<GlobalStreamThread>(
-      config_, absl::StrCat(config_.client_id().empty() ? config_.application_id() : config_.client_id(), "-",
+      config_, absl::StrCat(config_.client_id_prefix(), "-",
                             process_id),
       global_stores_.get(), &metrics_, clock_);
   // Before any stream thread: a task's first lookup sees the whole table.
@@ -411,6 +412,50 @@ KafkaStreams::State KafkaStreams::state() const {
   return state_;
 }
 
+std::string KafkaStreams::process_id() const {
+  absl::MutexLock lock(&mu_);
+  return process_id_;
+}
+
+absl::StatusOr<KafkaStreams::GroupMetadata> KafkaStreams::Metadata() const {
+  absl::MutexLock lock(&metadata_mu_);
+  if (metadata_admin_ == nullptr) {
+    auto admin = kafka::Admin::Create(config_.AdminConfig());
+    if (!admin.ok()) return admin.status();
+    metadata_admin_ = *std::move(admin);
+  }
+  auto group = metadata_admin_->DescribeGroup(config_.application_id(), absl::Seconds(5));
+  if (!group.ok()) return absl::UnavailableError(absl::StrCat("describing the group: ", group.status().message()));
+  if (group->state != "Stable") {
+    return absl::UnavailableError(absl::StrCat("the group is rebalancing (", group->state, ")"));
+  }
+  if (tasks_per_subtopology_.empty()) {
+    auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
+      auto description = metadata_admin_->DescribeTopic(topic, absl::Seconds(5));
+      if (!description.ok()) return description.status();
+      return description->partitions;
+    });
+    if (!tasks.ok()) return tasks.status();
+    tasks_per_subtopology_ = *std::move(tasks);
+  }
+  GroupAssignment assignment =
+      AssignmentOfGroup(*topology_, *group, config_.sticky_assignment(), tasks_per_subtopology_);
+  GroupMetadata out;
+  out.tasks_per_subtopology = tasks_per_subtopology_;
+  out.endpoints = std::move(assignment.endpoints);
+  if (config_.num_standby_replicas() > 0) {
+    std::map<TaskId, std::string> stateful;
+    std::set<std::string> processes;
+    for (const auto& [process, endpoint] : out.endpoints) processes.insert(process);
+    for (const auto& [task, process] : assignment.active) {
+      if (HasStandbyStores(*topology_, task.subtopology)) stateful[task] = process;
+    }
+    out.standbys = PlaceStandbys(stateful, processes, config_.num_standby_replicas());
+  }
+  out.active = std::move(assignment.active);
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<ReadOnlyKeyValueStore>> KafkaStreams::Store(std::string_view name) const {
   auto it = topology_->stores().find(std::string(name));
   if (it == topology_->stores().end()) {
@@ -444,13 +489,22 @@ std::string_view KafkaStreams::StateName(State state) {
   return "?";
 }
 
-absl::Status RunUntilShutdownSignal(KafkaStreams& streams) {
+absl::Status RunUntilShutdownSignal(KafkaStreams& streams, const std::function<absl::Status()>& after_start,
+                                    const std::function<void()>& before_close) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   RUNNEL_RETURN_IF_ERROR(streams.Start());
+  if (after_start) {
+    if (absl::Status s = after_start(); !s.ok()) {
+      if (absl::Status closed = streams.Close(); !closed.ok()) {
+        Logger("runnel")->warn("closing after a failed start: {}", closed.ToString());
+      }
+      return s;
+    }
+  }
   const timespec tick{0, 200'000'000};
   while (true) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -462,6 +516,7 @@ absl::Status RunUntilShutdownSignal(KafkaStreams& streams) {
     auto state = streams.state();
     if (state == KafkaStreams::State::kError || state == KafkaStreams::State::kNotRunning) break;
   }
+  if (before_close) before_close();
   return streams.Close();
 }
 

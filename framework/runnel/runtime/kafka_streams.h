@@ -20,6 +20,8 @@
 // Threading: every method is thread-safe. Ownership: owns its threads and
 // metrics; the Topology is shared.
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -30,6 +32,7 @@
 #include "absl/time/time.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
+#include "runnel/kafka/admin.h"
 #include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/global_thread.h"
 #include "runnel/runtime/local_stores.h"
@@ -85,6 +88,22 @@ class KafkaStreams {
   // for an in-memory store (not queryable from other threads).
   absl::StatusOr<std::unique_ptr<ReadOnlyKeyValueStore>> Store(std::string_view name) const;
 
+  // For interactive queries (the query module). This instance's process id
+  // (empty before Start) and its stores' local copies, active and standby.
+  std::string process_id() const;
+  const LocalStores& local_stores() const { return *local_stores_; }
+  // The group's assignment as every member computes it: each task's active
+  // process, its standbys' processes, and each process's endpoint (from
+  // application.server). Unavailable while the group rebalances or the
+  // broker cannot be reached. A broker round trip: callers cache it.
+  struct GroupMetadata {
+    std::map<TaskId, std::string> active;
+    std::map<TaskId, std::vector<std::string>> standbys;
+    std::map<std::string, std::string> endpoints;
+    std::vector<int32_t> tasks_per_subtopology;
+  };
+  absl::StatusOr<GroupMetadata> Metadata() const;
+
  private:
   KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);
   absl::Status PrepareTopics();
@@ -119,6 +138,10 @@ class KafkaStreams {
   std::vector<std::unique_ptr<StreamThread>> threads_;
   std::set<int> removed_ ABSL_GUARDED_BY(mu_);
   std::string process_id_;
+  // Metadata(): its own admin client and the partition counts, read once.
+  mutable absl::Mutex metadata_mu_;
+  mutable std::unique_ptr<kafka::Admin> metadata_admin_ ABSL_GUARDED_BY(metadata_mu_);
+  mutable std::vector<int32_t> tasks_per_subtopology_ ABSL_GUARDED_BY(metadata_mu_);
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
@@ -131,7 +154,11 @@ class KafkaStreams {
 // starting, so every thread created afterwards (stream threads and
 // librdkafka's) inherits the mask and the signal is taken here. Returns
 // Start()'s error or the first thread error; OK after a clean shutdown.
-absl::Status RunUntilShutdownSignal(KafkaStreams& streams);
+// `after_start` (optional) runs once the instance started (e.g. to start
+// its query server; its error shuts the instance down and is returned),
+// `before_close` before it closes.
+absl::Status RunUntilShutdownSignal(KafkaStreams& streams, const std::function<absl::Status()>& after_start = {},
+                                    const std::function<void()>& before_close = {});
 
 }  // namespace runnel
 

@@ -1,13 +1,36 @@
 #include "runnel/runtime/local_stores.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "runnel/common/strings.h"
 
 namespace runnel {
 
-void LocalStores::Add(const std::string& store, TaskId task, std::shared_ptr<ReadOnlyKeyValueStore> view) {
+int64_t StoreCopyStatus::Lag() const {
+  if (!standby_ && ready()) return 0;
+  const int64_t end = changelog_end(), position = changelog_position();
+  if (end < 0) return position < 0 ? -1 : 0;
+  return std::max<int64_t>(0, end - std::max<int64_t>(0, position));
+}
+
+void StoreCopyStatus::SetInputPositions(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
   absl::MutexLock lock(&mu_);
-  stores_[store][task] = std::move(view);
+  for (const auto& [tp, offset] : offsets) inputs_[tp] = offset;
+}
+
+std::vector<std::pair<TopicPartition, Offset>> StoreCopyStatus::Positions() const {
+  std::vector<std::pair<TopicPartition, Offset>> out;
+  absl::MutexLock lock(&mu_);
+  if (changelog_ && changelog_position() >= 0) out.emplace_back(*changelog_, Offset(changelog_position()));
+  for (const auto& [tp, offset] : inputs_) out.emplace_back(tp, offset);
+  return out;
+}
+
+void LocalStores::Add(const std::string& store, TaskId task, std::shared_ptr<ReadOnlyKeyValueStore> view,
+                      std::shared_ptr<const StoreCopyStatus> status) {
+  absl::MutexLock lock(&mu_);
+  stores_[store][task] = Copy{task, std::move(view), std::move(status)};
 }
 
 void LocalStores::Remove(const std::string& store, TaskId task) {
@@ -20,11 +43,28 @@ void LocalStores::Remove(const std::string& store, TaskId task) {
 
 std::vector<std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>> LocalStores::Find(
     std::string_view store) const {
-  absl::MutexLock lock(&mu_);
   std::vector<std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>> out;
+  for (auto& copy : FindCopies(store)) {
+    if (copy.status == nullptr || !copy.status->standby()) out.emplace_back(copy.task, std::move(copy.view));
+  }
+  return out;
+}
+
+std::optional<LocalStores::Copy> LocalStores::FindCopy(std::string_view store, TaskId task) const {
+  absl::MutexLock lock(&mu_);
+  auto it = stores_.find(store);
+  if (it == stores_.end()) return std::nullopt;
+  auto copy = it->second.find(task);
+  if (copy == it->second.end()) return std::nullopt;
+  return copy->second;
+}
+
+std::vector<LocalStores::Copy> LocalStores::FindCopies(std::string_view store) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Copy> out;
   auto it = stores_.find(store);
   if (it == stores_.end()) return out;
-  for (const auto& [task, view] : it->second) out.emplace_back(task, view);
+  for (const auto& [task, copy] : it->second) out.push_back(copy);
   return out;
 }
 

@@ -16,7 +16,9 @@
 //
 // Threading: LocalStores and views are thread-safe.
 
+#include <atomic>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,17 +29,70 @@
 
 namespace runnel {
 
+// How current one local copy of a store is, for interactive queries.
+// Written by the copy's owner (its stream thread or the standby thread),
+// read by query threads: every field is atomic or under `mu`.
+class StoreCopyStatus {
+ public:
+  explicit StoreCopyStatus(bool standby) : standby_(standby) {}
+
+  bool standby() const { return standby_; }
+  // Active copies: restored and processing. Standbys are never "ready"; they
+  // answer only requests that allow their lag.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
+
+  // The changelog partition, and the next changelog offset the readable
+  // (committed) state reflects; -1 before the first restore or commit.
+  void SetChangelog(TopicPartition tp) {
+    absl::MutexLock lock(&mu_);
+    changelog_ = std::move(tp);
+  }
+  void SetChangelogPosition(Offset next) { changelog_position_.store(next.value(), std::memory_order_release); }
+  // The changelog's end as last seen (standbys: the consumer's cached high
+  // watermark; restoring actives: the restore's target).
+  void SetChangelogEnd(Offset end) { changelog_end_.store(end.value(), std::memory_order_release); }
+  int64_t changelog_position() const { return changelog_position_.load(std::memory_order_acquire); }
+  int64_t changelog_end() const { return changelog_end_.load(std::memory_order_acquire); }
+  // Records behind the changelog's end; 0 for a ready active copy.
+  int64_t Lag() const;
+  // The input partitions' committed offsets (active copies).
+  void SetInputPositions(const std::vector<std::pair<TopicPartition, Offset>>& offsets);
+  // Changelog position first, then the inputs'.
+  std::vector<std::pair<TopicPartition, Offset>> Positions() const;
+
+ private:
+  const bool standby_;
+  std::atomic<bool> ready_{false};
+  std::atomic<int64_t> changelog_position_{-1};
+  std::atomic<int64_t> changelog_end_{-1};
+  mutable absl::Mutex mu_;
+  std::optional<TopicPartition> changelog_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, Offset> inputs_ ABSL_GUARDED_BY(mu_);
+};
+
 class LocalStores {
  public:
-  void Add(const std::string& store, TaskId task, std::shared_ptr<ReadOnlyKeyValueStore> view);
+  // `status` null: an active copy that is always ready (global stores).
+  void Add(const std::string& store, TaskId task, std::shared_ptr<ReadOnlyKeyValueStore> view,
+           std::shared_ptr<const StoreCopyStatus> status = nullptr);
   void Remove(const std::string& store, TaskId task);
-  // The local tasks' copies of `store`, by task.
+  // The local active tasks' copies of `store`, by task.
   std::vector<std::pair<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>> Find(std::string_view store) const;
+
+  struct Copy {
+    TaskId task;
+    std::shared_ptr<ReadOnlyKeyValueStore> view;
+    std::shared_ptr<const StoreCopyStatus> status;  // null: always ready
+  };
+  // The copy of `store` for `task`, if this instance has one.
+  std::optional<Copy> FindCopy(std::string_view store, TaskId task) const;
+  // Every copy, standbys included.
+  std::vector<Copy> FindCopies(std::string_view store) const;
 
  private:
   mutable absl::Mutex mu_;
-  std::map<std::string, std::map<TaskId, std::shared_ptr<ReadOnlyKeyValueStore>>, std::less<>> stores_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<TaskId, Copy>, std::less<>> stores_ ABSL_GUARDED_BY(mu_);
 };
 
 // One store across all local tasks: Get asks each task's copy (a key lives

@@ -22,14 +22,14 @@ uint64_t Fnv(std::string_view s) {
 // Only logged RocksDB stores can be handed over to a new owner.
 bool HasStandby(const StoreSpec& spec) { return spec.logging && spec.kind == StoreSpec::Kind::kRocksDb; }
 
+}  // namespace
+
 bool HasStandbyStores(const Topology& topology, int32_t sub) {
   for (const auto& name : topology.subtopologies()[sub].stores) {
     if (HasStandby(topology.stores().at(name))) return true;
   }
   return false;
 }
-
-}  // namespace
 
 std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, std::string>& active,
                                                          const std::set<std::string>& processes, int replicas) {
@@ -56,12 +56,14 @@ std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, 
 
 StandbyManager::StandbyManager(std::shared_ptr<const Topology> topology, const StreamsConfig& config,
                                std::string process_id, StateDirectory* directory,
-                               std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics)
+                               std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics,
+                               LocalStores* local_stores)
     : topology_(std::move(topology)),
       config_(config),
       process_id_(std::move(process_id)),
       directory_(directory),
       rocksdb_(std::move(rocksdb)),
+      local_stores_(local_stores),
       applied_records_(metrics->GetCounter("runnel_standby_records_total")) {}
 
 StandbyManager::~StandbyManager() { Stop(); }
@@ -71,7 +73,7 @@ absl::Status StandbyManager::Start() {
   if (!admin.ok()) return Annotate(admin.status(), "creating the standby admin client");
   admin_ = *std::move(admin);
   kafka::ClientConfig consumer_config = config_.ConsumerConfig(
-      absl::StrCat(config_.client_id().empty() ? config_.application_id() : config_.client_id(), "-", process_id_,
+      absl::StrCat(config_.client_id_prefix(), "-", process_id_,
                    "-standby-consumer"));
   consumer_config.erase("group.instance.id");
   consumer_config["fetch.wait.max.ms"] = "100";
@@ -136,41 +138,27 @@ absl::Status StandbyManager::Refresh() {
   if (!group.ok()) return group.status();
   // Mid-rebalance the assignments are in flux: wait for a stable group.
   if (group->state != "Stable") return absl::OkStatus();
+  // The stream threads consume their AssignTasks share, not what the
+  // group's range assignor handed out: compute the same thing here.
+  // Partition counts do not change under a running application (a
+  // repartitioned source fails its co-partitioning check at start): read
+  // them once, not at every refresh.
+  if (config_.sticky_assignment() && tasks_per_subtopology_.empty()) {
+    auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
+      auto description = admin_->DescribeTopic(topic, absl::Seconds(10));
+      if (!description.ok()) return description.status();
+      return description->partitions;
+    });
+    if (!tasks.ok()) return tasks.status();
+    tasks_per_subtopology_ = *std::move(tasks);
+  }
+  GroupAssignment assignment =
+      AssignmentOfGroup(*topology_, *group, config_.sticky_assignment(), tasks_per_subtopology_);
   std::map<TaskId, std::string> active;
   std::set<std::string> processes;
-  if (config_.sticky_assignment()) {
-    // The stream threads consume their AssignTasks share, not what the
-    // group's range assignor handed out: compute the same thing here.
-    // Partition counts do not change under a running application (a
-    // repartitioned source fails its co-partitioning check at start):
-    // read them once, not at every refresh.
-    if (tasks_per_subtopology_.empty()) {
-      auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
-        auto description = admin_->DescribeTopic(topic, absl::Seconds(10));
-        if (!description.ok()) return description.status();
-        return description->partitions;
-      });
-      if (!tasks.ok()) return tasks.status();
-      tasks_per_subtopology_ = *std::move(tasks);
-    }
-    std::vector<std::string> members;
-    for (const auto& member : group->members) members.push_back(member.client_id);
-    for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology_)) {
-      auto process = ProcessIdOfClientId(member);
-      if (!process || !HasStandbyStores(*topology_, task.subtopology)) continue;
-      active[task] = *process;
-    }
-  }
-  for (const auto& member : group->members) {
-    auto process = ProcessIdOfClientId(member.client_id);
-    if (!process) continue;
-    processes.insert(*process);
-    if (config_.sticky_assignment()) continue;
-    for (const auto& tp : member.assignment) {
-      const int32_t sub = topology_->SubtopologyForTopic(tp.topic);
-      if (sub < 0 || !HasStandbyStores(*topology_, sub)) continue;
-      active[TaskId{sub, tp.partition}] = *process;
-    }
+  for (const auto& [process, endpoint] : assignment.endpoints) processes.insert(process);
+  for (const auto& [task, process] : assignment.active) {
+    if (HasStandbyStores(*topology_, task.subtopology)) active[task] = process;
   }
   std::set<TaskId> wanted;
   for (const auto& [task, holders] : PlaceStandbys(active, processes, config_.num_standby_replicas())) {
@@ -203,6 +191,8 @@ absl::Status StandbyManager::Open(TaskId task) {
                .rocksdb = rocksdb_,
                .cache_budget = &no_cache_,
                .changelog = nullptr,
+               .local_stores = local_stores_,
+               .standby = true,
                .directory = directory_,
                .exactly_once = config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2};
   auto stores = std::make_unique<TaskStores>(task, std::move(env), [] { return Timestamp(0); });
@@ -260,7 +250,10 @@ absl::Status StandbyManager::Apply(absl::Duration wait) {
   for (auto& [tp, entry] : writes) {
     auto owner = partitions_.find(tp);
     if (owner == partitions_.end()) continue;  // closed since the poll
-    RUNNEL_RETURN_IF_ERROR(standbys_.at(owner->second)->ApplyStandby(tp, entry.first, entry.second));
+    TaskStores& stores = *standbys_.at(owner->second);
+    RUNNEL_RETURN_IF_ERROR(stores.ApplyStandby(tp, entry.first, entry.second));
+    // For queries' lag: the end as the last fetch saw it (no broker trip).
+    if (auto end = consumer_->CachedHighWatermark(tp)) stores.SetChangelogEnd(tp, *end);
     applied_records_->Increment(static_cast<int64_t>(entry.first.size()));
   }
   return absl::OkStatus();

@@ -48,6 +48,9 @@ namespace runnel {
 // keep its `replicas` standbys: never the owner, the least-loaded first,
 // ties broken by a hash of (process, task) so that standbys spread out.
 // Deterministic: the same inputs give the same placement everywhere.
+// Whether sub-topology `sub` has a store that standbys keep (logged RocksDB).
+bool HasStandbyStores(const Topology& topology, int32_t sub);
+
 std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, std::string>& active,
                                                          const std::set<std::string>& processes, int replicas);
 
@@ -55,7 +58,8 @@ class StandbyManager {
  public:
   // Everything given outlives the manager.
   StandbyManager(std::shared_ptr<const Topology> topology, const StreamsConfig& config, std::string process_id,
-                 StateDirectory* directory, std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics);
+                 StateDirectory* directory, std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics,
+                 LocalStores* local_stores = nullptr);
   ~StandbyManager();
 
   absl::Status Start();
@@ -78,6 +82,8 @@ class StandbyManager {
   const std::string process_id_;
   StateDirectory* directory_;
   std::shared_ptr<RocksDbResources> rocksdb_;
+  // Optional: where the standbys' stores are registered for queries.
+  LocalStores* local_stores_;
   Counter* applied_records_;
   RecordCacheBudget no_cache_{0};
 

@@ -46,5 +46,15 @@ TEST(StandbyPlacementTest, ProcessIdsComeBackOutOfClientIds) {
   EXPECT_EQ(ProcessIdOfClientId("-StreamThread-1"), std::nullopt);
 }
 
+TEST(StandbyPlacementTest, QueryEndpointsComeBackOutOfClientIds) {
+  const std::string id = ThreadClientId("my-app", "0123abcd", 0, "host-1.example:7001");
+  EXPECT_EQ(id, "my-app@host-1.example:7001-0123abcd-StreamThread-1");
+  EXPECT_EQ(ProcessIdOfClientId(id + "-consumer"), "0123abcd");
+  EXPECT_EQ(EndpointOfClientId(id + "-consumer"), "host-1.example:7001");
+  EXPECT_EQ(EndpointOfClientId(ThreadClientId("my-app", "0123abcd", 0)), "");
+  // An '@' in the application id alone is not an endpoint.
+  EXPECT_EQ(EndpointOfClientId(ThreadClientId("team@app", "0123abcd", 0)), "");
+}
+
 }  // namespace
 }  // namespace runnel

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runnel/runtime/state_directory.h"
 
 namespace runnel {
 namespace {
@@ -74,6 +75,30 @@ absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
       n = std::max(n, *count);
     }
     out.push_back(n);
+  }
+  return out;
+}
+
+GroupAssignment AssignmentOfGroup(const Topology& topology, const kafka::GroupDescription& group, bool sticky,
+                                  const std::vector<int32_t>& tasks_per_subtopology) {
+  GroupAssignment out;
+  std::vector<std::string> members;
+  for (const auto& member : group.members) {
+    auto process = ProcessIdOfClientId(member.client_id);
+    if (!process) continue;
+    members.push_back(member.client_id);
+    std::string& endpoint = out.endpoints[*process];
+    if (endpoint.empty()) endpoint = EndpointOfClientId(member.client_id);
+    if (sticky) continue;
+    for (const auto& tp : member.assignment) {
+      const int32_t sub = topology.SubtopologyForTopic(tp.topic);
+      if (sub >= 0) out.active[TaskId{sub, tp.partition}] = *process;
+    }
+  }
+  if (sticky) {
+    for (const auto& [task, member] : AssignTasks(members, tasks_per_subtopology)) {
+      out.active[task] = *ProcessIdOfClientId(member);
+    }
   }
   return out;
 }

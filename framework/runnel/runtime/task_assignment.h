@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "runnel/common/types.h"
+#include "runnel/kafka/admin.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
@@ -46,6 +47,18 @@ std::map<TaskId, std::string> AssignTasks(const std::vector<std::string>& member
 absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
     const Topology& topology, const std::function<absl::StatusOr<int32_t>(const std::string&)>& partitions,
     std::map<std::string, int32_t>* topic_partitions = nullptr);
+
+// Who runs what, as every member computes it from the group's description
+// (a Stable group): each task's active process (by the process id in its
+// members' client ids) and each process's query endpoint.
+struct GroupAssignment {
+  std::map<TaskId, std::string> active;          // task -> process id
+  std::map<std::string, std::string> endpoints;  // process id -> endpoint ("" without one)
+};
+// `sticky`: the members run AssignTasks over `tasks_per_subtopology`;
+// otherwise each member runs what the group assigned it.
+GroupAssignment AssignmentOfGroup(const Topology& topology, const kafka::GroupDescription& group, bool sticky,
+                                  const std::vector<int32_t>& tasks_per_subtopology);
 
 }  // namespace runnel
 

@@ -90,7 +90,16 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
           restore_from_.erase(changelog);
         }
       }
-      if (env_.local_stores != nullptr) env_.local_stores->Add(name, task_, rocks);
+      if (env_.local_stores != nullptr) {
+        entry.status = std::make_shared<StoreCopyStatus>(env_.standby);
+        if (spec.logging) {
+          entry.status->SetChangelog(changelog);
+          if (auto from = restore_from_.find(changelog); from != restore_from_.end()) {
+            entry.status->SetChangelogPosition(from->second);
+          }
+        }
+        env_.local_stores->Add(name, task_, rocks, entry.status);
+      }
       if (env_.exactly_once && spec.logging) {
         auto txn = std::make_shared<TransactionalKeyValueStore>(std::move(rocks));
         entry.txn = txn.get();
@@ -158,7 +167,9 @@ absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
       if (it != restore_from_.end() && it->second > low) start = it->second;
     }
     restored_ends_[tp] = end;
+    if (e.status != nullptr) e.status->SetChangelogEnd(end);
     if (start >= end) {
+      if (e.status != nullptr) e.status->SetChangelogPosition(end);
       log->info("task {}: store '{}' is up to date with {} (offset {})", task_.ToString(), e.spec.name,
                 tp.ToString(), end.value());
       continue;
@@ -217,6 +228,7 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
       for (const auto& [tp, position] : eof) {
         if (tp == plan.tp && position >= plan.end) plan.next = std::max(plan.next, position);
       }
+      if (plan.entry->status != nullptr) plan.entry->status->SetChangelogPosition(std::min(plan.next, plan.end));
       if (plan.next >= plan.end) {
         if (env_.restored_records != nullptr) env_.restored_records->Increment(plan.records);
         if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(plan.bytes);
@@ -239,12 +251,16 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
   }
   if (!plans_.empty()) return false;
   RUNNEL_RETURN_IF_ERROR(consumer.AssignAt({}));
-  // Exactly-once restores wrote their offsets with the records.
-  if (env_.exactly_once) return true;
-  // Restored records sit in memtables (no WAL): on disk first, then the
-  // checkpoint that vouches for them.
-  RUNNEL_RETURN_IF_ERROR(Flush());
-  RUNNEL_RETURN_IF_ERROR(Checkpoint(restored_ends_));
+  // Exactly-once restores wrote their offsets with the records; restored
+  // at-least-once records sit in memtables (no WAL): on disk first, then
+  // the checkpoint that vouches for them.
+  if (!env_.exactly_once) {
+    RUNNEL_RETURN_IF_ERROR(Flush());
+    RUNNEL_RETURN_IF_ERROR(Checkpoint(restored_ends_));
+  }
+  for (auto& [name, e] : stores_) {
+    if (e.status != nullptr) e.status->set_ready(true);
+  }
   return true;
 }
 
@@ -281,6 +297,7 @@ absl::Status TaskStores::Checkpoint(const std::map<TopicPartition, Offset>& chan
     auto it = changelog_ends.find(tp);
     if (it == changelog_ends.end()) continue;
     checkpointed_.insert_or_assign(tp, it->second);
+    if (e.status != nullptr) e.status->SetChangelogPosition(it->second);
     changed = true;
   }
   if (!changed) return absl::OkStatus();
@@ -295,8 +312,24 @@ absl::Status TaskStores::CommitTransaction(const absl::flat_hash_map<TopicPartit
     RUNNEL_RETURN_IF_ERROR(Annotate(
         e.txn->Commit(it == changelog_next.end() ? std::nullopt : std::optional<Offset>(it->second)),
         absl::StrCat("task ", task_.ToString())));
+    if (e.status != nullptr && it != changelog_next.end()) e.status->SetChangelogPosition(it->second);
   }
   return absl::OkStatus();
+}
+
+void TaskStores::SetChangelogEnd(const TopicPartition& tp, Offset end) {
+  for (auto& [name, e] : stores_) {
+    if (e.status != nullptr && e.logged != nullptr && e.logged->partition() == tp.partition &&
+        e.logged->changelog_topic() == tp.topic) {
+      e.status->SetChangelogEnd(end);
+    }
+  }
+}
+
+void TaskStores::SetInputPositions(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
+  for (auto& [name, e] : stores_) {
+    if (e.status != nullptr) e.status->SetInputPositions(offsets);
+  }
 }
 
 std::map<TopicPartition, Offset> TaskStores::StandbyPositions() const {
@@ -320,8 +353,9 @@ absl::Status TaskStores::ApplyStandby(const TopicPartition& tp, const std::vecto
       continue;
     }
     standby_applied_[tp] = next;
-    if (e.txn != nullptr) return e.txn->RestoreBatch(writes, next);
-    return e.logged->RestoreBatch(writes);
+    RUNNEL_RETURN_IF_ERROR(e.txn != nullptr ? e.txn->RestoreBatch(writes, next) : e.logged->RestoreBatch(writes));
+    if (e.status != nullptr) e.status->SetChangelogPosition(next);
+    return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat("task ", task_.ToString(), " has no store logged to ", tp.ToString()));
 }

@@ -66,6 +66,8 @@ struct StateEnv {
   Counter* restore_micros = nullptr;
   // Optional: where RocksDB stores are registered for read-only queries.
   LocalStores* local_stores = nullptr;
+  // A standby replica's stores (registered as such for queries).
+  bool standby = false;
   // Optional: the instance's state directory; Open takes the task's lock.
   StateDirectory* directory = nullptr;
   bool exactly_once = false;
@@ -114,6 +116,10 @@ class TaskStores {
   std::map<TopicPartition, Offset> StandbyPositions() const;
   absl::Status ApplyStandby(const TopicPartition& tp, const std::vector<KeyValueStore::Write>& writes, Offset next);
   absl::Status CheckpointStandby();
+  // For queries: a standby's view of its changelog's end (lag), and an
+  // active task's committed input offsets (its stores' input position).
+  void SetChangelogEnd(const TopicPartition& tp, Offset end);
+  void SetInputPositions(const std::vector<std::pair<TopicPartition, Offset>>& offsets);
   void Close();
 
  private:
@@ -123,6 +129,8 @@ class TaskStores {
     ChangeLoggingKeyValueStore* logged = nullptr;  // inside outer, or null
     TransactionalKeyValueStore* txn = nullptr;     // inside logged (EOS), or null
     std::string dir;                                // RocksDB stores only
+    // Registered with env_.local_stores (RocksDB stores), else null.
+    std::shared_ptr<StoreCopyStatus> status;
   };
   struct RestorePlan {
     Entry* entry;

@@ -43,9 +43,21 @@ absl::Status NegativeTime(std::string_view store, Timestamp t) {
 
 SegmentedStore::SegmentedStore(KeyValueStore* kv, SegmentedStoreOptions options)
     : kv_(kv),
+      reader_(kv),
       retention_ms_(std::max<int64_t>(1, options.retention_ms)),
       segment_interval_ms_(options.segment_interval_ms > 0 ? options.segment_interval_ms
                                                            : std::max<int64_t>(retention_ms_ / 2, 60'000)) {}
+
+SegmentedStore::SegmentedStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options)
+    : kv_(nullptr),
+      reader_(reader),
+      retention_ms_(std::max<int64_t>(1, options.retention_ms)),
+      segment_interval_ms_(options.segment_interval_ms > 0 ? options.segment_interval_ms
+                                                           : std::max<int64_t>(retention_ms_ / 2, 60'000)) {}
+
+absl::Status SegmentedStore::ReadOnlyError() const {
+  return absl::FailedPreconditionError(absl::StrCat("store '", ToAbsl(name()), "' is open read-only"));
+}
 
 bool SegmentedStore::IsMetaKey(std::string_view store_key) {
   return store_key.size() >= kMetaPrefix.size() && store_key.substr(0, kMetaPrefix.size()) == kMetaPrefix;
@@ -54,7 +66,7 @@ bool SegmentedStore::IsMetaKey(std::string_view store_key) {
 std::string SegmentedStore::SegmentPrefix(int64_t segment) { return BE64(segment); }
 
 absl::StatusOr<std::optional<int64_t>> SegmentedStore::GetMeta(std::string_view name) const {
-  auto raw = kv_->Get(absl::StrCat(kMetaPrefix, ToAbsl(name)));
+  auto raw = reader_->Get(absl::StrCat(kMetaPrefix, ToAbsl(name)));
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::optional<int64_t>();
   if ((*raw)->size() != 8) {
@@ -65,6 +77,7 @@ absl::StatusOr<std::optional<int64_t>> SegmentedStore::GetMeta(std::string_view 
 }
 
 absl::Status SegmentedStore::PutMeta(std::string_view name, int64_t value) {
+  if (read_only()) return ReadOnlyError();
   return kv_->Put(absl::StrCat(kMetaPrefix, ToAbsl(name)), BE64(value));
 }
 
@@ -80,6 +93,7 @@ absl::Status SegmentedStore::Init() {
 
 absl::Status SegmentedStore::AdvanceStreamTime(Timestamp t) {
   if (t <= stream_time_) return absl::OkStatus();
+  if (read_only()) return ReadOnlyError();
   stream_time_ = t;
   if (persisted_stream_time_ < 0 || t.value() - persisted_stream_time_ >= kStreamTimePersistGranularityMs) {
     RUNNEL_RETURN_IF_ERROR(PutMeta(kStreamTimeMeta, t.value()));
@@ -89,7 +103,7 @@ absl::Status SegmentedStore::AdvanceStreamTime(Timestamp t) {
 }
 
 absl::Status SegmentedStore::DropExpired() {
-  if (stream_time_.value() < 0) return absl::OkStatus();
+  if (stream_time_.value() < 0 || read_only()) return absl::OkStatus();
   // Segment s holds times [s*I, (s+1)*I - 1]; it is expired when its last
   // time is <= stream time - retention.
   const int64_t first_live = std::max<int64_t>(0, (stream_time_.value() - retention_ms_ + 1) / segment_interval_ms_);
@@ -125,7 +139,7 @@ absl::Status SegmentedStore::Scan(int64_t first, int64_t last, std::optional<std
     } else {
       to = SegmentPrefix(seg + 1);
     }
-    auto it = kv_->Range(from, to);
+    auto it = reader_->Range(from, to);
     if (!it.ok()) return it.status();
     for (; (*it)->Valid(); (*it)->Next()) {
       const std::string_view k = (*it)->key();
@@ -147,6 +161,9 @@ absl::Status SegmentedStore::Scan(int64_t first, int64_t last, std::optional<std
 WindowStore::WindowStore(KeyValueStore* kv, SegmentedStoreOptions options, bool retain_duplicates)
     : SegmentedStore(kv, options), retain_duplicates_(retain_duplicates), seq_(std::random_device{}()) {}
 
+WindowStore::WindowStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options)
+    : SegmentedStore(reader, options), retain_duplicates_(false), seq_(0) {}
+
 std::string WindowStore::StoreKey(std::string_view key, Timestamp start, uint32_t seq) const {
   std::string out = SegmentPrefix(SegmentOf(start));
   out.append(key.data(), key.size());
@@ -156,6 +173,7 @@ std::string WindowStore::StoreKey(std::string_view key, Timestamp start, uint32_
 }
 
 absl::Status WindowStore::Put(std::string_view key, Timestamp start, std::optional<std::string_view> value) {
+  if (read_only()) return ReadOnlyError();
   if (start.value() < 0) return NegativeTime(name(), start);
   RUNNEL_RETURN_IF_ERROR(AdvanceStreamTime(start));
   if (Expired(start)) return absl::OkStatus();
@@ -168,7 +186,7 @@ absl::Status WindowStore::Put(std::string_view key, Timestamp start, std::option
 
 absl::StatusOr<std::optional<std::string>> WindowStore::Fetch(std::string_view key, Timestamp start) const {
   if (start.value() < 0 || Expired(start)) return std::optional<std::string>();
-  return kv_->Get(StoreKey(key, start, 0));
+  return reader_->Get(StoreKey(key, start, 0));
 }
 
 absl::StatusOr<std::vector<WindowEntry>> WindowStore::Fetch(std::string_view key, Timestamp from, Timestamp to) const {
@@ -209,6 +227,8 @@ absl::StatusOr<std::vector<WindowEntry>> WindowStore::FetchAll(Timestamp from, T
 // ---- SessionStore ----
 
 SessionStore::SessionStore(KeyValueStore* kv, SegmentedStoreOptions options) : SegmentedStore(kv, options) {}
+SessionStore::SessionStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options)
+    : SegmentedStore(reader, options) {}
 
 namespace {
 std::string SessionSuffix(Timestamp start, Timestamp end) {
@@ -220,6 +240,7 @@ std::string SessionSuffix(Timestamp start, Timestamp end) {
 
 absl::Status SessionStore::Put(std::string_view key, Timestamp start, Timestamp end,
                                std::optional<std::string_view> value) {
+  if (read_only()) return ReadOnlyError();
   if (start.value() < 0) return NegativeTime(name(), start);
   if (end < start) {
     return absl::InvalidArgumentError(absl::StrCat("store '", ToAbsl(name()), "': session ends (", end.value(),
@@ -239,7 +260,7 @@ absl::StatusOr<std::optional<std::string>> SessionStore::FetchSession(std::strin
   std::string k = SegmentPrefix(SegmentOf(end));
   k.append(key.data(), key.size());
   k += SessionSuffix(start, end);
-  return kv_->Get(k);
+  return reader_->Get(k);
 }
 
 absl::StatusOr<std::vector<SessionEntry>> SessionStore::FindSessions(std::string_view key, Timestamp earliest_end,

@@ -57,10 +57,15 @@ class SegmentedStore {
   static constexpr int64_t kStreamTimePersistGranularityMs = 1000;
 
   SegmentedStore(KeyValueStore* kv, SegmentedStoreOptions options);
+  // A read-only view (interactive queries from other threads): Init reads
+  // the persisted stream time and drops nothing; writes fail with
+  // FailedPrecondition.
+  SegmentedStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options);
   virtual ~SegmentedStore() = default;
 
-  std::string_view name() const { return kv_->name(); }
+  std::string_view name() const { return reader_->name(); }
   KeyValueStore& bytes() const { return *kv_; }
+  bool read_only() const { return kv_ == nullptr; }
   int64_t retention_ms() const { return retention_ms_; }
   int64_t segment_interval_ms() const { return segment_interval_ms_; }
 
@@ -93,8 +98,10 @@ class SegmentedStore {
                     std::optional<std::string_view> key_to, size_t suffix_size, std::string_view suffix_lo,
                     std::string_view suffix_hi, Visit&& visit) const;
   static std::string SegmentPrefix(int64_t segment);
+  absl::Status ReadOnlyError() const;
 
-  KeyValueStore* kv_;
+  KeyValueStore* kv_;                    // null when read-only
+  const ReadOnlyKeyValueStore* reader_;  // kv_, or the read-only view
 
  private:
   absl::Status DropExpired();
@@ -120,6 +127,7 @@ struct WindowEntry {
 class WindowStore final : public SegmentedStore {
  public:
   WindowStore(KeyValueStore* kv, SegmentedStoreOptions options, bool retain_duplicates = false);
+  WindowStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options);
 
   // A null value deletes. Ignored when the window is expired.
   [[nodiscard]] absl::Status Put(std::string_view key, Timestamp start, std::optional<std::string_view> value);
@@ -156,6 +164,7 @@ struct SessionEntry {
 class SessionStore final : public SegmentedStore {
  public:
   SessionStore(KeyValueStore* kv, SegmentedStoreOptions options);
+  SessionStore(const ReadOnlyKeyValueStore* reader, SegmentedStoreOptions options);
 
   // A null value removes the session. Ignored when it is expired.
   [[nodiscard]] absl::Status Put(std::string_view key, Timestamp start, Timestamp end,

@@ -91,6 +91,25 @@ TEST(WindowStoreTest, StreamTimeSurvivesARestartWithinTheGranularity) {
   EXPECT_TRUE(store.FetchAll(T(0), T(1'000'000))->empty());
 }
 
+TEST(WindowStoreTest, AReadOnlyViewReadsStreamTimeAndWindowsButNeverWritesOrDrops) {
+  InMemoryKeyValueStore kv("w");
+  WindowStore writer(&kv, {.retention_ms = 60'000});
+  ASSERT_TRUE(writer.Init().ok());
+  ASSERT_TRUE(writer.Put("k", T(1'000), "a").ok());
+  ASSERT_TRUE(writer.Put("k", T(200'000), "b").ok());  // stream time 200 s: [1 s] is expired, not yet dropped
+  const int64_t entries = EntriesBelow(kv);
+  const ReadOnlyKeyValueStore& reader_kv = kv;
+  WindowStore reader(&reader_kv, {.retention_ms = 60'000});
+  ASSERT_TRUE(reader.Init().ok());
+  EXPECT_TRUE(reader.read_only());
+  EXPECT_EQ(reader.stream_time(), T(200'000));
+  EXPECT_EQ(EntriesBelow(kv), entries);  // Init dropped nothing
+  EXPECT_EQ(StartsOf(*reader.Fetch("k", T(100'000), T(300'000))), (std::vector<std::string>{"k@200000=b"}));
+  EXPECT_TRUE(absl::IsFailedPrecondition(reader.Put("k", T(250'000), "c")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(reader.PutMeta("x", 1)));
+  EXPECT_EQ(StartsOf(*writer.Fetch("k", T(0), T(300'000))).size(), 1u);
+}
+
 TEST(WindowStoreTest, DuplicatesAreKeptInInsertionOrder) {
   InMemoryKeyValueStore kv("w");
   WindowStore store(&kv, {.retention_ms = 10'000}, /*retain_duplicates=*/true);

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "runnel/processor/node.h"
 #include "runnel/processor/processor.h"
+#include "runnel/serde/text_codec.h"
 #include "runnel/serde/serde.h"
 
 namespace runnel {
@@ -74,6 +75,20 @@ struct StoreSpec {
   // Streams' windowstore.changelog.additional.retention.ms), so the broker
   // expires what the store's segments drop.
   std::optional<int64_t> retention_ms;
+
+  // For interactive queries: how entries are laid out, and the serdes'
+  // text forms (null: bytes only).
+  enum class Layout {
+    kKeyValue,  // key -> value
+    kWindow,    // a window store (state/window_store.h) of windows of window_size_ms
+    kSession,   // a session store
+    kInternal,  // an operator's private layout (joins' buffers, count windows): not queryable
+  };
+  Layout layout = Layout::kKeyValue;
+  int64_t window_size_ms = 0;
+  // Values start with an 8-byte big-endian timestamp (windowed aggregates).
+  bool timestamped_values = false;
+  std::shared_ptr<const StoreTextCodec> text;
 };
 
 // A global store's sub-topology: `source` reads every partition of `topic`
