@@ -27,6 +27,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "runnel/kafka/partitioner.h"
 #include "runnel/kafka/producer.h"
 #include "runnel/query/client.h"
 #include "runnel/query/query_server.h"
@@ -115,14 +116,14 @@ class InteractiveQueryTest : public ::testing::Test {
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
   }
 
-  Instance& AddInstance() {
+  Instance& AddInstance(const std::string& commit_interval_ms = "200") {
     auto instance = std::make_unique<Instance>();
     instance->endpoint = absl::StrCat("127.0.0.1:", FreePort());
     instance->state_dir = std::filesystem::temp_directory_path() / UniqueName("iq-state");
     auto config = StreamsConfig::Create({{"application.id", app_},
                                          {"bootstrap.servers", BootstrapServers()},
                                          {"state.dir", instance->state_dir},
-                                         {"commit.interval.ms", "200"},
+                                         {"commit.interval.ms", commit_interval_ms},
                                          {"num.standby.replicas", "1"},
                                          {"application.server", instance->endpoint}});
     EXPECT_TRUE(config.ok()) << config.status();
@@ -319,10 +320,11 @@ TEST_F(InteractiveQueryTest, NoAnswerIsWrongWhileInstancesLeaveAndJoin) {
             ++wrong;
             ADD_FAILURE() << key << ": answered " << v << ", final count " << n;
           }
-        } else if (code == grpc::StatusCode::UNAVAILABLE) {
+        } else if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
           ++unavailable;
         } else {
           ++other;
+          ADD_FAILURE() << key << ": status " << code;
         }
       }
     }
@@ -340,8 +342,94 @@ TEST_F(InteractiveQueryTest, NoAnswerIsWrongWhileInstancesLeaveAndJoin) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(other.load(), 0);
   EXPECT_GT(ok.load(), 1000);
-  std::cout << "answers: " << ok.load() << " ok, " << unavailable.load() << " unavailable\n";
+  std::cout << "answers: " << ok.load() << " ok, " << unavailable.load() << " unavailable or past their deadline\n";
   AwaitConverged(instances_[3]->endpoint);
+}
+
+TEST_F(InteractiveQueryTest, MinPositionWaitsForTheProducedRecordToBeCommitted) {
+  Instance& instance = AddInstance();
+  AwaitConverged(instance.endpoint);
+  auto stub = Stub(instance.endpoint);
+  const std::string key = "sensor-1";
+  const int32_t partition = kafka::PartitionForKey(key, kPartitions).value();
+  auto get = [&](int64_t min_offset, absl::Duration deadline, v1::GetResponse* resp) {
+    v1::GetRequest req;
+    req.set_store("counts");
+    req.mutable_key()->set_text(key);
+    v1::TopicOffset* p = req.mutable_options()->add_min_position();
+    p->set_topic(input_);
+    p->set_partition(partition);
+    p->set_offset(min_offset);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(Clock::System().Now() + deadline));
+    return stub->Get(&ctx, req, resp);
+  };
+  // The answer's position: the input partition's committed offset (all of
+  // it, the input being fully processed).
+  v1::GetResponse first;
+  ASSERT_TRUE(get(0, absl::Seconds(5), &first).ok());
+  int64_t end = -1;
+  for (const auto& p : first.answered_by().position()) {
+    if (p.topic() == input_ && p.partition() == partition) end = p.offset();
+  }
+  ASSERT_GT(end, 0);
+  EXPECT_EQ(Long(first.value().raw()), counts_[key]);
+  v1::GetResponse resp;
+  EXPECT_EQ(get(end + 1, absl::Milliseconds(500), &resp).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Produce one more record for the key: a query asking for its offset + 1
+  // waits until it is committed, and sees it.
+  auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()}});
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Send({.topic = input_, .key = key, .value = "x"}).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  ASSERT_TRUE(get(end + 1, absl::Seconds(30), &resp).ok());
+  EXPECT_EQ(Long(resp.value().raw()), counts_[key] + 1);
+}
+
+TEST_F(InteractiveQueryTest, UncommittedReadsSeeWhatIsProcessedButNotYetCommitted) {
+  // Ten minutes between commits: everything processed stays in the record
+  // cache, invisible to committed reads.
+  Instance& instance = AddInstance("600000");
+  const absl::Time deadline = Clock::System().Now() + absl::Seconds(120);
+  while (instance.streams->processed() < kRecords && Clock::System().Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(instance.streams->processed(), kRecords);
+  auto stub = Stub(instance.endpoint);
+  int committed_found = 0;
+  for (const auto& [key, n] : counts_) {
+    v1::GetRequest req;
+    req.set_store("counts");
+    req.mutable_key()->set_text(key);
+    v1::GetResponse committed, uncommitted;
+    grpc::ClientContext c1, c2;
+    ASSERT_TRUE(stub->Get(&c1, req, &committed).ok());
+    committed_found += committed.found();
+    req.mutable_options()->set_uncommitted(true);
+    ASSERT_TRUE(stub->Get(&c2, req, &uncommitted).ok());
+    ASSERT_TRUE(uncommitted.found()) << key;
+    EXPECT_EQ(Long(uncommitted.value().raw()), n) << key;
+  }
+  EXPECT_EQ(committed_found, 0);
+  v1::AllRequest all;
+  all.set_store("counts");
+  all.mutable_options()->set_uncommitted(true);
+  grpc::ClientContext ctx;
+  auto reader = stub->All(&ctx, all);
+  std::map<std::string, int64_t> seen;
+  v1::KeyValueBatch batch;
+  while (reader->Read(&batch)) {
+    for (const auto& kv : batch.entries()) seen[kv.key().raw()] = Long(kv.value().raw());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(seen, counts_);
+  // Uncommitted reads come from the owner: max_lag (standbys) is refused.
+  v1::GetRequest bad;
+  bad.set_store("counts");
+  bad.mutable_key()->set_text("sensor-1");
+  bad.mutable_options()->set_uncommitted(true);
+  bad.mutable_options()->set_max_lag(10);
+  v1::GetResponse ignored;
+  grpc::ClientContext c3;
+  EXPECT_EQ(stub->Get(&c3, bad, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(InteractiveQueryTest, BadRequestsGetTheRightCodes) {

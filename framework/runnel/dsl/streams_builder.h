@@ -1279,11 +1279,52 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
 }
 
 
+namespace dsl_internal {
+// Count, Reduce and Aggregate of a windowed stream whose windows hold one
+// aggregate each (time, sliding and count windows), written once over the
+// stream's Add<VA>(fold, materialized, named); fold(key, value, aggregate
+// or nullopt for a window's first record) -> VA.
+template <typename Derived, typename K, typename V>
+class WindowFolds {
+ public:
+  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
+                                     std::optional<Named> named = std::nullopt) {
+    return self().template Add<int64_t>(
+        [](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; }, std::move(materialized),
+        std::move(named));
+  }
+  // reducer(aggregate, value) -> aggregate; a window's first value is its
+  // first aggregate.
+  template <typename Reducer>
+  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
+                                std::optional<Named> named = std::nullopt) {
+    return self().template Add<V>(
+        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
+          return agg ? static_cast<V>(reducer(*agg, v)) : v;
+        },
+        std::move(materialized), std::move(named));
+  }
+  // aggregator(key, value, aggregate) -> aggregate, from initializer().
+  template <typename VA, typename Init, typename Agg>
+  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
+                                    std::optional<Named> named = std::nullopt) {
+    return self().template Add<VA>(
+        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
+          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
+        },
+        std::move(materialized), std::move(named));
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+}  // namespace dsl_internal
+
 // A grouped stream windowed by TimeWindows or SlidingWindows: count, reduce and aggregate per
 // key and window, into a KTable<Windowed<K>, VA> kept in a window store
 // (changelogged, compact+delete with retention + 1 day).
 template <typename K, typename V>
-class TimeWindowedKStream {
+class TimeWindowedKStream : public dsl_internal::WindowFolds<TimeWindowedKStream<K, V>, K, V> {
  public:
   TimeWindowedKStream(KGroupedStream<K, V> grouped, std::variant<TimeWindows, SlidingWindows> windows)
       : grouped_(std::move(grouped)), windows_(windows) {}
@@ -1294,31 +1335,8 @@ class TimeWindowedKStream {
     return *this;
   }
 
-  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
-                                     std::optional<Named> named = std::nullopt) {
-    return Add<int64_t>([](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; },
-                        std::move(materialized), std::move(named));
-  }
-  template <typename Reducer>
-  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
-                                std::optional<Named> named = std::nullopt) {
-    return Add<V>(
-        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
-          return agg ? static_cast<V>(reducer(*agg, v)) : v;
-        },
-        std::move(materialized), std::move(named));
-  }
-  template <typename VA, typename Init, typename Agg>
-  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
-                                    std::optional<Named> named = std::nullopt) {
-    return Add<VA>(
-        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
-          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
-        },
-        std::move(materialized), std::move(named));
-  }
-
  private:
+  friend class dsl_internal::WindowFolds<TimeWindowedKStream<K, V>, K, V>;
   template <typename VA, typename Fold>
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
     auto key_serde = materialized.key_serde;
@@ -1437,7 +1455,7 @@ class SessionWindowedKStream {
 // writes both bounds). The store is a key-value store holding each key's
 // open windows; it has no time retention.
 template <typename K, typename V>
-class CountWindowedKStream {
+class CountWindowedKStream : public dsl_internal::WindowFolds<CountWindowedKStream<K, V>, K, V> {
  public:
   CountWindowedKStream(KGroupedStream<K, V> grouped, CountWindows windows)
       : grouped_(std::move(grouped)), windows_(windows) {}
@@ -1449,31 +1467,8 @@ class CountWindowedKStream {
     return *this;
   }
 
-  KTable<Windowed<K>, int64_t> Count(Materialized<K, int64_t> materialized,
-                                     std::optional<Named> named = std::nullopt) {
-    return Add<int64_t>([](const K&, const V&, std::optional<int64_t> n) { return n.value_or(0) + 1; },
-                        std::move(materialized), std::move(named));
-  }
-  template <typename Reducer>
-  KTable<Windowed<K>, V> Reduce(Reducer reducer, Materialized<K, V> materialized,
-                                std::optional<Named> named = std::nullopt) {
-    return Add<V>(
-        [reducer](const K&, const V& v, std::optional<V> agg) -> V {
-          return agg ? static_cast<V>(reducer(*agg, v)) : v;
-        },
-        std::move(materialized), std::move(named));
-  }
-  template <typename VA, typename Init, typename Agg>
-  KTable<Windowed<K>, VA> Aggregate(Init initializer, Agg aggregator, Materialized<K, VA> materialized,
-                                    std::optional<Named> named = std::nullopt) {
-    return Add<VA>(
-        [initializer, aggregator](const K& k, const V& v, std::optional<VA> agg) -> VA {
-          return static_cast<VA>(aggregator(k, v, agg ? std::move(*agg) : static_cast<VA>(initializer())));
-        },
-        std::move(materialized), std::move(named));
-  }
-
  private:
+  friend class dsl_internal::WindowFolds<CountWindowedKStream<K, V>, K, V>;
   template <typename VA, typename Fold>
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
     auto key_serde = materialized.key_serde;

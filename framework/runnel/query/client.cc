@@ -159,49 +159,39 @@ absl::StatusOr<v1::WindowResponse> Client::SessionFetch(const v1::SessionFetchRe
   return response;
 }
 
-absl::StatusOr<std::vector<v1::KeyValue>> Client::Range(const v1::RangeRequest& request) {
-  std::vector<v1::KeyValue> out;
-  absl::Status s = Routed(request.store(), nullptr, [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) {
+template <typename Item, typename Batch, typename Open, typename Items>
+absl::StatusOr<std::vector<Item>> Client::Collect(const std::string& store, Open open, Items items) {
+  std::vector<Item> out;
+  absl::Status s = Routed(store, nullptr, [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) {
     out.clear();
-    auto reader = stub.Range(&c, request);
-    v1::KeyValueBatch batch;
+    auto reader = open(stub, c);
+    Batch batch;
     while (reader->Read(&batch)) {
-      for (auto& kv : *batch.mutable_entries()) out.push_back(std::move(kv));
+      for (auto& item : *items(batch)) out.push_back(std::move(item));
     }
     return reader->Finish();
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<std::vector<v1::KeyValue>> Client::Range(const v1::RangeRequest& request) {
+  return Collect<v1::KeyValue, v1::KeyValueBatch>(
+      request.store(), [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) { return stub.Range(&c, request); },
+      [](v1::KeyValueBatch& b) { return b.mutable_entries(); });
 }
 
 absl::StatusOr<std::vector<v1::KeyValue>> Client::All(const v1::AllRequest& request) {
-  std::vector<v1::KeyValue> out;
-  absl::Status s = Routed(request.store(), nullptr, [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) {
-    out.clear();
-    auto reader = stub.All(&c, request);
-    v1::KeyValueBatch batch;
-    while (reader->Read(&batch)) {
-      for (auto& kv : *batch.mutable_entries()) out.push_back(std::move(kv));
-    }
-    return reader->Finish();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Collect<v1::KeyValue, v1::KeyValueBatch>(
+      request.store(), [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) { return stub.All(&c, request); },
+      [](v1::KeyValueBatch& b) { return b.mutable_entries(); });
 }
 
 absl::StatusOr<std::vector<v1::WindowValue>> Client::WindowRange(const v1::WindowRangeRequest& request) {
-  std::vector<v1::WindowValue> out;
-  absl::Status s = Routed(request.store(), nullptr, [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) {
-    out.clear();
-    auto reader = stub.WindowRange(&c, request);
-    v1::WindowBatch batch;
-    while (reader->Read(&batch)) {
-      for (auto& w : *batch.mutable_windows()) out.push_back(std::move(w));
-    }
-    return reader->Finish();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Collect<v1::WindowValue, v1::WindowBatch>(
+      request.store(),
+      [&](v1::QueryService::Stub& stub, grpc::ClientContext& c) { return stub.WindowRange(&c, request); },
+      [](v1::WindowBatch& b) { return b.mutable_windows(); });
 }
 
 absl::StatusOr<v1::MetadataResponse> Client::Metadata(const v1::MetadataRequest& request) {

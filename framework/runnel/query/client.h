@@ -64,6 +64,10 @@ class Client {
   // UNAVAILABLE until the timeout.
   template <typename Call>
   absl::Status Routed(const std::string& store, const v1::Key* key, Call call);
+  // A server stream, collected: open(stub, context) starts it, items(batch)
+  // gives a batch's items.
+  template <typename Item, typename Batch, typename Open, typename Items>
+  absl::StatusOr<std::vector<Item>> Collect(const std::string& store, Open open, Items items);
   void RefreshMetadata(bool force);
   // For requests any instance answers: the seed, then (after failures) the
   // other known instances in turn.

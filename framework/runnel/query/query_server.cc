@@ -185,9 +185,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* req,
                                 v1::GetResponse* resp) override {
     return Keyed(ctx, req->store(), req->key(), req->options(), StoreSpec::Layout::kKeyValue, resp,
-                 [this, resp](const StoreRef& ref, const LocalStores::Copy& copy, std::string_view key,
-                              int32_t partition) -> absl::Status {
-                   auto value = copy.view->Get(key);
+                 [this, resp](const StoreRef& ref, const LocalStores::Copy& copy, const ReadOnlyKeyValueStore& store,
+                              std::string_view key, int32_t partition) -> absl::Status {
+                   auto value = store.Get(key);
                    if (!value.ok()) return value.status();
                    resp->set_found(value->has_value());
                    if (*value) SetValue(ref, **value, resp->mutable_value());
@@ -206,9 +206,10 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
                                                                  ") is after time_to (", req->time_to(), ")")));
     }
     return Keyed(ctx, req->store(), req->key(), req->options(), StoreSpec::Layout::kWindow, resp,
-                 [this, req, resp](const StoreRef& ref, const LocalStores::Copy& copy, std::string_view key,
+                 [this, req, resp](const StoreRef& ref, const LocalStores::Copy& copy,
+                                   const ReadOnlyKeyValueStore& store, std::string_view key,
                                    int32_t partition) -> absl::Status {
-                   WindowStore ws(copy.view.get(), SegmentOptions(ref));
+                   WindowStore ws(&store, SegmentOptions(ref));
                    RUNNEL_RETURN_IF_ERROR(ws.Init());
                    auto windows = ws.Fetch(key, Timestamp(std::max<int64_t>(0, req->time_from())),
                                            Timestamp(std::max<int64_t>(0, req->time_to())));
@@ -229,9 +230,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
   grpc::ServerUnaryReactor* SessionFetch(grpc::CallbackServerContext* ctx, const v1::SessionFetchRequest* req,
                                          v1::WindowResponse* resp) override {
     return Keyed(ctx, req->store(), req->key(), req->options(), StoreSpec::Layout::kSession, resp,
-                 [this, resp](const StoreRef& ref, const LocalStores::Copy& copy, std::string_view key,
-                              int32_t partition) -> absl::Status {
-                   SessionStore ss(copy.view.get(), SegmentOptions(ref));
+                 [this, resp](const StoreRef& ref, const LocalStores::Copy& copy, const ReadOnlyKeyValueStore& store,
+                              std::string_view key, int32_t partition) -> absl::Status {
+                   SessionStore ss(&store, SegmentOptions(ref));
                    RUNNEL_RETURN_IF_ERROR(ss.Init());
                    auto sessions = ss.FindSessions(key, Timestamp(0), Timestamp(std::numeric_limits<int64_t>::max()));
                    if (!sessions.ok()) return sessions.status();
@@ -377,9 +378,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     if (options.has_max_lag() && options.max_lag() < 0) {
       return absl::InvalidArgumentError(absl::StrCat("max_lag must be >= 0, got ", options.max_lag()));
     }
-    if (options.uncommitted()) {
-      return absl::UnimplementedError(
-          "uncommitted reads are not implemented yet: queries read committed state (leave uncommitted unset)");
+    if (options.uncommitted() && options.has_max_lag()) {
+      return absl::InvalidArgumentError(
+          "uncommitted reads come from the active owner's stream thread; max_lag (standbys) does not apply");
     }
     return absl::OkStatus();
   }
@@ -458,6 +459,25 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
                                                "; retry, or allow staleness with max_lag"));
   }
 
+  // Runs `fn` against a local copy: its committed view, or with
+  // `uncommitted` on the stream thread that owns it (cache and open
+  // transaction included). Blocks: worker threads only when uncommitted.
+  absl::Status ReadCopy(grpc::CallbackServerContext* ctx, const LocalStores::Copy& copy, const std::string& store,
+                        bool uncommitted, const std::function<absl::Status(const ReadOnlyKeyValueStore&)>& fn) {
+    if (!uncommitted || copy.status == nullptr) return TaskMoved(fn(*copy.view));
+    const auto left = ctx->deadline() - std::chrono::system_clock::now();
+    const absl::Duration timeout =
+        std::clamp(absl::FromChrono(left), absl::Milliseconds(1), absl::Seconds(30));
+    return streams_.ReadUncommitted(copy.task, store, fn, timeout);
+  }
+
+  // A store closed under a read (its task moved away meanwhile) answers
+  // FailedPrecondition: for the caller that is a retry, not an error.
+  static absl::Status TaskMoved(absl::Status s) {
+    if (!absl::IsFailedPrecondition(s)) return s;
+    return absl::UnavailableError(absl::StrCat("the store closed during the read (its task moved): ", s.message()));
+  }
+
   static bool Reached(const LocalStores::Copy& copy, const v1::ReadOptions& options) {
     if (options.min_position_size() == 0) return true;
     if (copy.status == nullptr) return false;
@@ -518,8 +538,8 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
       finish(target.status());
       return reactor;
     }
-    if (target->local && Reached(*target->local, options)) {
-      finish(answer(*ref, *target->local, *bytes, target->partition));
+    if (target->local && !options.uncommitted() && Reached(*target->local, options)) {
+      finish(TaskMoved(answer(*ref, *target->local, *target->local->view, *bytes, target->partition)));
       return reactor;
     }
     // Forwarding or waiting blocks: off gRPC's threads.
@@ -527,18 +547,35 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
                    &req, resp, finish]() mutable {
       if (target.local) {
         absl::Status waited = WaitForPosition(ctx, *target.local, req.options());
-        finish(waited.ok() ? answer(ref, *target.local, bytes, target.partition) : waited);
+        if (!waited.ok()) {
+          finish(waited);
+          return;
+        }
+        const LocalStores::Copy& copy = *target.local;
+        finish(ReadCopy(ctx, copy, ref.spec->name, req.options().uncommitted(),
+                        [&](const ReadOnlyKeyValueStore& store) {
+                          return answer(ref, copy, store, bytes, target.partition);
+                        }));
         return;
       }
       Req forwarded = req;
       forwarded.mutable_options()->set_no_forward(true);
       grpc::ClientContext client;
       client.set_deadline(ctx->deadline());
-      grpc::Status s = forward(*StubFor(target.remote), client, forwarded, resp);
-      if (s.error_code() == grpc::StatusCode::UNAVAILABLE) metadata_.Refresh();
-      finish(FromGrpc(s));
+      finish(ForwardResult(ctx, forward(*StubFor(target.remote), client, forwarded, resp)));
     });
     return reactor;
+  }
+
+  // A forwarded call's status as this call's: the owner cancelling (it is
+  // shutting down) or being unreachable is a retry for our caller.
+  absl::Status ForwardResult(grpc::CallbackServerContext* ctx, const grpc::Status& s) {
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        (s.error_code() == grpc::StatusCode::CANCELLED && !ctx->IsCancelled())) {
+      metadata_.Refresh();
+      return absl::UnavailableError(absl::StrCat("the owner did not answer: ", s.error_message()));
+    }
+    return FromGrpc(s);
   }
 
   grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const absl::Status& s) {
@@ -562,10 +599,16 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
       *out->mutable_key() = key;
       if (target->local) {
         RUNNEL_RETURN_IF_ERROR(WaitForPosition(ctx, *target->local, req.options()));
-        auto value = target->local->view->Get(*bytes);
-        if (!value.ok()) return value.status();
-        out->set_found(value->has_value());
-        if (*value) SetValue(*ref, **value, out->mutable_value());
+        std::optional<std::string> value;
+        RUNNEL_RETURN_IF_ERROR(ReadCopy(ctx, *target->local, req.store(), req.options().uncommitted(),
+                                        [&](const ReadOnlyKeyValueStore& store) -> absl::Status {
+                                          auto v = store.Get(*bytes);
+                                          if (!v.ok()) return v.status();
+                                          value = *std::move(v);
+                                          return absl::OkStatus();
+                                        }));
+        out->set_found(value.has_value());
+        if (value) SetValue(*ref, *value, out->mutable_value());
         if (answered.insert({endpoint_, target->partition}).second) {
           Describe(*target->local, target->partition, resp->add_answered_by());
         }
@@ -579,8 +622,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
       v1::GetResponse got;
       grpc::ClientContext client;
       client.set_deadline(ctx->deadline());
-      grpc::Status s = StubFor(target->remote)->Get(&client, get, &got);
-      if (!s.ok()) return FromGrpc(s);
+      if (absl::Status s = ForwardResult(ctx, StubFor(target->remote)->Get(&client, get, &got)); !s.ok()) return s;
       out->set_found(got.found());
       if (got.found()) *out->mutable_value() = got.value();
       if (answered.insert({target->remote, target->partition}).second) *resp->add_answered_by() = got.answered_by();
@@ -596,8 +638,8 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     std::vector<std::pair<LocalStores::Copy, int32_t>> out;
     for (auto& copy : streams_.local_stores().FindCopies(ref.spec->name)) {
       const bool active = copy.status == nullptr || (!copy.status->standby() && copy.status->ready());
-      const bool stale_ok = options.has_max_lag() && copy.status != nullptr && copy.status->Lag() >= 0 &&
-                            copy.status->Lag() <= options.max_lag();
+      const bool stale_ok = options.has_max_lag() && !options.uncommitted() && copy.status != nullptr &&
+                            copy.status->Lag() >= 0 && copy.status->Lag() <= options.max_lag();
       if (!active && !stale_ok) continue;
       if (!Reached(copy, options)) continue;
       const int32_t partition = copy.task.partition.value();
@@ -670,20 +712,23 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         [&](std::map<int32_t, v1::Answer>& answered) -> absl::Status {
           for (auto& [copy, partition] : LocalCopies(*ref, options)) {
             if (answered.contains(partition)) continue;
-            auto it = lo && hi ? copy.view->Range(*lo, *hi) : copy.view->All();
-            if (!it.ok()) return it.status();
-            size_t n = 0;
-            for (; (*it)->Valid() && n < max; (*it)->Next()) {
-              if (lo && (*it)->key() < *lo) continue;
-              if (hi && (*it)->key() > *hi) break;
-              ++n;
-              v1::KeyValue kv;
-              kv.set_found(true);
-              SetKey(*ref, (*it)->key(), kv.mutable_key());
-              SetValue(*ref, (*it)->value(), kv.mutable_value());
-              merged.emplace(std::string((*it)->key()), std::move(kv));
-            }
-            RUNNEL_RETURN_IF_ERROR((*it)->status());
+            RUNNEL_RETURN_IF_ERROR(ReadCopy(
+                ctx, copy, store, options.uncommitted(), [&](const ReadOnlyKeyValueStore& kv_store) -> absl::Status {
+                  auto it = lo && hi ? kv_store.Range(*lo, *hi) : kv_store.All();
+                  if (!it.ok()) return it.status();
+                  size_t n = 0;
+                  for (; (*it)->Valid() && n < max; (*it)->Next()) {
+                    if (lo && (*it)->key() < *lo) continue;
+                    if (hi && (*it)->key() > *hi) break;
+                    ++n;
+                    v1::KeyValue kv;
+                    kv.set_found(true);
+                    SetKey(*ref, (*it)->key(), kv.mutable_key());
+                    SetValue(*ref, (*it)->value(), kv.mutable_value());
+                    merged.emplace(std::string((*it)->key()), std::move(kv));
+                  }
+                  return (*it)->status();
+                }));
             Describe(copy, partition, &answered[partition]);
           }
           return absl::OkStatus();
@@ -753,17 +798,22 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         [&](std::map<int32_t, v1::Answer>& answered) -> absl::Status {
           for (auto& [copy, partition] : LocalCopies(*ref, req.options())) {
             if (answered.contains(partition)) continue;
-            WindowStore ws(copy.view.get(), SegmentOptions(*ref));
-            RUNNEL_RETURN_IF_ERROR(ws.Init());
-            auto windows = ws.FetchRange(lo, hi, Timestamp(std::max<int64_t>(0, req.time_from())),
-                                         Timestamp(std::max<int64_t>(0, req.time_to())));
-            if (!windows.ok()) return windows.status();
-            for (const WindowEntry& e : *windows) {
-              v1::WindowValue w;
-              RUNNEL_RETURN_IF_ERROR(
-                  AddWindow(*ref, e.key, e.start.value(), e.start.value() + ref->spec->window_size_ms, e.value, &w));
-              merged.emplace(std::make_pair(e.key, e.start.value()), std::move(w));
-            }
+            RUNNEL_RETURN_IF_ERROR(ReadCopy(
+                ctx, copy, req.store(), req.options().uncommitted(),
+                [&](const ReadOnlyKeyValueStore& kv_store) -> absl::Status {
+                  WindowStore ws(&kv_store, SegmentOptions(*ref));
+                  RUNNEL_RETURN_IF_ERROR(ws.Init());
+                  auto windows = ws.FetchRange(lo, hi, Timestamp(std::max<int64_t>(0, req.time_from())),
+                                               Timestamp(std::max<int64_t>(0, req.time_to())));
+                  if (!windows.ok()) return windows.status();
+                  for (const WindowEntry& e : *windows) {
+                    v1::WindowValue w;
+                    RUNNEL_RETURN_IF_ERROR(AddWindow(*ref, e.key, e.start.value(),
+                                                     e.start.value() + ref->spec->window_size_ms, e.value, &w));
+                    merged.emplace(std::make_pair(e.key, e.start.value()), std::move(w));
+                  }
+                  return absl::OkStatus();
+                }));
             Describe(copy, partition, &answered[partition]);
           }
           return absl::OkStatus();

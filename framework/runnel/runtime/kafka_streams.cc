@@ -417,6 +417,26 @@ std::string KafkaStreams::process_id() const {
   return process_id_;
 }
 
+absl::Status KafkaStreams::ReadUncommitted(TaskId task, const std::string& store,
+                                           const std::function<absl::Status(const ReadOnlyKeyValueStore&)>& read,
+                                           absl::Duration timeout) const {
+  auto copy = local_stores_->FindCopy(store, task);
+  if (!copy || copy->status == nullptr || copy->status->standby() || copy->status->thread() < 0) {
+    return absl::UnavailableError(absl::StrCat("no local stream thread runs task ", task.ToString()));
+  }
+  StreamThread* thread = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto index = static_cast<size_t>(copy->status->thread());
+    if (index < threads_.size()) thread = threads_[index].get();
+  }
+  if (thread == nullptr) return absl::UnavailableError(absl::StrCat("no stream thread ", copy->status->thread()));
+  absl::Status s = thread->ReadTaskStore(task, store, read, timeout);
+  // The task moved between the lookup and the read.
+  if (absl::IsNotFound(s)) return absl::UnavailableError(s.message());
+  return s;
+}
+
 absl::StatusOr<KafkaStreams::GroupMetadata> KafkaStreams::Metadata() const {
   absl::MutexLock lock(&metadata_mu_);
   if (metadata_admin_ == nullptr) {
@@ -430,11 +450,7 @@ absl::StatusOr<KafkaStreams::GroupMetadata> KafkaStreams::Metadata() const {
     return absl::UnavailableError(absl::StrCat("the group is rebalancing (", group->state, ")"));
   }
   if (tasks_per_subtopology_.empty()) {
-    auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
-      auto description = metadata_admin_->DescribeTopic(topic, absl::Seconds(5));
-      if (!description.ok()) return description.status();
-      return description->partitions;
-    });
+    auto tasks = TasksPerSubtopology(*topology_, *metadata_admin_, absl::Seconds(5));
     if (!tasks.ok()) return tasks.status();
     tasks_per_subtopology_ = *std::move(tasks);
   }

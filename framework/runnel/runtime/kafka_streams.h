@@ -103,6 +103,14 @@ class KafkaStreams {
     std::vector<int32_t> tasks_per_subtopology;
   };
   absl::StatusOr<GroupMetadata> Metadata() const;
+  // Uncommitted reads: runs `read` on the stream thread of the local active
+  // task `task` against its store `store` as its processors see it (record
+  // cache and open transaction included), between two polls (so it may wait
+  // up to poll.ms). NotFound / Unavailable when no local thread serves the
+  // task now; DeadlineExceeded after `timeout`.
+  absl::Status ReadUncommitted(TaskId task, const std::string& store,
+                               const std::function<absl::Status(const ReadOnlyKeyValueStore&)>& read,
+                               absl::Duration timeout) const;
 
  private:
   KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);

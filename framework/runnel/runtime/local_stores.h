@@ -34,9 +34,12 @@ namespace runnel {
 // read by query threads: every field is atomic or under `mu`.
 class StoreCopyStatus {
  public:
-  explicit StoreCopyStatus(bool standby) : standby_(standby) {}
+  // `thread`: the index of the stream thread that owns an active copy
+  // (-1 for standbys).
+  explicit StoreCopyStatus(bool standby, int thread = -1) : standby_(standby), thread_(thread) {}
 
   bool standby() const { return standby_; }
+  int thread() const { return thread_; }
   // Active copies: restored and processing. Standbys are never "ready"; they
   // answer only requests that allow their lag.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
@@ -63,6 +66,7 @@ class StoreCopyStatus {
 
  private:
   const bool standby_;
+  const int thread_;
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> changelog_position_{-1};
   std::atomic<int64_t> changelog_end_{-1};

@@ -144,11 +144,7 @@ absl::Status StandbyManager::Refresh() {
   // repartitioned source fails its co-partitioning check at start): read
   // them once, not at every refresh.
   if (config_.sticky_assignment() && tasks_per_subtopology_.empty()) {
-    auto tasks = TasksPerSubtopology(*topology_, [this](const std::string& topic) -> absl::StatusOr<int32_t> {
-      auto description = admin_->DescribeTopic(topic, absl::Seconds(10));
-      if (!description.ok()) return description.status();
-      return description->partitions;
-    });
+    auto tasks = TasksPerSubtopology(*topology_, *admin_, absl::Seconds(10));
     if (!tasks.ok()) return tasks.status();
     tasks_per_subtopology_ = *std::move(tasks);
   }

@@ -127,6 +127,12 @@ void StreamThread::Run() {
   auto log = Logger("runnel");
   log->info("{} started", name_);
   absl::Status s = RunLoop();
+  {
+    // Reads still queued get an answer; later ones are refused at once.
+    absl::MutexLock lock(&reads_mu_);
+    serving_reads_ = false;
+  }
+  ServeReads();
   if (absl::IsCancelled(s) && stop_.load()) {
     // Stopped while waiting for an unreachable broker: nothing more can be
     // acknowledged, so commit nothing; a restart processes from the last
@@ -194,6 +200,7 @@ absl::Status StreamThread::RunLoop() {
     for (const auto& [tp, end] : ends) {
       if (StreamTask* task = TaskFor(tp.topic, tp.partition)) task->MarkEndOfPartition(tp, end);
     }
+    ServeReads();
     bool commit_requested = false;
     if (absl::Status s = ProcessTasks(commit_requested); !s.ok()) {
       // A send that broke the transaction is recovered from; any other
@@ -208,6 +215,43 @@ absl::Status StreamThread::RunLoop() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status StreamThread::ReadTaskStore(TaskId task, const std::string& store,
+                                         const std::function<absl::Status(const ReadOnlyKeyValueStore&)>& read,
+                                         absl::Duration timeout) {
+  auto request = std::make_shared<StoreRead>(StoreRead{.task = task, .store = &store, .read = &read});
+  absl::MutexLock lock(&reads_mu_);
+  if (!serving_reads_) return absl::UnavailableError(absl::StrCat(name_, " has stopped"));
+  reads_.push_back(request);
+  if (!reads_mu_.AwaitWithTimeout(absl::Condition(&request->done), timeout)) {
+    request->abandoned = true;
+    return absl::DeadlineExceededError(
+        absl::StrCat("task ", task.ToString(), " did not serve the read within ", absl::FormatDuration(timeout)));
+  }
+  return request->result;
+}
+
+void StreamThread::ServeReads() {
+  absl::MutexLock lock(&reads_mu_);
+  while (!reads_.empty()) {
+    std::shared_ptr<StoreRead> r = std::move(reads_.front());
+    reads_.pop_front();
+    if (r->abandoned) continue;
+    auto it = tasks_.find(r->task);
+    if (!serving_reads_) {
+      r->result = absl::UnavailableError(absl::StrCat(name_, " has stopped"));
+    } else if (it == tasks_.end()) {
+      r->result = absl::NotFoundError(absl::StrCat(name_, " has no task ", r->task.ToString()));
+    } else if (it->second->restoring()) {
+      r->result = absl::UnavailableError(absl::StrCat("task ", r->task.ToString(), " is restoring"));
+    } else if (KeyValueStore* kv = it->second->GetKeyValueStore(*r->store); kv == nullptr) {
+      r->result = absl::NotFoundError(absl::StrCat("task ", r->task.ToString(), " has no store '", *r->store, "'"));
+    } else {
+      r->result = (*r->read)(*kv);
+    }
+    r->done = true;
+  }
 }
 
 absl::Status StreamThread::ProcessTasks(bool& commit_requested) {
@@ -543,6 +587,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .restored_bytes = restored_bytes_,
                      .restore_micros = restore_micros_,
                      .local_stores = local_stores_,
+                     .thread_index = index_,
                      .directory = directory_,
                      .exactly_once = eos_,
                      .metrics = metrics_,

@@ -87,6 +87,16 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   int index() const { return index_; }
   int64_t processed() const { return processed_->value(); }
 
+  // Interactive queries' uncommitted reads: runs `read` on this thread,
+  // between two polls, against task `task`'s store `store` as processors
+  // see it (record cache and open transaction included). NotFound when the
+  // thread has no such task, Unavailable while it restores or after the
+  // thread stopped, DeadlineExceeded after `timeout`. Any thread may call
+  // it; `read` never runs after this returns.
+  absl::Status ReadTaskStore(TaskId task, const std::string& store,
+                             const std::function<absl::Status(const ReadOnlyKeyValueStore&)>& read,
+                             absl::Duration timeout);
+
  private:
   void Run();
   absl::Status RunLoop();
@@ -203,6 +213,22 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
+  // Pending ReadTaskStore calls, served by ServeReads from the loop. A read
+  // runs under reads_mu_, so its caller (waiting on reads_mu_) cannot time
+  // out and return while its function runs.
+  struct StoreRead {
+    TaskId task;
+    const std::string* store;
+    const std::function<absl::Status(const ReadOnlyKeyValueStore&)>* read;
+    absl::Status result;
+    bool done = false;
+    bool abandoned = false;
+  };
+  void ServeReads();
+  absl::Mutex reads_mu_;
+  std::deque<std::shared_ptr<StoreRead>> reads_ ABSL_GUARDED_BY(reads_mu_);
+  bool serving_reads_ ABSL_GUARDED_BY(reads_mu_) = true;
+
   mutable absl::Mutex mu_;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
   std::function<void(int, const absl::Status&)> on_exit_;

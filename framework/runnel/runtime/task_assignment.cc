@@ -79,6 +79,15 @@ absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
   return out;
 }
 
+absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(const Topology& topology, kafka::Admin& admin,
+                                                         absl::Duration timeout) {
+  return TasksPerSubtopology(topology, [&admin, timeout](const std::string& topic) -> absl::StatusOr<int32_t> {
+    auto description = admin.DescribeTopic(topic, timeout);
+    if (!description.ok()) return description.status();
+    return description->partitions;
+  });
+}
+
 GroupAssignment AssignmentOfGroup(const Topology& topology, const kafka::GroupDescription& group, bool sticky,
                                   const std::vector<int32_t>& tasks_per_subtopology) {
   GroupAssignment out;

@@ -48,6 +48,10 @@ absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(
     const Topology& topology, const std::function<absl::StatusOr<int32_t>(const std::string&)>& partitions,
     std::map<std::string, int32_t>* topic_partitions = nullptr);
 
+// The same, with each topic's partition count read through `admin`.
+absl::StatusOr<std::vector<int32_t>> TasksPerSubtopology(const Topology& topology, kafka::Admin& admin,
+                                                         absl::Duration timeout);
+
 // Who runs what, as every member computes it from the group's description
 // (a Stable group): each task's active process (by the process id in its
 // members' client ids) and each process's query endpoint.

@@ -91,7 +91,7 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
         }
       }
       if (env_.local_stores != nullptr) {
-        entry.status = std::make_shared<StoreCopyStatus>(env_.standby);
+        entry.status = std::make_shared<StoreCopyStatus>(env_.standby, env_.thread_index);
         if (spec.logging) {
           entry.status->SetChangelog(changelog);
           if (auto from = restore_from_.find(changelog); from != restore_from_.end()) {

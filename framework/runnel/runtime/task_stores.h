@@ -68,6 +68,8 @@ struct StateEnv {
   LocalStores* local_stores = nullptr;
   // A standby replica's stores (registered as such for queries).
   bool standby = false;
+  // The stream thread running an active task (for uncommitted reads).
+  int thread_index = -1;
   // Optional: the instance's state directory; Open takes the task's lock.
   StateDirectory* directory = nullptr;
   bool exactly_once = false;
