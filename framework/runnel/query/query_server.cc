@@ -681,11 +681,21 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     return absl::OkStatus();
   }
 
+  // Uncommitted reads run on a stream thread: a range could hold it for
+  // long, so only keyed calls may ask for them.
+  static absl::Status NoUncommittedRange(const v1::ReadOptions& options) {
+    if (!options.uncommitted()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "uncommitted reads are for keyed calls (Get, MultiGet, WindowFetch, SessionFetch): a range would hold the "
+        "stream thread while it reads");
+  }
+
   absl::StatusOr<std::vector<v1::KeyValueBatch>> RangeBlocking(grpc::CallbackServerContext* ctx,
                                                                const std::string& store, const v1::Key* from,
                                                                const v1::Key* to, int32_t limit,
                                                                const v1::ReadOptions& options) {
     RUNNEL_RETURN_IF_ERROR(CheckOptions(options));
+    RUNNEL_RETURN_IF_ERROR(NoUncommittedRange(options));
     if (limit < 0 || limit > kMaxLimit) {
       return absl::InvalidArgumentError(absl::StrCat("limit must be in 0..", kMaxLimit, " (0: ", kMaxLimit,
                                                      "), got ", limit));
@@ -768,6 +778,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
   absl::StatusOr<std::vector<v1::WindowBatch>> WindowRangeBlocking(grpc::CallbackServerContext* ctx,
                                                                    const v1::WindowRangeRequest& req) {
     RUNNEL_RETURN_IF_ERROR(CheckOptions(req.options()));
+    RUNNEL_RETURN_IF_ERROR(NoUncommittedRange(req.options()));
     if (req.limit() < 0 || req.limit() > kMaxLimit) {
       return absl::InvalidArgumentError(absl::StrCat("limit must be in 0..", kMaxLimit, ", got ", req.limit()));
     }
