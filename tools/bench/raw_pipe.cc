@@ -4,6 +4,18 @@
 //   W2: consume -> count per key in a hash map (no durability) -> produce
 //       (key, count as 8-byte big-endian) for every record.
 //   W3: like W2, per key and 60 s tumbling window.
+//   W3m: per key and 60 s tumbling window (grace 5 s), the count and the
+//       max of the number each value starts with (produce-bench
+//       --value-number: 9 digits), produced for every record as
+//       ("<key>@<window start>", count then max, 8 bytes big-endian each)
+//       on the record's partition. Per partition, a hash map of aggregates
+//       per window start; a window is dropped from it once the partition's
+//       newest timestamp is past its end + grace (so the map holds the open
+//       windows, like Runnel's retention), and a record for a window
+//       already closed would be counted as late and skipped (none is: the
+//       input is in order). No durability.
+//   W3h: W3m over hopping windows of 10 s advancing by 2 s (grace 5 s):
+//       every record updates, and produces, 5 windows.
 //   W4t: stream-table join. Reads the whole table topic (--table) into a
 //       hash map first, up to the end each partition had at the start
 //       (timed: that is part of its total, as Runnel's loading of the table
@@ -24,7 +36,7 @@
 //       needed for that, and no durability; the buffers hold as much as one
 //       topic's arrival runs ahead of the other's.
 //
-//   raw-pipe --workload W1|W2|W3|W4t|W4s --bootstrap B --input T --output T --records N --group G
+//   raw-pipe --workload W1|W2|W3|W3m|W3h|W4t|W4s --bootstrap B --input T --output T --records N --group G
 //            [--table T]  (W4t)  [--right T]  (W4s)
 //
 // --records is the stream's record count (W4s: each side's). Same client
@@ -33,17 +45,20 @@
 // records (every input record consumed, table rows included), seconds
 // (first record consumed -> all output acknowledged), cpu_seconds,
 // max_rss_kb; W4t/W4s add outputs (records produced), W4t table_rows and
-// table_seconds (first table record -> table loaded), W4s out_of_order.
+// table_seconds (first table record -> table loaded), W4s out_of_order;
+// W3m/W3h add outputs, out_of_order and late.
 
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -179,6 +194,89 @@ long long Pipe(const Options& o, rd_kafka_t* consumer, rd_kafka_t* producer, Clo
     }
     rd_kafka_message_destroy(m);
   }
+  return seen;
+}
+
+// W3m/W3h's windows, Kafka Streams' TimeWindows: [start, start + size) for
+// every start that is a multiple of advance (tumbling: advance = size).
+struct HoppingWindows {
+  int64_t size_ms, advance_ms, grace_ms;
+};
+
+// W3m/W3h's aggregate per (key, window); max starts below every number.
+struct CountMax {
+  int64_t count = 0;
+  int64_t max = std::numeric_limits<int64_t>::min();
+};
+
+// The number a value starts with (9 decimal digits), as Runnel's contender
+// parses it: up to the first byte that is not a digit.
+int64_t ValueNumber(std::string_view value) {
+  int64_t n = 0;
+  for (size_t i = 0; i < std::min<size_t>(value.size(), 9) && value[i] >= '0' && value[i] <= '9'; ++i) {
+    n = n * 10 + (value[i] - '0');
+  }
+  return n;
+}
+
+// Appends `v` as 8 bytes big-endian.
+void AppendBigEndian(int64_t v, std::string& out) {
+  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (56 - 8 * b)) & 0xff));
+}
+
+// W3m, W3h: count and max per key and window, every update produced.
+long long WindowedCountMax(const Options& o, const HoppingWindows& w, rd_kafka_t* consumer, rd_kafka_t* producer,
+                           Clock::time_point& start, std::string& extra) {
+  struct PartitionWindows {
+    // Open windows by start; in each, the aggregate per key.
+    std::map<int64_t, StringMap<CountMax>> open;
+    int64_t max_ts = -1;
+  };
+  std::unordered_map<int32_t, PartitionWindows> partitions;
+  long long seen = 0, polls = 0, outputs = 0, out_of_order = 0, late = 0;
+  std::string key_out, value_out;
+  while (seen < o.records) {
+    rd_kafka_message_t* m = Next(consumer, producer, polls);
+    if (m == nullptr) continue;
+    if (seen == 0) start = Clock::now();
+    ++seen;
+    const int64_t ts = rd_kafka_message_timestamp(m, nullptr);
+    const std::string_view key = Key(m);
+    const int64_t number = ValueNumber(Value(m));
+    PartitionWindows& p = partitions[m->partition];
+    if (ts < p.max_ts) ++out_of_order;
+    p.max_ts = std::max(p.max_ts, ts);
+    // Windows whose end + grace the partition's time has reached are closed.
+    while (!p.open.empty() && p.open.begin()->first + w.size_ms + w.grace_ms <= p.max_ts) p.open.erase(p.open.begin());
+    // Kafka Streams' TimeWindows.windowsFor: the first start is the
+    // multiple of advance after ts - size, never before 0.
+    for (int64_t s = std::max<int64_t>(0, ts - w.size_ms + w.advance_ms) / w.advance_ms * w.advance_ms; s <= ts;
+         s += w.advance_ms) {
+      if (s + w.size_ms + w.grace_ms <= p.max_ts) {
+        ++late;
+        continue;
+      }
+      StringMap<CountMax>& aggs = p.open[s];
+      auto it = aggs.find(key);
+      if (it == aggs.end()) it = aggs.emplace(std::string(key), CountMax{}).first;
+      CountMax& agg = it->second;
+      ++agg.count;
+      agg.max = std::max(agg.max, number);
+      key_out.assign(key);
+      key_out.push_back('@');
+      key_out.append(std::to_string(s));
+      value_out.clear();
+      AppendBigEndian(agg.count, value_out);
+      AppendBigEndian(agg.max, value_out);
+      Produce(producer, o.output, m->partition, key_out, value_out, ts);
+      ++outputs;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  char buf[120];
+  std::snprintf(buf, sizeof buf, ",\"outputs\":%lld,\"out_of_order\":%lld,\"late\":%lld", outputs, out_of_order,
+                late);
+  extra = buf;
   return seen;
 }
 
@@ -358,11 +456,12 @@ int main(int argc, char** argv) {
     else if (f == "--right") o.right = v;
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
-  const bool known = o.workload == "W1" || o.workload == "W2" || o.workload == "W3" ||
+  const bool known = o.workload == "W1" || o.workload == "W2" || o.workload == "W3" || o.workload == "W3m" ||
+                     o.workload == "W3h" ||
                      (o.workload == "W4t" && !o.table.empty()) || (o.workload == "W4s" && !o.right.empty());
   if (o.bootstrap.empty() || o.input.empty() || o.output.empty() || o.records <= 0 || !known) {
     std::fprintf(stderr,
-                 "usage: raw-pipe --workload W1|W2|W3|W4t|W4s --bootstrap B --input T --output T --records N "
+                 "usage: raw-pipe --workload W1|W2|W3|W3m|W3h|W4t|W4s --bootstrap B --input T --output T --records N "
                  "[--table T (W4t)] [--right T (W4s)]\n");
     return 2;
   }
@@ -377,8 +476,12 @@ int main(int argc, char** argv) {
 
   Clock::time_point start;
   std::string extra;
+  // W3m: 60 s tumbling; W3h: 10 s hopping by 2 s; both grace 5 s.
+  const HoppingWindows w3m{60000, 60000, 5000}, w3h{10000, 2000, 5000};
   long long seen = o.workload == "W4t"   ? TableJoin(o, consumer, producer, start, extra)
                    : o.workload == "W4s" ? StreamJoin(o, consumer, producer, start, extra)
+                   : o.workload == "W3m" ? WindowedCountMax(o, w3m, consumer, producer, start, extra)
+                   : o.workload == "W3h" ? WindowedCountMax(o, w3h, consumer, producer, start, extra)
                                          : Pipe(o, consumer, producer, start);
   rd_kafka_flush(producer, 120000);
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();

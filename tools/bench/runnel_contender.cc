@@ -4,6 +4,13 @@
 //   W3: stream(input).groupByKey().windowedBy(60 s tumbling, grace 5 s)
 //       .count(store "window-counts") (emit on update, cached)
 //       .toStream().map(key -> "<key>@<window start>").to(output)
+//   W3m: stream(input).groupByKey().windowedBy(60 s tumbling, grace 5 s)
+//       .aggregate(CountMax: records and the largest number their values
+//       start with, store "window-count-max", a 16-byte serde; emit on
+//       update, cached).toStream().map(key -> "<key>@<window start>")
+//       .to(output). Input from produce-bench --value-number 1.
+//   W3h: W3m over hopping windows, 10 s advancing by 2 s, grace 5 s: every
+//       record updates 5 windows.
 //   W4t: table(--table, store "table": RocksDB + changelog + cache);
 //        stream(input).join(table, value + "|" + the row's first 8 bytes)
 //        .to(output). The table's topic is an input of the same tasks (a
@@ -16,7 +23,7 @@
 //       (<app-id>-counts-changelog) already holds the state: measures the
 //       restore, from Start() until every task has restored and checkpointed.
 //
-//   runnel-contender --workload W1|W2|W3|W4t|W4s|W6 --bootstrap B --input T --output T
+//   runnel-contender --workload W1|W2|W3|W3m|W3h|W4t|W4s|W6 --bootstrap B --input T --output T
 //                    --records N --app-id A [--threads K] [--partitions P]
 //                    [--table T --table-records M]  (W4t)  [--right T]  (W4s)
 //
@@ -29,14 +36,61 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "runnel/runnel.h"
+
+namespace {
+
+// W3m/W3h's aggregate per (key, window): how many records, and the largest
+// number their values start with. max starts below every number, so the
+// first record sets it.
+struct CountMax {
+  int64_t count = 0;
+  int64_t max = std::numeric_limits<int64_t>::min();
+};
+
+// CountMax as 16 bytes: count then max, each 8 bytes big-endian (the
+// count first, so runnel-kafka table-sum adds up the counts). The raw pipe
+// writes the same bytes.
+class CountMaxSerde final : public runnel::Serde<CountMax> {
+ public:
+  absl::Status Serialize(const CountMax& value, std::string& out) const override {
+    out.clear();
+    runnel::serdes::AppendBigEndian64(static_cast<uint64_t>(value.count), out);
+    runnel::serdes::AppendBigEndian64(static_cast<uint64_t>(value.max), out);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<CountMax> Deserialize(std::optional<std::string_view> data) const override {
+    if (!data || data->size() != 16) {
+      return absl::InvalidArgumentError(absl::StrCat("count-max: wants 16 bytes, got ", data ? data->size() : 0));
+    }
+    return CountMax{static_cast<int64_t>(runnel::serdes::ReadBigEndian64(data->data())),
+                    static_cast<int64_t>(runnel::serdes::ReadBigEndian64(data->data() + 8))};
+  }
+  std::string_view Name() const override { return "count-max"; }
+};
+
+// The number a value starts with (produce-bench --value-number: 9 decimal
+// digits); parsing stops at the first byte that is not a digit. The raw pipe
+// parses it the same way.
+int64_t ValueNumber(std::string_view value) {
+  int64_t n = 0;
+  for (size_t i = 0; i < std::min<size_t>(value.size(), 9) && value[i] >= '0' && value[i] <= '9'; ++i) {
+    n = n * 10 + (value[i] - '0');
+  }
+  return n;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string bootstrap, input, output, app = "runnel-bench", threads = "1", workload = "W1";
@@ -61,12 +115,13 @@ int main(int argc, char** argv) {
     else if (f == "--right") right = v;
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
-  const bool known = workload == "W1" || workload == "W2" || workload == "W3" || workload == "W6" ||
+  const bool known = workload == "W1" || workload == "W2" || workload == "W3" || workload == "W3m" ||
+                     workload == "W3h" || workload == "W6" ||
                      (workload == "W4t" && !table.empty() && table_records > 0) ||
                      (workload == "W4s" && !right.empty());
   if (bootstrap.empty() || input.empty() || output.empty() || records <= 0 || !known) {
     std::fprintf(stderr,
-                 "usage: runnel-contender --workload W1|W2|W3|W4t|W4s|W6 --bootstrap B --input T --output T "
+                 "usage: runnel-contender --workload W1|W2|W3|W3m|W3h|W4t|W4s|W6 --bootstrap B --input T --output T "
                  "--records N [--table T --table-records M (W4t)] [--right T (W4s)]\n");
     return 2;
   }
@@ -93,6 +148,26 @@ int main(int argc, char** argv) {
           return runnel::KeyValue<std::string, int64_t>{absl::StrCat(w.key, "@", w.window.start.value()), n};
         })
         .To(output, runnel::Produced(runnel::serdes::String(), runnel::serdes::Int64()));
+  } else if (workload == "W3m" || workload == "W3h") {
+    const auto windows = workload == "W3m"
+                             ? runnel::TimeWindows::OfSizeAndGrace(absl::Seconds(60), absl::Seconds(5))
+                             : runnel::TimeWindows::OfSizeAndGrace(absl::Seconds(10), absl::Seconds(5))
+                                   .AdvanceBy(absl::Seconds(2));
+    const runnel::SerdePtr<CountMax> count_max = std::make_shared<CountMaxSerde>();
+    stream.GroupByKey()
+        .WindowedBy(windows)
+        .Aggregate([] { return CountMax{}; },
+                   [](const std::string&, const std::string& value, CountMax agg) {
+                     ++agg.count;
+                     agg.max = std::max(agg.max, ValueNumber(value));
+                     return agg;
+                   },
+                   runnel::Materialized<std::string, CountMax>::As("window-count-max", strings, count_max))
+        .ToStream()
+        .Map([](const runnel::Windowed<std::string>& w, const CountMax& agg) {
+          return runnel::KeyValue<std::string, CountMax>{absl::StrCat(w.key, "@", w.window.start.value()), agg};
+        })
+        .To(output, runnel::Produced(strings, count_max));
   } else if (workload == "W4t") {
     auto rows = builder.Table(table, runnel::Consumed(strings, strings),
                               runnel::Materialized<std::string, std::string>::As("table", strings, strings));

@@ -7,7 +7,7 @@
 //                [--sensors S] [--bad-every K] [--seed X]
 //   runnel-kafka produce-bench --bootstrap B --topic T --count N [--keys K] [--value-bytes 100]
 //                [--sequential-keys 1] [--event-span-ms S] [--event-end-ms E]
-//                [--value-timestamp 1] [--seed X]
+//                [--value-timestamp 1 | --value-number 1] [--seed X]
 //   runnel-kafka count --bootstrap B --topic T
 //   runnel-kafka table-sum --bootstrap B --topic T
 //   runnel-kafka digest --bootstrap B --topic T
@@ -127,6 +127,9 @@ int ProduceSensors(const Args& args, const std::string& bootstrap) {
   return 0;
 }
 
+// produce-bench --value-number: the digits of the number a value starts with.
+constexpr int64_t kValueNumberDigits = 9;
+
 int ProduceBench(const Args& args, const std::string& bootstrap) {
   int64_t count, keys, value_bytes;
   if (!ParseInt(args, "count", 1000000, &count) || !ParseInt(args, "keys", 10000, &keys) ||
@@ -162,6 +165,16 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
   if (value_timestamp && (span == 0 || value_bytes < 13)) {
     return Usage("--value-timestamp needs --event-span-ms and --value-bytes >= 13");
   }
+  // --value-number 1: each value starts with a number uniformly drawn from
+  // [0, 10^9), 9 decimal digits (the benchmarks' windowed max aggregates
+  // it). The numbers come from their own generator, seeded from --seed, so
+  // the keys and the rest of each value are those the seed gives without
+  // the flag.
+  const bool value_number = args.Get("value-number") == "1";
+  if (value_number && (value_timestamp || value_bytes < kValueNumberDigits)) {
+    return Usage("--value-number needs --value-bytes >= 9 and excludes --value-timestamp");
+  }
+  std::mt19937_64 numbers(static_cast<uint64_t>(seed) ^ 0x9e3779b97f4a7c15ull);
   std::string topic = args.Get("topic");
   std::string value(static_cast<size_t>(value_bytes), 'x');
   std::string key;
@@ -171,6 +184,9 @@ int ProduceBench(const Args& args, const std::string& bootstrap) {
     std::optional<runnel::Timestamp> ts;
     if (span > 0) ts = runnel::Timestamp(base + i * span / std::max<int64_t>(count, 1));
     if (value_timestamp) value.replace(0, 13, absl::StrFormat("%013d", ts->value()));
+    if (value_number) {
+      value.replace(0, kValueNumberDigits, absl::StrFormat("%09d", static_cast<int>(numbers() % 1'000'000'000)));
+    }
     absl::Status s = (*producer)->Send({.topic = topic, .key = key, .value = value, .timestamp = ts});
     if (!s.ok()) return Fail(s);
   }
@@ -257,25 +273,6 @@ absl::Status ReadToEnd(const std::string& bootstrap, const std::string& topic,
   return absl::OkStatus();
 }
 
-// Reads a table's update topic to its end (int64 values, Kafka's
-// LongSerializer): prints "keys=<distinct keys> sum=<sum of each key's last
-// value>". Benchmarks compare contenders' results with it.
-int TableSum(const Args& args, const std::string& bootstrap) {
-  auto longs = runnel::serdes::Int64();
-  absl::flat_hash_map<std::string, int64_t> last;
-  absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
-    auto v = longs->Deserialize(r.value());
-    if (!v.ok()) return v.status();
-    last[std::string(r.key().value_or(""))] = *v;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return Fail(s);
-  int64_t sum = 0;
-  for (const auto& [k, v] : last) sum += v;
-  std::printf("keys=%zu sum=%lld\n", last.size(), static_cast<long long>(sum));
-  return 0;
-}
-
 // FNV-1a over `bytes`, from `h`.
 uint64_t Fnv1a(std::string_view bytes, uint64_t h = 14695981039346656037ull) {
   for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
@@ -287,6 +284,46 @@ uint64_t Mix(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
+}
+
+// A record's hash for the digests: FNV-1a over its key's length, key and
+// value, spread by Mix. The key's length first, so that (key, value) pairs
+// cannot collide by moving bytes across the boundary.
+uint64_t RecordHash(std::string_view key, std::string_view value) {
+  const uint64_t length = key.size();
+  const uint64_t h = Fnv1a(std::string_view(reinterpret_cast<const char*>(&length), sizeof length));
+  return Mix(Fnv1a(value, Fnv1a(key, h)));
+}
+
+// Reads a table's update topic to its end and prints "keys=<distinct keys>
+// sum=<sum> digest=<hex>" over each key's last value. Each value starts with
+// an int64 (8 bytes big-endian, Kafka's LongSerializer: a count, alone or
+// followed by more fields, like the windowed count + max's 16 bytes); sum
+// adds those up. digest is the sum (mod 2^64) of RecordHash(key, last
+// value): equal digests mean the same final value for every key, whatever
+// the order or partition of the updates. Benchmarks compare contenders'
+// results with it.
+int TableSum(const Args& args, const std::string& bootstrap) {
+  absl::flat_hash_map<std::string, std::string> last;
+  absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
+    const std::optional<std::string_view> value = r.value();
+    if (!value || value->size() < 8) {
+      return absl::InvalidArgumentError(absl::StrCat("table-sum: a value of ", value ? value->size() : 0,
+                                                     " bytes, not an int64 (8 bytes) or more"));
+    }
+    last.insert_or_assign(std::string(r.key().value_or("")), std::string(*value));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return Fail(s);
+  int64_t sum = 0;
+  uint64_t digest = 0;
+  for (const auto& [k, v] : last) {
+    sum += static_cast<int64_t>(runnel::serdes::ReadBigEndian64(v.data()));
+    digest += RecordHash(k, v);
+  }
+  std::printf("keys=%zu sum=%lld digest=%016llx\n", last.size(), static_cast<long long>(sum),
+              static_cast<unsigned long long>(digest));
+  return 0;
 }
 
 // Reads a topic to its end and prints "records=<n> keys=<distinct keys>
@@ -301,11 +338,7 @@ int Digest(const Args& args, const std::string& bootstrap) {
   absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
     const std::string_view key = r.key().value_or("");
     const std::string_view value = r.value().value_or("");
-    // The key's length first, so that (key, value) pairs cannot collide by
-    // moving bytes across the boundary.
-    const uint64_t length = key.size();
-    const uint64_t h = Fnv1a(std::string_view(reinterpret_cast<const char*>(&length), sizeof length));
-    digest += Mix(Fnv1a(value, Fnv1a(key, h)));
+    digest += RecordHash(key, value);
     ++records;
     // (absl::string_view: this Abseil's is not std::string_view.)
     const absl::string_view k(key.data(), key.size());
