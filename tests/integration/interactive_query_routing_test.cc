@@ -1,0 +1,130 @@
+// Interactive queries over gRPC on a real broker (see
+// interactive_query_fixture.h): every key is answered correctly through
+// every instance, by Get (forwarded when needed), the routing client,
+// MultiGet, Range, All, WindowFetch and WindowRange; Metadata names the
+// owners.
+
+#include "integration/interactive_query_fixture.h"
+
+namespace runnel::iq_test {
+namespace {
+
+TEST_F(InteractiveQueryTest, EveryKeyIsAnsweredCorrectlyThroughEveryInstance) {
+  for (int i = 0; i < 3; ++i) AddInstance();
+  AwaitConverged(instances_[0]->endpoint);
+  for (auto& instance : instances_) {
+    SCOPED_TRACE(instance->endpoint);
+    auto stub = Stub(instance->endpoint);
+    std::set<std::string> answered_by;
+    for (const auto& [key, n] : counts_) {
+      v1::GetRequest req;
+      req.set_store("counts");
+      req.mutable_key()->set_text(key);
+      v1::GetResponse resp;
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(stub->Get(&ctx, req, &resp).ok());
+      ASSERT_TRUE(resp.found()) << key;
+      EXPECT_EQ(Long(resp.value().raw()), n) << key;
+      EXPECT_EQ(resp.value().json(), absl::StrCat(n));
+      EXPECT_FALSE(resp.answered_by().standby());
+      EXPECT_FALSE(resp.answered_by().position().empty());
+      answered_by.insert(resp.answered_by().endpoint());
+    }
+    // Keys live on all three instances: most were forwarded.
+    EXPECT_EQ(answered_by.size(), 3u);
+    // Windowed counts, per key (a sample) and as a range.
+    int checked = 0;
+    for (const auto& [kw, n] : windows_) {
+      if (++checked % 7 != 0) continue;
+      v1::WindowFetchRequest req;
+      req.set_store("window-counts");
+      req.mutable_key()->set_text(kw.first);
+      req.set_time_from(kw.second);
+      req.set_time_to(kw.second);
+      v1::WindowResponse resp;
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(stub->WindowFetch(&ctx, req, &resp).ok());
+      ASSERT_EQ(resp.windows_size(), 1) << kw.first << "@" << kw.second;
+      EXPECT_EQ(Long(resp.windows(0).value().raw()), n);
+      EXPECT_EQ(resp.windows(0).end(), kw.second + kWindowMs);
+    }
+    v1::AllRequest all;
+    all.set_store("counts");
+    grpc::ClientContext ctx;
+    auto reader = stub->All(&ctx, all);
+    std::map<std::string, int64_t> seen;
+    v1::KeyValueBatch batch;
+    std::set<int32_t> partitions;
+    while (reader->Read(&batch)) {
+      for (const auto& kv : batch.entries()) seen[kv.key().raw()] = Long(kv.value().raw());
+      for (const auto& a : batch.answered_by()) partitions.insert(a.partition());
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(seen, counts_);
+    EXPECT_EQ(partitions.size(), static_cast<size_t>(kPartitions));
+    v1::WindowRangeRequest wr;
+    wr.set_store("window-counts");
+    wr.set_time_from(0);
+    wr.set_time_to(std::numeric_limits<int64_t>::max());
+    grpc::ClientContext wctx;
+    auto wreader = stub->WindowRange(&wctx, wr);
+    std::map<std::pair<std::string, int64_t>, int64_t> wseen;
+    v1::WindowBatch wbatch;
+    while (wreader->Read(&wbatch)) {
+      for (const auto& w : wbatch.windows()) wseen[{w.key().raw(), w.start()}] = Long(w.value().raw());
+    }
+    ASSERT_TRUE(wreader->Finish().ok());
+    EXPECT_EQ(wseen, windows_);
+  }
+  // Range with a limit, MultiGet, Metadata and the routing client.
+  auto client = query::Client::Connect(instances_[1]->endpoint);
+  ASSERT_TRUE(client.ok());
+  v1::RangeRequest range;
+  range.set_store("counts");
+  range.mutable_from()->set_text("sensor-1");
+  range.mutable_to()->set_text("sensor-2");
+  range.set_limit(5);
+  auto ranged = (*client)->Range(range);
+  ASSERT_TRUE(ranged.ok()) << ranged.status();
+  ASSERT_EQ(ranged->size(), 5u);
+  auto expected = counts_.lower_bound("sensor-1");
+  for (const auto& kv : *ranged) {
+    EXPECT_EQ(kv.key().raw(), expected->first);
+    EXPECT_EQ(Long(kv.value().raw()), expected->second);
+    ++expected;
+  }
+  v1::MultiGetRequest multi;
+  multi.set_store("counts");
+  for (const auto& [key, n] : counts_) multi.add_keys()->set_text(key);
+  multi.add_keys()->set_text("no-such-sensor");
+  auto got = (*client)->MultiGet(multi);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->results_size(), static_cast<int>(counts_.size()) + 1);
+  int i = 0;
+  for (const auto& [key, n] : counts_) EXPECT_EQ(Long(got->results(i++).value().raw()), n) << key;
+  EXPECT_FALSE(got->results(i).found());
+  for (const auto& [key, n] : counts_) {
+    v1::GetRequest req;
+    req.set_store("counts");
+    req.mutable_key()->set_text(key);
+    auto answer = (*client)->Get(req);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(Long(answer->value().raw()), n);
+    // The client went straight to the owner.
+    EXPECT_EQ(answer->answered_by().endpoint(), (*client)->EndpointFor("counts", req.key()));
+  }
+  v1::MetadataRequest meta;
+  meta.set_store("counts");
+  meta.mutable_key()->set_text("sensor-7");
+  auto metadata = (*client)->Metadata(meta);
+  ASSERT_TRUE(metadata.ok()) << metadata.status();
+  EXPECT_EQ(metadata->instances_size(), 3);
+  EXPECT_FALSE(metadata->owner().active_endpoint().empty());
+  EXPECT_EQ(metadata->owner().standby_endpoints_size(), 1);
+  std::set<std::string> kinds;
+  for (const auto& s : metadata->stores()) kinds.insert(absl::StrCat(s.name(), ":", s.kind(), ":", s.partitions()));
+  EXPECT_EQ(kinds, (std::set<std::string>{"counts:key_value:6", "window-counts:window:6"}));
+}
+
+}  // namespace
+}  // namespace runnel::iq_test
