@@ -670,11 +670,12 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         [&](std::map<int32_t, v1::Answer>& answered) -> absl::Status {
           for (auto& [copy, partition] : LocalCopies(*ref, options)) {
             if (answered.contains(partition)) continue;
-            auto it = lo && hi ? copy.view->Range(*lo, *hi) : copy.view->All();
+            // Each starts at `lo` when there is one (RangeFrom seeks:
+            // walking All() up to it cost every key before it).
+            auto it = lo && hi ? copy.view->Range(*lo, *hi) : lo ? copy.view->RangeFrom(*lo) : copy.view->All();
             if (!it.ok()) return it.status();
             size_t n = 0;
             for (; (*it)->Valid() && n < max; (*it)->Next()) {
-              if (lo && (*it)->key() < *lo) continue;
               if (hi && (*it)->key() > *hi) break;
               ++n;
               v1::KeyValue kv;
