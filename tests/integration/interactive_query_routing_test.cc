@@ -93,6 +93,21 @@ TEST_F(InteractiveQueryTest, EveryKeyIsAnsweredCorrectlyThroughEveryInstance) {
     EXPECT_EQ(Long(kv.value().raw()), expected->second);
     ++expected;
   }
+  // From a key with no upper bound: the next keys in order, merged over
+  // the three instances' partitions (each seeks to `from`).
+  v1::RangeRequest open;
+  open.set_store("counts");
+  open.mutable_from()->set_text("sensor-3");
+  open.set_limit(7);
+  auto opened = (*client)->Range(open);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ASSERT_EQ(opened->size(), 7u);
+  expected = counts_.lower_bound("sensor-3");
+  for (const auto& kv : *opened) {
+    EXPECT_EQ(kv.key().raw(), expected->first);
+    EXPECT_EQ(Long(kv.value().raw()), expected->second);
+    ++expected;
+  }
   v1::MultiGetRequest multi;
   multi.set_store("counts");
   for (const auto& [key, n] : counts_) multi.add_keys()->set_text(key);

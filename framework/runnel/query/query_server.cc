@@ -724,11 +724,12 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
             if (answered.contains(partition)) continue;
             RUNNEL_RETURN_IF_ERROR(ReadCopy(
                 ctx, copy, store, options.uncommitted(), [&](const ReadOnlyKeyValueStore& kv_store) -> absl::Status {
-                  auto it = lo && hi ? kv_store.Range(*lo, *hi) : kv_store.All();
+                  // Each starts at `lo` when there is one (RangeFrom seeks:
+                  // walking All() up to it cost every key before it).
+                  auto it = lo && hi ? kv_store.Range(*lo, *hi) : lo ? kv_store.RangeFrom(*lo) : kv_store.All();
                   if (!it.ok()) return it.status();
                   size_t n = 0;
                   for (; (*it)->Valid() && n < max; (*it)->Next()) {
-                    if (lo && (*it)->key() < *lo) continue;
                     if (hi && (*it)->key() > *hi) break;
                     ++n;
                     v1::KeyValue kv;

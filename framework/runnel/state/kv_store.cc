@@ -6,6 +6,13 @@
 
 namespace runnel {
 
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> ReadOnlyKeyValueStore::RangeFrom(std::string_view from) const {
+  auto it = All();
+  if (!it.ok()) return it.status();
+  while ((*it)->Valid() && (*it)->key() < from) (*it)->Next();
+  return it;
+}
+
 absl::StatusOr<std::vector<KeyValueEntry>> Collect(KeyValueIterator& it) {
   std::vector<KeyValueEntry> out;
   for (; it.Valid(); it.Next()) out.push_back({std::string(it.key()), std::string(it.value())});

@@ -73,6 +73,10 @@ class ReadOnlyKeyValueStore {
   [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<KeyValueIterator>> Range(
       std::string_view from, std::string_view to) const = 0;
   [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<KeyValueIterator>> All() const = 0;
+  // Keys >= from in bytewise order: a range with no upper bound. The
+  // default walks All() up to `from` (cost grows with the keys before it);
+  // RocksDB seeks.
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<KeyValueIterator>> RangeFrom(std::string_view from) const;
   // An estimate for RocksDB, exact in memory.
   [[nodiscard]] virtual absl::StatusOr<int64_t> ApproximateNumEntries() const = 0;
 };

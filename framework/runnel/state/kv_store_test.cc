@@ -82,6 +82,13 @@ TEST_P(KeyValueStoreContract, RangesAreInclusiveAndBytewise) {
   EXPECT_THAT(keys(Drain(store_->Range("c", "a"))), IsEmpty());
   EXPECT_THAT(Drain(store_->Range("z", "\xff")),
               ElementsAre(KeyValueEntry{"z", "vz"}, KeyValueEntry{"\xff", "v\xff"}));
+  // No upper bound: from a key, from between keys, before all, after all.
+  EXPECT_THAT(keys(Drain(store_->RangeFrom("b"))), ElementsAre("b", "c", "z", "\xff"));
+  EXPECT_THAT(keys(Drain(store_->RangeFrom("aa"))), ElementsAre("ab", "b", "c", "z", "\xff"));
+  EXPECT_THAT(keys(Drain(store_->RangeFrom(""))), ElementsAre("a", "ab", "b", "c", "z", "\xff"));
+  EXPECT_THAT(keys(Drain(store_->RangeFrom("\xff\x01"))), IsEmpty());
+  EXPECT_THAT(Drain(store_->RangeFrom("z")),
+              ElementsAre(KeyValueEntry{"z", "vz"}, KeyValueEntry{"\xff", "v\xff"}));
 }
 
 TEST_P(KeyValueStoreContract, PutAllAppliesInOrder) {
@@ -115,6 +122,7 @@ TEST_P(KeyValueStoreContract, ClosedStoreRefusesCalls) {
   EXPECT_EQ(store_->Get("a").status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->Put("a", "1").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->All().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->RangeFrom("a").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -177,6 +177,14 @@ absl::StatusOr<std::unique_ptr<KeyValueIterator>> RocksDbKeyValueStore::All() co
   return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(lock), std::move(it), std::nullopt));
 }
 
+absl::StatusOr<std::unique_ptr<KeyValueIterator>> RocksDbKeyValueStore::RangeFrom(std::string_view from) const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(ToSlice(from));
+  return std::unique_ptr<KeyValueIterator>(new RocksDbIterator(std::move(lock), std::move(it), std::nullopt));
+}
+
 absl::StatusOr<int64_t> RocksDbKeyValueStore::ApproximateNumEntries() const {
   std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;

@@ -78,6 +78,7 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   absl::StatusOr<std::unique_ptr<KeyValueIterator>> Range(std::string_view from,
                                                           std::string_view to) const override;
   absl::StatusOr<std::unique_ptr<KeyValueIterator>> All() const override;
+  absl::StatusOr<std::unique_ptr<KeyValueIterator>> RangeFrom(std::string_view from) const override;
   absl::StatusOr<int64_t> ApproximateNumEntries() const override;
   absl::Status Put(std::string_view key, std::optional<std::string_view> value) override;
   absl::Status PutAll(const std::vector<Write>& writes) override;
