@@ -367,3 +367,111 @@ TEST_F(StatefulTest, ThreadsAddedAndRemovedWhileRunningExactlyOnce) {
 
 }  // namespace
 }  // namespace runnel
+
+namespace runnel {
+namespace {
+
+// Joins after key changes, on the broker: clicks (4 partitions) and views
+// (2 partitions), both keyed by session, are re-keyed by item and joined
+// in a window; the clicks are also re-keyed and joined with a table of
+// items (3 partitions). Runnel inserts the repartition topics itself and
+// sizes them so that each join's inputs are co-partitioned: 4 for both
+// sides of the stream-stream join (the most of its sources), 3 for the
+// stream-table join's (the table's). Every pair and every enriched click
+// must come out, once.
+TEST_F(StatefulTest, JoinsAfterAKeyChangeGetRepartitionTopicsSizedForCoPartitioning) {
+  const std::string clicks = app_ + "-clicks", views = app_ + "-views", items = app_ + "-items";
+  const std::string pairs_out = app_ + "-pairs", enriched_out = app_ + "-enriched";
+  ASSERT_TRUE(CreateTopic(clicks, 4).ok());
+  ASSERT_TRUE(CreateTopic(views, 2).ok());
+  ASSERT_TRUE(CreateTopic(items, 3).ok());
+  ASSERT_TRUE(CreateTopic(pairs_out, kPartitions).ok());
+  ASSERT_TRUE(CreateTopic(enriched_out, kPartitions).ok());
+  constexpr int kItems = 30, kClicks = 2000, kViews = 600;
+  std::map<std::string, int64_t> clicks_per_item, views_per_item;
+  {
+    auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()}, {"linger.ms", "20"}});
+    ASSERT_TRUE(producer.ok());
+    // Items first and earliest, so that every click finds its item.
+    const int64_t base = absl::ToUnixMillis(absl::Now()) - 600'000;
+    for (int i = 0; i < kItems; ++i) {
+      std::string key = absl::StrCat("item-", i), value = absl::StrCat("name-", i);
+      ASSERT_TRUE((*producer)->Send({.topic = items, .key = key, .value = value, .timestamp = Timestamp(base)}).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
+    std::mt19937 rng(17);
+    std::uniform_int_distribution<int> item(0, kItems - 1), session(0, 99);
+    for (int i = 0; i < kClicks + kViews; ++i) {
+      const bool click = i < kClicks;
+      std::string key = absl::StrCat("session-", session(rng)), value = absl::StrCat("item-", item(rng));
+      ++(click ? clicks_per_item : views_per_item)[value];
+      ASSERT_TRUE((*producer)
+                      ->Send({.topic = click ? clicks : views, .key = key, .value = value,
+                              .timestamp = Timestamp(base + 1000 + i)})
+                      .ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
+  }
+  int64_t expected_pairs = 0;
+  for (const auto& [item, n] : clicks_per_item) expected_pairs += n * views_per_item[item];
+
+  StreamsBuilder builder;
+  const auto strings = Consumed(serdes::String(), serdes::String());
+  auto by_item = [](const std::string&, const std::string& item) { return item; };
+  auto table = builder.Table(items, strings,
+                             Materialized<std::string, std::string>::As("items", serdes::String(), serdes::String()));
+  auto clicked = builder.Stream(clicks, strings).SelectKey(by_item);
+  auto viewed = builder.Stream(views, strings).SelectKey(by_item);
+  clicked
+      .Join(viewed, [](const std::string& c, const std::string& v) { return c + "+" + v; },
+            JoinWindows::OfTimeDifferenceWithNoGrace(absl::Hours(1)),
+            StreamJoined<std::string, std::string, std::string>::With(serdes::String(), serdes::String(),
+                                                                      serdes::String())
+                .WithName("pair"))
+      .To(pairs_out, Produced(serdes::String(), serdes::String()));
+  clicked
+      .Join(table, [](const std::string& c, const std::string& name) { return c + "@" + name; },
+            Joined<std::string, std::string, std::string>::With(serdes::String(), serdes::String(), serdes::String())
+                .WithName("enrich"))
+      .To(enriched_out, Produced(serdes::String(), serdes::String()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  auto streams = Start(*topology);
+  RunUntil(*streams, [&] { return TopicSize(pairs_out) >= expected_pairs && TopicSize(enriched_out) >= kClicks; });
+
+  auto producer = kafka::Producer::Create({{"bootstrap.servers", BootstrapServers()}});
+  ASSERT_TRUE(producer.ok());
+  for (const auto& [topic, partitions] : std::vector<std::pair<std::string, int32_t>>{
+           {"pair-left-repartition", 4}, {"pair-right-repartition", 4}, {"enrich-repartition", 3}}) {
+    auto count = (*producer)->PartitionCount(absl::StrCat(app_, "-", topic), absl::Seconds(30));
+    ASSERT_TRUE(count.ok()) << topic << ": " << count.status();
+    EXPECT_EQ(*count, partitions) << topic;
+  }
+
+  auto pairs = ConsumeAll(pairs_out, static_cast<size_t>(expected_pairs), absl::Seconds(120));
+  ASSERT_TRUE(pairs.ok()) << pairs.status();
+  std::map<std::string, int64_t> pairs_per_item;
+  for (const auto& r : *pairs) {
+    EXPECT_EQ(*r.value, *r.key + "+" + *r.key);
+    ++pairs_per_item[*r.key];
+  }
+  std::map<std::string, int64_t> expected_per_item;
+  for (const auto& [item, n] : clicks_per_item) {
+    if (int64_t v = views_per_item[item] * n; v > 0) expected_per_item[item] = v;
+  }
+  EXPECT_EQ(pairs_per_item, expected_per_item);
+  EXPECT_EQ(TopicSize(pairs_out), expected_pairs) << "no pair twice";
+
+  auto enriched = ConsumeAll(enriched_out, kClicks, absl::Seconds(120));
+  ASSERT_TRUE(enriched.ok()) << enriched.status();
+  std::map<std::string, int64_t> enriched_per_item;
+  for (const auto& r : *enriched) {
+    EXPECT_EQ(*r.value, *r.key + "@name-" + r.key->substr(std::string("item-").size()));
+    ++enriched_per_item[*r.key];
+  }
+  EXPECT_EQ(enriched_per_item, clicks_per_item);
+  EXPECT_EQ(TopicSize(enriched_out), kClicks);
+}
+
+}  // namespace
+}  // namespace runnel

@@ -219,7 +219,36 @@ TEST(StreamTableJoinTest, JoinAfterAKeyChangeFailsAtBuild) {
   auto topology = builder.Build();
   EXPECT_EQ(topology.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(topology.status().message(), HasSubstr("join 'enrich'"));
-  EXPECT_THAT(topology.status().message(), HasSubstr("Repartition()"));
+  EXPECT_THAT(topology.status().message(), HasSubstr("pass Joined::With("));
+}
+
+// With Joined's serdes the stream goes through a repartition topic by
+// itself (<name>-repartition, else <upstream node>-repartition); a record
+// re-keyed to a null key is dropped before it, as in Kafka Streams.
+TEST(StreamTableJoinTest, JoinedAfterAKeyChangeRepartitionsTheStream) {
+  for (bool named : {true, false}) {
+    SCOPED_TRACE(named ? "named" : "unnamed");
+    StreamsBuilder builder;
+    auto users = builder.Table("users", Strings(), Store("users-store"));
+    auto joined = Joined<Key, S, S>::With(Keys(), serdes::String(), serdes::String());
+    if (named) joined.WithName("enrich");
+    builder.Stream("orders", Strings())
+        .SelectKey([](const Key&, const S& v) { return v.empty() ? Key() : Key(v.substr(0, 1)); })
+        .LeftJoin(users, [](const S& order, const std::optional<S>& user) { return order + "@" + user.value_or("-"); },
+                  joined)
+        .To("out", Produced(Keys(), serdes::String()));
+    auto topology = builder.Build();
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    EXPECT_THAT((*topology)->internal_topics(),
+                ElementsAre(named ? "enrich-repartition" : "KSTREAM-KEY-SELECT-0000000003-repartition"));
+    EXPECT_THAT((*topology)->Describe(), HasSubstr(named ? "Processor: enrich (stores: [users-store])"
+                                                         : "Processor: KSTREAM-LEFTJOIN-0000000004"));
+    auto driver = TopologyTestDriver::Create(*topology);
+    ASSERT_TRUE(driver.ok()) << driver.status();
+    PipeAll(**driver,
+            {{"users", "b", "bob", 1}, {"orders", "x", "b1", 7}, {"orders", "y", "c1", 8}, {"orders", "z", "", 9}});
+    EXPECT_THAT(ReadAll(**driver, "out"), ElementsAre("b=b1@bob@7", "c=c1@-@8"));
+  }
 }
 
 TEST(StreamTableJoinTest, JoinAfterRepartitionRuns) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -343,17 +344,132 @@ TEST(StreamJoinTest, BuildRejectsInvalidWindowsAndNamesTheJoin) {
   EXPECT_EQ(negative_size.Build().status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(StreamJoinTest, BuildRejectsAJoinAfterAKeyChange) {
+// Re-keys by the value's first letter.
+KStream<std::string, std::string> ByInitial(StreamsBuilder& builder, const std::string& topic) {
+  return builder.Stream(topic, Consumed(serdes::String(), serdes::String()))
+      .SelectKey([](const std::string&, const std::string& v) { return v.substr(0, 1); });
+}
+
+std::string Concat(const std::string& l, const std::string& r) { return l + "|" + r; }
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Kafka Streams inserts a repartition topic on each side whose key changed:
+// <upstream node>-repartition, or <name>-left/-right-repartition for a named
+// join. The records cross it and meet by their new key.
+TEST(StreamJoinTest, AJoinAfterAKeyChangeRepartitionsTheChangedSides) {
   StreamsBuilder builder;
-  auto left = builder.Stream("left", Consumed(serdes::String(), serdes::String()))
-                  .SelectKey([](const std::string&, const std::string& v) { return v; });
+  auto left = ByInitial(builder, "left");
+  auto right = ByInitial(builder, "right");
+  left.Join(right, Concat, Windows(10, 10, 0), Strings()).To("out", Produced(serdes::String(), serdes::String()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  const std::string described = (*topology)->Describe();
+  EXPECT_THAT(described, HasSubstr("Sink: KSTREAM-KEY-SELECT-0000000001-repartition-sink (topic: "
+                                   "KSTREAM-KEY-SELECT-0000000001-repartition)"));
+  EXPECT_THAT(described, HasSubstr("Source: KSTREAM-KEY-SELECT-0000000003-repartition-source (topics: "
+                                   "[KSTREAM-KEY-SELECT-0000000003-repartition])"));
+  EXPECT_EQ((*topology)->internal_topics().size(), 2u);
+  // The sides' sub-topologies write the topics; the join reads both.
+  EXPECT_EQ((*topology)->subtopologies().size(), 3u);
+  auto driver = TopologyTestDriver::Create(*topology);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  auto l = (*driver)->CreateInputTopic("left", serdes::String(), serdes::String());
+  auto r = (*driver)->CreateInputTopic("right", serdes::String(), serdes::String());
+  ASSERT_TRUE(l.PipeInput("k1", "apple", Timestamp(100)).ok());
+  ASSERT_TRUE(r.PipeInput("k2", "avocado", Timestamp(105)).ok());
+  ASSERT_TRUE(r.PipeInput("k1", "banana", Timestamp(106)).ok());
+  ASSERT_TRUE(l.PipeInput("k3", "blueberry", Timestamp(120)).ok());  // 14 ms after banana: outside
+  ASSERT_TRUE(l.PipeInput("k4", "bean", Timestamp(110)).ok());
+  auto out = (*driver)->CreateOutputTopic("out", serdes::String(), serdes::String()).ReadKeyValuesToList();
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, ElementsAre(O("a", "apple|avocado", 105), O("b", "bean|banana", 110)));
+}
+
+TEST(StreamJoinTest, ANamedJoinNamesItsRepartitionTopicsAfterItself) {
+  StreamsBuilder builder;
+  auto left = ByInitial(builder, "left");
   auto right = builder.Stream("right", Consumed(serdes::String(), serdes::String()));
-  left.Join(right, [](const std::string& l, const std::string& r) { return l + r; }, Windows(1, 1, 0), Strings())
+  left.Join(right, Concat, Windows(10, 10, 0), Strings().WithName("j"))
       .To("out", Produced(serdes::String(), serdes::String()));
   auto topology = builder.Build();
-  ASSERT_FALSE(topology.ok());
-  EXPECT_EQ(topology.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(topology.status().message(), HasSubstr("left input follows a key change"));
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  // Only the side whose key changed is repartitioned.
+  EXPECT_THAT((*topology)->internal_topics(), ElementsAre("j-left-repartition"));
+  EXPECT_THAT((*topology)->Describe(), HasSubstr("Processor: j-left-repartition-filter"));
+}
+
+// A re-keyed stream joined twice writes one repartition topic, read by
+// both joins (as Kafka Streams reuses it); two streams that would need the
+// same topic name are a naming conflict.
+TEST(StreamJoinTest, ARekeyedStreamJoinedTwiceSharesItsRepartitionTopic) {
+  StreamsBuilder builder;
+  auto left = ByInitial(builder, "left");
+  auto first = builder.Stream("first", Consumed(serdes::String(), serdes::String()));
+  auto second = builder.Stream("second", Consumed(serdes::String(), serdes::String()));
+  left.Join(first, Concat, Windows(10, 10, 0), Strings()).To("out", Produced(serdes::String(), serdes::String()));
+  left.Join(second, Concat, Windows(10, 10, 0), Strings()).To("out", Produced(serdes::String(), serdes::String()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  EXPECT_EQ(Occurrences((*topology)->Describe(), "Sink: KSTREAM-KEY-SELECT-0000000001-repartition-sink"), 1u);
+  auto driver = TopologyTestDriver::Create(*topology);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  ASSERT_TRUE((*driver)->CreateInputTopic("first", serdes::String(), serdes::String())
+                  .PipeInput("c", "one", Timestamp(100)).ok());
+  ASSERT_TRUE((*driver)->CreateInputTopic("second", serdes::String(), serdes::String())
+                  .PipeInput("c", "two", Timestamp(101)).ok());
+  ASSERT_TRUE((*driver)->CreateInputTopic("left", serdes::String(), serdes::String())
+                  .PipeInput("x", "cherry", Timestamp(102)).ok());
+  auto out = (*driver)->CreateOutputTopic("out", serdes::String(), serdes::String()).ReadKeyValuesToList();
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, testing::UnorderedElementsAre(O("c", "cherry|one", 102), O("c", "cherry|two", 102)));
+
+  StreamsBuilder conflicting;
+  auto a = ByInitial(conflicting, "a");
+  auto b = ByInitial(conflicting, "b");
+  auto other = conflicting.Stream("other", Consumed(serdes::String(), serdes::String()));
+  a.Join(other, Concat, Windows(10, 10, 0), Strings().WithName("j"));
+  b.Join(other, Concat, Windows(10, 10, 0), Strings().WithName("j"));
+  auto failed = conflicting.Build();
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(failed.status().message(), HasSubstr("repartition topic 'j-left-repartition'"));
+}
+
+// Repartition topics are sized so that each join's inputs are
+// co-partitioned: two re-keyed sides take the larger of their writers'
+// counts (left from 4 partitions, right from 2: both 4); a re-keyed stream
+// joining a table takes the table's count whatever its own source has.
+TEST(StreamJoinTest, RepartitionTopicsAreSizedForCoPartitionedJoins) {
+  StreamsBuilder builder;
+  auto left = ByInitial(builder, "left");
+  auto right = ByInitial(builder, "right");
+  left.Join(right, Concat, Windows(10, 10, 0), Strings().WithName("pair"))
+      .To("out", Produced(serdes::String(), serdes::String()));
+  auto table = builder.Table("table", Consumed(serdes::String(), serdes::String()),
+                             Materialized<std::string, std::string>::As("t", serdes::String(), serdes::String()));
+  ByInitial(builder, "orders")
+      .Join(table, Concat, runnel::Joined<std::string, std::string, std::string>::With(
+                               serdes::String(), serdes::String(), serdes::String()).WithName("enrich"))
+      .To("out", Produced(serdes::String(), serdes::String()));
+  auto topology = builder.Build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  std::map<std::string, int32_t> partitions{{"left", 4}, {"right", 2}, {"table", 3}, {"orders", 8}};
+  ASSERT_TRUE((*topology)->SizeInternalTopics(&partitions).ok());
+  EXPECT_EQ(partitions["pair-left-repartition"], 4);
+  EXPECT_EQ(partitions["pair-right-repartition"], 4);
+  EXPECT_EQ(partitions["enrich-repartition"], 3);
+  EXPECT_TRUE((*topology)->CheckCoPartitioned(partitions).ok());
+
+  // Without the counts of the topics upstream, a repartition topic cannot
+  // be sized.
+  std::map<std::string, int32_t> unknown{{"table", 3}};
+  absl::Status s = (*topology)->SizeInternalTopics(&unknown);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(s.message(), HasSubstr("cannot size repartition topic"));
 }
 
 // ---- A naive model of the rules, for random inputs ----

@@ -17,6 +17,7 @@
 // one thread, then share the Topology.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,6 +145,24 @@ struct StreamJoined {
   StreamJoined& InMemory() { in_memory = true; return *this; }
 };
 
+// A stream-table join's serdes and name (Kafka Streams' Joined): the key,
+// the stream's values and the table's values. The key and value serdes
+// write the repartition topic a stream goes through when its key changed
+// upstream (<name>-repartition, or <stream node>-repartition without a
+// name); `name` also names the join's node.
+template <typename K, typename V, typename VT>
+struct Joined {
+  SerdePtr<K> key_serde;
+  SerdePtr<V> value_serde;
+  SerdePtr<VT> other_value_serde;
+  std::string name;
+
+  static Joined With(SerdePtr<K> k, SerdePtr<V> v, SerdePtr<VT> vt) {
+    return Joined{std::move(k), std::move(v), std::move(vt)};
+  }
+  Joined& WithName(std::string n) { name = std::move(n); return *this; }
+};
+
 template <typename K, typename V>
 class KStream;
 template <typename K, typename V>
@@ -253,11 +272,51 @@ class StreamsBuilder {
     return absl::StrFormat("%s%010d", std::string(prefix), index_++);
   }
 
+  // Sends `node`'s records that have a key through the internal topic
+  // <base>-repartition, partitioned by key, and returns the node reading
+  // them back (Kafka Streams' nodes: <topic>-filter, -sink and -source).
+  // What follows a key change and must see each key in one task (an
+  // aggregation, a join) reads from there. A second call with the same
+  // base and node reuses the topic, so a re-keyed stream grouped or joined
+  // twice is written once; the same base from another node is a naming
+  // conflict, reported by Build.
+  template <typename K, typename V>
+  std::string RepartitionThrough(const std::string& node, const std::string& base, SerdePtr<K> key_serde,
+                                 SerdePtr<V> value_serde);
+
  private:
   TopologyBuilder builder_;
   int index_ = 0;
   absl::Status error_;
+  // Repartition topics added by RepartitionThrough -> the node they carry.
+  std::map<std::string, std::string> repartitions_;
 };
+
+template <typename K, typename V>
+std::string StreamsBuilder::RepartitionThrough(const std::string& node, const std::string& base,
+                                               SerdePtr<K> key_serde, SerdePtr<V> value_serde) {
+  const std::string topic = base + "-repartition";
+  const std::string source = topic + "-source";
+  auto [it, added] = repartitions_.emplace(topic, node);
+  if (!added) {
+    if (it->second != node) {
+      Fail(absl::InvalidArgumentError(absl::StrCat("repartition topic '", topic, "' is needed after both '",
+                                                   it->second, "' and '", node,
+                                                   "'; give the joins or groupings distinct names")));
+    }
+    return source;
+  }
+  auto has_key = [key_serde](const K& k, const V&) { return !key_serde->IsNull(k); };
+  using HasKey = decltype(has_key);
+  ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
+    return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
+  };
+  builder_.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node});
+  builder_.AddSink<K, V>(topic + "-sink", topic, key_serde, value_serde, {topic + "-filter"});
+  builder_.AddInternalTopic(topic);
+  builder_.AddSource<K, V>(source, {topic}, std::move(key_serde), std::move(value_serde));
+  return source;
+}
 
 // Shared by the windowed streams: the store name, the processor name and
 // the validated retention of one windowed aggregation.
@@ -505,20 +564,37 @@ class KStream {
   // record is processed: joiner(value, table_value) -> VR, with the record's
   // timestamp; a record whose key the table lacks produces nothing. Table
   // updates alone produce nothing. Records with a null key are dropped.
-  // The stream must be partitioned like the table (its topic co-partitioned
-  // with the table's, the key unchanged since it was read, or Repartition()
-  // after a key change); both run in one task per partition.
+  // The stream must be partitioned like the table: its topic co-partitioned
+  // with the table's, and after a key change (Map, SelectKey, FlatMap) it
+  // goes through a repartition topic, which the overload taking Joined
+  // inserts by itself; both run in one task per partition.
   template <typename VT, typename Joiner,
             typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VT&>>>
   KStream<K, VR> Join(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
-    return JoinTable<VT, VR, Joiner, /*kLeft=*/false>(table, std::move(joiner), named, "KSTREAM-JOIN-");
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/false>(table, std::move(joiner), AsJoined<VT>(named),
+                                                      "KSTREAM-JOIN-");
+  }
+  // The same, with serdes for the repartition topic a re-keyed stream goes
+  // through (no Repartition() call needed), and optionally a name.
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const VT&>>>
+  KStream<K, VR> Join(const KTable<K, VT>& table, Joiner joiner, Joined<K, V, VT> joined) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/false>(table, std::move(joiner), std::move(joined),
+                                                      "KSTREAM-JOIN-");
   }
   // Like Join, but every record produces a result: joiner(value,
   // std::optional<VT>) gets nullopt when the table has no row for the key.
   template <typename VT, typename Joiner,
             typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VT>&>>>
   KStream<K, VR> LeftJoin(const KTable<K, VT>& table, Joiner joiner, std::optional<Named> named = std::nullopt) {
-    return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), named, "KSTREAM-LEFTJOIN-");
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), AsJoined<VT>(named),
+                                                     "KSTREAM-LEFTJOIN-");
+  }
+  template <typename VT, typename Joiner,
+            typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<VT>&>>>
+  KStream<K, VR> LeftJoin(const KTable<K, VT>& table, Joiner joiner, Joined<K, V, VT> joined) {
+    return JoinTable<VT, VR, Joiner, /*kLeft=*/true>(table, std::move(joiner), std::move(joined),
+                                                     "KSTREAM-LEFTJOIN-");
   }
 
   // Joins each record with the row of `table` under key_selector(key,
@@ -601,19 +677,29 @@ class KStream {
           absl::StrCat("join '", merge, "': StreamJoined needs the key serde and both value serdes")));
       return result;
     }
-    if (repartition_required_ || other.repartition_required()) {
-      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
-          "join '", merge, "': its ", repartition_required_ ? "left" : "right",
-          " input follows a key change; Repartition() it first so that both inputs are partitioned by the key")));
-      return result;
+    // A side whose key changed upstream goes through a repartition topic
+    // first (Kafka Streams' names: <name>-left/-right-repartition, or
+    // <upstream node>-repartition), so that both sides are partitioned by
+    // the key; Runnel gives both topics the partition count of the sides'
+    // source topics.
+    std::string this_input = node_;
+    std::string other_input = other.node_name();
+    if (repartition_required_) {
+      this_input = builder_->RepartitionThrough<K, V>(node_, named ? joined.name + "-left" : node_,
+                                                      joined.key_serde, joined.value_serde);
+    }
+    if (other.repartition_required()) {
+      other_input = builder_->RepartitionThrough<K, VO>(
+          other.node_name(), named ? joined.name + "-right" : other.node_name(), joined.key_serde,
+          joined.other_value_serde);
     }
     using Input = dsl_internal::JoinInput<V, VO>;
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, K, Input>(
-        this_node, [] { return std::make_unique<dsl_internal::JoinSideProcessor<K, V, VO, 0>>(); }, {node_});
+        this_node, [] { return std::make_unique<dsl_internal::JoinSideProcessor<K, V, VO, 0>>(); }, {this_input});
     tb.AddProcessor<K, VO, K, Input>(
         other_node, [] { return std::make_unique<dsl_internal::JoinSideProcessor<K, V, VO, 1>>(); },
-        {other.node_name()});
+        {other_input});
     ProcessorSupplier<K, Input, K, VR> supplier = [spec, joined,
                                                   joiner]() -> std::unique_ptr<Processor<K, Input, K, VR>> {
       return std::make_unique<dsl_internal::StreamStreamJoinProcessor<K, V, VO, VR, Joiner>>(
@@ -650,20 +736,40 @@ class KStream {
                                });
   }
 
+  template <typename VT>
+  static std::optional<Joined<K, V, VT>> AsJoined(const std::optional<Named>& named) {
+    if (!named) return std::nullopt;
+    Joined<K, V, VT> joined;
+    joined.name = named->name;
+    return joined;
+  }
+
   static ProcessorSupplier<K, V, K, V> PassThrough() {
     return []() -> std::unique_ptr<Processor<K, V, K, V>> {
       return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
     };
   }
 
+  // `joined` gives the serdes of the repartition topic the stream goes
+  // through when its key changed upstream (Kafka Streams' name:
+  // <joined name>-repartition, else <this node>-repartition).
   template <typename VT, typename VR, typename Joiner, bool kLeft>
-  KStream<K, VR> JoinTable(const KTable<K, VT>& table, Joiner joiner, const std::optional<Named>& named,
+  KStream<K, VR> JoinTable(const KTable<K, VT>& table, Joiner joiner, const std::optional<Joined<K, V, VT>>& joined,
                            std::string_view prefix) {
-    std::string name = named ? named->name : builder_->NewName(prefix);
+    const bool named = joined && !joined->name.empty();
+    std::string name = named ? joined->name : builder_->NewName(prefix);
+    std::string input = node_;
     if (repartition_required_) {
-      builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
-          "join '", name, "': the stream's key was changed upstream (Map, SelectKey, FlatMap), so its records are ",
-          "not partitioned like table '", table.node_name(), "'; call Repartition() on the stream before joining")));
+      if (!joined || !joined->key_serde || !joined->value_serde) {
+        builder_->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "join '", name, "' with table '", table.node_name(),
+            "': the stream's key was changed upstream (Map, SelectKey, FlatMap), so it must go through a ",
+            "repartition topic to be partitioned like the table; pass Joined::With(key serde, value serde, table ",
+            "value serde) so that Runnel can write it, or call Repartition() on the stream before joining")));
+      } else {
+        input = builder_->RepartitionThrough<K, V>(node_, named ? joined->name : node_, joined->key_serde,
+                                                   joined->value_serde);
+      }
     }
     const auto& getter = table.value_getter();
     if (!getter.valid()) {
@@ -675,7 +781,7 @@ class KStream {
                                                                                                    joiner);
     };
     auto& tb = builder_->topology_builder();
-    tb.AddProcessor<K, V, K, VR>(name, std::move(supplier), {node_});
+    tb.AddProcessor<K, V, K, VR>(name, std::move(supplier), {input});
     tb.ConnectProcessorAndStateStores(name, getter.stores);
     return KStream<K, VR>(builder_, std::move(name));
   }
@@ -783,24 +889,10 @@ class KGroupedStream {
           "GroupBy a Grouped with the key and value serdes")));
       return node_;
     }
-    auto& tb = builder_->topology_builder();
     // Kafka Streams' naming: <base>-repartition, where base is the Grouped
-    // name or the store name.
+    // name or the store name. Records without a key have no group.
     const std::string base = grouped_->name.empty() ? store : grouped_->name;
-    const std::string topic = base + "-repartition";
-    // Records without a key have no group: dropped before the topic, by a
-    // <topic>-filter node as in Kafka Streams.
-    auto key_serde_for_nulls = grouped_->key_serde;
-    auto has_key = [key_serde_for_nulls](const K& k, const V&) { return !key_serde_for_nulls->IsNull(k); };
-    using HasKey = decltype(has_key);
-    ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
-      return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
-    };
-    tb.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node_});
-    tb.AddSink<K, V>(topic + "-sink", topic, grouped_->key_serde, grouped_->value_serde, {topic + "-filter"});
-    tb.AddInternalTopic(topic);
-    tb.AddSource<K, V>(topic + "-source", {topic}, grouped_->key_serde, grouped_->value_serde);
-    return topic + "-source";
+    return builder_->RepartitionThrough<K, V>(node_, base, grouped_->key_serde, grouped_->value_serde);
   }
 
   // A windowed aggregation: make(node, store, retention_ms) gives its

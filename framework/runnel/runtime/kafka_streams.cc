@@ -45,34 +45,12 @@ absl::Status KafkaStreams::PrepareTopics() {
     max_partitions = std::max(max_partitions, description->partitions);
     partitions[topic] = description->partitions;
   }
-  // Repartition topics take the partition count of the sub-topology that
-  // writes them (the most partitions among its sources), as in Kafka
-  // Streams. Sub-topologies are numbered upstream first, so one pass in id
-  // order sees every writer's sources counted. A topic whose reader also
-  // reads user topics must be co-partitioned with them (a join after a
-  // repartition, a foreign-key join's subscription and response topics), so
-  // it takes their count instead.
-  auto external_count = [&](std::string_view topic) {
-    int32_t count = 0;
-    const int32_t reader = topology_->SubtopologyForTopic(topic);
-    if (reader < 0) return count;
-    for (const auto& source : topology_->subtopologies()[reader].source_topics) {
-      if (!internal.contains(source)) count = std::max(count, partitions[source]);
-    }
-    return count;
-  };
+  RUNNEL_RETURN_IF_ERROR(topology_->SizeInternalTopics(&partitions));
   std::vector<kafka::NewTopic> repartitions;
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      int32_t count = external_count(topic);
-      if (count <= 0) {
-        for (const auto& source : sub.source_topics) count = std::max(count, partitions[source]);
-      }
-      if (count <= 0) {
-        return absl::InternalError(absl::StrCat("cannot size repartition topic '", topic, "'"));
-      }
-      partitions[topic] = count;
+      const int32_t count = partitions.at(topic);
       auto existing = (*admin)->DescribeTopic(topic, absl::Seconds(30));
       if (existing.ok()) {
         if (existing->partitions != count) {

@@ -353,6 +353,52 @@ absl::Status Topology::CheckCoPartitioned(const std::map<std::string, int32_t>& 
   return absl::OkStatus();
 }
 
+absl::Status Topology::SizeInternalTopics(std::map<std::string, int32_t>* partitions) const {
+  auto count_of = [&](const std::string& topic) {
+    auto it = partitions->find(topic);
+    return it == partitions->end() ? 0 : it->second;
+  };
+  // The counts only grow and are bounded by the user topics', so repeating
+  // the pass until nothing changes ends; sub-topologies are numbered
+  // upstream first, so one pass usually suffices.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& sub : subtopologies_) {
+      for (const auto& topic : sub.sink_topics) {
+        if (!internal_topics_.contains(topic)) continue;
+        const int32_t reader = SubtopologyForTopic(topic);
+        int32_t count = 0;
+        if (reader >= 0) {
+          for (const auto& source : subtopologies_[reader].source_topics) {
+            if (!internal_topics_.contains(source)) count = std::max(count, count_of(source));
+          }
+        }
+        if (count <= 0) {
+          for (const auto& source : sub.source_topics) count = std::max(count, count_of(source));
+          if (reader >= 0 && !subtopologies_[reader].stores.empty()) {
+            for (const auto& sibling : subtopologies_[reader].source_topics) {
+              count = std::max(count, count_of(sibling));
+            }
+          }
+        }
+        if (count > count_of(topic)) {
+          (*partitions)[topic] = count;
+          changed = true;
+        }
+      }
+    }
+  }
+  for (const auto& sub : subtopologies_) {
+    for (const auto& topic : sub.sink_topics) {
+      if (internal_topics_.contains(topic) && count_of(topic) <= 0) {
+        return absl::InternalError(absl::StrCat("cannot size repartition topic '", topic,
+                                                "': none of the topics upstream of it has a known partition count"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::set<std::string> Topology::SourceTopics() const {
   std::set<std::string> out;
   for (const auto& s : subtopologies_) out.insert(s.source_topics.begin(), s.source_topics.end());

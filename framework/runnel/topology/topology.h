@@ -138,6 +138,14 @@ class Topology {
   // lacks is not checked. InvalidArgument names the sub-topology, its
   // topics and their counts.
   absl::Status CheckCoPartitioned(const std::map<std::string, int32_t>& partitions) const;
+  // Adds to `partitions` (the user source topics' counts) the count of each
+  // internal topic, as Kafka Streams sizes repartition topics: the most
+  // among its writer's source topics; but the most among the user topics
+  // its reader also reads, when it reads some (a join after a repartition,
+  // a foreign-key join's topics); and for a stateful
+  // reader of internal topics only (a join of two re-keyed streams) the
+  // most among them, for all of them. Internal when a topic cannot be sized.
+  absl::Status SizeInternalTopics(std::map<std::string, int32_t>* partitions) const;
 
   absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateTaskGraph(int32_t subtopology) const;
   // The node instances of global_stores()[index] (its source and processor).
