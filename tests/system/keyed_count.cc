@@ -29,6 +29,20 @@
 //   runnel-keyed-count verify-windowed --bootstrap B --input I --output O
 //       The windowed oracle: every window that closed (per partition's
 //       stream time) is in the output exactly once with its count.
+//   runnel-keyed-count query-check --bootstrap B --input I --endpoints E1,E2,..
+//       --stop-file F [--keys K] [--store counts]
+//       Interactive queries while instances are killed and restarted: Gets
+//       random keys of the store through each instance in turn (forwarded
+//       when it does not own the key), one at a time, until F exists. Under
+//       exactly_once_v2 a query reads committed state, and a key's committed
+//       count only grows, across failovers too (the new owner restores what
+//       was committed). So an answer must never be below an earlier answer
+//       for the key (not found: 0) nor above the key's final count; only
+//       UNAVAILABLE and DEADLINE_EXCEEDED may fail. Then every key is asked
+//       once more (routed, retried) and must equal its final count. Prints
+//       one JSON line; exits 0 only if no answer was wrong.
+//   runnel-keyed-count free-ports --count N
+//       N loopback ports free right now, one per line.
 
 #include <cstdio>
 #include <map>
@@ -36,6 +50,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -47,6 +67,8 @@
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
+#include "runnel/query/client.h"
+#include "grpcpp/grpcpp.h"
 
 namespace {
 
@@ -174,23 +196,32 @@ class TopicReader {
   std::unique_ptr<runnel::kafka::Consumer> consumer_;
 };
 
+// The oracle: every record of the input topics counts once for its key.
+absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ReadOracle(const std::string& bootstrap,
+                                                                     const std::string& inputs, int64_t& records) {
+  absl::flat_hash_map<std::string, int64_t> oracle;
+  records = 0;
+  for (absl::string_view topic : absl::StrSplit(inputs, ',', absl::SkipEmpty())) {
+    auto input = TopicReader::Open(bootstrap, std::string(topic));
+    if (!input.ok()) return input.status();
+    std::vector<runnel::kafka::ConsumedRecord> batch;
+    for (absl::Time last = Clock::System().Now(); Clock::System().Now() - last < absl::Seconds(3);) {
+      if (absl::Status s = input->Poll(absl::Milliseconds(200), batch); !s.ok()) return s;
+      if (!batch.empty()) last = Clock::System().Now();
+      for (const auto& r : batch) ++oracle[std::string(r.key().value_or(""))], ++records;
+    }
+  }
+  return oracle;
+}
+
 int Verify(const std::map<std::string, std::string>& flags) {
   const absl::Duration timeout = absl::Seconds(IntFlag(flags, "timeout-s", 300));
   const absl::Duration quiet = absl::Seconds(IntFlag(flags, "quiet-s", 15));
   const std::string& bootstrap = flags.at("bootstrap");
-  // The oracle: every input record counts once.
-  absl::flat_hash_map<std::string, int64_t> oracle;
   int64_t inputs = 0;
-  for (absl::string_view topic : absl::StrSplit(flags.at("input"), ',', absl::SkipEmpty())) {
-    auto input = TopicReader::Open(bootstrap, std::string(topic));
-    if (!input.ok()) return std::fprintf(stderr, "%s\n", input.status().ToString().c_str()), 1;
-    std::vector<runnel::kafka::ConsumedRecord> batch;
-    for (absl::Time last = Clock::System().Now(); Clock::System().Now() - last < absl::Seconds(3);) {
-      if (absl::Status s = input->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
-      if (!batch.empty()) last = Clock::System().Now();
-      for (const auto& r : batch) ++oracle[std::string(r.key().value_or(""))], ++inputs;
-    }
-  }
+  auto counted = ReadOracle(bootstrap, flags.at("input"), inputs);
+  if (!counted.ok()) return std::fprintf(stderr, "%s\n", counted.status().ToString().c_str()), 1;
+  absl::flat_hash_map<std::string, int64_t>& oracle = *counted;
   auto output = TopicReader::Open(bootstrap, flags.at("output"));
   if (!output.ok()) return std::fprintf(stderr, "%s\n", output.status().ToString().c_str()), 1;
   absl::flat_hash_map<std::string, int64_t> last;
@@ -326,20 +357,158 @@ int VerifyWindowed(const std::map<std::string, std::string>& flags) {
   return exact ? 0 : 1;
 }
 
+// A Get's answer as a count: not found is 0. False if the value is not a
+// count.
+bool CountOf(const runnel::query::v1::GetResponse& response, int64_t& count) {
+  count = 0;
+  return !response.found() || absl::SimpleAtoi(response.value().json(), &count);
+}
+
+int QueryCheck(const std::map<std::string, std::string>& flags) {
+  namespace v1 = runnel::query::v1;
+  const std::string store = flags.contains("store") ? flags.at("store") : "counts";
+  const int64_t keys = IntFlag(flags, "keys", 10000);
+  const std::filesystem::path stop_file = flags.at("stop-file");
+  std::vector<std::string> endpoints = absl::StrSplit(flags.at("endpoints"), ',', absl::SkipEmpty());
+  std::vector<std::unique_ptr<v1::QueryService::Stub>> stubs;
+  for (const auto& e : endpoints) {
+    stubs.push_back(v1::QueryService::NewStub(grpc::CreateChannel(e, grpc::InsecureChannelCredentials())));
+  }
+  // The highest count answered per key, and what went wrong.
+  absl::flat_hash_map<std::string, int64_t> highest;
+  // UNAVAILABLE from a Runnel server (a rebalance, a restore: it sends a
+  // retry hint) or from gRPC (the instance is down).
+  int64_t answered = 0, unavailable = 0, unreachable = 0, deadline = 0, failed = 0, went_back = 0, bad_values = 0;
+  std::mt19937_64 rng(7);
+  for (uint64_t i = 0; !std::filesystem::exists(stop_file); ++i) {
+    v1::GetRequest request;
+    request.set_store(store);
+    const std::string key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
+    request.mutable_key()->set_text(key);
+    const std::string& endpoint = endpoints[i % endpoints.size()];
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::GetResponse response;
+    const grpc::Status status = stubs[i % stubs.size()]->Get(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      ++(context.GetServerTrailingMetadata().contains("retry-after-ms") ? unavailable : unreachable);
+      // Kill -9 or a rebalance lasts seconds: no need to spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      ++deadline;
+      continue;
+    }
+    if (!status.ok()) {
+      if (++failed <= 5) {
+        std::fprintf(stderr, "query-check: %s via %s: code %d: %s\n", key.c_str(), endpoint.c_str(),
+                     static_cast<int>(status.error_code()), status.error_message().c_str());
+      }
+      continue;
+    }
+    ++answered;
+    int64_t count = 0;
+    if (!CountOf(response, count)) {
+      ++bad_values;
+      continue;
+    }
+    auto [it, fresh] = highest.try_emplace(key, count);
+    if (!fresh && count < it->second) {
+      if (++went_back <= 5) {
+        std::fprintf(stderr, "query-check: %s went back from %lld to %lld (via %s, answered by %s%s)\n",
+                     key.c_str(), static_cast<long long>(it->second), static_cast<long long>(count),
+                     endpoint.c_str(), response.answered_by().endpoint().c_str(),
+                     response.answered_by().standby() ? ", a standby" : "");
+      }
+    }
+    it->second = std::max(it->second, count);
+  }
+  int64_t inputs = 0;
+  auto oracle = ReadOracle(flags.at("bootstrap"), flags.at("input"), inputs);
+  if (!oracle.ok()) return std::fprintf(stderr, "%s\n", oracle.status().ToString().c_str()), 1;
+  int64_t above = 0;
+  for (const auto& [key, count] : highest) {
+    auto it = oracle->find(key);
+    if (count > (it == oracle->end() ? 0 : it->second) && ++above <= 5) {
+      std::fprintf(stderr, "query-check: %s answered %lld, above its final count\n", key.c_str(),
+                   static_cast<long long>(count));
+    }
+  }
+  // Settled: every key through the routing client, retried while a
+  // rebalance or restore is still finishing.
+  auto client = runnel::query::Client::Connect(endpoints.front(), {.timeout = absl::Seconds(60)});
+  if (!client.ok()) return std::fprintf(stderr, "%s\n", client.status().ToString().c_str()), 1;
+  int64_t final_wrong = 0, final_failed = 0;
+  for (const auto& [key, want] : *oracle) {
+    v1::GetRequest request;
+    request.set_store(store);
+    request.mutable_key()->set_text(key);
+    auto response = (*client)->Get(request);
+    int64_t count = 0;
+    if (!response.ok()) {
+      if (++final_failed <= 5) std::fprintf(stderr, "query-check: final %s: %s\n", key.c_str(),
+                                            response.status().ToString().c_str());
+    } else if (!CountOf(*response, count) || count != want) {
+      if (++final_wrong <= 5) std::fprintf(stderr, "query-check: final %s = %lld, want %lld\n", key.c_str(),
+                                           static_cast<long long>(count), static_cast<long long>(want));
+    }
+  }
+  const bool right = answered > 0 && failed == 0 && went_back == 0 && bad_values == 0 && above == 0 &&
+                     final_wrong == 0 && final_failed == 0;
+  std::printf(
+      "{\"answered\": %lld, \"unavailable\": %lld, \"unreachable\": %lld, \"deadline_exceeded\": %lld, "
+      "\"failed\": %lld, "
+      "\"went_back\": %lld, \"above_final\": %lld, \"bad_values\": %lld, \"final_keys\": %zu, "
+      "\"final_wrong\": %lld, \"final_failed\": %lld, \"right\": %s}\n",
+      static_cast<long long>(answered), static_cast<long long>(unavailable), static_cast<long long>(unreachable),
+      static_cast<long long>(deadline),
+      static_cast<long long>(failed), static_cast<long long>(went_back), static_cast<long long>(above),
+      static_cast<long long>(bad_values), oracle->size(), static_cast<long long>(final_wrong),
+      static_cast<long long>(final_failed), right ? "true" : "false");
+  return right ? 0 : 1;
+}
+
+// Loopback ports free now: each bound to port 0, reported, then released
+// together (so the N differ).
+int FreePorts(const std::map<std::string, std::string>& flags) {
+  std::vector<int> fds;
+  for (int64_t i = 0; i < IntFlag(flags, "count", 1); ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      std::perror("free-ports");
+      return 1;
+    }
+    std::printf("%d\n", ntohs(address.sin_port));
+    fds.push_back(fd);
+  }
+  for (int fd : fds) close(fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "produce" || mode == "verify" || mode == "verify-windowed" || mode == "topics") {
+  if (mode == "free-ports") return FreePorts(Flags(argc, argv));
+  if (mode == "produce" || mode == "verify" || mode == "verify-windowed" || mode == "topics" ||
+      mode == "query-check") {
     auto flags = Flags(argc, argv);
     std::vector<const char*> required{"bootstrap"};
     if (mode == "produce") required.push_back("topic");
     if (mode == "verify" || mode == "verify-windowed") required.insert(required.end(), {"input", "output"});
     if (mode == "topics") required.push_back("create");
+    if (mode == "query-check") required.insert(required.end(), {"input", "endpoints", "stop-file"});
     for (const char* name : required) {
       if (!flags.contains(name)) return std::fprintf(stderr, "--%s is required\n", name), 2;
     }
     if (mode == "topics") return CreateTopics(flags);
+    if (mode == "query-check") return QueryCheck(flags);
     if (mode == "verify-windowed") return VerifyWindowed(flags);
     return mode == "produce" ? Produce(flags) : Verify(flags);
   }

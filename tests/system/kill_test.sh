@@ -11,12 +11,17 @@
 #     [--guarantee exactly_once_v2] [--records 300000] [--rate 30000]
 #     [--keys 10000] [--partitions 6] [--instances 3] [--threads 2]
 #     [--kills 3] [--commit-ms 500] [--cache-bytes 0] [--report-only 0] [--seed $RANDOM]
-#     [--zombie 1] [--windowed 1]
+#     [--zombie 1] [--windowed 1] [--query 1]
 #
 # --windowed 1 runs the windowed count instead (1-minute tumbling windows,
 # emit-final, run-windowed): the input's timestamps span an hour of event
 # time, and every closed window must be in the output exactly once with the
 # oracle's count (verify-windowed).
+# --query 1 has every instance serve interactive queries (application.server)
+# and queries the counts store through all of them during the kills
+# (runnel-keyed-count query-check): no answer may be wrong (below an
+# earlier answer for its key, above its final count), only UNAVAILABLE or
+# a missed deadline; afterwards every key must be answered with its count.
 # --zombie 1 freezes the chosen instance (SIGSTOP) past its session timeout
 # instead of killing it, then thaws it (SIGCONT): the group has moved its
 # partitions meanwhile, so it wakes up a zombie whose transaction must be
@@ -32,13 +37,14 @@
 set -euo pipefail
 bin="" bootstrap="" guarantee=exactly_once_v2 records=300000 rate=30000 keys=10000
 partitions=6 instances=3 threads=2 kills=3 report_only=0 seed=$RANDOM commit_ms=500 cache=0 zombie=0 windowed=0
+query=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2 ;; --bootstrap) bootstrap=$2 ;; --guarantee) guarantee=$2 ;;
     --records) records=$2 ;; --rate) rate=$2 ;; --keys) keys=$2 ;; --partitions) partitions=$2 ;;
     --instances) instances=$2 ;; --threads) threads=$2 ;; --kills) kills=$2 ;;
     --report-only) report_only=$2 ;; --seed) seed=$2 ;; --commit-ms) commit_ms=$2 ;; --cache-bytes) cache=$2 ;; --zombie) zombie=$2 ;;
-    --windowed) windowed=$2 ;;
+    --windowed) windowed=$2 ;; --query) query=$2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -54,8 +60,14 @@ suffix="$$-$RANDOM"
 in="kc-in-$suffix" out="kc-out-$suffix" appid="kc-$suffix"
 
 "$bin" topics --bootstrap "$bootstrap" --create "$in,$out" --partitions "$partitions"
+declare -a query_flags ports
+if [ "$query" = 1 ]; then
+  mapfile -t ports < <("$bin" free-ports --count "$instances")
+fi
 start() {
-  start_instance "$1" "$appid" "$in" "$out" --set num.stream.threads="$threads" \
+  query_flags=()
+  [ "$query" = 1 ] && query_flags=(--set application.server="127.0.0.1:${ports[$1 - 1]}")
+  start_instance "$1" "$appid" "$in" "$out" "${query_flags[@]}" --set num.stream.threads="$threads" \
     --set processing.guarantee="$guarantee" --set commit.interval.ms="$commit_ms" \
     --set statestore.cache.max.bytes="$cache" --set consumer.group.instance.id="$appid-$1" \
     --set consumer.session.timeout.ms=10000 --set consumer.heartbeat.interval.ms=1000
@@ -65,6 +77,12 @@ log "$instances instances x $threads threads ($guarantee); producing $records re
 "$bin" produce --bootstrap "$bootstrap" --topic "$in" --count "$records" --keys "$keys" --rate "$rate" \
   --seed "$seed" "${produce_flags[@]}" &
 producer=$!
+if [ "$query" = 1 ]; then
+  endpoints=$(printf '127.0.0.1:%s,' "${ports[@]}")
+  "$bin" query-check --bootstrap "$bootstrap" --input "$in" --endpoints "${endpoints%,}" --keys "$keys" \
+    --stop-file "$work/stop-queries" >"$work/query-check.out" 2>"$work/query-check.log" &
+  querier=$!
+fi
 span=$(( records / rate ))
 declare -a marks
 # The tasks instance $1 held after the first $2 lines of its log: the last
@@ -108,6 +126,18 @@ producer=""
 log "input complete; verifying the read_committed output"
 verify_output "$in" 20
 echo "$guarantee commit.interval.ms=$commit_ms cache=$cache kills=$kills instances=$instances threads=$threads: $result"
+if [ "$query" = 1 ]; then
+  touch "$work/stop-queries"
+  queried=0
+  wait "$querier" || queried=$?
+  querier=""
+  echo "queries during the kills: $(cat "$work/query-check.out")"
+  if [ "$queried" != 0 ]; then
+    echo "FAIL: interactive queries answered wrongly or failed" >&2
+    cat "$work/query-check.log" >&2
+    exit 1
+  fi
+fi
 for i in $(seq 1 "$instances"); do
   kill -TERM "${pids[$i]}"
   if ! wait "${pids[$i]}"; then

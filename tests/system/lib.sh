@@ -6,7 +6,7 @@
 # broker). KEEP_WORK=1 keeps the instances' logs and state for a look.
 
 declare -a pids
-producer=""
+producer="" querier=""
 
 system_test_init() {
   [ -n "$bin" ] || { echo "--bin is required" >&2; exit 2; }
@@ -18,6 +18,7 @@ system_test_init() {
 system_test_cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   [ -n "$producer" ] && kill "$producer" 2>/dev/null || true
+  [ -n "$querier" ] && kill "$querier" 2>/dev/null || true
   if [ -n "${KEEP_WORK:-}" ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 
