@@ -1,8 +1,10 @@
 // echo-server: the bare gRPC service of benchmark W7 (tools/bench/echo.proto,
 // runnel.bench.Echo/Echo sends back the bytes it got). It is built like the
 // query server (runnel/query/query_server.cc): callback API, gRPC's default
-// threads, health checking and reflection on, no other tuning, so that
-// query-load measures the transport the query service runs on.
+// threads, health checking and reflection on, and (like every Runnel
+// process in a release build: KafkaStreams::Create) Abseil's mutex deadlock
+// detection off, which gRPC's own locks pay for too; no other tuning, so
+// that query-load measures the transport the query service runs on.
 //
 //   echo-server --listen 127.0.0.1:PORT
 //
@@ -19,6 +21,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "absl/synchronization/mutex.h"
 
 namespace {
 
@@ -35,6 +38,7 @@ class EchoService final : public runnel::bench::Echo::CallbackService {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string listen;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i], v = argv[i + 1];

@@ -385,11 +385,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     return absl::OkStatus();
   }
 
-  int32_t Partitions(const StoreRef& ref) const {
-    auto tasks = metadata_.TasksPerSubtopology();
-    if (ref.subtopology < 0 || ref.subtopology >= static_cast<int32_t>(tasks.size())) return 0;
-    return tasks[static_cast<size_t>(ref.subtopology)];
-  }
+  int32_t Partitions(const StoreRef& ref) const { return metadata_.TasksOf(ref.subtopology); }
 
   absl::StatusOr<Target> Resolve(const StoreRef& ref, std::string_view key, const v1::ReadOptions& options) {
     const LocalStores& local = streams_.local_stores();

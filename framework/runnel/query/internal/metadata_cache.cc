@@ -28,6 +28,12 @@ std::vector<int32_t> MetadataCache::TasksPerSubtopology() const {
   return tasks_per_subtopology_;
 }
 
+int32_t MetadataCache::TasksOf(int32_t subtopology) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (subtopology < 0 || subtopology >= static_cast<int32_t>(tasks_per_subtopology_.size())) return 0;
+  return tasks_per_subtopology_[static_cast<size_t>(subtopology)];
+}
+
 void MetadataCache::Refresh() {
   {
     std::lock_guard<std::mutex> lock(mu_);

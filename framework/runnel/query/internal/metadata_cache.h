@@ -29,6 +29,9 @@ class MetadataCache {
   // Tasks per sub-topology as last read (they do not change while the
   // application runs); empty before the first successful read.
   std::vector<int32_t> TasksPerSubtopology() const;
+  // The same for one sub-topology (0 when unknown), without a copy: on
+  // every keyed request's path.
+  int32_t TasksOf(int32_t subtopology) const;
   // Asks for a re-read now (after a forward found the owner gone).
   void Refresh();
 
