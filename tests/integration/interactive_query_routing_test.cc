@@ -4,6 +4,10 @@
 // MultiGet, Range, All, WindowFetch and WindowRange; Metadata names the
 // owners.
 
+#include <set>
+#include <string>
+#include <utility>
+
 #include "integration/interactive_query_fixture.h"
 
 namespace runnel::iq_test {
@@ -116,8 +120,20 @@ TEST_F(InteractiveQueryTest, EveryKeyIsAnsweredCorrectlyThroughEveryInstance) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->results_size(), static_cast<int>(counts_.size()) + 1);
   int i = 0;
-  for (const auto& [key, n] : counts_) EXPECT_EQ(Long(got->results(i++).value().raw()), n) << key;
+  for (const auto& [key, n] : counts_) {
+    EXPECT_EQ(got->results(i).key().text(), key);
+    EXPECT_EQ(Long(got->results(i++).value().raw()), n) << key;
+  }
   EXPECT_FALSE(got->results(i).found());
+  // The keys' owners each answered their share (one forward per owner),
+  // and each listed the partitions it answered from.
+  std::set<std::string> owners;
+  std::set<std::pair<std::string, int32_t>> answers;
+  for (const auto& by : got->answered_by()) {
+    owners.insert(by.endpoint());
+    EXPECT_TRUE(answers.insert({by.endpoint(), by.partition()}).second) << "listed twice: " << by.endpoint();
+  }
+  EXPECT_GE(owners.size(), 2u);
   for (const auto& [key, n] : counts_) {
     v1::GetRequest req;
     req.set_store("counts");

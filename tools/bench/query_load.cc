@@ -3,7 +3,7 @@
 // starts the next one), with gRPC's callback API, for a warm-up and then a
 // measured duration, and prints one JSON line.
 //
-//   query-load --target HOST:PORT --mode get|range|echo [--concurrency 16] [--seconds 5]
+//   query-load --target HOST:PORT --mode get|multiget|range|echo [--concurrency 16] [--seconds 5]
 //              [--warmup 1] [--keys 1000000] [--store counts] [--key-form raw|text]
 //              [--range-limit 100] [--range-to 0|1] [--payload-bytes 100] [--expect-count C]
 //              [--seed 1]
@@ -14,6 +14,9 @@
 //          produce-bench writes), as raw bytes or as text. An answer must be
 //          OK and found (and, with --expect-count, the 8-byte big-endian
 //          count C).
+//   multiget  QueryService/MultiGet of --range-limit random keys (as for
+//          get); every result must be its key's, in order, found (and with
+//          the expected count).
 //   range  QueryService/Range from a random key, no upper bound, limit
 //          --range-limit: the index is drawn below keys - limit, so the
 //          answer must be exactly the next `limit` keys in order (checked
@@ -22,14 +25,14 @@
 //   echo   runnel.bench.Echo/Echo (tools/bench/echo.proto) with a payload of
 //          --payload-bytes random bytes; the answer must be the same bytes.
 // Any other answer is an error: a gRPC code other than OK counts under its
-// code's name, a wrong answer under not_found, wrong_value, wrong_range or
-// wrong_echo.
+// code's name, a wrong answer under not_found, wrong_value, wrong_range,
+// wrong_results or wrong_echo.
 //
 // Output: mode, concurrency, requests (completed in the measured window),
 // seconds, qps, p50_ms, p99_ms, p999_ms, max_ms (latency of each call, start
 // to completion), errors and error_codes (over the whole run, warm-up
-// included: every answer must be right), entries (range: entries received
-// in the measured window),
+// included: every answer must be right), entries (range, multiget: keys
+// received in the measured window),
 // req_bytes/resp_bytes (serialized size of the last request and response,
 // so that the echo payload can be sized like a lookup), and connect_ms (the
 // channel is connected before the warm-up starts).
@@ -181,6 +184,8 @@ class Load {
       StartGet(slot);
     } else if (o_.mode == "range") {
       StartRange(slot);
+    } else if (o_.mode == "multiget") {
+      StartMultiGet(slot);
     } else {
       StartEcho(slot);
     }
@@ -230,6 +235,49 @@ class Load {
       } else if (!expected_value_.empty() && call->resp.value().raw() != expected_value_) {
         error = "wrong_value";
       }
+      slot.req_bytes = call->req.ByteSizeLong();
+      slot.resp_bytes = call->resp.ByteSizeLong();
+      const auto start = call->start;
+      delete call;
+      Finish(slot, start, error);
+    });
+  }
+
+  void StartMultiGet(Slot& slot) {
+    struct Call {
+      std::unique_ptr<grpc::ClientContext> ctx;
+      v1::MultiGetRequest req;
+      v1::MultiGetResponse resp;
+      std::vector<std::string> keys;
+      Clock::time_point start;
+    };
+    auto* call = new Call{Context(), {}, {}, {}, {}};
+    call->req.set_store(o_.store);
+    for (int i = 0; i < o_.range_limit; ++i) {
+      call->keys.push_back(KeyName(Draw(slot, o_.keys)));
+      SetKey(call->keys.back(), call->req.add_keys());
+    }
+    call->start = Clock::now();
+    query_->async()->MultiGet(call->ctx.get(), &call->req, &call->resp, [this, &slot, call](grpc::Status s) {
+      const char* error = nullptr;
+      if (!s.ok()) {
+        error = CodeName(s.error_code());
+      } else if (call->resp.results_size() != static_cast<int>(call->keys.size())) {
+        error = "wrong_results";
+      } else {
+        for (int i = 0; i < call->resp.results_size() && error == nullptr; ++i) {
+          const v1::KeyValue& kv = call->resp.results(i);
+          const std::string& key = o_.text_keys ? kv.key().text() : kv.key().raw();
+          if (key != call->keys[static_cast<size_t>(i)]) {
+            error = "wrong_results";
+          } else if (!kv.found()) {
+            error = "not_found";
+          } else if (!expected_value_.empty() && kv.value().raw() != expected_value_) {
+            error = "wrong_value";
+          }
+        }
+      }
+      if (phase_.load(std::memory_order_acquire) == Phase::kMeasure) slot.entries += call->resp.results_size();
       slot.req_bytes = call->req.ByteSizeLong();
       slot.resp_bytes = call->resp.ByteSizeLong();
       const auto start = call->start;
@@ -376,7 +424,7 @@ class Load {
 
 int Usage(const char* why) {
   std::fprintf(stderr,
-               "query-load: %s\nusage: query-load --target HOST:PORT --mode get|range|echo [--concurrency N] "
+               "query-load: %s\nusage: query-load --target HOST:PORT --mode get|multiget|range|echo [--concurrency N] "
                "[--seconds S] [--warmup S] [--keys K] [--store NAME] [--key-form raw|text] [--range-limit L] "
                "[--range-to 0|1] "
                "[--payload-bytes B] [--expect-count C] [--seed X]\n",
@@ -410,8 +458,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception&) {
     return Usage("a flag's value is not a number");
   }
-  if (o.target.empty() || (o.mode != "get" && o.mode != "range" && o.mode != "echo")) {
-    return Usage("--target and --mode get|range|echo are required");
+  if (o.target.empty() || (o.mode != "get" && o.mode != "multiget" && o.mode != "range" && o.mode != "echo")) {
+    return Usage("--target and --mode get|multiget|range|echo are required");
   }
   if (key_form != "raw" && key_form != "text") return Usage("--key-form is raw or text");
   o.text_keys = key_form == "text";

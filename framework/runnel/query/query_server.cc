@@ -256,12 +256,26 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
           absl::StrCat("at most ", kMaxLimit, " keys per MultiGet, got ", req->keys_size()))));
       return reactor;
     }
-    // Each key is a Get routed on its own; keys of one owner could share a
-    // forward, a later optimization. Local keys are answered inline.
-    executor_.Run([this, ctx, req, resp, reactor] {
-      absl::Status status = MultiGetBlocking(ctx, *req, resp);
-      if (absl::IsUnavailable(status)) ctx->AddTrailingMetadata("retry-after-ms", kRetryAfterMs);
-      reactor->Finish(ToGrpc(status));
+    auto finish = [ctx, reactor](const absl::Status& s) {
+      if (absl::IsUnavailable(s)) ctx->AddTrailingMetadata("retry-after-ms", kRetryAfterMs);
+      reactor->Finish(ToGrpc(s));
+    };
+    auto plan = PlanMultiGet(*req);
+    if (!plan.ok()) {
+      finish(plan.status());
+      return reactor;
+    }
+    // All keys local and nothing to wait for: answered on gRPC's thread, like
+    // a Get. Otherwise (forwards, min_position, uncommitted reads) on a
+    // worker.
+    bool blocking = req->options().uncommitted() || req->options().min_position_size() > 0;
+    for (const auto& [bytes, target] : plan->keys) blocking = blocking || !target.local;
+    if (!blocking) {
+      finish(AnswerMultiGet(ctx, *req, *plan, resp));
+      return reactor;
+    }
+    executor_.Run([this, ctx, req, resp, finish, plan = *std::move(plan)] {
+      finish(AnswerMultiGet(ctx, *req, plan, resp));
     });
     return reactor;
   }
@@ -580,48 +594,108 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     return reactor;
   }
 
-  absl::Status MultiGetBlocking(grpc::CallbackServerContext* ctx, const v1::MultiGetRequest& req,
-                                v1::MultiGetResponse* resp) {
+  // A MultiGet's keys, decoded and resolved, in request order.
+  struct MultiGetPlan {
+    StoreRef ref;
+    std::vector<std::pair<std::string, Target>> keys;
+  };
+
+  absl::StatusOr<MultiGetPlan> PlanMultiGet(const v1::MultiGetRequest& req) {
     RUNNEL_RETURN_IF_ERROR(CheckOptions(req.options()));
     auto ref = FindStore(req.store(), StoreSpec::Layout::kKeyValue);
     if (!ref.ok()) return ref.status();
-    std::set<std::pair<std::string, int32_t>> answered;
+    MultiGetPlan plan{*ref, {}};
+    plan.keys.reserve(static_cast<size_t>(req.keys_size()));
     for (const v1::Key& key : req.keys()) {
       auto bytes = KeyBytes(*ref, key, "key");
       if (!bytes.ok()) return bytes.status();
       auto target = Resolve(*ref, *bytes, req.options());
       if (!target.ok()) return target.status();
-      v1::KeyValue* out = resp->add_results();
-      *out->mutable_key() = key;
-      if (target->local) {
-        RUNNEL_RETURN_IF_ERROR(WaitForPosition(ctx, *target->local, req.options()));
-        std::optional<std::string> value;
-        RUNNEL_RETURN_IF_ERROR(ReadCopy(ctx, *target->local, req.store(), req.options().uncommitted(),
-                                        [&](const ReadOnlyKeyValueStore& store) -> absl::Status {
-                                          auto v = store.Get(*bytes);
-                                          if (!v.ok()) return v.status();
-                                          value = *std::move(v);
-                                          return absl::OkStatus();
-                                        }));
-        out->set_found(value.has_value());
-        if (value) SetValue(*ref, *value, out->mutable_value());
-        if (answered.insert({endpoint_, target->partition}).second) {
-          Describe(*target->local, target->partition, resp->add_answered_by());
-        }
+      plan.keys.emplace_back(*std::move(bytes), *std::move(target));
+    }
+    return plan;
+  }
+
+  // Answers local keys here and sends the others to their owners, one
+  // MultiGet per owner, all at once; results keep the request's order.
+  // Blocks (waits for positions and forwards) unless every key is local
+  // and the request waits for nothing.
+  absl::Status AnswerMultiGet(grpc::CallbackServerContext* ctx, const v1::MultiGetRequest& req,
+                              const MultiGetPlan& plan, v1::MultiGetResponse* resp) {
+    std::set<std::pair<std::string, int32_t>> answered;
+    std::map<std::string, std::vector<int>> remote;  // owner endpoint -> key indexes
+    for (int i = 0; i < req.keys_size(); ++i) *resp->add_results()->mutable_key() = req.keys(i);
+    for (int i = 0; i < req.keys_size(); ++i) {
+      const auto& [bytes, target] = plan.keys[static_cast<size_t>(i)];
+      if (!target.local) {
+        remote[target.remote].push_back(i);
         continue;
       }
-      v1::GetRequest get;
-      get.set_store(req.store());
-      *get.mutable_key() = key;
-      *get.mutable_options() = req.options();
-      get.mutable_options()->set_no_forward(true);
-      v1::GetResponse got;
-      grpc::ClientContext client;
-      client.set_deadline(ctx->deadline());
-      if (absl::Status s = ForwardResult(ctx, StubFor(target->remote)->Get(&client, get, &got)); !s.ok()) return s;
-      out->set_found(got.found());
-      if (got.found()) *out->mutable_value() = got.value();
-      if (answered.insert({target->remote, target->partition}).second) *resp->add_answered_by() = got.answered_by();
+      RUNNEL_RETURN_IF_ERROR(WaitForPosition(ctx, *target.local, req.options()));
+      std::optional<std::string> value;
+      RUNNEL_RETURN_IF_ERROR(ReadCopy(ctx, *target.local, req.store(), req.options().uncommitted(),
+                                      [&](const ReadOnlyKeyValueStore& store) -> absl::Status {
+                                        auto v = store.Get(bytes);
+                                        if (!v.ok()) return v.status();
+                                        value = *std::move(v);
+                                        return absl::OkStatus();
+                                      }));
+      v1::KeyValue* out = resp->mutable_results(i);
+      out->set_found(value.has_value());
+      if (value) SetValue(plan.ref, *value, out->mutable_value());
+      if (answered.insert({endpoint_, target.partition}).second) {
+        Describe(*target.local, target.partition, resp->add_answered_by());
+      }
+    }
+    if (remote.empty()) return absl::OkStatus();
+    // The forwards: each owner answers its keys itself (no_forward).
+    struct Forward {
+      std::string endpoint;
+      const std::vector<int>* indexes;
+      v1::MultiGetRequest request;
+      v1::MultiGetResponse response;
+      grpc::ClientContext context;
+      grpc::Status status;
+    };
+    std::vector<std::unique_ptr<Forward>> forwards;
+    std::mutex mu;
+    std::condition_variable done;
+    size_t pending = remote.size();
+    for (const auto& [endpoint, indexes] : remote) {
+      auto& f = forwards.emplace_back(std::make_unique<Forward>());
+      f->endpoint = endpoint;
+      f->indexes = &indexes;
+      f->request.set_store(req.store());
+      *f->request.mutable_options() = req.options();
+      f->request.mutable_options()->set_no_forward(true);
+      for (int i : indexes) *f->request.add_keys() = req.keys(i);
+      f->context.set_deadline(ctx->deadline());
+      StubFor(endpoint)->async()->MultiGet(&f->context, &f->request, &f->response,
+                                           [&mu, &done, &pending, f = f.get()](grpc::Status s) {
+                                             std::lock_guard<std::mutex> lock(mu);
+                                             f->status = std::move(s);
+                                             if (--pending == 0) done.notify_all();
+                                           });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      done.wait(lock, [&] { return pending == 0; });
+    }
+    for (const auto& f : forwards) {
+      RUNNEL_RETURN_IF_ERROR(ForwardResult(ctx, f->status));
+      if (f->response.results_size() != static_cast<int>(f->indexes->size())) {
+        return absl::InternalError(absl::StrCat("instance ", f->endpoint, " answered ", f->response.results_size(),
+                                                " results for ", f->indexes->size(), " keys"));
+      }
+      for (size_t j = 0; j < f->indexes->size(); ++j) {
+        const v1::KeyValue& got = f->response.results(static_cast<int>(j));
+        v1::KeyValue* out = resp->mutable_results((*f->indexes)[j]);
+        out->set_found(got.found());
+        if (got.found()) *out->mutable_value() = got.value();
+      }
+      for (const v1::Answer& by : f->response.answered_by()) {
+        if (answered.insert({f->endpoint, by.partition()}).second) *resp->add_answered_by() = by;
+      }
     }
     return absl::OkStatus();
   }
