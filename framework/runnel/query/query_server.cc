@@ -137,6 +137,36 @@ struct Target {
   int32_t partition = 0;
 };
 
+// The request and response of a unary call on one protobuf arena, whose
+// first block lives in the holder: a Get's messages (answer, positions,
+// strings' holders) cost one allocation instead of a dozen. Thread-safe
+// (stateless); must outlive the server.
+template <typename Req, typename Resp>
+class ArenaMessages final : public grpc::MessageAllocator<Req, Resp> {
+ public:
+  grpc::MessageHolder<Req, Resp>* AllocateMessages() override { return new Holder(); }
+
+ private:
+  class Holder final : public grpc::MessageHolder<Req, Resp> {
+   public:
+    Holder() : arena_(Options(block_, sizeof(block_))) {
+      this->set_request(google::protobuf::Arena::CreateMessage<Req>(&arena_));
+      this->set_response(google::protobuf::Arena::CreateMessage<Resp>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+      google::protobuf::ArenaOptions options;
+      options.initial_block = block;
+      options.initial_block_size = size;
+      return options;
+    }
+    alignas(16) char block_[2048];
+    google::protobuf::Arena arena_;
+  };
+};
+
 }  // namespace
 
 class QueryServer::Impl final : public v1::QueryService::CallbackService {
@@ -146,7 +176,10 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         options_(std::move(options)),
         process_id_(streams.process_id()),
         metadata_(streams, options_.metadata_refresh),
-        executor_(options_.worker_threads) {}
+        executor_(options_.worker_threads) {
+    SetMessageAllocatorFor_Get(&get_messages_);
+    SetMessageAllocatorFor_MultiGet(&multi_get_messages_);
+  }
 
   absl::Status Listen() {
     const std::string& listen = options_.listen.empty() ? streams_.config().application_server() : options_.listen;
@@ -1064,6 +1097,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
   internal::MetadataCache metadata_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<v1::QueryService::Stub>> stubs_;
+  // Before the server: they outlive it.
+  ArenaMessages<v1::GetRequest, v1::GetResponse> get_messages_;
+  ArenaMessages<v1::MultiGetRequest, v1::MultiGetResponse> multi_get_messages_;
   std::unique_ptr<grpc::Server> server_;
   // Last: its workers stop first (they use everything above).
   Executor executor_;
