@@ -62,7 +62,11 @@ class RocksDbIterator final : public KeyValueIterator {
 // Tuned for small keyed records read-modify-written per record: bloom
 // filters and a hash index in each data block for point lookups (a Get
 // finds its key in the block without a binary search), LZ4 below the top
-// level, 16 KiB blocks.
+// level, 16 KiB blocks. Aggregations look up many keys that are not there
+// yet (a new key, a new window: a hopping window's record opens several),
+// so a memtable bloom filter answers those misses without searching the
+// memtable, and L0 files keep their filter blocks pinned instead of
+// looking them up in the block cache on every Get.
 rocksdb::Options StoreOptions(const RocksDbResources& resources) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -74,10 +78,13 @@ rocksdb::Options StoreOptions(const RocksDbResources& resources) {
   options.max_background_jobs = 2;
   options.max_open_files = -1;
   options.avoid_flush_during_shutdown = false;
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = resources.cache();
   table.block_size = 16 << 10;
   table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   table.data_block_hash_table_util_ratio = 0.75;
