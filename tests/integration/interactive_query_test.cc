@@ -1,6 +1,6 @@
 // Interactive queries over gRPC on a real broker (see
-// interactive_query_fixture.h): no wrong answer while instances leave and
-// join, read-your-writes positions, uncommitted reads, bad requests' codes,
+// interactive_query_fixture.h): no wrong answer (keys, standby reads,
+// windows) while instances leave and join, read-your-writes positions, uncommitted reads, bad requests' codes,
 // health checking and reflection. The every-key-through-every-instance
 // test is in interactive_query_routing_test.cc (labelled slow: it takes
 // minutes under the sanitizers).
@@ -68,8 +68,43 @@ TEST_F(InteractiveQueryTest, NoAnswerIsWrongWhileInstancesLeaveAndJoin) {
       }
     }
   };
+  // A third fetches the windowed count's windows (each window checked
+  // against the input): the window store moves and restores like the
+  // key-value one, and must never answer a wrong or partial window either.
+  std::atomic<int64_t> windows_ok{0};
+  auto window_loop = [&](const std::string& endpoint) {
+    auto stub = Stub(endpoint);
+    while (!stop.load()) {
+      for (const auto& [kw, n] : windows_) {
+        if (stop.load()) break;
+        v1::WindowFetchRequest req;
+        req.set_store("window-counts");
+        req.mutable_key()->set_text(kw.first);
+        req.set_time_from(kw.second);
+        req.set_time_to(kw.second);
+        v1::WindowResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        grpc::Status s = stub->WindowFetch(&ctx, req, &resp);
+        if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          continue;
+        }
+        if (!s.ok()) {
+          ++other;
+          ADD_FAILURE() << kw.first << "@" << kw.second << ": status " << s.error_code() << " " << s.error_message();
+        } else if (resp.windows_size() != 1 || Long(resp.windows(0).value().raw()) != n) {
+          ++wrong;
+          ADD_FAILURE() << kw.first << "@" << kw.second << ": " << resp.windows_size() << " windows, first "
+                        << (resp.windows_size() > 0 ? Long(resp.windows(0).value().raw()) : -1) << ", want " << n;
+        } else {
+          ++windows_ok;
+        }
+      }
+    }
+  };
   std::thread querier(query_loop, endpoints[0]);
   std::thread stale_querier(stale_loop, endpoints[0]);
+  std::thread window_querier(window_loop, endpoints[0]);
   absl::SleepFor(absl::Seconds(2));
   instances_[2]->Stop();  // leaves: its tasks move, restore or take over from standbys
   absl::SleepFor(absl::Seconds(8));
@@ -80,11 +115,14 @@ TEST_F(InteractiveQueryTest, NoAnswerIsWrongWhileInstancesLeaveAndJoin) {
   stop = true;
   querier.join();
   stale_querier.join();
+  window_querier.join();
+  EXPECT_GT(windows_ok.load(), 100);
   std::cout << "answers allowing staleness given by standbys: " << standby_answers.load() << "\n";
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(other.load(), 0);
   EXPECT_GT(ok.load(), 1000);
-  std::cout << "answers: " << ok.load() << " ok, " << unavailable.load() << " unavailable or past their deadline\n";
+  std::cout << "answers: " << ok.load() << " ok, " << unavailable.load() << " unavailable or past their deadline; "
+            << windows_ok.load() << " windows fetched right\n";
   AwaitConverged(instances_[3]->endpoint);
 }
 
