@@ -1,5 +1,9 @@
-# Warnings for Runnel's own code only (never for generated protobuf code).
-set(RUNNEL_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
+# Warnings for Runnel's own code only (never for generated protobuf code);
+# errors only with RUNNEL_WERROR (tools/test and development builds).
+set(RUNNEL_WARNINGS -Wall -Wextra -Wno-missing-field-initializers)
+if(RUNNEL_WERROR)
+  list(APPEND RUNNEL_WARNINGS -Werror)
+endif()
 
 # runnel_module(NAME <m> SOURCES ... DEPS ...): one static library per
 # framework module, exported as runnel::runnel_<m>; the include root is
