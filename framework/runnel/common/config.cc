@@ -83,6 +83,23 @@ absl::StatusOr<ConfigValue> ParseValue(const ConfigKey& key, absl::string_view r
   return absl::InternalError("unreachable");
 }
 
+// "unknown config key 'num.stream.thread' (did you mean 'num.stream.threads'?)":
+// the nearest defined key, or the key with its first part replaced by the
+// nearest pass-through prefix ("consumr.fetch.max.bytes").
+absl::Status UnknownKey(const ConfigDef& def, const std::string& name) {
+  std::vector<std::string> candidates;
+  candidates.reserve(def.keys().size() + def.prefixes().size());
+  for (const auto& [known, key] : def.keys()) candidates.push_back(known);
+  if (const size_t dot = name.find('.'); dot != std::string::npos && dot + 1 < name.size()) {
+    for (const auto& prefix : def.prefixes()) candidates.push_back(prefix + name.substr(dot + 1));
+  }
+  std::string message = absl::StrCat("unknown config key '", name, "'");
+  if (auto nearest = Nearest(name, candidates, TypoDistance(name))) {
+    absl::StrAppend(&message, " (did you mean '", *nearest, "'?)");
+  }
+  return absl::InvalidArgumentError(message);
+}
+
 }  // namespace
 
 ConfigDef& ConfigDef::Define(ConfigKey key) {
@@ -134,9 +151,7 @@ absl::StatusOr<Config> Config::Parse(const ConfigDef& def,
     for (const auto& prefix : def.prefixes()) {
       if (absl::StartsWith(name, prefix) && name.size() > prefix.size()) passed = true;
     }
-    if (!passed) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown config key '", name, "'"));
-    }
+    if (!passed) return UnknownKey(def, name);
   }
   for (const auto& [name, key] : def.keys()) {
     if (config.values_.contains(name)) continue;

@@ -6,7 +6,8 @@
 // A ConfigDef lists every key a component accepts: its type, default (or that
 // it is required), allowed values and documentation. Config::Parse checks a
 // flat map of strings against it: an unknown key, a missing required key or a
-// bad value is an InvalidArgument error whose message names the key. Keys that
+// bad value is an InvalidArgument error whose message names the key (an
+// unknown one with the nearest known key, "did you mean ...?"). Keys that
 // start with a declared pass-through prefix ("consumer.", "producer.", ...) are
 // kept verbatim for the layer below (librdkafka), which validates them itself.
 //

@@ -48,6 +48,20 @@ TEST(ConfigTest, UnknownKeyIsAnErrorNamingIt) {
   EXPECT_THAT(config.status().message(), HasSubstr("'num.stream.thread'"));
 }
 
+TEST(ConfigTest, UnknownKeySuggestsTheNearestKnownOne) {
+  auto config = Config::Parse(TestDef(), {{"application.id", "a"}, {"num.stream.thread", "2"}});
+  EXPECT_THAT(config.status().message(), HasSubstr("did you mean 'num.stream.threads'?"));
+  config = Config::Parse(TestDef(), {{"application.id", "a"}, {"procesing.guarantee", "at_least_once"}});
+  EXPECT_THAT(config.status().message(), HasSubstr("did you mean 'processing.guarantee'?"));
+  // A misspelt pass-through prefix.
+  config = Config::Parse(TestDef(), {{"application.id", "a"}, {"consumr.fetch.max.bytes", "1"}});
+  EXPECT_THAT(config.status().message(), HasSubstr("did you mean 'consumer.fetch.max.bytes'?"));
+  // Nothing near: no suggestion.
+  config = Config::Parse(TestDef(), {{"application.id", "a"}, {"bootstrap.servers", "b:1"}});
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), ::testing::Not(HasSubstr("did you mean")));
+}
+
 TEST(ConfigTest, BadValuesNameTheKey) {
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"num.stream.threads", "two"},

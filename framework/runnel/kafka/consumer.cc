@@ -90,11 +90,15 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ClientConfig& c
                                                            RebalanceListener* listener) {
   auto impl = std::make_unique<Impl>();
   impl->listener = listener;
+  // enable.partition.eof=true, as StreamsConfig::ConsumerConfig sets it for
+  // every consumer of the runtime (max.task.idle.ms, restores and bootstraps
+  // end on partition ends): Poll reports the ends through its `eof`
+  // argument, and a caller that passes none only skips those events.
   ClientConfig defaults{{"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
                         {"auto.offset.reset", "earliest"},
                         {"isolation.level", "read_committed"},
-                        {"enable.partition.eof", "false"}};
+                        {"enable.partition.eof", "true"}};
   if (!config.contains("group.id")) {
     return absl::InvalidArgumentError("Kafka consumer needs a 'group.id'");
   }

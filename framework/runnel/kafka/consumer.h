@@ -5,7 +5,8 @@
 //
 // Defaults (overridable): enable.auto.commit=false (offsets are committed
 // explicitly with Commit), enable.auto.offset.store=false,
-// auto.offset.reset=earliest, isolation.level=read_committed.
+// auto.offset.reset=earliest, isolation.level=read_committed,
+// enable.partition.eof=true (Poll reports partition ends in its `eof`).
 //
 // Rebalances: a RebalanceListener, when given, is called from inside Poll()
 // on the polling thread, before partitions are revoked (so the caller can
@@ -72,7 +73,8 @@ class Consumer {
   // Appends up to `max_records` records to `out`, waiting at most `timeout`
   // for the first one. Transport errors are logged (rate-limited) and are not
   // returned: librdkafka reconnects by itself. A fatal consumer error is
-  // returned as kInternal. With enable.partition.eof=true and `eof` given,
+  // returned as kInternal. With enable.partition.eof=true (the default), a
+  // partition reaching its end also ends the wait, and with `eof` given
   // every partition that reached its end is appended to `eof` with the
   // consumer's fetch position there: for read_committed that is the last
   // stable offset, past any trailing transaction marker (no record ever

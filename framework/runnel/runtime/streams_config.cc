@@ -4,6 +4,51 @@
 #include "absl/strings/str_cat.h"
 
 namespace runnel {
+namespace {
+
+// librdkafka settings the runtime sets itself and depends on: a user value
+// would break it, so StreamsConfig::Create refuses them, saying why.
+struct ReservedKey {
+  const char* key;
+  const char* why;
+  // Reserved only under exactly_once_v2 (at_least_once leaves it to the user).
+  bool exactly_once_only = false;
+};
+
+constexpr ReservedKey kReservedKeys[] = {
+    {"consumer.group.id", "the consumer group is the application.id"},
+    {"consumer.enable.auto.commit",
+     "input offsets are committed with the tasks' state on each commit (commit.interval.ms); an automatic "
+     "commit would commit input whose results and state are not written yet"},
+    {"consumer.client.id",
+     "each stream thread's client.id carries its member identity (process id, thread, application.server), "
+     "which the sticky task assignment and query routing read back from the group: with an override a thread "
+     "takes no task; set 'client.id' to change the prefix of every client's id"},
+    {"consumer.partition.assignment.strategy",
+     "the runtime needs librdkafka's eager range assignor: it keeps partition i of co-partitioned topics on "
+     "one member, and the sticky task assignment replaces what it offers (eager protocol only); choose the "
+     "assignment with 'task.assignor'"},
+    {"consumer.isolation.level",
+     "Runnel reads input and changelogs read_committed (what exactly_once_v2 needs: read_uncommitted would "
+     "process and restore records of aborted transactions) and sets each consumer's level itself"},
+    {"consumer.enable.partition.eof",
+     "partition ends tell a task reading several partitions that one has nothing more on the broker "
+     "(max.task.idle.ms), and end restores past a trailing transaction marker: without them tasks stall and "
+     "restores do not finish"},
+    {"producer.transactional.id",
+     "under exactly_once_v2 each stream thread's producer is <application.id>-<process id>-<thread>, so that "
+     "a restarted thread fences its previous incarnation; under at_least_once the producer is not "
+     "transactional"},
+    {"producer.client.id",
+     "each stream thread's producer is named after its thread (<client.id>-StreamThread-<n>-producer, as in "
+     "Kafka Streams); one override would give every thread's producer the same name; set 'client.id' to "
+     "change the prefix"},
+    {"producer.enable.idempotence",
+     "exactly_once_v2 sends through transactional producers, which must be idempotent",
+     /*exactly_once_only=*/true},
+};
+
+}  // namespace
 
 const ConfigDef& StreamsConfig::Definition() {
   static const ConfigDef* def = [] {
@@ -133,14 +178,12 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
                                                      "1..65535, got '", server, "'"));
     }
   }
-  for (const char* reserved : {"group.id", "enable.auto.commit", "transactional.id"}) {
-    for (const char* prefix : {"consumer.", "producer."}) {
-      std::string key = absl::StrCat(prefix, reserved);
-      if (values.contains(key)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("config key '", key, "' is managed by Runnel and cannot be set"));
-      }
-    }
+  const bool exactly_once = streams.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2;
+  for (const ReservedKey& reserved : kReservedKeys) {
+    if (!values.contains(reserved.key) || (reserved.exactly_once_only && !exactly_once)) continue;
+    return absl::InvalidArgumentError(absl::StrCat("config key '", reserved.key, "' is set by Runnel",
+                                                   reserved.exactly_once_only ? " under exactly_once_v2" : "",
+                                                   " and cannot be set: ", reserved.why));
   }
   return streams;
 }
@@ -174,8 +217,15 @@ kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) co
       {"auto.offset.reset", "earliest"},
       // range keeps partition i of co-partitioned topics on one member.
       {"partition.assignment.strategy", "range"},
+      // Only committed records: exactly_once_v2 needs it (an aborted
+      // transaction's records are never processed nor restored), and it
+      // costs at_least_once nothing on topics written without
+      // transactions. The global thread chooses its own per guarantee.
+      {"isolation.level", "read_committed"},
       // Partition ends tell a task that reads several partitions when one of
-      // them has nothing more on the broker (max.task.idle.ms).
+      // them has nothing more on the broker (max.task.idle.ms), and end
+      // restores past a trailing transaction marker. true is right for every
+      // consumer of the runtime; kafka::Consumer defaults to it as well.
       {"enable.partition.eof", "true"},
       // librdkafka 2.0.2 stops fetching a partition for a fixed 1 s once its
       // local queue holds queued.min.messages (the backoff became tunable,

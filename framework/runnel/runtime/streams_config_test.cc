@@ -1,5 +1,6 @@
 #include "runnel/runtime/streams_config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,6 +58,63 @@ TEST(StreamsConfigTest, ErrorsNameTheKey) {
   values = Base();
   values.erase("bootstrap.servers");
   EXPECT_THAT(StreamsConfig::Create(values).status().message(), HasSubstr("'bootstrap.servers'"));
+}
+
+TEST(StreamsConfigTest, KeysTheRuntimeDependsOnAreReservedWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> reserved = {
+      {"consumer.group.id", "application.id"},
+      {"consumer.enable.auto.commit", "committed with the tasks' state"},
+      {"consumer.client.id", "member identity"},
+      {"consumer.partition.assignment.strategy", "range assignor"},
+      {"consumer.isolation.level", "read_committed"},
+      {"consumer.enable.partition.eof", "max.task.idle.ms"},
+      {"producer.transactional.id", "fences"},
+      {"producer.client.id", "named after its thread"},
+  };
+  for (const auto& [key, why] : reserved) {
+    auto values = Base();
+    // emplace, not values[key] = "x": GCC 12 at -O3 reports a false
+    // -Wrestrict inside std::string's assignment from a literal here.
+    values.emplace(key, "x");
+    auto config = StreamsConfig::Create(values);
+    ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_THAT(config.status().message(), HasSubstr(absl::StrCat("'", key, "' is set by Runnel"))) << key;
+    EXPECT_THAT(config.status().message(), HasSubstr(why)) << key;
+  }
+}
+
+TEST(StreamsConfigTest, IdempotenceIsReservedUnderExactlyOnceOnly) {
+  auto values = Base();
+  values["producer.enable.idempotence"] = "false";
+  EXPECT_TRUE(StreamsConfig::Create(values).ok());
+  values["processing.guarantee"] = "exactly_once_v2";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("'producer.enable.idempotence'"));
+  EXPECT_THAT(config.status().message(), HasSubstr("must be idempotent"));
+}
+
+TEST(StreamsConfigTest, ConsumersGetTheSettingsTheRuntimeReservesForThem) {
+  auto config = StreamsConfig::Create(Base());
+  ASSERT_TRUE(config.ok());
+  auto consumer = config->ConsumerConfig("c1");
+  EXPECT_EQ(consumer["partition.assignment.strategy"], "range");
+  EXPECT_EQ(consumer["isolation.level"], "read_committed");
+  EXPECT_EQ(consumer["enable.partition.eof"], "true");
+}
+
+TEST(StreamsConfigTest, UnknownKeySuggestsTheNearestKnownOne) {
+  auto values = Base();
+  values["num.stream.thread"] = "2";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("did you mean 'num.stream.threads'?"));
+  values = Base();
+  values["commit.interval"] = "5";
+  EXPECT_THAT(StreamsConfig::Create(values).status().message(), HasSubstr("did you mean 'commit.interval.ms'?"));
+  values = Base();
+  values["producr.linger.ms"] = "5";
+  EXPECT_THAT(StreamsConfig::Create(values).status().message(), HasSubstr("did you mean 'producer.linger.ms'?"));
 }
 
 }  // namespace
