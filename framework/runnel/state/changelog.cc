@@ -26,12 +26,17 @@ absl::Status ChangeLoggingKeyValueStore::Put(std::string_view key, std::optional
   return writer_->Send(topic_, partition_, key, value, timestamp_());
 }
 
+// Each record carries its write's own timestamp when it has one (entries a
+// cache sends down at a commit, long after they were written), else the
+// current record's.
 absl::Status ChangeLoggingKeyValueStore::PutAll(const std::vector<Write>& writes) {
   if (absl::Status s = inner_->PutAll(writes); !s.ok()) return s;
-  const Timestamp ts = timestamp_();
+  std::optional<Timestamp> now;
   for (const auto& w : writes) {
+    if (!w.timestamp && !now) now = timestamp_();
     absl::Status s = writer_->Send(topic_, partition_, w.key,
-                                   w.value ? std::optional<std::string_view>(*w.value) : std::nullopt, ts);
+                                   w.value ? std::optional<std::string_view>(*w.value) : std::nullopt,
+                                   w.timestamp ? *w.timestamp : *now);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

@@ -35,8 +35,10 @@ class ChangelogWriter {
 class ChangeLoggingKeyValueStore final : public KeyValueStore {
  public:
   // `inner` holds the bytes; `writer` outlives this store; `timestamp` gives
-  // the timestamp of the record being processed (changelog records carry it,
-  // as in Kafka Streams).
+  // the timestamp of the record being processed. Each changelog record
+  // carries the timestamp of the write that made it, as in Kafka Streams:
+  // a Write's own (Write::timestamp, set by the cache above for entries it
+  // sends down later), else `timestamp()` at the write.
   ChangeLoggingKeyValueStore(std::shared_ptr<KeyValueStore> inner, std::string changelog_topic,
                              Partition partition, ChangelogWriter* writer,
                              std::function<Timestamp()> timestamp);

@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runnel/state/in_memory_kv_store.h"
+#include "runnel/state/record_cache.h"
 
 namespace runnel {
 namespace {
@@ -48,6 +49,55 @@ TEST(ChangelogTest, EveryWriteIsLoggedWithTheRecordTimestamp) {
                                                   Sent{"app-counts-changelog", 2, "c", "3", 200}));
   EXPECT_EQ(*store.Get("b"), "2");
   EXPECT_EQ(*store.Get("a"), std::nullopt);
+}
+
+// The cache sends its entries down on a commit, long after the writes: each
+// changelog record must still carry the timestamp of the write that made it
+// (as Kafka Streams logs a cached entry with its own record context), not
+// the stream time of the flush.
+TEST(ChangelogTest, CachedWritesAreLoggedWithTheirOwnTimestampsWhenFlushed) {
+  RecordingWriter writer;
+  int64_t now = 5;
+  auto logged = std::make_unique<ChangeLoggingKeyValueStore>(std::make_unique<InMemoryKeyValueStore>("counts"),
+                                                             "t", Partition(0), &writer, [&] { return Timestamp(now); });
+  RecordCacheBudget budget(1 << 20);
+  CachingKeyValueStore cached(std::move(logged), &budget, [&] { return Timestamp(now); });
+  ASSERT_TRUE(cached.Put("a", "1").ok());
+  now = 7;
+  ASSERT_TRUE(cached.PutWithTimestamp("b", "2", Timestamp(6)).ok());  // a result with a time of its own
+  ASSERT_TRUE(cached.PutAll({{"c", std::string("3")}}).ok());
+  now = 100;
+  ASSERT_TRUE(cached.Flush().ok());
+  EXPECT_THAT(writer.sent, ::testing::ElementsAre(Sent{"t", 0, "a", "1", 5}, Sent{"t", 0, "b", "2", 6},
+                                                  Sent{"t", 0, "c", "3", 7}));
+}
+
+TEST(ChangelogTest, EvictedWritesAreLoggedWithTheirOwnTimestamps) {
+  RecordingWriter writer;
+  int64_t now = 5;
+  auto logged = std::make_unique<ChangeLoggingKeyValueStore>(std::make_unique<InMemoryKeyValueStore>("counts"),
+                                                             "t", Partition(0), &writer, [&] { return Timestamp(now); });
+  RecordCacheBudget budget(150);  // 66 bytes an entry: the third evicts
+  CachingKeyValueStore cached(std::move(logged), &budget, [&] { return Timestamp(now); });
+  ASSERT_TRUE(cached.Put("a", "1").ok());
+  now = 50;
+  ASSERT_TRUE(cached.Put("b", "2").ok());
+  now = 100;
+  ASSERT_TRUE(cached.Put("c", "3").ok());
+  ASSERT_EQ(writer.sent.size(), 3u);
+  EXPECT_EQ(writer.sent[0].timestamp, 5);
+  EXPECT_EQ(writer.sent[1].timestamp, 50);
+  EXPECT_EQ(writer.sent[2].timestamp, 100);
+}
+
+// A write given its own timestamp keeps it through a store that logs
+// directly (no cache above).
+TEST(ChangelogTest, AWriteWithATimestampOfItsOwnIsLoggedWithIt) {
+  RecordingWriter writer;
+  ChangeLoggingKeyValueStore store(std::make_unique<InMemoryKeyValueStore>("counts"), "t", Partition(0), &writer,
+                                   [] { return Timestamp(100); });
+  ASSERT_TRUE(store.PutAll({{"a", std::string("1"), Timestamp(5)}, {"b", std::nullopt}}).ok());
+  EXPECT_THAT(writer.sent, ::testing::ElementsAre(Sent{"t", 0, "a", "1", 5}, Sent{"t", 0, "b", std::nullopt, 100}));
 }
 
 TEST(ChangelogTest, RestoredRecordsAreNotLoggedAgain) {

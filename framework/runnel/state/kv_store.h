@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runnel/common/types.h"
 
 namespace runnel {
 
@@ -90,6 +91,11 @@ class KeyValueStore : public ReadOnlyKeyValueStore {
   struct Write {
     std::string key;
     std::optional<std::string> value;
+    // The timestamp of the record that made this write, when it is not the
+    // one being processed now: a cache sending its entries down later sets
+    // it. Only stores that log writes (ChangeLoggingKeyValueStore) read it;
+    // unset, they take the current record's.
+    std::optional<Timestamp> timestamp;
   };
   [[nodiscard]] virtual absl::Status PutAll(const std::vector<Write>& writes) = 0;
   // Deletes every key in [from, to) here and in the stores below, with no

@@ -84,7 +84,8 @@ absl::Status CachingKeyValueStore::PutWithTimestamp(std::string_view key, std::o
 
 absl::Status CachingKeyValueStore::PutAll(const std::vector<Write>& writes) {
   for (const auto& w : writes) {
-    absl::Status s = Put(w.key, w.value ? std::optional<std::string_view>(*w.value) : std::nullopt);
+    absl::Status s = PutWithTimestamp(w.key, w.value ? std::optional<std::string_view>(*w.value) : std::nullopt,
+                                      w.timestamp ? *w.timestamp : timestamp_());
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -109,10 +110,10 @@ absl::Status CachingKeyValueStore::DropRange(std::string_view from, std::string_
 
 absl::Status CachingKeyValueStore::FlushDirty() {
   if (dirty_.empty()) return absl::OkStatus();
+  // Each write keeps its entry's timestamp: the changelog record below and
+  // the listener's record carry the time of the put, not of this flush.
   std::vector<Write> batch;
   batch.reserve(dirty_.size());
-  std::vector<Timestamp> timestamps;
-  timestamps.reserve(dirty_.size());
   std::vector<std::optional<std::string>> olds;
   if (send_old_values_) olds.reserve(dirty_.size());
   for (const std::string& key : dirty_) {
@@ -122,8 +123,7 @@ absl::Status CachingKeyValueStore::FlushDirty() {
       if (!old.ok()) return old.status();
       olds.push_back(*std::move(old));
     }
-    batch.push_back({key, e.value});
-    timestamps.push_back(e.timestamp);
+    batch.push_back({key, e.value, e.timestamp});
   }
   if (absl::Status s = inner_->PutAll(batch); !s.ok()) return s;
   // The store below has every entry now: they are clean even if a listener
@@ -136,7 +136,7 @@ absl::Status CachingKeyValueStore::FlushDirty() {
     if (send_old_values_ && olds[i]) old = *olds[i];
     const auto& value = batch[i].value;
     absl::Status s = listener_(batch[i].key, value ? std::optional<std::string_view>(*value) : std::nullopt, old,
-                               timestamps[i]);
+                               *batch[i].timestamp);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

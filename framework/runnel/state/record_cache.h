@@ -7,7 +7,9 @@
 // (statestore.cache.max.bytes; Kafka Streams' caching layer).
 //
 // CachingKeyValueStore sits on top of the changelogging store. Writes land in
-// the cache as dirty entries; they go down (one batch to the store below,
+// the cache as dirty entries, each with the timestamp of its write; they go
+// down (one batch to the store below, each write with its entry's timestamp,
+// so its changelog record carries the time of the put, not of the flush;
 // then one call to the flush listener per key, in first-dirtied order) when
 //   - Flush() is called (every commit), or
 //   - the task's cache budget is exceeded (eviction). With a budget of 0
