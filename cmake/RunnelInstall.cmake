@@ -16,8 +16,10 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/runnel
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h" PATTERN "*_test*" EXCLUDE)
 get_property(proto_gen GLOBAL PROPERTY RUNNEL_PROTO_GEN_DIR)
+# Not grpc/health/v1/health.pb.h: only the query server's .cc uses it, and
+# it must not land in an installed gRPC's include/grpc/.
 install(DIRECTORY ${proto_gen}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.pb.h")
+  FILES_MATCHING PATTERN "*.pb.h" PATTERN "grpc" EXCLUDE)
 install(EXPORT RunnelTargets NAMESPACE runnel::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Runnel)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/RunnelConfig.cmake.in

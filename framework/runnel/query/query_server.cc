@@ -13,12 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/strings.h"
 #include "runnel/kafka/partitioner.h"
+#include "runnel/query/internal/grpc_services.h"
 #include "runnel/query/internal/metadata_cache.h"
 #include "runnel/query/v1/query.grpc.pb.h"
 #include "runnel/serde/serdes.h"
@@ -188,8 +187,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
           "interactive queries need an endpoint: set config key 'application.server' (host:port)");
     }
     endpoint_ = streams_.config().application_server().empty() ? listen : streams_.config().application_server();
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    internal::EnableStandardServices();
     grpc::ServerBuilder builder;
     builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(this);
