@@ -19,13 +19,16 @@
 //       time (a few out of order), then one record per partition far past
 //       the end closes every window.
 //   runnel-keyed-count verify --bootstrap B --input I[,I2] --output O
-//       [--timeout-s 300] [--quiet-s 15]
+//       [--timeout-s 300] [--quiet-s 15] [--at-least-once 0]
 //       The oracle is the input topic itself (count of each key). Reads the
 //       output read_committed until every key's last count equals the
 //       oracle (or nothing new came for quiet-s, or timeout-s passed), then
 //       checks that each key's counts only ever grow: a count seen twice or
 //       going back is an output record produced twice. Prints one JSON line
-//       and exits 0 only if the output is exactly right.
+//       and exits 0 only if the output is exactly right. With
+//       --at-least-once 1, duplicates are counted but allowed, and it exits
+//       0 unless input was lost: a key whose last count stays below the
+//       oracle (count_check.h).
 //   runnel-keyed-count verify-windowed --bootstrap B --input I --output O
 //       The windowed oracle: every window that closed (per partition's
 //       stream time) is in the output exactly once with its count.
@@ -62,6 +65,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/app.h"
+#include "count_check.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/strings.h"
 #include "runnel/kafka/admin.h"
@@ -217,57 +221,28 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ReadOracle(const std::
 int Verify(const std::map<std::string, std::string>& flags) {
   const absl::Duration timeout = absl::Seconds(IntFlag(flags, "timeout-s", 300));
   const absl::Duration quiet = absl::Seconds(IntFlag(flags, "quiet-s", 15));
+  const auto guarantee = IntFlag(flags, "at-least-once", 0) != 0 ? runnel_system::Guarantee::kAtLeastOnce
+                                                                  : runnel_system::Guarantee::kExactlyOnce;
   const std::string& bootstrap = flags.at("bootstrap");
   int64_t inputs = 0;
   auto counted = ReadOracle(bootstrap, flags.at("input"), inputs);
   if (!counted.ok()) return std::fprintf(stderr, "%s\n", counted.status().ToString().c_str()), 1;
-  absl::flat_hash_map<std::string, int64_t>& oracle = *counted;
+  runnel_system::CountCheck check(*std::move(counted), guarantee);
   auto output = TopicReader::Open(bootstrap, flags.at("output"));
   if (!output.ok()) return std::fprintf(stderr, "%s\n", output.status().ToString().c_str()), 1;
-  absl::flat_hash_map<std::string, int64_t> last;
-  int64_t outputs = 0, repeated = 0, bad_values = 0;
-  int64_t matching = 0;  // keys whose last count equals the oracle
   const absl::Time start = Clock::System().Now();
   absl::Time last_record = start;
   std::vector<runnel::kafka::ConsumedRecord> batch;
-  while (matching < static_cast<int64_t>(oracle.size())) {
+  while (!check.Complete()) {
     const absl::Time now = Clock::System().Now();
     if (now - start > timeout || now - last_record > quiet) break;
     if (absl::Status s = output->Poll(absl::Milliseconds(200), batch); !s.ok()) return 1;
     if (!batch.empty()) last_record = Clock::System().Now();
-    for (const auto& r : batch) {
-      ++outputs;
-      std::string key(r.key().value_or(""));
-      int64_t count = 0;
-      if (!absl::SimpleAtoi(runnel::ToAbsl(r.value().value_or("")), &count)) {
-        ++bad_values;
-        continue;
-      }
-      auto [it, inserted] = last.try_emplace(key, 0);
-      if (!inserted && count <= it->second) ++repeated;
-      const int64_t want = oracle.contains(key) ? oracle[key] : -1;
-      if (it->second == want) --matching;
-      it->second = count;
-      if (count == want) ++matching;
-    }
+    for (const auto& r : batch) check.Add(r.key().value_or(""), r.value().value_or(""));
   }
-  int64_t wrong = 0, over = 0, under = 0;
-  for (const auto& [key, want] : oracle) {
-    auto it = last.find(key);
-    const int64_t got = it == last.end() ? 0 : it->second;
-    if (got != want) ++wrong;
-    over += std::max<int64_t>(0, got - want);
-    under += std::max<int64_t>(0, want - got);
-  }
-  const bool exact = wrong == 0 && repeated == 0 && bad_values == 0;
-  std::printf(
-      "{\"input_records\": %lld, \"keys\": %zu, \"output_records\": %lld, \"keys_wrong\": %lld, "
-      "\"overcounted\": %lld, \"undercounted\": %lld, \"repeated_outputs\": %lld, \"bad_values\": %lld, "
-      "\"exact\": %s}\n",
-      static_cast<long long>(inputs), oracle.size(), static_cast<long long>(outputs), static_cast<long long>(wrong),
-      static_cast<long long>(over), static_cast<long long>(under), static_cast<long long>(repeated),
-      static_cast<long long>(bad_values), exact ? "true" : "false");
-  return exact ? 0 : 1;
+  const std::string json = check.Json();
+  std::printf("{\"input_records\": %lld, %s\n", static_cast<long long>(inputs), json.c_str() + 1);
+  return check.Finish().passed ? 0 : 1;
 }
 
 // The windowed run's oracle: per partition, its stream time at the end

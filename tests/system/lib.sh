@@ -39,12 +39,14 @@ start_instance() {
 # The last lines of instance I's log, for a failure message.
 show_log() { echo "--- instance $1" >&2; grep -v "^\s*$" "$work/instance-$1.log" | tail -"${2:-20}" >&2; }
 
-# verify_output INPUTS QUIET_SECONDS: checks the read_committed output topic
-# $out against the oracle (runnel-keyed-count verify); sets $result (its
-# JSON line) and $verified (0: exact).
+# verify_output INPUTS QUIET_SECONDS [VERIFY FLAGS...]: checks the
+# read_committed output topic $out against the oracle (runnel-keyed-count
+# verify, e.g. with --at-least-once 1); sets $result (its JSON line) and
+# $verified (0: the check passed).
 verify_output() {
   set +e
-  result=$("$bin" "${verify_mode:-verify}" --bootstrap "$bootstrap" --input "$1" --output "$out" --timeout-s 300 --quiet-s "$2")
+  result=$("$bin" "${verify_mode:-verify}" --bootstrap "$bootstrap" --input "$1" --output "$out" --timeout-s 300 \
+    --quiet-s "$2" "${@:3}")
   verified=$?
   set -e
 }
