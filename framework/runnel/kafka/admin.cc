@@ -196,6 +196,30 @@ absl::Status Admin::DeleteTopics(const std::vector<std::string>& topics, absl::D
   return absl::OkStatus();
 }
 
+absl::Status Admin::DeleteRecords(const std::map<TopicPartition, Offset>& before, absl::Duration timeout) {
+  if (before.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(before.size()));
+  for (const auto& [tp, offset] : before) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value())->offset = offset.value();
+  }
+  rd_kafka_DeleteRecords_t* request_records = rd_kafka_DeleteRecords_new(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout);
+  rd_kafka_DeleteRecords(rk_, &request_records, 1, request.options(), request.queue());
+  rd_kafka_DeleteRecords_destroy(request_records);
+  auto event = request.Wait("delete records");
+  if (!event.ok()) return event.status();
+  const rd_kafka_topic_partition_list_t* results =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(*event));
+  for (int i = 0; results != nullptr && i < results->cnt; ++i) {
+    if (results->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ErrorToStatus(results->elems[i].err, absl::StrCat("delete records of ", results->elems[i].topic, "-",
+                                                               results->elems[i].partition));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> Admin::ListTopics(absl::Duration timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, Millis(timeout));

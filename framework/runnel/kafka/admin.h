@@ -66,6 +66,9 @@ class Admin {
   // Deleting a topic that does not exist is not an error.
   absl::Status DeleteTopics(const std::vector<std::string>& topics, absl::Duration timeout);
   absl::StatusOr<std::vector<std::string>> ListTopics(absl::Duration timeout);
+  // Deletes every record before the given offset of each partition (the
+  // partition's log start moves there; Offset(-1) means its high watermark).
+  absl::Status DeleteRecords(const std::map<TopicPartition, Offset>& before, absl::Duration timeout);
 
   // The committed offsets of a consumer group (partitions without one are
   // left out).

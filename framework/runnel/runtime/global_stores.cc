@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/common/status.h"
+#include "runnel/runtime/internal/local_state.h"
 #include "runnel/common/strings.h"
 #include "runnel/state/in_memory_kv_store.h"
 
@@ -130,22 +131,9 @@ absl::Status GlobalStores::OpenAll() {
   bool persistent = false;
   for (const auto& g : globals) persistent |= topology_->stores().at(g.store).kind == StoreSpec::Kind::kRocksDb;
   if (persistent) {
-    auto offsets = checkpoint_.Read();
-    if (offsets.ok()) {
-      checkpointed_ = *std::move(offsets);
-    } else if (absl::IsNotFound(offsets.status()) || absl::IsDataLoss(offsets.status())) {
-      // Without a trustworthy checkpoint the files may hold anything: start
-      // empty and read every topic from its beginning.
-      if (std::filesystem::exists(options_.dir)) {
-        log->info("global stores: {}; wiping {} and reading the global topics from the beginning",
-                  offsets.status().ToString(), options_.dir);
-        std::error_code ec;
-        std::filesystem::remove_all(options_.dir, ec);
-        if (ec) return absl::InternalError(absl::StrCat("wiping ", options_.dir, ": ", ec.message()));
-      }
-    } else {
-      return offsets.status();
-    }
+    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, options_.dir, "global stores");
+    if (!offsets.ok()) return offsets.status();
+    checkpointed_ = *std::move(offsets);
   }
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
@@ -158,16 +146,11 @@ absl::Status GlobalStores::OpenAll() {
     if (spec.kind == StoreSpec::Kind::kRocksDb) {
       entry->persistent = true;
       entry->dir = absl::StrCat(options_.dir, "/", g.store);
-      // No database: whatever the checkpoint says, this store holds nothing.
-      if (!std::filesystem::exists(entry->dir + "/CURRENT")) EraseTopic(checkpointed_, g.topic);
-      auto opened = RocksDbKeyValueStore::Open(g.store, entry->dir, options_.rocksdb);
-      if (absl::IsDataLoss(opened.status())) {
-        log->warn("global store '{}': {}; wiping it and reading topic {} from the beginning", g.store,
-                  opened.status().ToString(), g.topic);
-        RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(entry->dir));
-        EraseTopic(checkpointed_, g.topic);
-        opened = RocksDbKeyValueStore::Open(g.store, entry->dir, options_.rocksdb);
-      }
+      bool empty = false;
+      auto opened = runtime_internal::OpenRocksDbOrWipe(g.store, entry->dir, options_.rocksdb,
+                                                        absl::StrCat("global store '", g.store, "'"), &empty);
+      // An empty store holds nothing, whatever the checkpoint says.
+      if (empty) EraseTopic(checkpointed_, g.topic);
       if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("global store '", g.store, "'"));
       std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
       if (options_.local_stores != nullptr) options_.local_stores->Add(g.store, TaskId{g.id, Partition(0)}, rocks);

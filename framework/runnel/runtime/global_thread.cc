@@ -7,6 +7,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/runtime/internal/local_state.h"
 #include "runnel/runtime/internal/raw_record.h"
 
 namespace runnel {
@@ -70,15 +71,13 @@ absl::Status GlobalStreamThread::Bootstrap() {
       auto marks = consumer_->Watermarks(tp, absl::Seconds(30));
       if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("global topic partition ", tp.ToString()));
       auto it = stores_->checkpointed().find(tp);
-      if (it != stores_->checkpointed().end() && (it->second > marks->second || it->second < marks->first)) {
-        // Past the end: the topic was recreated. Before the start: records
-        // the store never saw are gone. Either way the store may hold rows
-        // the topic no longer has, as Kafka Streams' reset on an invalid
-        // offset says: rebuild it.
-        log->warn("global store '{}': checkpoint {} of {} is outside the partition's offsets {}..{}; wiping the "
-                  "global stores and reading their topics from the beginning",
-                  *store, it->second.value(), tp.ToString(), marks->first.value(), marks->second.value());
-        contradicted = true;
+      if (it != stores_->checkpointed().end()) {
+        if (auto why = runtime_internal::PositionOutsideLog(it->second, marks->first, marks->second)) {
+          log->warn("global store '{}': {} of {}; wiping the global stores and reading their topics from the "
+                    "beginning",
+                    *store, *why, tp.ToString());
+          contradicted = true;
+        }
       }
       ranges.push_back({tp, *store, marks->first, marks->second});
     }

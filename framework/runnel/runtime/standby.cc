@@ -197,6 +197,10 @@ absl::Status StandbyManager::Open(TaskId task) {
     if (HasStandby(topology_->stores().at(name))) names.insert(name);
   }
   RUNNEL_RETURN_IF_ERROR(stores->Open(topology_->stores(), names));
+  // A replica that is ahead of, or foreign to, its changelog is wiped here,
+  // before it follows the changelog from its position.
+  auto marks = stores->CheckChangelogPositions(*consumer_);
+  if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("standby of task ", task.ToString()));
   Logger("runnel")->info("standby of task {} opened", task.ToString());
   standbys_.emplace(task, std::move(stores));
   return absl::OkStatus();

@@ -35,7 +35,20 @@ absl::Status StreamTask::Init() {
     RUNNEL_CHECK(specs_ != nullptr) << "task " << id_.ToString() << " has stores but no specs";
     absl::Status opened = stores_.Open(*specs_, store_names_);
     if (!opened.ok()) return Annotate(opened, absl::StrCat("task ", id_.ToString(), " opening stores"));
+    // Processors start on restored stores (CompleteRestore): a restore may
+    // still wipe and reopen a store, and what a processor reads at init
+    // (a window store's stream time) must be the restored state's.
+    if (!stores_.empty()) return absl::OkStatus();
   }
+  return InitProcessors();
+}
+
+absl::Status StreamTask::CompleteRestore() {
+  if (initialized_) return absl::OkStatus();
+  return InitProcessors();
+}
+
+absl::Status StreamTask::InitProcessors() {
   absl::Status s = graph_->Init(env_);
   if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString()));
   initialized_ = true;

@@ -39,8 +39,12 @@ class StreamTask final : public TaskContext {
              StateEnv state = {});
   ~StreamTask() override;
 
-  // Opens the stores, then inits the processors.
+  // Opens the stores; a stateless task also inits its processors, a
+  // stateful one does when its restore completes (CompleteRestore).
   absl::Status Init();
+  // After the stores' restore (RestoreSome answered true): inits the
+  // processors on the restored stores.
+  absl::Status CompleteRestore();
   // Closes processors and stores. Flush (a commit) first for a clean close.
   void Close();
 
@@ -107,6 +111,7 @@ class StreamTask final : public TaskContext {
   void MarkEndOfPartition(const TopicPartition& tp, Offset end);
 
  private:
+  absl::Status InitProcessors();
   struct PartitionState {
     TopicPartition tp;
     internal::SourceNodeBase* source = nullptr;

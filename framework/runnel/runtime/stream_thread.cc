@@ -51,6 +51,7 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
   restored_records_ = metrics_->GetCounter("runnel_restored_records_total", labels);
   restored_bytes_ = metrics_->GetCounter("runnel_restored_bytes_total", labels);
   restore_micros_ = metrics_->GetCounter("runnel_restore_microseconds_total", labels);
+  wiped_stores_ = metrics_->GetCounter("runnel_stores_wiped_total", labels);
 }
 
 StreamThread::~StreamThread() {
@@ -586,6 +587,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .restored_records = restored_records_,
                      .restored_bytes = restored_bytes_,
                      .restore_micros = restore_micros_,
+                     .wiped_stores = wiped_stores_,
                      .local_stores = local_stores_,
                      .thread_index = index_,
                      .directory = directory_,
@@ -654,6 +656,7 @@ absl::Status StreamThread::RestoreStep() {
   auto done = task->RestoreSome(*restore_consumer_, absl::Milliseconds(200));
   if (!done.ok()) return done.status();
   if (!*done) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(task->CompleteRestore());
   restoring_.pop_front();
   restore_started_ = false;
   task->set_restoring(false);

@@ -210,6 +210,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   Counter* restored_records_;
   Counter* restored_bytes_;
   Counter* restore_micros_;
+  Counter* wiped_stores_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;

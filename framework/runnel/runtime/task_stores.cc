@@ -8,6 +8,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
+#include "runnel/runtime/internal/local_state.h"
 #include "runnel/state/in_memory_kv_store.h"
 
 namespace runnel {
@@ -23,7 +24,6 @@ TaskStores::~TaskStores() { Close(); }
 
 absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names) {
   if (names.empty()) return absl::OkStatus();
-  auto log = Logger("runnel");
   if (env_.directory != nullptr && !locked_) {
     if (!env_.directory->TryLockTask(task_)) {
       return absl::UnavailableError(absl::StrCat("task ", task_.ToString(), " is still held by another thread"));
@@ -34,96 +34,162 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
   for (const auto& name : names) persistent |= specs.at(name).kind == StoreSpec::Kind::kRocksDb;
   // Exactly-once keeps each store's offset inside the store itself.
   if (persistent && !env_.exactly_once) {
-    auto offsets = checkpoint_.Read();
-    if (offsets.ok()) {
-      restore_from_ = *std::move(offsets);
-      checkpointed_ = restore_from_;
-    } else if (absl::IsNotFound(offsets.status()) || absl::IsDataLoss(offsets.status())) {
-      // Without a trustworthy checkpoint the local files may hold anything:
-      // start from empty stores and the whole changelog.
-      if (std::filesystem::exists(task_dir_)) {
-        log->info("task {}: {}; wiping local state and restoring from the changelog", task_.ToString(),
-                  offsets.status().ToString());
-        std::error_code ec;
-        std::filesystem::remove_all(task_dir_, ec);
-        if (ec) return absl::InternalError(absl::StrCat("wiping ", task_dir_, ": ", ec.message()));
-      }
-    } else {
-      return offsets.status();
+    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, task_dir_, absl::StrCat("task ", task_.ToString()));
+    if (!offsets.ok()) return offsets.status();
+    restore_from_ = *std::move(offsets);
+    // An entry for a changelog no store of this task logs to (a store
+    // renamed or removed, another partition) vouches for nothing: drop it,
+    // so the next checkpoint does not carry it on.
+    std::set<TopicPartition> mine;
+    for (const auto& [name, spec] : specs) {
+      if (spec.logging) mine.insert({ChangelogTopicName(env_.application_id, name), task_.partition});
     }
+    for (auto it = restore_from_.begin(); it != restore_from_.end();) {
+      if (mine.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      Logger("runnel")->info("task {}: checkpoint names {}, which no store of this task logs to; dropping it",
+                             task_.ToString(), it->first.ToString());
+      it = restore_from_.erase(it);
+    }
+    checkpointed_ = restore_from_;
   }
-  for (const auto& name : names) {
-    const StoreSpec& spec = specs.at(name);
-    Entry entry{.spec = spec};
-    std::shared_ptr<KeyValueStore> store;
-    if (spec.kind == StoreSpec::Kind::kRocksDb) {
-      entry.dir = absl::StrCat(task_dir_, "/", name);
-      const TopicPartition changelog{ChangelogTopicName(env_.application_id, name), task_.partition};
-      if (!std::filesystem::exists(entry.dir + "/CURRENT")) {
-        // No database: whatever the checkpoint says, this store holds nothing.
-        restore_from_.erase(changelog);
-      }
-      auto opened = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
-      if (absl::IsDataLoss(opened.status())) {
-        // A corrupt database: wipe it and rebuild it from the changelog.
-        log->warn("task {}: {}; wiping the store and restoring it from the changelog", task_.ToString(),
-                  opened.status().ToString());
-        RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(entry.dir));
-        restore_from_.erase(changelog);
-        opened = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
-      }
-      if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("task ", task_.ToString()));
-      std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
-      if (env_.exactly_once && spec.logging) {
+  for (const auto& name : names) RUNNEL_RETURN_IF_ERROR(OpenStore(specs.at(name)));
+  return absl::OkStatus();
+}
+
+absl::Status TaskStores::OpenStore(const StoreSpec& spec) {
+  auto log = Logger("runnel");
+  const std::string& name = spec.name;
+  const std::string who = absl::StrCat("task ", task_.ToString(), ": store '", name, "'");
+  Entry entry{.spec = spec};
+  std::shared_ptr<KeyValueStore> store;
+  if (spec.kind == StoreSpec::Kind::kRocksDb) {
+    entry.dir = absl::StrCat(task_dir_, "/", name);
+    const TopicPartition changelog{ChangelogTopicName(env_.application_id, name), task_.partition};
+    bool empty = false;
+    auto opened = runtime_internal::OpenRocksDbOrWipe(name, entry.dir, env_.rocksdb, who, &empty);
+    if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("task ", task_.ToString()));
+    std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
+    // An empty store holds nothing, whatever the checkpoint says.
+    if (empty) restore_from_.erase(changelog);
+    if (spec.logging && !empty) {
+      // A store is kept only with an offset of its changelog that vouches
+      // for it: under exactly-once the one committed inside it, otherwise
+      // the checkpoint's.
+      std::optional<std::string> untrusted;
+      if (env_.exactly_once) {
         auto committed = rocks->CommittedChangelogOffset();
         if (!committed.ok() && !absl::IsDataLoss(committed.status())) return committed.status();
         if (committed.ok() && committed->has_value()) {
           restore_from_[changelog] = **committed;
         } else {
-          // No committed offset: whatever is there cannot be vouched for.
-          RUNNEL_RETURN_IF_ERROR(rocks->Close());
-          rocks.reset();
-          RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(entry.dir));
-          auto fresh = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
-          if (!fresh.ok()) return Annotate(fresh.status(), absl::StrCat("task ", task_.ToString()));
-          rocks = *std::move(fresh);
-          restore_from_.erase(changelog);
+          untrusted = committed.ok() ? "it holds no committed changelog offset" : committed.status().ToString();
+        }
+      } else if (!restore_from_.contains(changelog)) {
+        untrusted = "the checkpoint has no offset for it";
+      }
+      if (untrusted) {
+        log->info("{}: {}; wiping it and restoring it from the changelog", who, *untrusted);
+        RUNNEL_RETURN_IF_ERROR(rocks->Close());
+        rocks.reset();
+        RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(entry.dir));
+        auto fresh = RocksDbKeyValueStore::Open(name, entry.dir, env_.rocksdb);
+        if (!fresh.ok()) return Annotate(fresh.status(), absl::StrCat("task ", task_.ToString()));
+        rocks = *std::move(fresh);
+        restore_from_.erase(changelog);
+      }
+    }
+    if (env_.local_stores != nullptr) {
+      entry.status = std::make_shared<StoreCopyStatus>(env_.standby, env_.thread_index);
+      if (spec.logging) {
+        entry.status->SetChangelog(changelog);
+        if (auto from = restore_from_.find(changelog); from != restore_from_.end()) {
+          entry.status->SetChangelogPosition(from->second);
         }
       }
-      if (env_.local_stores != nullptr) {
-        entry.status = std::make_shared<StoreCopyStatus>(env_.standby, env_.thread_index);
-        if (spec.logging) {
-          entry.status->SetChangelog(changelog);
-          if (auto from = restore_from_.find(changelog); from != restore_from_.end()) {
-            entry.status->SetChangelogPosition(from->second);
-          }
-        }
-        env_.local_stores->Add(name, task_, rocks, entry.status);
-      }
-      if (env_.exactly_once && spec.logging) {
-        auto txn = std::make_shared<TransactionalKeyValueStore>(std::move(rocks));
-        entry.txn = txn.get();
-        store = std::move(txn);
-      } else {
-        store = std::move(rocks);
-      }
+      env_.local_stores->Add(name, task_, rocks, entry.status);
+    }
+    if (env_.exactly_once && spec.logging) {
+      auto txn = std::make_shared<TransactionalKeyValueStore>(std::move(rocks));
+      entry.txn = txn.get();
+      store = std::move(txn);
     } else {
-      store = std::make_unique<InMemoryKeyValueStore>(name);
+      store = std::move(rocks);
     }
-    if (spec.logging) {
-      auto logged = std::make_unique<ChangeLoggingKeyValueStore>(
-          std::move(store), ChangelogTopicName(env_.application_id, name), task_.partition, env_.changelog,
-          timestamp_);
-      entry.logged = logged.get();
-      store = std::move(logged);
-    }
-    if (spec.caching) {
-      store = std::make_unique<CachingKeyValueStore>(std::move(store), env_.cache_budget, timestamp_);
-    }
-    entry.outer = std::move(store);
-    stores_.emplace(name, std::move(entry));
+  } else {
+    store = std::make_unique<InMemoryKeyValueStore>(name);
   }
+  if (spec.logging) {
+    auto logged = std::make_unique<ChangeLoggingKeyValueStore>(
+        std::move(store), ChangelogTopicName(env_.application_id, name), task_.partition, env_.changelog,
+        timestamp_);
+    entry.logged = logged.get();
+    store = std::move(logged);
+  }
+  if (spec.caching) {
+    store = std::make_unique<CachingKeyValueStore>(std::move(store), env_.cache_budget, timestamp_);
+  }
+  entry.outer = std::move(store);
+  stores_.insert_or_assign(name, std::move(entry));
   return absl::OkStatus();
+}
+
+absl::Status TaskStores::WipeStore(const std::string& name, const TopicPartition& changelog) {
+  auto it = stores_.find(name);
+  RUNNEL_CHECK(it != stores_.end()) << "task " << task_.ToString() << " has no store '" << name << "'";
+  const StoreSpec spec = it->second.spec;
+  if (env_.local_stores != nullptr) env_.local_stores->Remove(name, task_);
+  absl::Status closed = it->second.outer->Close();
+  stores_.erase(it);
+  RUNNEL_RETURN_IF_ERROR(Annotate(closed, absl::StrCat("task ", task_.ToString(), " closing store '", name, "'")));
+  RUNNEL_RETURN_IF_ERROR(RocksDbKeyValueStore::Destroy(absl::StrCat(task_dir_, "/", name)));
+  restore_from_.erase(changelog);
+  standby_applied_.erase(changelog);
+  // The checkpoint must not vouch for the wiped store if the restore that
+  // follows is cut short.
+  if (checkpointed_.erase(changelog) > 0) RUNNEL_RETURN_IF_ERROR(checkpoint_.Write(checkpointed_));
+  return OpenStore(spec);
+}
+
+absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> TaskStores::CheckChangelogPositions(
+    kafka::Consumer& consumer) {
+  auto log = Logger("runnel");
+  std::map<TopicPartition, std::pair<Offset, Offset>> marks;
+  std::vector<std::pair<std::string, TopicPartition>> stale;
+  for (auto& [name, e] : stores_) {
+    if (e.logged == nullptr) continue;
+    const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
+    // A changelog created moments ago may not have a leader yet
+    // (NOT_LEADER_FOR_PARTITION): transient, so retried for a while.
+    auto range = consumer.Watermarks(tp, absl::Seconds(30));
+    for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
+         absl::IsUnavailable(range.status()) && waited < absl::Seconds(60); waited += backoff) {
+      log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
+                range.status().ToString());
+      absl::SleepFor(backoff);
+      range = consumer.Watermarks(tp, absl::Seconds(30));
+    }
+    if (!range.ok()) return Annotate(range.status(), absl::StrCat("changelog ", tp.ToString()));
+    marks[tp] = *range;
+    if (e.spec.kind != StoreSpec::Kind::kRocksDb) continue;
+    auto applied = standby_applied_.find(tp);
+    auto from = restore_from_.find(tp);
+    if (applied == standby_applied_.end() && from == restore_from_.end()) continue;
+    const Offset position = applied != standby_applied_.end() ? applied->second : from->second;
+    // Under read_committed the end is the last stable offset: a zombie's
+    // transaction still open below our last commit makes a sound store
+    // look ahead, which costs a needless full restore, never a wrong one.
+    if (auto why = runtime_internal::PositionOutsideLog(position, range->first, range->second)) {
+      log->warn("task {}: store '{}': {} of changelog {}; wiping the store and restoring it from the changelog",
+                task_.ToString(), name, *why, tp.ToString());
+      stale.emplace_back(name, tp);
+    }
+  }
+  for (const auto& [name, tp] : stale) RUNNEL_RETURN_IF_ERROR(WipeStore(name, tp));
+  if (!stale.empty() && env_.wiped_stores != nullptr) env_.wiped_stores->Increment(static_cast<int64_t>(stale.size()));
+  return marks;
 }
 
 KeyValueStore* TaskStores::Get(std::string_view name) const {
@@ -144,22 +210,13 @@ absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
   auto log = Logger("runnel");
   plans_.clear();
   restored_ends_.clear();
+  auto marks = CheckChangelogPositions(consumer);
+  if (!marks.ok()) return marks.status();
   std::vector<std::pair<TopicPartition, Offset>> assignment;
   for (auto& [name, e] : stores_) {
     if (e.logged == nullptr) continue;
     const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
-    // A changelog created moments ago may not have a leader yet
-    // (NOT_LEADER_FOR_PARTITION): transient, so retried for a while.
-    auto marks = consumer.Watermarks(tp, absl::Seconds(30));
-    for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
-         absl::IsUnavailable(marks.status()) && waited < absl::Seconds(60); waited += backoff) {
-      log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
-                marks.status().ToString());
-      absl::SleepFor(backoff);
-      marks = consumer.Watermarks(tp, absl::Seconds(30));
-    }
-    if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("changelog ", tp.ToString()));
-    const Offset low = marks->first, end = marks->second;
+    const auto [low, end] = marks->at(tp);
     Offset start = low;
     // An in-memory store starts empty whatever the checkpoint says.
     if (e.spec.kind == StoreSpec::Kind::kRocksDb) {

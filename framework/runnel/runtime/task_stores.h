@@ -11,7 +11,9 @@
 //            cached). Reads the checkpoint; without a valid one, the
 //            persistent stores' files are wiped (never trust them).
 //   Restore  (BeginRestore, then RestoreSome until it says done, from the
-//            thread's loop so the main consumer keeps polling) replays each
+//            thread's loop so the main consumer keeps polling) first wipes
+//            every store whose position is outside its changelog's offsets
+//            (CheckChangelogPositions), then replays each
 //            logged store's changelog partition from the checkpointed offset
 //            (or the beginning) to its end, logging progress (records, MB/s,
 //            ETA), and checkpoints the result.
@@ -64,6 +66,9 @@ struct StateEnv {
   Counter* restored_records = nullptr;
   Counter* restored_bytes = nullptr;
   Counter* restore_micros = nullptr;
+  // Optional: stores wiped because their local position was outside their
+  // changelog's offsets.
+  Counter* wiped_stores = nullptr;
   // Optional: where RocksDB stores are registered for read-only queries.
   LocalStores* local_stores = nullptr;
   // A standby replica's stores (registered as such for queries).
@@ -93,6 +98,17 @@ class TaskStores {
   // The task's store `name`, else the read-only handle of the global store
   // `name`, else nullptr.
   KeyValueStore* Get(std::string_view name) const;
+
+  // Queries each logged store's changelog offsets (low, end) through
+  // `consumer` and wipes every RocksDB store whose local position (its
+  // checkpoint, committed or standby offset) lies outside them, logging
+  // why: such a store holds a history its changelog does not have (the
+  // changelog recreated, a new cluster, records deleted). A wiped store is
+  // reopened empty, so its restore starts from the beginning. Must run
+  // before processors hold the stores (an active task's processors are
+  // initialized after its restore). Answers the offsets per changelog.
+  absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> CheckChangelogPositions(
+      kafka::Consumer& consumer);
 
   // The changelog partitions of the logged stores.
   std::vector<TopicPartition> ChangelogPartitions() const;
@@ -142,6 +158,13 @@ class TaskStores {
     int64_t records = 0, bytes = 0;
     std::vector<KeyValueStore::Write> writes;  // this poll's, reused
   };
+
+  // Opens one store (RocksDB or in-memory, with its layers) into stores_,
+  // wiping a RocksDB store that no changelog offset vouches for.
+  absl::Status OpenStore(const StoreSpec& spec);
+  // Closes, destroys and reopens (empty) the RocksDB store `name`, and
+  // forgets every offset recorded for its `changelog` partition.
+  absl::Status WipeStore(const std::string& name, const TopicPartition& changelog);
 
   TaskId task_;
   StateEnv env_;
