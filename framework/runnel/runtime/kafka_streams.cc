@@ -12,6 +12,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/runtime/internal/topics.h"
 #include "runnel/runtime/task_assignment.h"
 
 namespace runnel {
@@ -58,38 +59,21 @@ absl::Status KafkaStreams::PrepareTopics() {
     partitions[topic] = description->partitions;
   }
   RUNNEL_RETURN_IF_ERROR(topology_->SizeInternalTopics(&partitions));
-  std::vector<kafka::NewTopic> repartitions;
+  const auto replication = static_cast<int16_t>(config_.config().GetInt("replication.factor"));
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      const int32_t count = partitions.at(topic);
-      auto existing = (*admin)->DescribeTopic(topic, absl::Seconds(30));
-      if (existing.ok()) {
-        if (existing->partitions != count) {
-          return absl::FailedPreconditionError(absl::StrCat("repartition topic '", topic, "' has ",
-                                                            existing->partitions, " partitions, expected ", count));
-        }
-        continue;
-      }
-      if (!absl::IsNotFound(existing.status())) return Annotate(existing.status(), absl::StrCat("describing ", topic));
-      repartitions.push_back(
-          {.name = topic,
-           .partitions = count,
-           .replication_factor = static_cast<int16_t>(config_.config().GetInt("replication.factor")),
-           .configs = {{"cleanup.policy", "delete"}}});
+      RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(**admin,
+                                                           {.name = topic,
+                                                            .partitions = partitions.at(topic),
+                                                            .replication_factor = replication,
+                                                            .configs = {{"cleanup.policy", "delete"}}},
+                                                           "repartition topic"));
     }
-  }
-  if (!repartitions.empty()) {
-    for (const auto& r : repartitions) {
-      Logger("runnel")->info("creating repartition topic {} ({} partitions)", r.name, r.partitions);
-    }
-    absl::Status s = (*admin)->CreateTopics(repartitions, absl::Seconds(30));
-    if (!s.ok() && !absl::IsFailedPrecondition(s)) return Annotate(s, "creating repartition topics");
   }
   // A stateful sub-topology's source topics are co-partitioned: task p reads
   // partition p of each, and its stores' changelogs have the same count.
   RUNNEL_RETURN_IF_ERROR(topology_->CheckCoPartitioned(partitions));
-  std::vector<kafka::NewTopic> changelogs;
   for (const auto& sub : topology_->subtopologies()) {
     if (sub.stores.empty()) continue;
     int32_t count = -1;
@@ -100,50 +84,20 @@ absl::Status KafkaStreams::PrepareTopics() {
       kafka::NewTopic changelog{
           .name = ChangelogTopicName(config_.application_id(), store),
           .partitions = count,
-          .replication_factor = static_cast<int16_t>(config_.config().GetInt("replication.factor")),
+          .replication_factor = replication,
           .configs = {{"cleanup.policy", "compact"}}};
       if (spec.retention_ms) {
         constexpr int64_t kAdditionalRetentionMs = 24 * 3600 * 1000;
         changelog.configs = {{"cleanup.policy", "compact,delete"},
                              {"retention.ms", absl::StrCat(*spec.retention_ms + kAdditionalRetentionMs)}};
       }
-      auto existing = (*admin)->DescribeTopic(changelog.name, absl::Seconds(30));
-      if (existing.ok()) {
-        if (existing->partitions != count) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "changelog topic '", changelog.name, "' has ", existing->partitions, " partitions but its source ",
-              "topics have ", count, "; the store's state would not line up with its tasks"));
-        }
-        continue;
-      }
-      if (!absl::IsNotFound(existing.status())) {
-        return Annotate(existing.status(), absl::StrCat("describing ", changelog.name));
-      }
-      changelogs.push_back(std::move(changelog));
+      RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(**admin, changelog, "changelog topic"));
     }
-  }
-  if (!changelogs.empty()) {
-    for (const auto& c : changelogs) {
-      Logger("runnel")->info("creating changelog topic {} ({} partitions, compacted)", c.name, c.partitions);
-    }
-    absl::Status s = (*admin)->CreateTopics(changelogs, absl::Seconds(30));
-    if (!s.ok() && !absl::IsFailedPrecondition(s)) return Annotate(s, "creating changelog topics");
   }
   if (config_.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter) {
-    kafka::NewTopic dlq{.name = config_.dead_letter_topic(),
-                        .partitions = max_partitions,
-                        .replication_factor =
-                            static_cast<int16_t>(config_.config().GetInt("replication.factor"))};
-    auto existing = (*admin)->DescribeTopic(dlq.name, absl::Seconds(30));
-    if (absl::IsNotFound(existing.status())) {
-      Logger("runnel")->info("creating dead-letter topic {} ({} partitions)", dlq.name, dlq.partitions);
-      absl::Status s = (*admin)->CreateTopics({dlq}, absl::Seconds(30));
-      if (!s.ok() && !absl::IsFailedPrecondition(s)) {
-        return Annotate(s, "creating the dead-letter topic");
-      }
-    } else if (!existing.ok()) {
-      return Annotate(existing.status(), "describing the dead-letter topic");
-    }
+    RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(
+        **admin, {.name = config_.dead_letter_topic(), .partitions = max_partitions, .replication_factor = replication},
+        "dead-letter topic", runtime_internal::PartitionCount::kAny));
   }
   return absl::OkStatus();
 }
