@@ -238,6 +238,8 @@ class SinkNode final : public InputNode<K, V> {
       absl::Status s = key_serde_->Serialize(record.key, key_buffer_);
       if (!s.ok()) return SerializeError("key", s);
       out.key = key_buffer_;
+      const std::string_view partition_bytes = key_serde_->PartitionBytes(key_buffer_);
+      if (partition_bytes.size() != key_buffer_.size()) out.partition_key = partition_bytes;
     }
     if (!value_serde_->IsNull(record.value)) {
       absl::Status s = value_serde_->Serialize(record.value, value_buffer_);

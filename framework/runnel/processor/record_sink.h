@@ -20,6 +20,9 @@ struct SerializedRecord {
   // Unset: partition by key the way the Java client does (murmur2).
   std::optional<Partition> partition;
   std::optional<std::string_view> key;
+  // With `partition` unset: the bytes to partition by instead of the whole
+  // key (a windowed key's base key; see Serde::PartitionBytes).
+  std::optional<std::string_view> partition_key;
   std::optional<std::string_view> value;
   Timestamp timestamp;
   const Headers* headers = nullptr;

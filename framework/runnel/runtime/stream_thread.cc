@@ -7,6 +7,7 @@
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
+#include "runnel/kafka/partitioner.h"
 #include "runnel/runtime/dead_letter.h"
 #include "runnel/runtime/task_assignment.h"
 
@@ -706,8 +707,14 @@ absl::Status StreamThread::Send(const SerializedRecord& record) {
       return s;
     }
   }
+  std::optional<Partition> partition = record.partition;
+  if (!partition && record.partition_key) {
+    auto count = CachedPartitionCount(record.topic);
+    if (!count.ok()) return count.status();
+    partition = kafka::PartitionForKey(*record.partition_key, *count);
+  }
   kafka::OutgoingRecord out{.topic = record.topic,
-                            .partition = record.partition,
+                            .partition = partition,
                             .key = record.key,
                             .value = record.value,
                             .timestamp = record.timestamp,
@@ -732,6 +739,15 @@ absl::Status StreamThread::Send(const SerializedRecord& record) {
 
 absl::StatusOr<int32_t> StreamThread::PartitionCount(std::string_view topic) {
   return producer_->PartitionCount(std::string(topic), absl::Seconds(30));
+}
+
+absl::StatusOr<int32_t> StreamThread::CachedPartitionCount(std::string_view topic) {
+  auto it = partition_counts_.find(ToAbsl(topic));
+  if (it != partition_counts_.end()) return it->second;
+  auto count = PartitionCount(topic);
+  if (!count.ok()) return count.status();
+  partition_counts_.emplace(std::string(topic), *count);
+  return *count;
 }
 
 }  // namespace runnel

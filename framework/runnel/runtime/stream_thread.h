@@ -136,6 +136,9 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // RecordSink (sink nodes and the dead-letter handler, on this thread)
   absl::Status Send(const SerializedRecord& record) override;
   absl::StatusOr<int32_t> PartitionCount(std::string_view topic) override;
+  // PartitionCount, remembered per topic (sends that partition by a
+  // windowed key's base key ask once per topic, not once per record).
+  absl::StatusOr<int32_t> CachedPartitionCount(std::string_view topic);
 
   // ChangelogWriter (the tasks' logged stores, on this thread)
   absl::Status Send(std::string_view topic, Partition partition, std::string_view key,
@@ -211,6 +214,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   Counter* restored_bytes_;
   Counter* restore_micros_;
   Counter* wiped_stores_;
+  absl::flat_hash_map<std::string, int32_t> partition_counts_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;

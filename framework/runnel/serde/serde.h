@@ -38,6 +38,10 @@ class Serde {
   virtual bool IsNull(const T& /*value*/) const { return false; }
   // A short name for errors and Describe(): "string", "int64", ...
   virtual std::string_view Name() const = 0;
+  // The bytes of a serialized key that choose its partition: the whole key,
+  // or for a windowed key its base key only, so that every window of a key
+  // shares the key's partition (Kafka Streams' WindowedStreamPartitioner).
+  virtual std::string_view PartitionBytes(std::string_view serialized) const { return serialized; }
 };
 
 template <typename T>

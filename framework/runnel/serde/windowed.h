@@ -67,6 +67,9 @@ class TimeWindowedSerde final : public Serde<Windowed<K>> {
     return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(end)}};
   }
   std::string_view Name() const override { return name_; }
+  std::string_view PartitionBytes(std::string_view serialized) const override {
+    return serialized.substr(0, serialized.size() >= 8 ? serialized.size() - 8 : serialized.size());
+  }
 
  private:
   SerdePtr<K> inner_;
@@ -98,6 +101,9 @@ class SessionWindowedSerde final : public Serde<Windowed<K>> {
     return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(end)}};
   }
   std::string_view Name() const override { return name_; }
+  std::string_view PartitionBytes(std::string_view serialized) const override {
+    return serialized.substr(0, serialized.size() >= 16 ? serialized.size() - 16 : serialized.size());
+  }
 
  private:
   SerdePtr<K> inner_;

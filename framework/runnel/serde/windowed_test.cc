@@ -54,5 +54,20 @@ TEST(WindowedSerdeTest, MalformedBytesAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(WindowedSerdeTest, AWindowedKeyIsPartitionedByItsBaseKeyBytesOnly) {
+  auto time = serdes::TimeWindowed(serdes::String(), 1000);
+  auto session = serdes::SessionWindowed(serdes::String());
+  std::string a, b;
+  ASSERT_TRUE(time->Serialize({"sensor-7", Window{Timestamp(0), Timestamp(1000)}}, a).ok());
+  ASSERT_TRUE(time->Serialize({"sensor-7", Window{Timestamp(5000), Timestamp(6000)}}, b).ok());
+  EXPECT_NE(a, b);
+  EXPECT_EQ(time->PartitionBytes(a), "sensor-7");
+  EXPECT_EQ(time->PartitionBytes(b), "sensor-7");
+  ASSERT_TRUE(session->Serialize({"sensor-7", Window{Timestamp(10), Timestamp(20)}}, a).ok());
+  EXPECT_EQ(session->PartitionBytes(a), "sensor-7");
+  // Plain keys: the whole key.
+  EXPECT_EQ(serdes::String()->PartitionBytes("sensor-7"), "sensor-7");
+}
+
 }  // namespace
 }  // namespace runnel
