@@ -16,4 +16,10 @@ endif()
 if(RUNNEL_BUILD_BENCH OR RUNNEL_BUILD_TESTS)
   find_package(benchmark CONFIG REQUIRED)
 endif()
+# Boost 1.81 (Debian's libboost1.81-dev, libboost-json1.81-dev) for the http
+# module: Beast/Asio are header-only, and runnel_http compiles Boost.JSON's
+# sources itself (boost/json/src.hpp), so no Boost library is linked and the
+# installed package needs no Boost targets. The json component is still
+# required here so a missing libboost-json-dev fails at configure time.
+find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(Threads REQUIRED)
