@@ -32,7 +32,7 @@
 
 namespace runnel {
 
-// Prefixes a status message with context, keeping its code.
+// Prefixes a status message with context, keeping its code and payloads.
 absl::Status Annotate(const absl::Status& status, std::string_view context);
 
 }  // namespace runnel

@@ -37,9 +37,23 @@ struct OutgoingRecord {
 
 // A consumed record. Owns librdkafka's message; the views point into it and
 // live as long as this object. Move-only.
+//
+// FromParts makes one that owns copies instead of a message: for records
+// that do not come from a consumer (the topology test driver feeds the real
+// StreamTask with them). Accessors branch once on which it holds.
 class ConsumedRecord {
  public:
+  struct Parts {
+    std::string topic;
+    Partition partition{0};
+    Offset offset{0};
+    std::optional<std::string> key;
+    std::optional<std::string> value;
+    Timestamp timestamp{0};
+    Headers headers;
+  };
   explicit ConsumedRecord(rd_kafka_message_s* message);
+  static ConsumedRecord FromParts(Parts parts);
   ConsumedRecord(ConsumedRecord&&) noexcept;
   ConsumedRecord& operator=(ConsumedRecord&&) noexcept;
   ~ConsumedRecord();
@@ -55,7 +69,10 @@ class ConsumedRecord {
   Headers headers() const;
 
  private:
-  rd_kafka_message_s* message_;
+  ConsumedRecord() = default;
+  // Exactly one is set (both null only when moved from).
+  rd_kafka_message_s* message_ = nullptr;
+  std::unique_ptr<Parts> parts_;
 };
 
 }  // namespace runnel::kafka

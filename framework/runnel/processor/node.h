@@ -24,7 +24,9 @@
 #include "absl/strings/str_cat.h"
 #include "runnel/common/check.h"
 #include "runnel/common/headers.h"
+#include "runnel/common/logging.h"
 #include "runnel/common/strings.h"
+#include "runnel/processor/processing_error.h"
 #include "runnel/processor/processor.h"
 #include "runnel/processor/record.h"
 #include "runnel/processor/record_sink.h"
@@ -55,6 +57,17 @@ class DeserializationErrorHandler {
                               const absl::Status& error, std::string_view node) = 0;
 };
 
+// What a task does with a processing error (processing_error.h) of node
+// `node`: `record` is the input record being processed, null when a
+// punctuator failed. Returns OK to skip the record (its offset counts as
+// processed; what the record sent before failing stays sent) or an error to
+// stop the task. Implementations count every error they handle.
+class ProcessingErrorHandler {
+ public:
+  virtual ~ProcessingErrorHandler() = default;
+  virtual absl::Status Handle(const RawRecord* record, const absl::Status& error, std::string_view node) = 0;
+};
+
 namespace internal {
 
 // Services a task gives its nodes. Pointers outlive the graph.
@@ -62,8 +75,6 @@ struct NodeEnv {
   TaskContext* task = nullptr;
   RecordSink* sink = nullptr;
   DeserializationErrorHandler* deserialization_handler = nullptr;
-  // Set by the task while a record from a source is being processed.
-  const RecordMetadata* current = nullptr;
 };
 
 class Node {
@@ -145,14 +156,35 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
       : InputNode<KIn, VIn>(std::move(name)), processor_(std::move(processor)) {}
 
   absl::Status AddChild(Node* child) override { return out_.Connect(*this, child); }
+  // The exception boundary (processing_error.h): what the processor
+  // throws becomes a Status here; it never unwinds into the task.
   absl::Status Init(internal::NodeEnv& env) override {
     absl::Status s = Node::Init(env);
     if (!s.ok()) return s;
-    return processor_->Init(*this);
+    try {
+      return processor_->Init(*this);
+    } catch (...) {
+      return absl::InternalError(absl::StrCat("init of node '", this->name(),
+                                              "' threw: ", internal::DescribeCurrentException()));
+    }
   }
-  void Close() override { processor_->Close(); }
+  void Close() override {
+    try {
+      processor_->Close();
+    } catch (...) {
+      Logger("runnel")->error("close of node '{}' threw (ignored): {}", this->name(),
+                              internal::DescribeCurrentException());
+    }
+  }
   absl::Status Process(Record<KIn, VIn> record) override {
-    return processor_->Process(std::move(record));
+    absl::Status s;
+    try {
+      s = processor_->Process(std::move(record));
+    } catch (...) {
+      return internal::CurrentExceptionAsProcessingError(this->name());
+    }
+    if (!s.ok()) [[unlikely]] return internal::AttributeProcessingError(std::move(s), this->name());
+    return s;
   }
 
   // ProcessorContext
@@ -170,8 +202,16 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
     return const_cast<TaskContext&>(task()).GetKeyValueStore(name);
   }
+  // The punctuator runs behind the same exception boundary as Process.
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
-    return const_cast<TaskContext&>(task()).Schedule(interval, type, std::move(punctuator));
+    return const_cast<TaskContext&>(task()).Schedule(
+        interval, type, [punctuator = std::move(punctuator), node = this->name()](Timestamp time) -> absl::Status {
+          try {
+            return internal::AttributeProcessingError(punctuator(time), node);
+          } catch (...) {
+            return internal::CurrentExceptionAsProcessingError(node);
+          }
+        });
   }
 
  private:
@@ -199,10 +239,11 @@ class SourceNode final : public SourceNodeBase {
 
   absl::Status AddChild(Node* child) override { return out_.Connect(*this, child); }
 
+  // A serde that throws fails like one that returns an error.
   absl::Status ProcessRaw(const RawRecord& raw) override {
-    auto key = key_serde_->Deserialize(raw.key);
+    auto key = Deserialize(*key_serde_, raw.key);
     if (!key.ok()) return env().deserialization_handler->Handle(raw, "key", key.status(), name());
-    auto value = value_serde_->Deserialize(raw.value);
+    auto value = Deserialize(*value_serde_, raw.value);
     if (!value.ok()) {
       return env().deserialization_handler->Handle(raw, "value", value.status(), name());
     }
@@ -210,6 +251,15 @@ class SourceNode final : public SourceNodeBase {
   }
 
  private:
+  template <typename T>
+  static absl::StatusOr<T> Deserialize(const Serde<T>& serde, std::optional<std::string_view> bytes) {
+    try {
+      return serde.Deserialize(bytes);
+    } catch (...) {
+      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", internal::DescribeCurrentException()));
+    }
+  }
+
   SerdePtr<K> key_serde_;
   SerdePtr<V> value_serde_;
   Emitter<K, V> out_;
@@ -235,14 +285,14 @@ class SinkNode final : public InputNode<K, V> {
   absl::Status Process(Record<K, V> record) override {
     SerializedRecord out{.topic = topic_, .timestamp = record.timestamp, .headers = &record.headers};
     if (!key_serde_->IsNull(record.key)) {
-      absl::Status s = key_serde_->Serialize(record.key, key_buffer_);
+      absl::Status s = Serialize(*key_serde_, record.key, key_buffer_);
       if (!s.ok()) return SerializeError("key", s);
       out.key = key_buffer_;
       const std::string_view partition_bytes = key_serde_->PartitionBytes(key_buffer_);
       if (partition_bytes.size() != key_buffer_.size()) out.partition_key = partition_bytes;
     }
     if (!value_serde_->IsNull(record.value)) {
-      absl::Status s = value_serde_->Serialize(record.value, value_buffer_);
+      absl::Status s = Serialize(*value_serde_, record.value, value_buffer_);
       if (!s.ok()) return SerializeError("value", s);
       out.value = value_buffer_;
     }
@@ -258,10 +308,21 @@ class SinkNode final : public InputNode<K, V> {
   }
 
  private:
+  // A record the sink cannot serialize is a processing error of the sink
+  // (the handler may skip it); a serde that throws fails the same way.
   absl::Status SerializeError(std::string_view part, const absl::Status& s) {
-    return absl::Status(s.code(), absl::StrCat("sink '", this->name(), "' cannot serialize ",
-                                               ToAbsl(part), " for topic '", topic_,
-                                               "': ", s.message()));
+    absl::Status error = ProcessingError(absl::StrCat("sink '", this->name(), "' cannot serialize ",
+                                                      ToAbsl(part), " for topic '", topic_, "': ",
+                                                      s.message()));
+    return internal::AttributeProcessingError(std::move(error), this->name());
+  }
+  template <typename T>
+  static absl::Status Serialize(const Serde<T>& serde, const T& value, std::string& out) {
+    try {
+      return serde.Serialize(value, out);
+    } catch (...) {
+      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", internal::DescribeCurrentException()));
+    }
   }
 
   std::string topic_;

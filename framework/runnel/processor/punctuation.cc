@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runnel/processor/processing_error.h"
+
 namespace runnel {
 
 Cancellable PunctuationSchedule::Add(PunctuationType type, absl::Duration interval, Punctuator punctuator,
@@ -18,7 +20,8 @@ Cancellable PunctuationSchedule::Add(PunctuationType type, absl::Duration interv
   return Cancellable(cancelled);
 }
 
-absl::Status PunctuationSchedule::Fire(PunctuationType type, Timestamp now) {
+absl::Status PunctuationSchedule::Fire(PunctuationType type, Timestamp now,
+                                       const std::function<absl::Status(absl::Status)>& on_error) {
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [](const Entry& e) { return *e.cancelled; }),
                  entries_.end());
   // Index loop: a punctuator may schedule more (appended, due later).
@@ -32,7 +35,14 @@ absl::Status PunctuationSchedule::Fire(PunctuationType type, Timestamp now) {
     int64_t next = due + interval;
     if (now.value() >= next) next = now.value() + interval;  // skipped intervals do not pile up
     entries_[i].next_ms = next;
-    if (absl::Status s = run(now); !s.ok()) return s;
+    absl::Status s;
+    try {
+      s = run(now);
+    } catch (...) {
+      s = internal::CurrentExceptionAsProcessingError("punctuator");
+    }
+    if (!s.ok() && on_error) s = on_error(std::move(s));
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }

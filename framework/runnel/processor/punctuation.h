@@ -49,8 +49,12 @@ class PunctuationSchedule {
   // `now` is the current time of `type` (stream time: negative if the task
   // has seen no record yet). Interval must be positive.
   Cancellable Add(PunctuationType type, absl::Duration interval, Punctuator punctuator, Timestamp now);
-  // Runs every punctuator of `type` that is due at `now`.
-  absl::Status Fire(PunctuationType type, Timestamp now);
+  // Runs every punctuator of `type` that is due at `now`. A punctuator's
+  // error (or exception, as a processing error) goes to `on_error` when
+  // given: its OK goes on with the next punctuator, its error stops and is
+  // returned. Without `on_error` the first error is returned.
+  absl::Status Fire(PunctuationType type, Timestamp now,
+                    const std::function<absl::Status(absl::Status)>& on_error = {});
   bool empty() const { return entries_.empty(); }
 
  private:

@@ -13,82 +13,122 @@ std::string HeaderName(std::string_view field) {
   return absl::StrCat(ToAbsl(kDeadLetterHeaderPrefix), ToAbsl(field));
 }
 
-class DeserializationErrorHandlerImpl final : public DeserializationErrorHandler {
+std::string_view ModeName(RecordErrorMode mode) {
+  switch (mode) {
+    case RecordErrorMode::kLogAndContinue: return "log_and_continue";
+    case RecordErrorMode::kLogAndFail: return "log_and_fail";
+    case RecordErrorMode::kDeadLetter: return "dead_letter";
+  }
+  return "?";
+}
+
+// What both handlers share: count, log (rate-limited when going on), stop,
+// skip or dead-letter. `part` is "key"/"value" (deserialization) or
+// "processing"; `record` is null for a punctuation.
+class RecordErrorHandlerCore {
  public:
-  DeserializationErrorHandlerImpl(DeserializationErrorMode mode, std::string application_id,
-                                  std::string dead_letter_topic, RecordSink* sink,
-                                  MetricsRegistry* metrics)
-      : mode_(mode),
+  RecordErrorHandlerCore(std::string counter, RecordErrorMode mode, std::string application_id,
+                         std::string dead_letter_topic, RecordSink* sink, MetricsRegistry* metrics,
+                         const Clock& clock)
+      : counter_(std::move(counter)),
+        mode_(mode),
         application_id_(std::move(application_id)),
         dead_letter_topic_(std::move(dead_letter_topic)),
         sink_(sink),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        clock_(clock) {}
 
-  absl::Status Handle(const RawRecord& record, std::string_view part, const absl::Status& error,
-                      std::string_view node) override {
-    metrics_
-        ->GetCounter("runnel_deserialization_errors_total",
-                     {{"topic", std::string(record.topic)}, {"handler", HandlerName()}})
-        ->Increment();
-    std::string where = absl::StrCat(ToAbsl(record.topic), "-", record.partition.value(), "@",
-                                     record.offset.value());
+  absl::Status Handle(const RawRecord* record, std::string_view part, const absl::Status& error,
+                      std::string_view node, std::string_view failed) {
+    metrics_->GetCounter(counter_, Labels(record, node))->Increment();
+    const std::string where =
+        record == nullptr ? std::string("a punctuation")
+                          : absl::StrCat("record ", ToAbsl(record->topic), "-", record->partition.value(), "@",
+                                         record->offset.value());
     switch (mode_) {
-      case DeserializationErrorMode::kLogAndFail:
-        Logger("runnel")->error("cannot deserialize {} of record {} in node '{}': {}; stopping",
-                                part, where, node, error.ToString());
-        return absl::Status(error.code(),
-                            absl::StrCat("deserialization of ", ToAbsl(part), " failed at ", where,
-                                         " (log_and_fail): ", error.message()));
-      case DeserializationErrorMode::kLogAndContinue:
-        LogSkipped(part, where, error);
+      case RecordErrorMode::kLogAndFail:
+        Logger("runnel")->error("{} {} of {} in node '{}': {}; stopping", failed, part, where, node,
+                                error.ToString());
+        return absl::Status(error.code(), absl::StrCat(ToAbsl(failed), " ", ToAbsl(part), " of ", where,
+                                                       " in node '", ToAbsl(node), "' (log_and_fail): ",
+                                                       error.message()));
+      case RecordErrorMode::kLogAndContinue:
+        LogSkipped(failed, part, where, error, "skipped");
         return absl::OkStatus();
-      case DeserializationErrorMode::kDeadLetter: {
-        LogSkipped(part, where, error);
-        auto envelope = MakeDeadLetterEnvelope(record, part, error, application_id_, node);
+      case RecordErrorMode::kDeadLetter: {
+        if (record == nullptr) {
+          LogSkipped(failed, part, where, error, "nothing to dead-letter");
+          return absl::OkStatus();
+        }
+        LogSkipped(failed, part, where, error, absl::StrCat("sent to ", dead_letter_topic_));
+        auto envelope = MakeDeadLetterEnvelope(*record, part, error, application_id_, node);
         Headers headers = DeadLetterHeaders(envelope);
         SerializedRecord out{.topic = dead_letter_topic_,
-                             .key = record.key,
-                             .value = record.value,
-                             .timestamp = record.timestamp,
+                             .key = record->key,
+                             .value = record->value,
+                             .timestamp = record->timestamp,
                              .headers = &headers};
         absl::Status s = sink_->Send(out);
         if (!s.ok()) return Annotate(s, "writing to the dead-letter topic");
-        metrics_->GetCounter("runnel_dead_letter_records_total", {{"topic", dead_letter_topic_}})
-            ->Increment();
+        metrics_->GetCounter("runnel_dead_letter_records_total", {{"topic", dead_letter_topic_}})->Increment();
         return absl::OkStatus();
       }
     }
-    return absl::InternalError("unknown deserialization error mode");
+    return absl::InternalError("unknown record error mode");
   }
 
  private:
-  std::string HandlerName() const {
-    switch (mode_) {
-      case DeserializationErrorMode::kLogAndContinue: return "log_and_continue";
-      case DeserializationErrorMode::kLogAndFail: return "log_and_fail";
-      case DeserializationErrorMode::kDeadLetter: return "dead_letter";
-    }
-    return "?";
+  MetricLabels Labels(const RawRecord* record, std::string_view node) const {
+    MetricLabels labels{{"handler", std::string(ModeName(mode_))}};
+    if (record != nullptr) labels["topic"] = std::string(record->topic);
+    if (counter_ == kProcessingErrorsCounter) labels["node"] = std::string(node);
+    return labels;
   }
 
-  void LogSkipped(std::string_view part, const std::string& where, const absl::Status& error) {
+  void LogSkipped(std::string_view failed, std::string_view part, const std::string& where,
+                  const absl::Status& error, const std::string& outcome) {
     int64_t suppressed = 0;
-    if (limiter_.Allow(Clock::System().NowMillis().value(), &suppressed)) {
-      Logger("runnel")->warn("cannot deserialize {} of record {}: {}; {} ({} more not logged)", part,
-                             where, error.ToString(),
-                             mode_ == DeserializationErrorMode::kDeadLetter
-                                 ? "sent to " + dead_letter_topic_
-                                 : std::string("skipped"),
-                             suppressed);
+    if (limiter_.Allow(clock_.NowMillis().value(), &suppressed)) {
+      Logger("runnel")->warn("{} {} of {}: {}; {} ({} more not logged)", failed, part, where, error.ToString(),
+                             outcome, suppressed);
     }
   }
 
-  DeserializationErrorMode mode_;
+  std::string counter_;
+  RecordErrorMode mode_;
   std::string application_id_;
   std::string dead_letter_topic_;
   RecordSink* sink_;
   MetricsRegistry* metrics_;
+  const Clock& clock_;
   RateLimiter limiter_{5000};
+};
+
+class DeserializationErrorHandlerImpl final : public DeserializationErrorHandler {
+ public:
+  template <typename... Args>
+  explicit DeserializationErrorHandlerImpl(Args&&... args)
+      : core_("runnel_deserialization_errors_total", std::forward<Args>(args)...) {}
+  absl::Status Handle(const RawRecord& record, std::string_view part, const absl::Status& error,
+                      std::string_view node) override {
+    return core_.Handle(&record, part, error, node, "cannot deserialize");
+  }
+
+ private:
+  RecordErrorHandlerCore core_;
+};
+
+class ProcessingErrorHandlerImpl final : public ProcessingErrorHandler {
+ public:
+  template <typename... Args>
+  explicit ProcessingErrorHandlerImpl(Args&&... args)
+      : core_(std::string(kProcessingErrorsCounter), std::forward<Args>(args)...) {}
+  absl::Status Handle(const RawRecord* record, const absl::Status& error, std::string_view node) override {
+    return core_.Handle(record, "processing", error, node, "failed");
+  }
+
+ private:
+  RecordErrorHandlerCore core_;
 };
 
 }  // namespace
@@ -176,10 +216,17 @@ absl::StatusOr<runnel::v1::RecordEnvelope> EnvelopeFromDeadLetter(
 }
 
 std::unique_ptr<DeserializationErrorHandler> MakeDeserializationErrorHandler(
-    DeserializationErrorMode mode, std::string application_id, std::string dead_letter_topic,
-    RecordSink* sink, MetricsRegistry* metrics) {
-  return std::make_unique<DeserializationErrorHandlerImpl>(
-      mode, std::move(application_id), std::move(dead_letter_topic), sink, metrics);
+    RecordErrorMode mode, std::string application_id, std::string dead_letter_topic,
+    RecordSink* sink, MetricsRegistry* metrics, const Clock& clock) {
+  return std::make_unique<DeserializationErrorHandlerImpl>(mode, std::move(application_id),
+                                                           std::move(dead_letter_topic), sink, metrics, clock);
+}
+
+std::unique_ptr<ProcessingErrorHandler> MakeProcessingErrorHandler(RecordErrorMode mode, std::string application_id,
+                                                                   std::string dead_letter_topic, RecordSink* sink,
+                                                                   MetricsRegistry* metrics, const Clock& clock) {
+  return std::make_unique<ProcessingErrorHandlerImpl>(mode, std::move(application_id), std::move(dead_letter_topic),
+                                                      sink, metrics, clock);
 }
 
 }  // namespace runnel

@@ -1,7 +1,10 @@
 #ifndef RUNNEL_RUNTIME_DEAD_LETTER_H_
 #define RUNNEL_RUNTIME_DEAD_LETTER_H_
 
-// Deserialization error handling (default.deserialization.exception.handler):
+// Record error handling: default.deserialization.exception.handler for a
+// record that cannot be deserialized, processing.exception.handler for a
+// processing error (processor/processing_error.h: a processor threw or
+// rejected the record, or a punctuator failed). Both take one of:
 //   log_and_continue  log (rate-limited), count, skip the record
 //   log_and_fail      log, count, stop the stream thread (nothing committed
 //                     past the record)
@@ -11,7 +14,9 @@
 //                     record is flushed before the input offset is committed,
 //                     so nothing is lost.
 // Every handled record increments runnel_deserialization_errors_total{topic,
-// handler}.
+// handler} or runnel_processing_errors_total{topic, handler, node} (no topic
+// for a punctuation, which has no record to dead-letter either). The error
+// headers' "part" is "key", "value" or "processing".
 //
 // A dead-letter record maps to and from runnel.v1.RecordEnvelope, which tools
 // use to show and replay them.
@@ -19,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/processor/node.h"
 #include "runnel/runtime/streams_config.h"
@@ -43,11 +49,17 @@ absl::StatusOr<runnel::v1::RecordEnvelope> EnvelopeFromDeadLetter(
     std::optional<std::string_view> key, std::optional<std::string_view> value,
     const Headers& headers);
 
-// `sink` (dead_letter only) and `metrics` must outlive the handler. One
-// handler per stream thread; called from that thread.
+inline constexpr std::string_view kProcessingErrorsCounter = "runnel_processing_errors_total";
+
+// `sink` (dead_letter only), `metrics` and `clock` (rate-limits the log)
+// must outlive the handler. One handler per stream thread; called from that
+// thread.
 std::unique_ptr<DeserializationErrorHandler> MakeDeserializationErrorHandler(
-    DeserializationErrorMode mode, std::string application_id, std::string dead_letter_topic,
-    RecordSink* sink, MetricsRegistry* metrics);
+    RecordErrorMode mode, std::string application_id, std::string dead_letter_topic,
+    RecordSink* sink, MetricsRegistry* metrics, const Clock& clock);
+std::unique_ptr<ProcessingErrorHandler> MakeProcessingErrorHandler(RecordErrorMode mode, std::string application_id,
+                                                                   std::string dead_letter_topic, RecordSink* sink,
+                                                                   MetricsRegistry* metrics, const Clock& clock);
 
 }  // namespace runnel
 

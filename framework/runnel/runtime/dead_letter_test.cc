@@ -37,10 +37,12 @@ RawRecord BadRecord() {
                    .headers = {{"trace", "abc"}}};
 }
 
+ManualClock test_clock;
+
 TEST(DeadLetterTest, LogAndContinueSkipsAndCounts) {
   MetricsRegistry metrics;
-  auto handler = MakeDeserializationErrorHandler(DeserializationErrorMode::kLogAndContinue, "app",
-                                                 "", nullptr, &metrics);
+  auto handler = MakeDeserializationErrorHandler(RecordErrorMode::kLogAndContinue, "app",
+                                                 "", nullptr, &metrics, test_clock);
   EXPECT_TRUE(handler->Handle(BadRecord(), "value", absl::InvalidArgumentError("bad"), "src").ok());
   EXPECT_TRUE(handler->Handle(BadRecord(), "value", absl::InvalidArgumentError("bad"), "src").ok());
   EXPECT_EQ(metrics.CounterTotal("runnel_deserialization_errors_total"), 2);
@@ -48,8 +50,8 @@ TEST(DeadLetterTest, LogAndContinueSkipsAndCounts) {
 
 TEST(DeadLetterTest, LogAndFailStopsWithTheOrigin) {
   MetricsRegistry metrics;
-  auto handler = MakeDeserializationErrorHandler(DeserializationErrorMode::kLogAndFail, "app", "",
-                                                 nullptr, &metrics);
+  auto handler = MakeDeserializationErrorHandler(RecordErrorMode::kLogAndFail, "app", "",
+                                                 nullptr, &metrics, test_clock);
   absl::Status s = handler->Handle(BadRecord(), "value", absl::InvalidArgumentError("bad"), "src");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), ::testing::HasSubstr("in-2@17"));
@@ -59,8 +61,8 @@ TEST(DeadLetterTest, LogAndFailStopsWithTheOrigin) {
 TEST(DeadLetterTest, DeadLetterKeepsOriginalBytesAndDescribesTheError) {
   MetricsRegistry metrics;
   CapturingSink sink;
-  auto handler = MakeDeserializationErrorHandler(DeserializationErrorMode::kDeadLetter, "app",
-                                                 "app-dlq", &sink, &metrics);
+  auto handler = MakeDeserializationErrorHandler(RecordErrorMode::kDeadLetter, "app",
+                                                 "app-dlq", &sink, &metrics, test_clock);
   ASSERT_TRUE(
       handler->Handle(BadRecord(), "value", absl::InvalidArgumentError("not json"), "src").ok());
   ASSERT_EQ(sink.records.size(), 1u);
@@ -82,6 +84,48 @@ TEST(DeadLetterTest, DeadLetterKeepsOriginalBytesAndDescribesTheError) {
   EXPECT_EQ(envelope->error().node(), "src");
   ASSERT_EQ(envelope->headers_size(), 1);
   EXPECT_EQ(envelope->headers(0).key(), "trace");
+}
+
+TEST(ProcessingErrorHandlerTest, DeadLetterNamesTheNodeAndThePart) {
+  MetricsRegistry metrics;
+  CapturingSink sink;
+  auto handler = MakeProcessingErrorHandler(RecordErrorMode::kDeadLetter, "app", "app-dlq", &sink, &metrics,
+                                            test_clock);
+  RawRecord record = BadRecord();
+  ASSERT_TRUE(handler->Handle(&record, absl::UnknownError("exception in node 'm'"), "m").ok());
+  ASSERT_EQ(sink.records.size(), 1u);
+  auto envelope = EnvelopeFromDeadLetter(sink.records[0].key, sink.records[0].value, sink.records[0].headers);
+  ASSERT_TRUE(envelope.ok()) << envelope.status();
+  EXPECT_EQ(envelope->error().part(), "processing");
+  EXPECT_EQ(envelope->error().node(), "m");
+  EXPECT_EQ(envelope->error().code(), "UNKNOWN");
+  EXPECT_EQ(envelope->offset(), 17);
+  EXPECT_EQ(metrics.CounterTotal("runnel_processing_errors_total"), 1);
+  EXPECT_EQ(metrics.GetCounter("runnel_processing_errors_total",
+                               {{"handler", "dead_letter"}, {"node", "m"}, {"topic", "in"}})
+                ->value(),
+            1);
+}
+
+TEST(ProcessingErrorHandlerTest, FailedPunctuationHasNothingToDeadLetter) {
+  MetricsRegistry metrics;
+  CapturingSink sink;
+  auto handler = MakeProcessingErrorHandler(RecordErrorMode::kDeadLetter, "app", "app-dlq", &sink, &metrics,
+                                            test_clock);
+  EXPECT_TRUE(handler->Handle(nullptr, absl::UnknownError("boom"), "p").ok());
+  EXPECT_TRUE(sink.records.empty());
+  EXPECT_EQ(metrics.CounterTotal("runnel_processing_errors_total"), 1);
+}
+
+TEST(ProcessingErrorHandlerTest, LogAndFailKeepsTheCodeAndSaysWhere) {
+  MetricsRegistry metrics;
+  auto handler =
+      MakeProcessingErrorHandler(RecordErrorMode::kLogAndFail, "app", "", nullptr, &metrics, test_clock);
+  RawRecord record = BadRecord();
+  absl::Status s = handler->Handle(&record, absl::UnknownError("boom"), "m");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnknown);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("in-2@17"));
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("node 'm'"));
 }
 
 TEST(DeadLetterTest, OrdinaryRecordIsNotAnEnvelope) {

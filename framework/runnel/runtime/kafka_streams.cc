@@ -94,7 +94,8 @@ absl::Status KafkaStreams::PrepareTopics() {
       RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(**admin, changelog, "changelog topic"));
     }
   }
-  if (config_.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter) {
+  if (config_.deserialization_error_mode() == RecordErrorMode::kDeadLetter ||
+      config_.processing_error_mode() == RecordErrorMode::kDeadLetter) {
     RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(
         **admin, {.name = config_.dead_letter_topic(), .partitions = max_partitions, .replication_factor = replication},
         "dead-letter topic", runtime_internal::PartitionCount::kAny));
@@ -187,7 +188,7 @@ absl::Status KafkaStreams::BootstrapGlobalStores(const std::string& process_id) 
                      .rocksdb = rocksdb_,
                      .clock = &clock_,
                      .skip_undeserializable =
-                         config_.deserialization_error_mode() == DeserializationErrorMode::kLogAndContinue,
+                         config_.deserialization_error_mode() == RecordErrorMode::kLogAndContinue,
                      .local_stores = local_stores_.get(),
                      .metrics = &metrics_});
   if (!stores.ok()) return stores.status();

@@ -7,17 +7,20 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/check.h"
 #include "runnel/common/logging.h"
+#include "runnel/processor/processing_error.h"
 #include "runnel/runtime/internal/raw_record.h"
 
 namespace runnel {
 
 StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
-                       RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
+                       RecordSink* sink, DeserializationErrorHandler* handler,
+                       ProcessingErrorHandler* processing_handler, const Clock& clock,
                        const std::map<std::string, StoreSpec>* specs, std::set<std::string> stores,
                        StateEnv state)
     : id_(id),
       application_id_(std::move(application_id)),
       graph_(std::move(graph)),
+      processing_handler_(processing_handler),
       clock_(clock),
       metrics_(state.metrics),
       specs_(specs),
@@ -155,13 +158,17 @@ absl::Status StreamTask::Process() {
     if (raw.timestamp > stream_time_) stream_time_ = raw.timestamp;
     absl::Status s = next->source->ProcessRaw(raw);
     current_ = nullptr;
+    if (!s.ok() && IsProcessingError(s) && processing_handler_ != nullptr) {
+      s = processing_handler_->Handle(&raw, s, ProcessingErrorNode(s));
+    }
     if (!s.ok()) {
       return Annotate(s, absl::StrCat("task ", id_.ToString(), " at ", next->tp.ToString(), "@",
                                       raw.offset.value()));
     }
     next->processed = Offset(raw.offset.value() + 1);
     if (!punctuation_.empty()) {
-      absl::Status p = punctuation_.Fire(PunctuationType::kStreamTime, stream_time_);
+      absl::Status p = punctuation_.Fire(PunctuationType::kStreamTime, stream_time_,
+                                         [this](absl::Status e) { return HandlePunctuationError(std::move(e)); });
       if (!p.ok()) return Annotate(p, absl::StrCat("task ", id_.ToString(), " stream-time punctuation"));
     }
     next->queue.pop_front();
@@ -207,8 +214,14 @@ Cancellable StreamTask::Schedule(absl::Duration interval, PunctuationType type, 
 
 absl::Status StreamTask::PunctuateWallClock() {
   if (punctuation_.empty()) return absl::OkStatus();
-  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, clock_.NowMillis()),
+  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, clock_.NowMillis(),
+                                    [this](absl::Status e) { return HandlePunctuationError(std::move(e)); }),
                   absl::StrCat("task ", id_.ToString(), " wall-clock punctuation"));
+}
+
+absl::Status StreamTask::HandlePunctuationError(absl::Status error) {
+  if (!IsProcessingError(error) || processing_handler_ == nullptr) return error;
+  return processing_handler_->Handle(nullptr, error, ProcessingErrorNode(error));
 }
 
 bool StreamTask::TakeCommitRequest() {

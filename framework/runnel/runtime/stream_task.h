@@ -30,11 +30,13 @@ namespace runnel {
 
 class StreamTask final : public TaskContext {
  public:
-  // `sink`, `handler`, `clock` and `metrics` (may be null) must outlive the
-  // task. `stores` names the sub-topology's stores among `specs` (which
-  // outlives the task).
+  // `sink`, the handlers, `clock` and `metrics` (may be null) must outlive
+  // the task. `stores` names the sub-topology's stores among `specs` (which
+  // outlives the task). Without a processing handler a processing error
+  // fails the task.
   StreamTask(TaskId id, std::string application_id, std::unique_ptr<ProcessorGraph> graph,
-             RecordSink* sink, DeserializationErrorHandler* handler, const Clock& clock,
+             RecordSink* sink, DeserializationErrorHandler* handler,
+             ProcessingErrorHandler* processing_handler, const Clock& clock,
              const std::map<std::string, StoreSpec>* specs = nullptr, std::set<std::string> stores = {},
              StateEnv state = {});
   ~StreamTask() override;
@@ -73,8 +75,11 @@ class StreamTask final : public TaskContext {
 
   void AddRecord(kafka::ConsumedRecord record);
   size_t queued() const { return queued_; }
-  // Processes every queued record. An error stops at the failing record,
-  // whose offset is not marked processed.
+  // Processes every queued record. A processing error (processing_error.h)
+  // goes to the processing handler: skipped, the record counts as
+  // processed. Any other error, or the handler's, stops at the failing
+  // record, whose offset is not marked processed; it names the task, the
+  // partition and the offset.
   absl::Status Process();
   int64_t processed_count() const { return processed_count_; }
 
@@ -112,6 +117,8 @@ class StreamTask final : public TaskContext {
 
  private:
   absl::Status InitProcessors();
+  // A punctuation error through the processing handler.
+  absl::Status HandlePunctuationError(absl::Status error);
   struct PartitionState {
     TopicPartition tp;
     internal::SourceNodeBase* source = nullptr;
@@ -132,6 +139,7 @@ class StreamTask final : public TaskContext {
   std::string application_id_;
   std::unique_ptr<ProcessorGraph> graph_;
   internal::NodeEnv env_;
+  ProcessingErrorHandler* processing_handler_;
   const Clock& clock_;
   MetricsRegistry* metrics_;
   MetricsRegistry own_metrics_;

@@ -73,7 +73,9 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
   consumer_ = *std::move(consumer);
   deserialization_handler_ = MakeDeserializationErrorHandler(
       config_.deserialization_error_mode(), config_.application_id(), config_.dead_letter_topic(),
-      this, metrics_);
+      this, metrics_, clock_);
+  processing_handler_ = MakeProcessingErrorHandler(config_.processing_error_mode(), config_.application_id(),
+                                                   config_.dead_letter_topic(), this, metrics_, clock_);
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -597,7 +599,7 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .global_stores = global_stores_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
-          deserialization_handler_.get(), clock_, &topology_->stores(),
+          deserialization_handler_.get(), processing_handler_.get(), clock_, &topology_->stores(),
           topology_->subtopologies()[sub].stores, std::move(state));
       task->SetMaxTaskIdle(config_.max_task_idle_ms());
       // A task that moved from another thread of this process is released

@@ -180,6 +180,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // this thread's tasks (Kafka Streams' ThreadCache).
   RecordCacheBudget cache_budget_;
   std::unique_ptr<DeserializationErrorHandler> deserialization_handler_;
+  std::unique_ptr<ProcessingErrorHandler> processing_handler_;
   std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
   // Partition -> its task, for routing polled records.
   absl::flat_hash_map<TopicPartition, StreamTask*> routes_;

@@ -133,9 +133,23 @@ const ConfigDef& StreamsConfig::Definition() {
                  .allowed = {"log_and_continue", "log_and_fail", "dead_letter"},
                  .doc = "What to do with a record that cannot be deserialized: skip it, stop, or "
                         "write it to errors.dead.letter.queue.topic.name. Each is counted."})
+        .Define({.name = "processing.exception.handler",
+                 .default_value = "log_and_fail",
+                 .allowed = {"log_and_continue", "log_and_fail", "dead_letter"},
+                 .doc = "What to do with a record a processor cannot process (it threw, or returned "
+                        "ProcessingError) or a punctuation that threw: skip it, stop, or write the record "
+                        "to errors.dead.letter.queue.topic.name with the error in its headers. Each is "
+                        "counted."})
         .Define({.name = "errors.dead.letter.queue.topic.name",
                  .default_value = "",
-                 .doc = "The dead-letter topic (created if missing) for the dead_letter handler."})
+                 .doc = "The dead-letter topic (created if missing) for the dead_letter handlers."})
+        .Define({.name = "uncaught.error.policy",
+                 .default_value = "shutdown_client",
+                 .allowed = {"replace_thread", "shutdown_client", "shutdown_application"},
+                 .doc = "When a stream thread fails (Kafka Streams' StreamsUncaughtExceptionHandler): "
+                        "start a new thread in its place, stop this instance (ERROR), or stop every "
+                        "instance of the application (ERROR). KafkaStreams::SetUncaughtErrorHandler "
+                        "decides per error instead."})
         .Define({.name = "client.id",
                  .default_value = "",
                  .doc = "Prefix of the Kafka clients' client.id; default <application.id>."})
@@ -163,11 +177,19 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
   if (streams.bootstrap_servers().empty()) {
     return absl::InvalidArgumentError("config key 'bootstrap.servers' must not be empty");
   }
-  if (streams.deserialization_error_mode() == DeserializationErrorMode::kDeadLetter &&
-      streams.dead_letter_topic().empty()) {
+  for (const auto& [key, mode] : {std::pair{"default.deserialization.exception.handler",
+                                            streams.deserialization_error_mode()},
+                                  std::pair{"processing.exception.handler", streams.processing_error_mode()}}) {
+    if (mode == RecordErrorMode::kDeadLetter && streams.dead_letter_topic().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config key 'errors.dead.letter.queue.topic.name' is required when '", key, "' is dead_letter"));
+    }
+  }
+  if (streams.uncaught_error_policy() == UncaughtErrorResponse::kShutdownApplication &&
+      !streams.sticky_assignment()) {
     return absl::InvalidArgumentError(
-        "config key 'errors.dead.letter.queue.topic.name' is required when "
-        "'default.deserialization.exception.handler' is dead_letter");
+        "config key 'uncaught.error.policy' is shutdown_application, which needs 'task.assignor' sticky: the "
+        "request reaches the other instances through the sticky assignment's view of the group");
   }
   if (const std::string& server = streams.application_server(); !server.empty()) {
     const size_t colon = server.rfind(':');
@@ -200,11 +222,29 @@ absl::Duration StreamsConfig::commit_interval() const {
   return absl::Milliseconds(ms);
 }
 
-DeserializationErrorMode StreamsConfig::deserialization_error_mode() const {
-  const std::string& mode = config_.GetString("default.deserialization.exception.handler");
-  if (mode == "log_and_continue") return DeserializationErrorMode::kLogAndContinue;
-  if (mode == "dead_letter") return DeserializationErrorMode::kDeadLetter;
-  return DeserializationErrorMode::kLogAndFail;
+namespace {
+
+RecordErrorMode ParseRecordErrorMode(const std::string& mode) {
+  if (mode == "log_and_continue") return RecordErrorMode::kLogAndContinue;
+  if (mode == "dead_letter") return RecordErrorMode::kDeadLetter;
+  return RecordErrorMode::kLogAndFail;
+}
+
+}  // namespace
+
+RecordErrorMode StreamsConfig::deserialization_error_mode() const {
+  return ParseRecordErrorMode(config_.GetString("default.deserialization.exception.handler"));
+}
+
+RecordErrorMode StreamsConfig::processing_error_mode() const {
+  return ParseRecordErrorMode(config_.GetString("processing.exception.handler"));
+}
+
+UncaughtErrorResponse StreamsConfig::uncaught_error_policy() const {
+  const std::string& policy = config_.GetString("uncaught.error.policy");
+  if (policy == "replace_thread") return UncaughtErrorResponse::kReplaceThread;
+  if (policy == "shutdown_application") return UncaughtErrorResponse::kShutdownApplication;
+  return UncaughtErrorResponse::kShutdownClient;
 }
 
 kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) const {

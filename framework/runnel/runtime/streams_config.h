@@ -17,7 +17,12 @@
 namespace runnel {
 
 enum class ProcessingGuarantee { kAtLeastOnce, kExactlyOnceV2 };
-enum class DeserializationErrorMode { kLogAndContinue, kLogAndFail, kDeadLetter };
+// default.deserialization.exception.handler and processing.exception.handler.
+enum class RecordErrorMode { kLogAndContinue, kLogAndFail, kDeadLetter };
+// What the instance does when a stream thread fails (uncaught.error.policy,
+// or KafkaStreams::SetUncaughtErrorHandler), as Kafka Streams'
+// StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.
+enum class UncaughtErrorResponse { kReplaceThread, kShutdownClient, kShutdownApplication };
 
 class StreamsConfig {
  public:
@@ -37,7 +42,9 @@ class StreamsConfig {
   absl::Duration commit_interval() const;
   absl::Duration poll_timeout() const { return absl::Milliseconds(config_.GetInt("poll.ms")); }
   size_t max_poll_records() const { return static_cast<size_t>(config_.GetInt("max.poll.records")); }
-  DeserializationErrorMode deserialization_error_mode() const;
+  RecordErrorMode deserialization_error_mode() const;
+  RecordErrorMode processing_error_mode() const;
+  UncaughtErrorResponse uncaught_error_policy() const;
   const std::string& dead_letter_topic() const {
     return config_.GetString("errors.dead.letter.queue.topic.name");
   }

@@ -19,7 +19,7 @@ TEST(StreamsConfigTest, DefaultsFollowKafkaStreams) {
   EXPECT_EQ(config->num_stream_threads(), 1);
   EXPECT_EQ(config->processing_guarantee(), ProcessingGuarantee::kAtLeastOnce);
   EXPECT_EQ(config->commit_interval(), absl::Seconds(30));
-  EXPECT_EQ(config->deserialization_error_mode(), DeserializationErrorMode::kLogAndFail);
+  EXPECT_EQ(config->deserialization_error_mode(), RecordErrorMode::kLogAndFail);
   auto eos = Base();
   eos["processing.guarantee"] = "exactly_once_v2";
   EXPECT_EQ(StreamsConfig::Create(eos)->commit_interval(), absl::Milliseconds(100));

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "runnel/common/check.h"
 #include "runnel/common/clock.h"
@@ -337,11 +338,20 @@ absl::Status TaskStores::Flush() {
       if (pass > 0 && !dirty(e)) continue;
       RUNNEL_RETURN_IF_ERROR(Annotate(e.outer->Flush(), absl::StrCat("task ", task_.ToString())));
     }
-    bool any_dirty = false;
-    for (const auto& [name, e] : stores_) any_dirty |= dirty(e);
-    if (!any_dirty) return absl::OkStatus();
-    RUNNEL_CHECK(pass < stores_.size()) << "task " << task_.ToString() << ": caches still dirty after "
-                                        << pass + 1 << " flushes";
+    std::vector<std::string> still_dirty;
+    for (const auto& [name, e] : stores_) {
+      if (dirty(e)) still_dirty.push_back(name);
+    }
+    if (still_dirty.empty()) return absl::OkStatus();
+    // More passes than stores: the graph is not acyclic through the caches,
+    // a Processor-API processor writes a cached store upstream of itself.
+    if (pass >= stores_.size()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "task ", task_.ToString(), ": flushing the record caches keeps dirtying store(s) '",
+          absl::StrJoin(still_dirty, "', '"), "' (", pass + 1,
+          " passes): a processor writes into a cached store whose flush feeds it; disable caching "
+          "of that store (withCachingDisabled) or write it from upstream"));
+    }
   }
 }
 

@@ -6,8 +6,12 @@
 
 #include "runnel/common/status.h"
 #include "runnel/kafka/partitioner.h"
+#include <algorithm>
+
+#include "runnel/runtime/dead_letter.h"
 #include "runnel/runtime/global_stores.h"
-#include "runnel/runtime/task_stores.h"
+#include "runnel/runtime/stream_task.h"
+#include "runnel/runtime/streams_config.h"
 
 namespace runnel {
 
@@ -39,108 +43,29 @@ class TopologyTestDriver::Sink final : public RecordSink, public ChangelogWriter
   TopologyTestDriver* driver_;
 };
 
-// One sub-topology on partition 0.
-class TopologyTestDriver::Task final : public TaskContext, public DeserializationErrorHandler {
- public:
-  Task(TopologyTestDriver* driver, TaskId id, std::unique_ptr<ProcessorGraph> graph, StateEnv state)
-      : driver_(driver),
-        id_(id),
-        graph_(std::move(graph)),
-        stores_(id, std::move(state), [this] { return current_ts_; }) {
-    env_.task = this;
-    env_.sink = driver->sink_.get();
-    env_.deserialization_handler = this;
-  }
-  ~Task() override {
-    graph_->Close();
-    stores_.Close();
-  }
-
-  absl::Status Init(const std::set<std::string>& stores) {
-    RUNNEL_RETURN_IF_ERROR(stores_.Open(driver_->topology_->stores(), stores));
-    return graph_->Init(env_);
-  }
-
-  absl::Status Process(std::string_view topic, const TestRecord& r, Offset offset) {
-    internal::SourceNodeBase* source = graph_->SourceFor(topic);
-    RawRecord raw{.topic = topic,
-                  .partition = Partition(0),
-                  .offset = offset,
-                  .key = r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
-                  .value = r.value ? std::optional<std::string_view>(*r.value) : std::nullopt,
-                  .timestamp = r.timestamp,
-                  .headers = r.headers};
-    metadata_ = RecordMetadata{std::string(topic), Partition(0), offset};
-    current_ = &metadata_;
-    current_ts_ = r.timestamp;
-    if (r.timestamp > stream_time_) stream_time_ = r.timestamp;
-    absl::Status s = source->ProcessRaw(raw);
-    current_ = nullptr;
-    if (!s.ok()) return s;
-    return punctuation_.Fire(PunctuationType::kStreamTime, stream_time_);
-  }
-  absl::Status Commit() { return stores_.Flush(); }
-  KeyValueStore* Store(std::string_view name) const { return stores_.Get(name); }
-
-  // TaskContext
-  std::string_view application_id() const override { return driver_->application_id_; }
-  TaskId task_id() const override { return id_; }
-  const RecordMetadata* record_metadata() const override { return current_; }
-  Timestamp stream_time() const override { return stream_time_; }
-  const Clock& clock() const override { return driver_->clock_; }
-  void RequestCommit() override {}
-  MetricsRegistry& metrics() override { return driver_->metrics_; }
-  KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
-  Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
-    const Timestamp now = type == PunctuationType::kStreamTime ? stream_time_ : driver_->clock_.NowMillis();
-    return punctuation_.Add(type, interval, std::move(punctuator), now);
-  }
-  absl::Status PunctuateWallClock() {
-    return punctuation_.Fire(PunctuationType::kWallClockTime, driver_->clock_.NowMillis());
-  }
-
-  // DeserializationErrorHandler: the driver fails loudly (log_and_fail).
-  absl::Status Handle(const RawRecord& record, std::string_view part, const absl::Status& error,
-                      std::string_view node) override {
-    return absl::Status(error.code(), absl::StrCat("source '", ToAbsl(node), "' cannot deserialize the ",
-                                                   ToAbsl(part), " of a record of '", ToAbsl(record.topic),
-                                                   "': ", error.message()));
-  }
-
- private:
-  TopologyTestDriver* driver_;
-  TaskId id_;
-  std::unique_ptr<ProcessorGraph> graph_;
-  internal::NodeEnv env_;
-  TaskStores stores_;
-  RecordMetadata metadata_;
-  const RecordMetadata* current_ = nullptr;
-  Timestamp current_ts_{0};
-  Timestamp stream_time_{-1};
-  PunctuationSchedule punctuation_;
-};
-
 absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
     std::shared_ptr<const Topology> topology, const std::map<std::string, std::string>& config,
     absl::Time wall_clock_start) {
   std::unique_ptr<TopologyTestDriver> d(new TopologyTestDriver());
   d->topology_ = std::move(topology);
   d->clock_.Set(wall_clock_start);
-  int64_t cache_bytes = 10 << 20;
+  // Validated by StreamsConfig's own definition (a bad value stops here as
+  // it would stop an application), then only the keys the driver uses.
+  static constexpr std::string_view kDriverKeys[] = {
+      "application.id", "state.dir", "statestore.cache.max.bytes", "default.deserialization.exception.handler",
+      "processing.exception.handler", "errors.dead.letter.queue.topic.name"};
+  std::map<std::string, std::string> values{{"application.id", "test-app"}, {"bootstrap.servers", "unused:9092"}};
   for (const auto& [key, value] : config) {
-    if (key == "application.id") {
-      d->application_id_ = value;
-    } else if (key == "state.dir") {
-      d->state_dir_ = value;
-    } else if (key == "statestore.cache.max.bytes") {
-      if (!absl::SimpleAtoi(value, &cache_bytes) || cache_bytes < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("config key 'statestore.cache.max.bytes': bad value '", value, "'"));
-      }
-    } else {
+    if (std::find(std::begin(kDriverKeys), std::end(kDriverKeys), key) == std::end(kDriverKeys)) {
       return absl::InvalidArgumentError(absl::StrCat("TopologyTestDriver: unknown config key '", key, "'"));
     }
+    values[key] = value;
   }
-  if (d->application_id_.empty()) d->application_id_ = "test-app";
+  auto streams_config = StreamsConfig::Create(values);
+  if (!streams_config.ok()) return streams_config.status();
+  d->application_id_ = streams_config->application_id();
+  if (config.contains("state.dir")) d->state_dir_ = streams_config->state_dir();
+  const int64_t cache_bytes = streams_config->cache_max_bytes();
   auto resolved = d->topology_->Resolve(d->application_id_);
   if (!resolved.ok()) return resolved.status();
   d->topology_ = *std::move(resolved);
@@ -151,6 +76,12 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
     d->owns_state_dir_ = true;
   }
   d->sink_ = std::make_unique<Sink>(d.get());
+  d->deserialization_handler_ =
+      MakeDeserializationErrorHandler(streams_config->deserialization_error_mode(), d->application_id_,
+                                      streams_config->dead_letter_topic(), d->sink_.get(), &d->metrics_, d->clock_);
+  d->processing_handler_ =
+      MakeProcessingErrorHandler(streams_config->processing_error_mode(), d->application_id_,
+                                 streams_config->dead_letter_topic(), d->sink_.get(), &d->metrics_, d->clock_);
   auto rocksdb = d->topology_->stores().empty() ? nullptr : RocksDbResources::Create(16 << 20, 8 << 20);
   d->cache_budget_ = std::make_unique<RecordCacheBudget>(cache_bytes);
   auto global = GlobalStores::Open(d->topology_, GlobalStoresOptions{.application_id = d->application_id_,
@@ -168,9 +99,18 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
                    .rocksdb = rocksdb,
                    .cache_budget = d->cache_budget_.get(),
                    .changelog = d->sink_.get(),
+                   .metrics = &d->metrics_,
                    .global_stores = d->global_.get()};
-    auto task = std::make_unique<Task>(d.get(), TaskId{sub.id, Partition(0)}, *std::move(graph), std::move(state));
-    RUNNEL_RETURN_IF_ERROR(task->Init(sub.stores));
+    auto task = std::make_unique<StreamTask>(TaskId{sub.id, Partition(0)}, d->application_id_, *std::move(graph),
+                                             d->sink_.get(), d->deserialization_handler_.get(),
+                                             d->processing_handler_.get(), d->clock_, &d->topology_->stores(),
+                                             sub.stores, std::move(state));
+    for (const std::string& topic : sub.source_topics) task->AddPartition(TopicPartition{topic, Partition(0)});
+    // Every record is processed as it is piped: no waiting for other inputs.
+    task->SetMaxTaskIdle(-1);
+    RUNNEL_RETURN_IF_ERROR(task->Init());
+    // Nothing to restore: the stores start empty (or as state.dir left them).
+    RUNNEL_RETURN_IF_ERROR(task->CompleteRestore());
     d->tasks_[sub.id] = std::move(task);
   }
   return d;
@@ -209,12 +149,19 @@ absl::Status TopologyTestDriver::Drain() {
             .headers = record.headers}));
         continue;
       }
-      Task& task = *tasks_.at(topology_->SubtopologyForTopic(topic));
-      RUNNEL_RETURN_IF_ERROR(task.Process(topic, record, Offset(next_offset_++)));
+      StreamTask& task = *tasks_.at(topology_->SubtopologyForTopic(topic));
+      task.AddRecord(kafka::ConsumedRecord::FromParts({.topic = std::move(topic),
+                                                       .partition = Partition(0),
+                                                       .offset = Offset(next_offset_++),
+                                                       .key = std::move(record.key),
+                                                       .value = std::move(record.value),
+                                                       .timestamp = record.timestamp,
+                                                       .headers = std::move(record.headers)}));
+      RUNNEL_RETURN_IF_ERROR(task.Process());
     }
     // Commit: flushing caches may forward more records (maybe into
     // repartition topics), so go round until nothing is left.
-    for (auto& [id, task] : tasks_) RUNNEL_RETURN_IF_ERROR(task->Commit());
+    for (auto& [id, task] : tasks_) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
     if (pending_.empty()) return absl::OkStatus();
   }
 }
@@ -234,7 +181,7 @@ std::deque<TestRecord>& TopologyTestDriver::Output(std::string_view topic) {
 KeyValueStore* TopologyTestDriver::GetKeyValueStore(std::string_view name) const {
   if (KeyValueStore* global = global_->ReadOnly(name)) return global;
   for (const auto& [id, task] : tasks_) {
-    if (KeyValueStore* s = task->Store(name)) return s;
+    if (KeyValueStore* s = task->GetKeyValueStore(name)) return s;
   }
   return nullptr;
 }

@@ -11,7 +11,8 @@
 //   EXPECT_EQ(out.ReadKeyValue()->value, 1);
 //
 // Every topic has one partition, so each sub-topology runs as one task
-// (TaskId{sub, 0}); a record sent to a topic that a source reads is piped
+// (TaskId{sub, 0}), the runtime's own StreamTask (the same processing, error
+// handling, punctuation and stores as in production); a record sent to a topic that a source reads is piped
 // back in (repartition topics work). After each piped record the tasks
 // commit: caches flush, so every update reaches the output, as in Kafka
 // Streams' driver. Stores are real (RocksDB under a temporary state.dir
@@ -48,7 +49,10 @@
 
 namespace runnel {
 
+class DeserializationErrorHandler;
 class GlobalStores;
+class ProcessingErrorHandler;
+class StreamTask;
 class TopologyTestDriver;
 
 struct TestRecord {
@@ -104,7 +108,10 @@ class TestOutputTopic {
 class TopologyTestDriver {
  public:
   // `config` takes application.id (default "test-app"), state.dir (default: a
-  // fresh temporary directory) and statestore.cache.max.bytes.
+  // fresh temporary directory), statestore.cache.max.bytes,
+  // default.deserialization.exception.handler, processing.exception.handler
+  // and errors.dead.letter.queue.topic.name (dead-lettered records are
+  // output of that topic), validated as StreamsConfig validates them.
   static absl::StatusOr<std::unique_ptr<TopologyTestDriver>> Create(
       std::shared_ptr<const Topology> topology, const std::map<std::string, std::string>& config = {},
       absl::Time wall_clock_start = absl::UnixEpoch());
@@ -129,7 +136,8 @@ class TopologyTestDriver {
   // everything they cause, then commits.
   absl::Status AdvanceWallClockTime(absl::Duration d);
   const Clock& clock() const { return clock_; }
-  // What the processors counted (e.g. runnel_late_records_dropped_total).
+  // What the processors and handlers counted (e.g.
+  // runnel_late_records_dropped_total, runnel_processing_errors_total).
   const MetricsRegistry& metrics() const { return metrics_; }
 
   // A store of any task, or a global store (read-only), or nullptr. Read it
@@ -144,7 +152,6 @@ class TopologyTestDriver {
   }
 
  private:
-  class Task;
   class Sink;
   TopologyTestDriver() = default;
   absl::Status Drain();
@@ -156,9 +163,11 @@ class TopologyTestDriver {
   ManualClock clock_;
   MetricsRegistry metrics_;
   std::unique_ptr<Sink> sink_;
+  std::unique_ptr<DeserializationErrorHandler> deserialization_handler_;
+  std::unique_ptr<ProcessingErrorHandler> processing_handler_;
   std::unique_ptr<RecordCacheBudget> cache_budget_;
   std::unique_ptr<GlobalStores> global_;
-  std::map<int32_t, std::unique_ptr<Task>> tasks_;
+  std::map<int32_t, std::unique_ptr<StreamTask>> tasks_;
   std::map<std::string, std::deque<TestRecord>, std::less<>> output_;
   // Records written to topics that sources read, waiting to be processed.
   std::deque<std::pair<std::string, TestRecord>> pending_;

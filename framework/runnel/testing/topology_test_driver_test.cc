@@ -117,7 +117,7 @@ TEST(TopologyTestDriverTest, StatelessChainAndErrorsThatNameTheirCause) {
   EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
   absl::Status bad = driver->PipeRaw("in", {.key = "k", .value = std::string("abc")});
   EXPECT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.message()), HasSubstr("source 'KSTREAM-SOURCE-0000000000'"));
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("node 'KSTREAM-SOURCE-0000000000'"));
   StreamsBuilder other;
   other.Stream("x", Consumed(serdes::String(), serdes::String())).To("y", Produced(serdes::String(), serdes::String()));
   auto bad_config = TopologyTestDriver::Create(*other.Build(), {{"no.such.key", "1"}});
