@@ -12,6 +12,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/runtime/internal/shutdown_request.h"
 #include "runnel/runtime/internal/topics.h"
 #include "runnel/runtime/task_assignment.h"
 
@@ -226,23 +227,58 @@ void KafkaStreams::StopGlobalThread() {
   }
 }
 
-void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
-  bool stop_others = false;
-  {
-    absl::MutexLock lock(&mu_);
-    --running_threads_;
-    if (!status.ok() && first_error_.ok()) {
-      first_error_ = status;
-      stop_others = true;
-      Logger("runnel")->error("stream thread {} failed; shutting the instance down: {}", index + 1,
-                              status.ToString());
-    }
-    if (running_threads_ == 0) SetState(first_error_.ok() ? State::kNotRunning : State::kError);
-    // RequestStop only sets a flag: safe under the lock.
-    if (stop_others) {
-      for (auto& t : threads_) t->RequestStop();
-    }
+absl::Status KafkaStreams::SetUncaughtErrorHandler(UncaughtErrorHandler handler) {
+  absl::MutexLock lock(&mu_);
+  if (state_ != State::kCreated) {
+    return absl::FailedPreconditionError("SetUncaughtErrorHandler() must be called before Start()");
   }
+  uncaught_handler_ = std::move(handler);
+  return absl::OkStatus();
+}
+
+void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
+  auto log = Logger("runnel");
+  absl::MutexLock lock(&mu_);
+  --running_threads_;
+  if (status.ok() || !first_error_.ok()) {
+    if (running_threads_ == 0) SetState(first_error_.ok() ? State::kNotRunning : State::kError);
+    return;
+  }
+  // Another instance's shutdown_application request stops this one whatever
+  // its policy; so does an error while shutting down.
+  UncaughtErrorResponse response = UncaughtErrorResponse::kShutdownClient;
+  if (state_ == State::kRunning && !runtime_internal::IsApplicationShutdown(status)) {
+    response = uncaught_handler_ ? uncaught_handler_(status) : config_.uncaught_error_policy();
+  }
+  if (response == UncaughtErrorResponse::kReplaceThread) {
+    removed_.insert(index);
+    auto replacement = AddStreamThreadLocked();
+    if (replacement.ok()) {
+      metrics_.GetCounter("runnel_stream_threads_replaced_total")->Increment();
+      log->error("stream thread {} failed; replaced by stream thread {} (uncaught.error.policy=replace_thread): {}",
+                 index + 1, *replacement, status.ToString());
+      return;
+    }
+    log->error("stream thread {} failed and cannot be replaced ({}); shutting the instance down",
+               index + 1, replacement.status().ToString());
+    response = UncaughtErrorResponse::kShutdownClient;
+  }
+  first_error_ = status;
+  log->error("stream thread {} failed; shutting the {} down: {}", index + 1,
+             response == UncaughtErrorResponse::kShutdownApplication ? "application (every instance)" : "instance",
+             status.ToString());
+  if (response == UncaughtErrorResponse::kShutdownApplication && !shutdown_requester_.joinable()) {
+    std::vector<std::string> topics;
+    for (const auto& topic : topology_->SourceTopics()) topics.push_back(topic);
+    shutdown_requester_ = std::thread([this, topics = std::move(topics)] {
+      absl::Status s = runtime_internal::RequestApplicationShutdown(config_, process_id_, topics, absl::Seconds(10),
+                                                                    absl::Seconds(60), clock_);
+      if (!s.ok()) Logger("runnel")->error("asking the other instances to shut down: {}", s.ToString());
+    });
+  }
+  if (running_threads_ == 0) SetState(State::kError);
+  // RequestStop only sets a flag: safe under the lock.
+  for (auto& t : threads_) t->RequestStop();
 }
 
 void KafkaStreams::RequestShutdown() {
@@ -257,6 +293,10 @@ absl::StatusOr<int> KafkaStreams::AddStreamThread() {
     return absl::FailedPreconditionError(
         absl::StrCat("AddStreamThread() in state ", ToAbsl(StateName(state_)), "; the instance must be RUNNING"));
   }
+  return AddStreamThreadLocked();
+}
+
+absl::StatusOr<int> KafkaStreams::AddStreamThreadLocked() {
   const int index = static_cast<int>(threads_.size());
   auto thread = std::make_unique<StreamThread>(index, topology_, config_, &metrics_, clock_, rocksdb_,
                                                local_stores_.get(), directory_.get(), process_id_,
@@ -319,6 +359,12 @@ absl::Status KafkaStreams::Wait() {
   for (auto& t : threads_) threads.push_back(t.get());
   mu_.Unlock();
   for (StreamThread* t : threads) t->Join();
+  std::thread requester;
+  {
+    absl::MutexLock lock(&mu_);
+    requester = std::move(shutdown_requester_);
+  }
+  if (requester.joinable()) requester.join();
   // No task reads the global stores any more.
   StopGlobalThread();
   {

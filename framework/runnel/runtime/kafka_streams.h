@@ -12,9 +12,14 @@
 // creates the dead-letter topic if configured and missing, bootstraps the
 // global stores (GlobalKTable: every partition of their topics read to its
 // end, see global_thread.h) and starts the global thread and
-// num.stream.threads stream threads. If any thread fails (the global one
-// included), the instance stops all threads and goes to ERROR;
-// Wait()/Close() return the first thread error.
+// num.stream.threads stream threads. When a stream thread fails, the
+// uncaught-error policy (uncaught.error.policy, or SetUncaughtErrorHandler)
+// decides: replace_thread starts a new thread in its place (the instance
+// stays RUNNING; runnel_stream_threads_replaced_total counts it),
+// shutdown_client stops all threads and goes to ERROR, shutdown_application
+// also makes every other instance of the application do so
+// (internal/shutdown_request.h). A failing global thread always shuts the
+// client down. Wait()/Close() return the first error that shut it down.
 //
 // States: CREATED -> RUNNING -> PENDING_SHUTDOWN -> NOT_RUNNING, or -> ERROR.
 // Threading: every method is thread-safe. Ownership: owns its threads and
@@ -24,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -53,6 +59,12 @@ class KafkaStreams {
       std::shared_ptr<const Topology> topology, StreamsConfig config,
       const Clock& clock = Clock::System());
   ~KafkaStreams();
+
+  // Before Start: decides, per stream-thread error, what the instance does
+  // (instead of uncaught.error.policy). Called on the failed thread; must
+  // not call back into this instance.
+  using UncaughtErrorHandler = std::function<UncaughtErrorResponse(const absl::Status& error)>;
+  absl::Status SetUncaughtErrorHandler(UncaughtErrorHandler handler);
 
   absl::Status Start();
   // Asks every thread to stop after its current batch; returns at once.
@@ -116,6 +128,7 @@ class KafkaStreams {
   KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config, const Clock& clock);
   absl::Status PrepareTopics();
   void OnThreadExit(int index, const absl::Status& status);
+  absl::StatusOr<int> AddStreamThreadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnGlobalThreadExit(const absl::Status& status);
   // Opens the global stores and reads their topics to the end.
   absl::Status BootstrapGlobalStores(const std::string& process_id);
@@ -155,6 +168,10 @@ class KafkaStreams {
   State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
   int running_threads_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  UncaughtErrorHandler uncaught_handler_ ABSL_GUARDED_BY(mu_);
+  // shutdown_application: the member asking the group to stop; joined by
+  // Wait.
+  std::thread shutdown_requester_ ABSL_GUARDED_BY(mu_);
 };
 
 // Runs `streams` until SIGINT or SIGTERM, then shuts it down cleanly (final

@@ -9,6 +9,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/kafka/partitioner.h"
 #include "runnel/runtime/dead_letter.h"
+#include "runnel/runtime/internal/shutdown_request.h"
 #include "runnel/runtime/task_assignment.h"
 
 namespace runnel {
@@ -137,6 +138,7 @@ void StreamThread::Run() {
     serving_reads_ = false;
   }
   ServeReads();
+  bool clean = false;  // the final commit ran
   if (absl::IsCancelled(s) && stop_.load()) {
     // Stopped while waiting for an unreachable broker: nothing more can be
     // acknowledged, so commit nothing; a restart processes from the last
@@ -148,6 +150,7 @@ void StreamThread::Run() {
     // Clean shutdown: everything processed is flushed and committed before
     // the group is left, so a restart neither loses nor repeats records.
     s = Commit(kShutdownFlushTimeout);
+    clean = s.ok();
     if (!s.ok()) log->error("{}: final commit failed: {}", name_, s.ToString());
   } else {
     log->error("{} stopping on error: {}", name_, s.ToString());
@@ -161,6 +164,11 @@ void StreamThread::Run() {
     if (!aborted.ok()) log->warn("{}: aborting the open transaction: {}", name_, aborted.ToString());
     in_transaction_ = false;
   }
+  // After an error (or a stop without a final commit) the tasks close
+  // dirty before the consumer leaves the group: its revocation callback
+  // would otherwise commit their offsets, under exactly-once in a new
+  // transaction without the output the aborted one held, losing it.
+  if (!clean) CloseAllTasks();
   absl::Status closed = consumer_->Close();
   if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
   CloseAllTasks();
@@ -537,6 +545,14 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
   while (true) {
     auto group = admin_->DescribeGroup(config_.application_id(), absl::Seconds(10));
     if (group.ok()) {
+      // Another instance asks the whole application to stop (in whatever
+      // state the group is: the request lingers only briefly).
+      std::vector<std::string> client_ids;
+      for (const auto& m : group->members) client_ids.push_back(m.client_id);
+      if (auto requester = runtime_internal::FindShutdownRequest(client_ids)) {
+        log->error("{}: {}", name_, runtime_internal::ApplicationShutdownError(*requester).ToString());
+        return fail(runtime_internal::ApplicationShutdownError(*requester));
+      }
       // A next rebalance has begun (it waits for this member to rejoin, so
       // waiting here would stall it): take nothing; its assignment follows.
       if (group->state != "Stable") {
