@@ -15,29 +15,22 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
                                                                        const runnel::Clock& clock) {
   if (options.producers < 1) return absl::InvalidArgumentError("the pipeline needs at least one producer");
   std::unique_ptr<IngestPipeline> pipeline(new IngestPipeline(std::move(options), clock));
-  for (int i = 0; i < pipeline->options_.producers; ++i) {
+  IngestPipeline* p = pipeline.get();
+  for (int i = 0; i < p->options_.producers; ++i) {
     auto slot = std::make_unique<Slot>();
     Slot* s = slot.get();
     auto producer = runnel::kafka::Producer::Create(
-        pipeline->options_.producer_config, [s](const runnel::kafka::DeliveryReport& report) {
-          {
-            std::lock_guard<std::mutex> lock(s->mu);
-            ++s->delivered;
-            if (!report.status.ok()) ++s->failed;
-          }
-          s->delivered_cv.notify_one();
-        });
+        p->options_.producer_config,
+        [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); });
     if (!producer.ok()) {
-      pipeline->Stop();
+      for (auto& made : p->slots_) made->producer.reset();
       return runnel::Annotate(producer.status(), "creating the Kafka producer");
     }
     slot->producer = *std::move(producer);
-    pipeline->slots_.push_back(std::move(slot));
+    p->idle_.push_back(s);
+    p->slots_.push_back(std::move(slot));
   }
-  for (auto& slot : pipeline->slots_) {
-    Slot* s = slot.get();
-    slot->worker = std::thread([p = pipeline.get(), s] { p->Work(*s); });
-  }
+  p->watchdog_ = std::thread([p] { p->Watchdog(); });
   return pipeline;
 }
 
@@ -45,6 +38,8 @@ IngestPipeline::~IngestPipeline() { Stop(); }
 
 void IngestPipeline::Submit(std::vector<ReadingRecord> records, absl::Time deadline, Done done) {
   absl::Status refused;
+  Slot* slot = nullptr;
+  std::vector<Request> group;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
@@ -54,68 +49,39 @@ void IngestPipeline::Submit(std::vector<ReadingRecord> records, absl::Time deadl
           absl::StrCat(queue_.size(), " requests already wait for Kafka (max.queued.requests)"));
     } else {
       queue_.push_back(Request{std::move(records), deadline, std::move(done)});
+      if (!idle_.empty()) {
+        slot = idle_.back();
+        idle_.pop_back();
+        group = TakeGroupLocked();
+      }
     }
   }
   if (!refused.ok()) {
     done(std::move(refused));
     return;
   }
-  work_cv_.notify_one();
+  if (slot != nullptr) RunGroups(*slot, std::move(group));
 }
 
-void IngestPipeline::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && slots_.empty()) return;
-    stopping_ = true;
+std::vector<IngestPipeline::Request> IngestPipeline::TakeGroupLocked() {
+  std::vector<Request> group;
+  size_t records = 0;
+  while (!queue_.empty() &&
+         (group.empty() || records + queue_.front().records.size() <= options_.max_group_records)) {
+    records += queue_.front().records.size();
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
-  work_cv_.notify_all();
-  // Workers drain the queue (each request still bounded by its deadline).
-  for (auto& slot : slots_) {
-    if (slot->worker.joinable()) slot->worker.join();
-  }
-  // Producers go before their slots: their destructors flush, and the
-  // delivery callback touches the slot.
-  for (auto& slot : slots_) slot->producer.reset();
-  slots_.clear();
+  return group;
 }
 
-std::vector<absl::Status> IngestPipeline::SendGroup(Slot& slot, std::vector<Request>& group) {
-  std::vector<absl::Status> statuses(group.size());
-  for (size_t i = 0; i < group.size(); ++i) {
-    for (const ReadingRecord& record : group[i].records) {
-      const absl::Duration wait = std::max(absl::ZeroDuration(), group[i].deadline - clock_.Now());
-      absl::Status s = slot.producer->Send({.topic = options_.topic,
-                                            .key = record.key,
-                                            .value = record.value,
-                                            .timestamp = runnel::Timestamp(record.timestamp_ms)},
-                                           wait);
-      if (!s.ok()) {
-        statuses[i] = absl::UnavailableError(absl::StrCat("Kafka refused a record: ", s.message()));
-        break;
-      }
-      ++slot.sent;
-      records_sent_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  return statuses;
+void IngestPipeline::Finish(std::vector<Request>& group, const std::vector<absl::Status>& sends,
+                            const absl::Status& status) {
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(sends[i].ok() ? status : sends[i]);
 }
 
-void IngestPipeline::Work(Slot& slot) {
+void IngestPipeline::RunGroups(Slot& slot, std::vector<Request> group) {
   while (true) {
-    std::vector<Request> group;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
-      size_t records = 0;
-      while (!queue_.empty() &&
-             (group.empty() || records + queue_.front().records.size() <= options_.max_group_records)) {
-        records += queue_.front().records.size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
     // Requests whose deadline passed while queued: refused, nothing sent.
     const absl::Time now = clock_.Now();
     std::vector<Request> live;
@@ -127,50 +93,161 @@ void IngestPipeline::Work(Slot& slot) {
         live.push_back(std::move(r));
       }
     }
-    if (live.empty()) continue;
-    int64_t failed_before;
-    {
-      std::lock_guard<std::mutex> lock(slot.mu);
-      failed_before = slot.failed;
-    }
-    std::vector<absl::Status> sends = SendGroup(slot, live);
-    absl::Time deadline = live.front().deadline;
-    for (const Request& r : live) deadline = std::min(deadline, r.deadline);
-    bool all_reported;
-    int64_t failures;
-    {
-      std::unique_lock<std::mutex> lock(slot.mu);
-      const int64_t target = slot.sent;
-      const absl::Duration left = std::max(absl::ZeroDuration(), deadline - clock_.Now());
-      all_reported = slot.delivered_cv.wait_for(lock, absl::ToChronoNanoseconds(left),
-                                                [&] { return slot.delivered >= target; });
-      failures = slot.failed - failed_before;
-    }
-    absl::Status group_status;
-    if (!all_reported) {
-      group_status = absl::UnavailableError("Kafka did not acknowledge the readings in time");
-    } else if (failures > 0) {
-      group_status = absl::UnavailableError(
-          absl::StrCat("Kafka failed to store ", failures, " record(s) of this or an earlier request"));
-      delivery_failures_.fetch_add(failures, std::memory_order_relaxed);
-    }
-    groups_.fetch_add(1, std::memory_order_relaxed);
-    if (!group_status.ok()) {
-      groups_failed_.fetch_add(1, std::memory_order_relaxed);
-      static runnel::RateLimiter limiter(5'000);
-      int64_t suppressed = 0;
-      if (limiter.Allow(clock_.NowMillis().value(), &suppressed)) {
-        runnel::Logger("sensor-gateway")
-            ->warn("{} request(s) answered 503: {} ({} similar messages suppressed)", live.size(),
-                   std::string(group_status.message()), suppressed);
+    group.clear();
+    if (!live.empty()) {
+      int64_t failed_before;
+      {
+        std::lock_guard<std::mutex> lock(slot.mu);
+        failed_before = slot.failed;
       }
+      std::vector<absl::Status> sends(live.size());
+      int64_t sent = 0;
+      absl::Time deadline = live.front().deadline;
+      for (size_t i = 0; i < live.size(); ++i) {
+        deadline = std::min(deadline, live[i].deadline);
+        for (const ReadingRecord& record : live[i].records) {
+          // Never waits for queue space: this is an I/O or poller thread.
+          absl::Status s = slot.producer->Send({.topic = options_.topic,
+                                                .key = record.key,
+                                                .value = record.value,
+                                                .timestamp = runnel::Timestamp(record.timestamp_ms)},
+                                               absl::ZeroDuration());
+          if (!s.ok()) {
+            sends[i] = absl::UnavailableError(absl::StrCat("Kafka refused a record: ", s.message()));
+            break;
+          }
+          ++sent;
+        }
+      }
+      records_sent_.fetch_add(sent, std::memory_order_relaxed);
+      int64_t failures = 0;
+      {
+        std::lock_guard<std::mutex> lock(slot.mu);
+        slot.sent += sent;
+        if (slot.delivered < slot.sent) {
+          // Acks pending: the delivery callback (or the watchdog) goes on.
+          slot.group = std::move(live);
+          slot.send_status = std::move(sends);
+          slot.target = slot.sent;
+          slot.failed_before = failed_before;
+          slot.deadline = deadline;
+          return;
+        }
+        failures = slot.failed - failed_before;  // every report came during the sends
+      }
+      Complete(live, sends, failures > 0
+                                ? absl::UnavailableError(absl::StrCat("Kafka failed to store ", failures,
+                                                                      " record(s) of this or an earlier request"))
+                                : absl::OkStatus());
     }
-    for (size_t i = 0; i < live.size(); ++i) live[i].done(sends[i].ok() ? group_status : sends[i]);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.empty()) {
+      idle_.push_back(&slot);
+      cv_.notify_all();
+      return;
+    }
+    group = TakeGroupLocked();
   }
 }
 
+void IngestPipeline::Complete(std::vector<Request>& group, const std::vector<absl::Status>& sends,
+                              const absl::Status& status) {
+  groups_.fetch_add(1, std::memory_order_relaxed);
+  if (!status.ok()) {
+    groups_failed_.fetch_add(1, std::memory_order_relaxed);
+    static runnel::RateLimiter limiter(5'000);
+    int64_t suppressed = 0;
+    if (limiter.Allow(clock_.NowMillis().value(), &suppressed)) {
+      runnel::Logger("sensor-gateway")
+          ->warn("{} request(s) answered 503: {} ({} similar messages suppressed)", group.size(),
+                 std::string(status.message()), suppressed);
+    }
+  }
+  Finish(group, sends, status);
+}
+
+void IngestPipeline::Continue(Slot& slot) {
+  std::vector<Request> next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.empty()) {
+      idle_.push_back(&slot);
+      cv_.notify_all();
+      return;
+    }
+    next = TakeGroupLocked();
+  }
+  RunGroups(slot, std::move(next));
+}
+
+void IngestPipeline::OnDelivery(Slot& slot, const absl::Status& status) {
+  std::vector<Request> group;
+  std::vector<absl::Status> sends;
+  int64_t failures = 0;
+  {
+    std::lock_guard<std::mutex> lock(slot.mu);
+    ++slot.delivered;
+    if (!status.ok()) {
+      ++slot.failed;
+      delivery_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (slot.group.empty() || slot.delivered < slot.target) return;
+    group = std::move(slot.group);
+    slot.group.clear();
+    sends = std::move(slot.send_status);
+    failures = slot.failed - slot.failed_before;
+  }
+  Complete(group, sends,
+           failures > 0 ? absl::UnavailableError(absl::StrCat("Kafka failed to store ", failures,
+                                                              " record(s) of this or an earlier request"))
+                        : absl::OkStatus());
+  Continue(slot);
+}
+
+void IngestPipeline::Watchdog() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopped_; })) return;
+    }
+    const absl::Time now = clock_.Now();
+    for (auto& s : slots_) {
+      Slot& slot = *s;
+      std::vector<Request> group;
+      std::vector<absl::Status> sends;
+      {
+        std::lock_guard<std::mutex> lock(slot.mu);
+        if (slot.group.empty() || now < slot.deadline) continue;
+        group = std::move(slot.group);
+        slot.group.clear();
+        sends = std::move(slot.send_status);
+      }
+      Complete(group, sends, absl::UnavailableError("Kafka did not acknowledge the readings in time"));
+      Continue(slot);
+    }
+  }
+}
+
+void IngestPipeline::Stop() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    // Groups in flight end by their deadlines (the watchdog sees to that),
+    // and queued requests are taken by the slots as they free up.
+    cv_.wait_for(lock, std::chrono::minutes(15),
+                 [this] { return queue_.empty() && idle_.size() == slots_.size(); });
+    stopped_ = true;
+  }
+  cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+  // Producers go before their slots: their destructors flush, and the
+  // delivery callback touches the slot.
+  for (auto& slot : slots_) slot->producer.reset();
+}
+
 absl::StatusOr<int32_t> IngestPipeline::PartitionCount(absl::Duration timeout) {
-  if (slots_.empty()) return absl::UnavailableError("the pipeline is stopped");
+  if (slots_.empty() || slots_.front()->producer == nullptr) return absl::UnavailableError("the pipeline is stopped");
   return slots_.front()->producer->PartitionCount(options_.topic, timeout);
 }
 

@@ -6,33 +6,39 @@
 //
 // kafka::Producer reports deliveries through one callback per producer,
 // with no per-record tag. So the pipeline commits in groups: it owns a few
-// producers (each with one worker thread) and a worker takes every request
-// waiting in the queue, sends all their records through its own producer
-// and waits until that producer has had a delivery report for every record
-// it was ever given. Only then are the requests of the group done: all OK
-// if no delivery failed since the group started, otherwise all Unavailable.
-// No request is ever told OK unless each of its records was acknowledged
-// (acks=all, idempotent producer); a group that fails may have stored some
-// records (at-least-once: the client retries after its 503, a record may
-// appear twice, none is lost). While one worker waits for its acks, the
-// others take the requests that arrived meanwhile, so the groups pipeline.
+// producers ("slots"); a free slot takes every request waiting in the queue
+// (a group), sends all their records through its producer and is done when
+// that producer has had a delivery report for every record it was ever
+// given. Then all requests of the group are OK if no delivery failed since
+// the group started, otherwise all Unavailable. No request is ever told OK
+// unless each of its records was acknowledged (acks=all, idempotent
+// producer); a group that fails may have stored some records (at-least-once:
+// the client retries after its 503, a record may appear twice, none is
+// lost). While one slot waits for its acks, requests queue for the next free
+// slot, so groups pipeline.
 //
-// Deadline: a request that waited in the queue past its deadline fails
-// without anything being sent; a group whose acks do not all come by the
-// earliest deadline among its requests fails (its producer stays "dirty"
-// until those reports come in, failing the groups that follow it there
-// until then, conservatively).
+// No thread of its own on the hot path: a group is started by the thread
+// that submits into an idle pipeline (an HTTP I/O thread) or by the
+// delivery callback that completes the slot's previous group (the
+// producer's poller thread), which also answers the group's requests. Send
+// never waits for queue space (a full librdkafka queue is a 503 at once), so
+// neither thread blocks. A watchdog thread fails groups whose acks did not
+// come by their deadline (the earliest among their requests); that slot
+// stays "dirty" until the missing reports arrive, failing the groups after
+// it there until then, conservatively. Requests whose deadline passed while
+// queued fail without anything being sent.
 //
 // Ownership: the Gateway owns the pipeline; the pipeline owns its producers
-// and worker threads. Thread-safety: Submit from any thread; `done` is
-// called on a worker thread (or inline, when refused at once) and must be
-// quick. Lifecycle: Create -> Submit... -> Stop (fails what is still queued
-// with Unavailable, joins the workers, flushes and closes the producers).
+// and the watchdog. Thread-safety: Submit from any thread; `done` runs on
+// the thread that finishes the group (see above) or inline in Submit, and
+// must be quick. Lifecycle: Create -> Submit... -> Stop (refuses new
+// requests, waits for groups in flight up to their deadlines, flushes and
+// closes the producers).
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -93,31 +99,48 @@ class IngestPipeline {
     absl::Time deadline;
     Done done;
   };
-  // One producer and its worker; the counters are bumped by the producer's
-  // delivery callback (its poller thread) and read by the worker.
+  // One producer and the group it has in flight. Counters are bumped by
+  // the producer's delivery callback.
   struct Slot {
     std::unique_ptr<runnel::kafka::Producer> producer;
     std::mutex mu;
-    std::condition_variable delivered_cv;
-    int64_t sent = 0;       // records accepted by Send (worker only writes)
+    int64_t sent = 0;       // records accepted by Send
     int64_t delivered = 0;  // delivery reports received, either way
     int64_t failed = 0;     // delivery reports with an error
-    std::thread worker;
+    // The group in flight (empty: none), and what completes it.
+    std::vector<Request> group;
+    std::vector<absl::Status> send_status;
+    int64_t target = 0;
+    int64_t failed_before = 0;
+    absl::Time deadline;
   };
 
   IngestPipeline(IngestOptions options, const runnel::Clock& clock);
-  void Work(Slot& slot);
-  // Sends the group's records; returns each request's send status.
-  std::vector<absl::Status> SendGroup(Slot& slot, std::vector<Request>& group);
+  // Runs groups on `slot` (starting with `group`) until the queue is empty
+  // or a group waits for acks; then the slot is left busy (acks pending) or
+  // idle.
+  void RunGroups(Slot& slot, std::vector<Request> group);
+  // Takes the next group from the queue; caller holds mu_.
+  std::vector<Request> TakeGroupLocked();
+  void OnDelivery(Slot& slot, const absl::Status& status);
+  // Answers every request of a finished group (and counts it).
+  void Complete(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);
+  static void Finish(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);
+  // After a group: the next one from the queue, or the slot goes idle.
+  void Continue(Slot& slot);
+  void Watchdog();
 
   const IngestOptions options_;
   const runnel::Clock& clock_;
   std::vector<std::unique_ptr<Slot>> slots_;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;
+  std::condition_variable cv_;  // the watchdog's tick and Stop's wait
   std::deque<Request> queue_;
+  std::vector<Slot*> idle_;
   bool stopping_ = false;
+  bool stopped_ = false;
+  std::thread watchdog_;
 
   std::atomic<int64_t> groups_{0}, groups_failed_{0}, records_sent_{0}, delivery_failures_{0};
 };
