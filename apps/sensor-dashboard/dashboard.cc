@@ -9,6 +9,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/common/strings.h"
 #include "runnel/http/json.h"
+#include "runnel/kafka/admin.h"
 #include "topology.h"
 
 #ifndef RUNNEL_DASHBOARD_WEB_DIR
@@ -71,6 +72,27 @@ constexpr StaticFile kStaticFiles[] = {
 std::string StaticPath(const runnel::Config& own, const StaticFile& f) {
   const std::string& base = own.GetString(f.key);
   return *f.name == '\0' ? base : absl::StrCat(base, "/", f.name);
+}
+
+// The input must exist (the gateway creates it); the output topic is
+// created like the input (same partition count) when missing.
+absl::Status EnsureOutputTopic(const runnel::StreamsConfig& streams, const std::string& input,
+                               const std::string& output) {
+  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", streams.bootstrap_servers()}});
+  if (!admin.ok()) return admin.status();
+  auto in = (*admin)->DescribeTopic(input, absl::Seconds(30));
+  if (absl::IsNotFound(in.status())) {
+    return absl::NotFoundError(absl::StrCat("input topic '", input,
+                                            "' does not exist (config key 'input.topic'; the gateway creates it)"));
+  }
+  if (!in.ok()) return in.status();
+  auto out = (*admin)->DescribeTopic(output, absl::Seconds(30));
+  if (out.ok()) return absl::OkStatus();
+  if (!absl::IsNotFound(out.status())) return out.status();
+  absl::Status created = (*admin)->CreateTopics({{.name = output, .partitions = in->partitions}}, absl::Seconds(30));
+  if (!created.ok() && !absl::IsAlreadyExists(created)) return created;
+  runnel::Logger("sensor-dashboard")->info("created output topic '{}' ({} partitions)", output, in->partitions);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -142,6 +164,7 @@ absl::Status Dashboard::StartServing(const DashboardConfig& config) {
                           .grace_ms = own.GetInt("windows.grace.ms"),
                           .retention_ms = own.GetInt("windows.retention.ms"),
                           .idle_advance_ms = own.GetInt("windows.idle.advance.ms")};
+  RUNNEL_RETURN_IF_ERROR(EnsureOutputTopic(config.streams, options.input, options.output));
   auto topology = BuildDashboardTopology(options);
   if (!topology.ok()) return topology.status();
   runnel::Logger("sensor-dashboard")->info("topology:\n{}", (*topology)->Describe());
