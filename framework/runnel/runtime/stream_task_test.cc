@@ -1,0 +1,141 @@
+// StreamTask on its own: the order records are taken in across partitions,
+// max.task.idle.ms, and the offsets it reports for commit.
+
+#include "runnel/runtime/stream_task.h"
+
+#include <stdexcept>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runnel/dsl/streams_builder.h"
+#include "runnel/runtime/dead_letter.h"
+#include "runnel/serde/serdes.h"
+
+namespace runnel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+
+// What the task's sink sends: values in order.
+class CapturingSink final : public RecordSink {
+ public:
+  absl::Status Send(const SerializedRecord& r) override {
+    values.emplace_back(*r.value);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int32_t> PartitionCount(std::string_view) override { return 1; }
+  std::vector<std::string> values;
+};
+
+// Topics "a" and "b" merged into "out"; a value "throw" throws.
+class StreamTaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StreamsBuilder builder;
+    auto a = builder.Stream("a", Consumed(serdes::String(), serdes::String()));
+    a.Merge(builder.Stream("b", Consumed(serdes::String(), serdes::String())))
+        .MapValues([](const std::string& v) {
+          if (v == "throw") throw std::runtime_error("no");
+          return v;
+        })
+        .To("out", Produced(serdes::String(), serdes::String()));
+    auto topology = builder.Build();
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    topology_ = *topology;
+    ASSERT_EQ(topology_->subtopologies().size(), 1u);
+  }
+
+  std::unique_ptr<StreamTask> NewTask(int64_t max_idle_ms) {
+    auto graph = topology_->CreateTaskGraph(0);
+    EXPECT_TRUE(graph.ok()) << graph.status();
+    auto task = std::make_unique<StreamTask>(TaskId{0, Partition(3)}, "app", *std::move(graph), &sink_,
+                                             deserialization_.get(), processing_.get(), clock_);
+    task->AddPartition(a_);
+    task->AddPartition(b_);
+    task->SetMaxTaskIdle(max_idle_ms);
+    EXPECT_TRUE(task->Init().ok());
+    return task;
+  }
+
+  static kafka::ConsumedRecord Record(const TopicPartition& tp, int64_t offset, int64_t ts, std::string value) {
+    return kafka::ConsumedRecord::FromParts({.topic = tp.topic,
+                                             .partition = tp.partition,
+                                             .offset = Offset(offset),
+                                             .key = "k",
+                                             .value = std::move(value),
+                                             .timestamp = Timestamp(ts)});
+  }
+
+  const TopicPartition a_{"a", Partition(3)}, b_{"b", Partition(3)};
+  std::shared_ptr<const Topology> topology_;
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  CapturingSink sink_;
+  std::unique_ptr<DeserializationErrorHandler> deserialization_ =
+      MakeDeserializationErrorHandler(RecordErrorMode::kLogAndFail, "app", "", nullptr, &metrics_, clock_);
+  std::unique_ptr<ProcessingErrorHandler> processing_ =
+      MakeProcessingErrorHandler(RecordErrorMode::kLogAndFail, "app", "", nullptr, &metrics_, clock_);
+};
+
+TEST_F(StreamTaskTest, TakesTheLowestTimestampAcrossPartitionsAndAdvancesStreamTime) {
+  auto task = NewTask(-1);
+  task->AddRecord(Record(a_, 10, 1, "a1"));
+  task->AddRecord(Record(a_, 11, 4, "a4"));
+  task->AddRecord(Record(b_, 20, 2, "b2"));
+  task->AddRecord(Record(b_, 21, 3, "b3"));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, ElementsAre("a1", "b2", "b3", "a4"));
+  EXPECT_EQ(task->stream_time(), Timestamp(4));
+  EXPECT_EQ(task->processed_count(), 4);
+  EXPECT_EQ(task->queued(), 0u);
+}
+
+TEST_F(StreamTaskTest, WaitsForAnEmptyPartitionUntilItIsAtItsEnd) {
+  auto task = NewTask(0);
+  task->AddRecord(Record(a_, 10, 5, "a5"));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, IsEmpty());  // b may still have an earlier record on the broker
+  task->MarkEndOfPartition(b_, Offset(0));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, ElementsAre("a5"));
+}
+
+TEST_F(StreamTaskTest, WithAnIdleTimeWaitsThatLongForACaughtUpPartition) {
+  auto task = NewTask(1000);
+  task->MarkEndOfPartition(b_, Offset(0));
+  task->AddRecord(Record(a_, 10, 5, "a5"));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, IsEmpty());
+  clock_.Advance(absl::Milliseconds(999));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, IsEmpty());
+  clock_.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(sink_.values, ElementsAre("a5"));
+}
+
+TEST_F(StreamTaskTest, ReportsTheNextOffsetPerPartitionAndNotTheFailedRecords) {
+  auto task = NewTask(-1);
+  task->AddRecord(Record(a_, 10, 1, "a1"));
+  task->AddRecord(Record(b_, 20, 2, "b2"));
+  task->AddRecord(Record(a_, 11, 3, "throw"));
+  task->AddRecord(Record(b_, 21, 4, "b4"));
+  absl::Status s = task->Process();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("task 0_3 at a-3@11"));
+  // The failed record and what follows it are not processed.
+  EXPECT_THAT(task->UncommittedOffsets(), ElementsAre(Pair(a_, Offset(11)), Pair(b_, Offset(21))));
+  task->MarkCommitted(task->UncommittedOffsets());
+  EXPECT_THAT(task->UncommittedOffsets(), IsEmpty());
+  // After a rewind the queued records are gone and progress is the commit's.
+  task->ResetToCommitted();
+  EXPECT_EQ(task->queued(), 0u);
+  task->AddRecord(Record(b_, 21, 4, "b4"));
+  ASSERT_TRUE(task->Process().ok());
+  EXPECT_THAT(task->UncommittedOffsets(), ElementsAre(Pair(b_, Offset(22))));
+}
+
+}  // namespace
+}  // namespace runnel
