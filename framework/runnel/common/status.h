@@ -4,7 +4,10 @@
 // Status helpers used at every module boundary. Error kinds tell the caller
 // what to do (see DESIGN.md section 5.1):
 //   kUnavailable      transient, retry
-//   kAborted          task migrated or producer fenced: close dirty, rejoin
+//   kAborted          task migrated (assignment lost, stale generation):
+//                     close dirty, rejoin
+//   kFailedPrecondition  includes a fenced producer (kafka/errors.cc): a
+//                     newer incarnation owns the transactional id
 //   kDataLoss         corrupted state: wipe and restore
 //   kInvalidArgument  user error: the message names the input
 

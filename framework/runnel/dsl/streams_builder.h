@@ -910,7 +910,6 @@ class KGroupedStream {
     StoreSpec spec = materialized.Spec(names.store);
     spec.layout = layout;
     spec.window_size_ms = window_size_ms;
-    spec.timestamped_values = layout != StoreSpec::Layout::kInternal;
     if (time_retained) spec.retention_ms = names.retention_ms;
     tb.AddStateStore(std::move(spec), {names.name});
     return KTable<Windowed<K>, VA>(builder_, std::move(names.name), std::move(names.store));

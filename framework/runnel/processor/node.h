@@ -97,6 +97,7 @@ class Node {
 
  protected:
   NodeEnv& env() { return *env_; }
+  const NodeEnv& env() const { return *env_; }
 
  private:
   std::string name_;
@@ -197,14 +198,14 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   const RecordMetadata* record_metadata() const override { return task().record_metadata(); }
   Timestamp stream_time() const override { return task().stream_time(); }
   const Clock& clock() const override { return task().clock(); }
-  void RequestCommit() override { const_cast<TaskContext&>(task()).RequestCommit(); }
-  MetricsRegistry& metrics() override { return const_cast<TaskContext&>(task()).metrics(); }
+  void RequestCommit() override { task().RequestCommit(); }
+  MetricsRegistry& metrics() override { return task().metrics(); }
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
-    return const_cast<TaskContext&>(task()).GetKeyValueStore(name);
+    return task().GetKeyValueStore(name);
   }
   // The punctuator runs behind the same exception boundary as Process.
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override {
-    return const_cast<TaskContext&>(task()).Schedule(
+    return task().Schedule(
         interval, type, [punctuator = std::move(punctuator), node = this->name()](Timestamp time) -> absl::Status {
           try {
             return internal::AttributeProcessingError(punctuator(time), node);
@@ -215,9 +216,8 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   }
 
  private:
-  const TaskContext& task() const {
-    return *const_cast<ProcessorNode*>(this)->env().task;
-  }
+  // The task outlives its nodes; the env's pointer is not const.
+  TaskContext& task() const { return *this->env().task; }
   std::unique_ptr<Processor<KIn, VIn, KOut, VOut>> processor_;
   Emitter<KOut, VOut> out_;
 };

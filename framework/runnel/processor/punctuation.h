@@ -28,7 +28,9 @@ namespace runnel {
 
 enum class PunctuationType { kStreamTime, kWallClockTime };
 
-// Runs with the time (ms) that triggered it. An error fails the task.
+// Runs with the time (ms) that triggered it. An error fails the task, except
+// a processing error (processing_error.h; a throw becomes one) that
+// processing.exception.handler skips.
 using Punctuator = std::function<absl::Status(Timestamp time)>;
 
 // Cancels its punctuator when Cancel() is called; copying shares the handle.

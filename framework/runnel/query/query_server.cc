@@ -835,7 +835,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
                     ++n;
                     v1::KeyValue kv;
                     kv.set_found(true);
-                    SetKey(*ref, (*it)->key(), kv.mutable_key());
+                    kv.mutable_key()->set_raw(std::string((*it)->key()));
                     SetValue(*ref, (*it)->value(), kv.mutable_value());
                     merged.emplace(std::string((*it)->key()), std::move(kv));
                   }
@@ -966,11 +966,6 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     return o;
   }
 
-  void SetKey(const StoreRef& ref, std::string_view bytes, v1::Key* key) const {
-    key->set_raw(std::string(bytes));
-    (void)ref;
-  }
-
   void SetValue(const StoreRef& ref, std::string_view bytes, v1::Value* value) const {
     value->set_raw(std::string(bytes));
     if (ref.spec->text != nullptr && ref.spec->text->value_json) {
@@ -983,7 +978,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     if (stored.size() < 8) {
       return absl::DataLossError(absl::StrCat("store '", ref.spec->name, "': a stored window is shorter than its timestamp"));
     }
-    SetKey(ref, key, out->mutable_key());
+    out->mutable_key()->set_raw(std::string(key));
     out->set_start(start);
     out->set_end(end);
     out->set_timestamp(static_cast<int64_t>(serdes::ReadBigEndian64(stored.data())));

@@ -16,8 +16,9 @@
 // local copy of the key's partition when this instance is its active owner
 // and that copy is restored; otherwise they are forwarded once to the owner
 // (found from the group's assignment, see KafkaStreams::Metadata). Range,
-// All and WindowRange fan out to every instance and merge. Reads see
-// committed state (what RocksDB holds after the last commit). See
+// All and WindowRange fan out to every instance and merge. Reads see what
+// RocksDB holds: the last commit's state under exactly-once; under
+// at-least-once also writes the record cache evicted since. See
 // docs/interactive-queries.md for staleness (max_lag), positions and codes.
 //
 // Threading: gRPC's threads run the handlers; forwarding, fan-out and

@@ -95,7 +95,9 @@ class KafkaStreams {
   // Records processed by all threads so far.
   int64_t processed() const;
   // A read-only view of the store `name` over this instance's tasks (see
-  // local_stores.h: thread-safe, follows rebalances, reads committed state).
+  // local_stores.h: thread-safe, follows rebalances, reads what RocksDB
+  // holds: committed state under exactly-once; under at-least-once also
+  // writes since the last commit that left the record cache).
   // InvalidArgument for a store the topology does not have; FailedPrecondition
   // for an in-memory store (not queryable from other threads).
   absl::StatusOr<std::unique_ptr<ReadOnlyKeyValueStore>> Store(std::string_view name) const;

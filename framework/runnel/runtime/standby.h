@@ -44,13 +44,13 @@
 
 namespace runnel {
 
+// Whether sub-topology `sub` has a store that standbys keep (logged RocksDB).
+bool HasStandbyStores(const Topology& topology, int32_t sub);
+
 // For each task in `active` (task -> owning process), the processes that
 // keep its `replicas` standbys: never the owner, the least-loaded first,
 // ties broken by a hash of (process, task) so that standbys spread out.
 // Deterministic: the same inputs give the same placement everywhere.
-// Whether sub-topology `sub` has a store that standbys keep (logged RocksDB).
-bool HasStandbyStores(const Topology& topology, int32_t sub);
-
 std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, std::string>& active,
                                                          const std::set<std::string>& processes, int replicas);
 

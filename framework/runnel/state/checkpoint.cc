@@ -106,11 +106,4 @@ absl::Status CheckpointFile::Write(const std::map<TopicPartition, Offset>& offse
   return SyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
-absl::Status CheckpointFile::Delete() const {
-  std::error_code ec;
-  std::filesystem::remove(path_, ec);
-  if (ec) return absl::InternalError(absl::StrCat("removing ", path_, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
 }  // namespace runnel

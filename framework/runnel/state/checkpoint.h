@@ -36,9 +36,6 @@ class CheckpointFile {
   const std::string& path() const { return path_; }
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, Offset>> Read() const;
   [[nodiscard]] absl::Status Write(const std::map<TopicPartition, Offset>& offsets) const;
-  // Removes the file (missing is fine): done before a restore starts, so a
-  // crash mid-restore does not leave a checkpoint that claims too much.
-  [[nodiscard]] absl::Status Delete() const;
 
  private:
   std::string path_;

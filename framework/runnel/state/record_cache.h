@@ -33,7 +33,9 @@
 
 namespace runnel {
 
-// Bytes of cache one task may hold across its stores. Owned by the task.
+// Bytes of cache the stores of one stream thread's tasks may hold together.
+// Owned by the stream thread (the test driver owns one for all its tasks);
+// shared by every cached store of its tasks.
 class RecordCacheBudget {
  public:
   explicit RecordCacheBudget(int64_t max_bytes) : max_bytes_(max_bytes) {}

@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "runnel/common/status.h"
-#include "runnel/kafka/partitioner.h"
 #include <algorithm>
 
 #include "runnel/runtime/dead_letter.h"

@@ -137,7 +137,7 @@ class TopologyTestDriver {
   absl::Status AdvanceWallClockTime(absl::Duration d);
   const Clock& clock() const { return clock_; }
   // What the processors and handlers counted (e.g.
-  // runnel_late_records_dropped_total, runnel_processing_errors_total).
+  // runnel_dropped_records_total{reason="late"}, runnel_processing_errors_total).
   const MetricsRegistry& metrics() const { return metrics_; }
 
   // A store of any task, or a global store (read-only), or nullptr. Read it

@@ -530,7 +530,7 @@ std::string Topology::DescribeJson() const {
   }
   std::string out = absl::StrCat("{\"subtopologies\":[", absl::StrJoin(subs, ","), "]");
   // Only topologies with global stores carry the key: the JSON of the others
-  // (stored for compatibility checks) stays as it was.
+  // stays as it was.
   if (!globals.empty()) absl::StrAppend(&out, ",\"global_stores\":[", absl::StrJoin(globals, ","), "]");
   return out + "}";
 }

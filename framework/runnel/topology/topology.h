@@ -86,8 +86,6 @@ struct StoreSpec {
   };
   Layout layout = Layout::kKeyValue;
   int64_t window_size_ms = 0;
-  // Values start with an 8-byte big-endian timestamp (windowed aggregates).
-  bool timestamped_values = false;
   std::shared_ptr<const StoreTextCodec> text;
 };
 
