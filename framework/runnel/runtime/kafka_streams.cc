@@ -169,7 +169,7 @@ absl::Status KafkaStreams::Start() {
   }
   if (config_.num_standby_replicas() > 0 && directory_ != nullptr) {
     standby_ = std::make_unique<StandbyManager>(topology_, config_, process_id, directory_.get(), rocksdb_, &metrics_,
-                                                local_stores_.get());
+                                                clock_, local_stores_.get());
     if (absl::Status s = standby_->Start(); !s.ok()) {
       Logger("runnel")->warn("standby replicas disabled: {}", s.ToString());
       standby_.reset();

@@ -57,12 +57,13 @@ std::map<TaskId, std::vector<std::string>> PlaceStandbys(const std::map<TaskId, 
 StandbyManager::StandbyManager(std::shared_ptr<const Topology> topology, const StreamsConfig& config,
                                std::string process_id, StateDirectory* directory,
                                std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics,
-                               LocalStores* local_stores)
+                               const Clock& clock, LocalStores* local_stores)
     : topology_(std::move(topology)),
       config_(config),
       process_id_(std::move(process_id)),
       directory_(directory),
       rocksdb_(std::move(rocksdb)),
+      clock_(clock),
       local_stores_(local_stores),
       applied_records_(metrics->GetCounter("runnel_standby_records_total")) {}
 
@@ -96,9 +97,9 @@ std::vector<TaskId> StandbyManager::tasks() const {
 
 void StandbyManager::Run() {
   auto log = Logger("runnel");
-  absl::Time last_refresh = absl::InfinitePast(), last_checkpoint = Clock::System().Now();
+  absl::Time last_refresh = absl::InfinitePast(), last_checkpoint = clock_.Now();
   while (!stop_.load()) {
-    const absl::Time now = Clock::System().Now();
+    const absl::Time now = clock_.Now();
     if (now - last_refresh >= absl::Seconds(2)) {
       last_refresh = now;
       absl::Status s = Refresh();
@@ -190,7 +191,8 @@ absl::Status StandbyManager::Open(TaskId task) {
                .local_stores = local_stores_,
                .standby = true,
                .directory = directory_,
-               .exactly_once = config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2};
+               .exactly_once = config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2,
+               .clock = &clock_};
   auto stores = std::make_unique<TaskStores>(task, std::move(env), [] { return Timestamp(0); });
   std::set<std::string> names;
   for (const auto& name : topology_->subtopologies()[task.subtopology].stores) {

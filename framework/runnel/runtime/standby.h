@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
@@ -59,7 +60,7 @@ class StandbyManager {
   // Everything given outlives the manager.
   StandbyManager(std::shared_ptr<const Topology> topology, const StreamsConfig& config, std::string process_id,
                  StateDirectory* directory, std::shared_ptr<RocksDbResources> rocksdb, MetricsRegistry* metrics,
-                 LocalStores* local_stores = nullptr);
+                 const Clock& clock, LocalStores* local_stores = nullptr);
   ~StandbyManager();
 
   absl::Status Start();
@@ -82,6 +83,7 @@ class StandbyManager {
   const std::string process_id_;
   StateDirectory* directory_;
   std::shared_ptr<RocksDbResources> rocksdb_;
+  const Clock& clock_;
   // Optional: where the standbys' stores are registered for queries.
   LocalStores* local_stores_;
   Counter* applied_records_;

@@ -612,7 +612,8 @@ void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
                      .directory = directory_,
                      .exactly_once = eos_,
                      .metrics = metrics_,
-                     .global_stores = global_stores_};
+                     .global_stores = global_stores_,
+                     .clock = &clock_};
       auto task = std::make_unique<StreamTask>(
           id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
           deserialization_handler_.get(), processing_handler_.get(), clock_, &topology_->stores(),

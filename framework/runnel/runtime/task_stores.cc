@@ -208,6 +208,7 @@ std::vector<TopicPartition> TaskStores::ChangelogPartitions() const {
 }
 
 absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
+  RUNNEL_CHECK(env_.clock != nullptr) << "task " << task_.ToString() << ": restoring without a clock";
   auto log = Logger("runnel");
   plans_.clear();
   restored_ends_.clear();
@@ -234,7 +235,7 @@ absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
     }
     log->info("task {}: restoring store '{}' from {} offsets {}..{}", task_.ToString(), e.spec.name,
               tp.ToString(), start.value(), end.value());
-    const absl::Time now = Clock::System().Now();
+    const absl::Time now = env_.clock->Now();
     plans_.push_back(RestorePlan{.entry = &e, .tp = tp, .start = start, .next = start, .end = end,
                                  .began = now, .last_log = now, .last_progress = now});
     assignment.emplace_back(tp, start);
@@ -244,14 +245,14 @@ absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
 
 absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Duration budget) {
   auto log = Logger("runnel");
-  const absl::Time deadline = Clock::System().Now() + budget;
+  const absl::Time deadline = env_.clock->Now() + budget;
   std::vector<kafka::ConsumedRecord> batch;
   std::vector<std::pair<TopicPartition, Offset>> eof;
-  while (!plans_.empty() && Clock::System().Now() < deadline) {
+  while (!plans_.empty() && env_.clock->Now() < deadline) {
     batch.clear();
     eof.clear();
     RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(50), 10'000, batch, &eof));
-    const absl::Time now = Clock::System().Now();
+    const absl::Time now = env_.clock->Now();
     for (auto& plan : plans_) {
       if (now - plan.last_progress > absl::Seconds(60)) {
         return absl::UnavailableError(absl::StrCat("restoring ", plan.tp.ToString(), ": no records for 60 s at offset ",

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
@@ -84,6 +85,9 @@ struct StateEnv {
   // Optional: the instance's global stores, which Get answers (read-only)
   // for names the task has no store of.
   const GlobalStores* global_stores = nullptr;
+  // Required to restore: the injected clock restore progress and stalls
+  // are timed by.
+  const Clock* clock = nullptr;
 };
 
 class TaskStores {

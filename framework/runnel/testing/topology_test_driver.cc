@@ -99,7 +99,8 @@ absl::StatusOr<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::Create(
                    .cache_budget = d->cache_budget_.get(),
                    .changelog = d->sink_.get(),
                    .metrics = &d->metrics_,
-                   .global_stores = d->global_.get()};
+                   .global_stores = d->global_.get(),
+                   .clock = &d->clock_};
     auto task = std::make_unique<StreamTask>(TaskId{sub.id, Partition(0)}, d->application_id_, *std::move(graph),
                                              d->sink_.get(), d->deserialization_handler_.get(),
                                              d->processing_handler_.get(), d->clock_, &d->topology_->stores(),
