@@ -791,31 +791,71 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         "stream thread while it reads");
   }
 
+  // The two range calls (Range/All and WindowRange) share their checks and
+  // their answer: entries merged from every copy, in key order, cut at the
+  // limit, in batches, with every partition's answer in the last batch.
+  static absl::StatusOr<size_t> CheckLimit(int32_t limit) {
+    if (limit < 0 || limit > kMaxLimit) {
+      return absl::InvalidArgumentError(absl::StrCat("limit must be in 0..", kMaxLimit, " (0: ", kMaxLimit,
+                                                     "), got ", limit));
+    }
+    return limit == 0 ? static_cast<size_t>(kMaxLimit) : static_cast<size_t>(limit);
+  }
+
+  struct KeyBounds {
+    std::optional<std::string> lo, hi;
+  };
+  // The key bounds as bytes; InvalidArgument naming the field when one
+  // cannot be encoded or `from` is after `to`.
+  absl::StatusOr<KeyBounds> ResolveBounds(const StoreRef& ref, const v1::Key* from, std::string_view from_field,
+                                          const v1::Key* to, std::string_view to_field) const {
+    KeyBounds bounds;
+    if (from != nullptr) {
+      auto b = KeyBytes(ref, *from, from_field);
+      if (!b.ok()) return b.status();
+      bounds.lo = *std::move(b);
+    }
+    if (to != nullptr) {
+      auto b = KeyBytes(ref, *to, to_field);
+      if (!b.ok()) return b.status();
+      bounds.hi = *std::move(b);
+    }
+    if (bounds.lo && bounds.hi && *bounds.lo > *bounds.hi) {
+      return absl::InvalidArgumentError(absl::StrCat(ToAbsl(from_field), " is after ", ToAbsl(to_field),
+                                                     " (keys compare as bytes)"));
+    }
+    return bounds;
+  }
+
+  // `add(batch)` returns the batch's repeated entry field.
+  template <typename Batch, typename Merged, typename Add>
+  static std::vector<Batch> ToBatches(Merged& merged, size_t max, std::map<int32_t, v1::Answer>& answers,
+                                      const Add& add) {
+    std::vector<Batch> batches(1);
+    size_t n = 0;
+    for (auto& [key, entry] : merged) {
+      if (n++ >= max) break;
+      if (static_cast<size_t>(add(batches.back())->size()) >= kBatchEntries) batches.emplace_back();
+      *add(batches.back())->Add() = std::move(entry);
+    }
+    for (auto& [partition, answer] : answers) *batches.back().add_answered_by() = std::move(answer);
+    return batches;
+  }
+
   absl::StatusOr<std::vector<v1::KeyValueBatch>> RangeBlocking(grpc::CallbackServerContext* ctx,
                                                                const std::string& store, const v1::Key* from,
                                                                const v1::Key* to, int32_t limit,
                                                                const v1::ReadOptions& options) {
     RUNNEL_RETURN_IF_ERROR(CheckOptions(options));
     RUNNEL_RETURN_IF_ERROR(NoUncommittedRange(options));
-    if (limit < 0 || limit > kMaxLimit) {
-      return absl::InvalidArgumentError(absl::StrCat("limit must be in 0..", kMaxLimit, " (0: ", kMaxLimit,
-                                                     "), got ", limit));
-    }
-    const size_t max = limit == 0 ? kMaxLimit : static_cast<size_t>(limit);
+    auto max = CheckLimit(limit);
+    if (!max.ok()) return max.status();
     auto ref = FindStore(store, StoreSpec::Layout::kKeyValue);
     if (!ref.ok()) return ref.status();
-    std::optional<std::string> lo, hi;
-    if (from != nullptr) {
-      auto b = KeyBytes(*ref, *from, "from");
-      if (!b.ok()) return b.status();
-      lo = *std::move(b);
-    }
-    if (to != nullptr) {
-      auto b = KeyBytes(*ref, *to, "to");
-      if (!b.ok()) return b.status();
-      hi = *std::move(b);
-    }
-    if (lo && hi && *lo > *hi) return absl::InvalidArgumentError("from is after to (keys compare as bytes)");
+    auto bounds = ResolveBounds(*ref, from, "from", to, "to");
+    if (!bounds.ok()) return bounds.status();
+    const std::optional<std::string>& lo = bounds->lo;
+    const std::optional<std::string>& hi = bounds->hi;
     std::map<std::string, v1::KeyValue> merged;
     std::map<int32_t, v1::Answer> answers;
     absl::Status s = FanOut(
@@ -830,7 +870,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
                   auto it = lo && hi ? kv_store.Range(*lo, *hi) : lo ? kv_store.RangeFrom(*lo) : kv_store.All();
                   if (!it.ok()) return it.status();
                   size_t n = 0;
-                  for (; (*it)->Valid() && n < max; (*it)->Next()) {
+                  for (; (*it)->Valid() && n < *max; (*it)->Next()) {
                     if (hi && (*it)->key() > *hi) break;
                     ++n;
                     v1::KeyValue kv;
@@ -866,43 +906,27 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
           return reader->Finish();
         });
     if (!s.ok()) return s;
-    std::vector<v1::KeyValueBatch> batches(1);
-    size_t n = 0;
-    for (auto& [key, kv] : merged) {
-      if (n++ >= max) break;
-      if (static_cast<size_t>(batches.back().entries_size()) >= kBatchEntries) batches.emplace_back();
-      *batches.back().add_entries() = std::move(kv);
-    }
-    for (auto& [partition, answer] : answers) *batches.back().add_answered_by() = std::move(answer);
-    return batches;
+    return ToBatches<v1::KeyValueBatch>(merged, *max, answers,
+                                        [](v1::KeyValueBatch& b) { return b.mutable_entries(); });
   }
 
   absl::StatusOr<std::vector<v1::WindowBatch>> WindowRangeBlocking(grpc::CallbackServerContext* ctx,
                                                                    const v1::WindowRangeRequest& req) {
     RUNNEL_RETURN_IF_ERROR(CheckOptions(req.options()));
     RUNNEL_RETURN_IF_ERROR(NoUncommittedRange(req.options()));
-    if (req.limit() < 0 || req.limit() > kMaxLimit) {
-      return absl::InvalidArgumentError(absl::StrCat("limit must be in 0..", kMaxLimit, ", got ", req.limit()));
-    }
+    auto max = CheckLimit(req.limit());
+    if (!max.ok()) return max.status();
     if (req.time_from() > req.time_to()) {
       return absl::InvalidArgumentError(
           absl::StrCat("time_from (", req.time_from(), ") is after time_to (", req.time_to(), ")"));
     }
-    const size_t max = req.limit() == 0 ? kMaxLimit : static_cast<size_t>(req.limit());
     auto ref = FindStore(req.store(), StoreSpec::Layout::kWindow);
     if (!ref.ok()) return ref.status();
-    std::optional<std::string> lo, hi;
-    if (req.has_key_from()) {
-      auto b = KeyBytes(*ref, req.key_from(), "key_from");
-      if (!b.ok()) return b.status();
-      lo = *std::move(b);
-    }
-    if (req.has_key_to()) {
-      auto b = KeyBytes(*ref, req.key_to(), "key_to");
-      if (!b.ok()) return b.status();
-      hi = *std::move(b);
-    }
-    if (lo && hi && *lo > *hi) return absl::InvalidArgumentError("key_from is after key_to (keys compare as bytes)");
+    auto bounds = ResolveBounds(*ref, req.has_key_from() ? &req.key_from() : nullptr, "key_from",
+                                req.has_key_to() ? &req.key_to() : nullptr, "key_to");
+    if (!bounds.ok()) return bounds.status();
+    const std::optional<std::string>& lo = bounds->lo;
+    const std::optional<std::string>& hi = bounds->hi;
     // (key, start) -> window
     std::map<std::pair<std::string, int64_t>, v1::WindowValue> merged;
     std::map<int32_t, v1::Answer> answers;
@@ -947,15 +971,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
           return reader->Finish();
         });
     if (!s.ok()) return s;
-    std::vector<v1::WindowBatch> batches(1);
-    size_t n = 0;
-    for (auto& [key, w] : merged) {
-      if (n++ >= max) break;
-      if (static_cast<size_t>(batches.back().windows_size()) >= kBatchEntries) batches.emplace_back();
-      *batches.back().add_windows() = std::move(w);
-    }
-    for (auto& [partition, answer] : answers) *batches.back().add_answered_by() = std::move(answer);
-    return batches;
+    return ToBatches<v1::WindowBatch>(merged, *max, answers, [](v1::WindowBatch& b) { return b.mutable_windows(); });
   }
 
   // ---- rendering ----
