@@ -35,8 +35,17 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
   for (const auto& name : names) persistent |= specs.at(name).kind == StoreSpec::Kind::kRocksDb;
   // Exactly-once keeps each store's offset inside the store itself.
   if (persistent && !env_.exactly_once) {
-    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, task_dir_, absl::StrCat("task ", task_.ToString()));
+    // The databases a wipe of the task directory would take (counted).
+    int64_t databases = 0;
+    for (const auto& name : names) {
+      databases += specs.at(name).kind == StoreSpec::Kind::kRocksDb &&
+                   std::filesystem::exists(absl::StrCat(task_dir_, "/", name, "/CURRENT"));
+    }
+    bool wiped = false;
+    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, task_dir_,
+                                                          absl::StrCat("task ", task_.ToString()), &wiped);
     if (!offsets.ok()) return offsets.status();
+    if (wiped && env_.wiped_stores != nullptr) env_.wiped_stores->Increment(databases);
     restore_from_ = *std::move(offsets);
     // An entry for a changelog no store of this task logs to (a store
     // renamed or removed, another partition) vouches for nothing: drop it,

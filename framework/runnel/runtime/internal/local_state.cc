@@ -22,7 +22,9 @@ std::optional<std::string> PositionOutsideLog(Offset position, Offset low, Offse
 }
 
 absl::StatusOr<std::map<TopicPartition, Offset>> ReadCheckpointOrWipe(const CheckpointFile& checkpoint,
-                                                                      const std::string& dir, std::string_view who) {
+                                                                      const std::string& dir, std::string_view who,
+                                                                      bool* wiped) {
+  if (wiped != nullptr) *wiped = false;
   auto offsets = checkpoint.Read();
   if (offsets.ok()) return offsets;
   if (!absl::IsNotFound(offsets.status()) && !absl::IsDataLoss(offsets.status())) return offsets.status();
@@ -32,6 +34,7 @@ absl::StatusOr<std::map<TopicPartition, Offset>> ReadCheckpointOrWipe(const Chec
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     if (ec) return absl::InternalError(absl::StrCat("wiping ", dir, ": ", ec.message()));
+    if (wiped != nullptr) *wiped = true;
   }
   return std::map<TopicPartition, Offset>{};
 }

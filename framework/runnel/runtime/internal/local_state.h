@@ -34,9 +34,11 @@ std::optional<std::string> PositionOutsideLog(Offset position, Offset low, Offse
 // Reads `checkpoint`. Without a trustworthy one (missing, or damaged:
 // NotFound / DataLoss) nothing under `dir` can be vouched for: `dir` is
 // removed (logged, naming `who` and the reason) and the answer is empty.
-// Other errors (I/O) are returned.
+// Other errors (I/O) are returned. `*wiped` (optional) says whether `dir`
+// existed and was removed.
 absl::StatusOr<std::map<TopicPartition, Offset>> ReadCheckpointOrWipe(const CheckpointFile& checkpoint,
-                                                                      const std::string& dir, std::string_view who);
+                                                                      const std::string& dir, std::string_view who,
+                                                                      bool* wiped = nullptr);
 
 // Opens the RocksDB store `name` in `dir`; a corrupt one (DataLoss) is
 // destroyed and opened empty, and `*wiped` says so. `*wiped` is also true
