@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "runnel/common/strings.h"
 
 namespace runnel::http {
@@ -99,6 +100,18 @@ std::optional<Fields> ParseQuery(std::string_view query) {
 
 std::optional<Request> Request::Make(std::string_view method_name, std::string target, Fields headers,
                                      std::string body, std::string remote_address) {
+  // Absolute-form ("http://host/path", which RFC 9112 3.2.2 says servers
+  // must accept) is reduced to its path.
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() > scheme.size() && absl::StartsWithIgnoreCase(ToAbsl(target), ToAbsl(scheme))) {
+      const size_t slash = target.find_first_of("/?", scheme.size());
+      const std::string_view rest =
+          slash == std::string::npos ? std::string_view() : std::string_view(target).substr(slash);
+      std::string origin_form = absl::StrCat(rest.empty() || rest[0] == '?' ? "/" : "", ToAbsl(rest));
+      target.swap(origin_form);
+      break;
+    }
+  }
   if (target.empty() || target[0] != '/') return std::nullopt;
   Request r;
   r.method_ = ParseMethod(method_name);

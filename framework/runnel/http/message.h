@@ -31,7 +31,8 @@ class Request {
   Method method() const { return method_; }
   // The method as sent ("GET", "PROPFIND", ...).
   std::string_view method_name() const { return method_name_; }
-  // The request target as sent, e.g. "/api/sensors/s%201?from=10".
+  // The request target, e.g. "/api/sensors/s%201?from=10" (an
+  // absolute-form target reduced to that).
   std::string_view target() const { return target_; }
   // The target's path, percent-decoded: "/api/sensors/s 1".
   std::string_view path() const { return path_; }
@@ -60,8 +61,9 @@ class Request {
   const std::string& remote_address() const { return remote_address_; }
 
   // Builds a request (the server does this; tests and adapters may too).
-  // Fails (nullopt) when the target's path or query is not valid
-  // percent-encoding or the target is not an origin-form path ("/...").
+  // An absolute-form target ("http://host/a?b") counts as its path and
+  // query. Fails (nullopt) when the path or query is not valid
+  // percent-encoding or the target is neither ("*", "host:443").
   static std::optional<Request> Make(std::string_view method_name, std::string target, Fields headers,
                                      std::string body, std::string remote_address = {});
   // For the router: sets the matched route's parameters.

@@ -38,8 +38,18 @@ TEST(RequestTest, MakeSplitsTargetIntoPathAndQuery) {
   EXPECT_EQ(r->ContentType(), "application/json");
 }
 
+TEST(RequestTest, AbsoluteFormTargetsCountAsTheirPath) {
+  auto r = Request::Make("GET", "http://example.com:8080/a/b?x=1", {}, "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->path(), "/a/b");
+  EXPECT_EQ(r->target(), "/a/b?x=1");
+  EXPECT_EQ(r->Query("x"), "1");
+  EXPECT_EQ(Request::Make("GET", "HTTPS://example.com", {}, "")->path(), "/");
+  EXPECT_EQ(Request::Make("GET", "http://example.com?q=2", {}, "")->Query("q"), "2");
+}
+
 TEST(RequestTest, MakeRefusesTargetsThatAreNotPaths) {
-  EXPECT_FALSE(Request::Make("GET", "http://example.com/", {}, ""));
+  EXPECT_FALSE(Request::Make("CONNECT", "example.com:443", {}, ""));
   EXPECT_FALSE(Request::Make("GET", "*", {}, ""));
   EXPECT_FALSE(Request::Make("GET", "/a%zz", {}, ""));
   EXPECT_FALSE(Request::Make("GET", "/a?b=%", {}, ""));

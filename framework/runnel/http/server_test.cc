@@ -207,7 +207,7 @@ TEST(ServerTest, MalformedRequestIs400AndCloses) {
   // A well-formed message with a target that is not a path: 400, and the
   // connection stays open.
   RawConnection raw(server->port());
-  raw.Write("GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  raw.Write("GET * HTTP/1.1\r\nHost: x\r\n\r\nGET http://x/hello HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string got = raw.ReadUntil("hello");
   EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
   EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
