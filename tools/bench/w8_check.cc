@@ -9,8 +9,10 @@
 // A record is bad unless its value is the gateway's JSON for a reading that
 // the Lua script could have sent: sensor_id == key == "w8-<thread>-<value % 100>",
 // the timestamp field == the record timestamp, type/unit/location as sent.
+// Records are only copied while tailing and checked after the run, so that
+// the reader takes as little CPU as it can from what it measures.
 //
-//   w8-check --bootstrap HOST:PORT --topic T
+//   w8-check --bootstrap HOST:PORT --topic T [--slow FILE]
 
 #include <signal.h>
 
@@ -18,6 +20,7 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,10 +44,18 @@ int Fail(const std::string& why) {
   return 1;
 }
 
-bool GoodRecord(const runnel::kafka::ConsumedRecord& r, std::pair<std::string, int64_t>* id) {
-  if (!r.key() || !r.value()) return false;
+// A record as read, checked after the run (checking while tailing would
+// compete for the CPU with what is measured).
+struct Seen {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  int64_t timestamp;
+};
+
+bool GoodRecord(const Seen& r, std::pair<std::string, int64_t>* id) {
+  if (!r.key || !r.value) return false;
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(boost::json::string_view(r.value()->data(), r.value()->size()), ec);
+  boost::json::value v = boost::json::parse(boost::json::string_view(r.value->data(), r.value->size()), ec);
   if (ec || !v.is_object()) return false;
   const auto& o = v.as_object();
   auto str = [&](const char* name) -> std::string {
@@ -55,10 +66,10 @@ bool GoodRecord(const runnel::kafka::ConsumedRecord& r, std::pair<std::string, i
   if (value == nullptr || !value->is_int64() || o.size() != 6) return false;
   const int64_t seq = value->as_int64();
   const std::string sensor = str("sensor_id");
-  if (sensor != *r.key() || sensor.rfind("w8-", 0) != 0) return false;
+  if (sensor != *r.key || sensor.rfind("w8-", 0) != 0) return false;
   const size_t dash = sensor.rfind('-');
   if (sensor.substr(dash + 1) != absl::StrCat(seq % 100)) return false;
-  if (str("timestamp") != runnel_apps::gateway::FormatTimestampMillis(r.timestamp().value())) return false;
+  if (str("timestamp") != runnel_apps::gateway::FormatTimestampMillis(r.timestamp)) return false;
   if (str("type") != "temperature" || str("unit") != "C" || str("location") != absl::StrCat("lab-", seq % 7)) {
     return false;
   }
@@ -89,13 +100,35 @@ int main(int argc, char** argv) {
     from.emplace_back(runnel::TopicPartition{topic, runnel::Partition(p)}, runnel::Offset(-2));
   }
   if (absl::Status s = (*consumer)->AssignAt(from); !s.ok()) return Fail(std::string(s.message()));
+  // Ready once every partition has been fetched to its end: before that
+  // the consumer may still be in a fetch back-off (a topic created a moment
+  // ago answers the first fetch with an error, and librdkafka then waits
+  // fetch.error.backoff.ms), which would count as HTTP -> visible latency.
+  std::set<int32_t> at_end;
+  std::vector<runnel::kafka::ConsumedRecord> warmup;
+  std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> eof;
+  const absl::Time ready_deadline = runnel::Clock::System().Now() + absl::Seconds(60);
+  while (static_cast<int32_t>(at_end.size()) < description->partitions) {
+    if (runnel::Clock::System().Now() > ready_deadline) return Fail("partitions did not reach their end in 60 s");
+    warmup.clear();
+    eof.clear();
+    if (absl::Status s = (*consumer)->Poll(absl::Milliseconds(100), 10000, warmup, &eof); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+    if (!warmup.empty()) return Fail("the topic is not empty: w8-check wants a fresh topic");
+    for (const auto& [tp, offset] : eof) at_end.insert(tp.partition.value());
+  }
   std::printf("{\"ready\": true}\n");
   std::fflush(stdout);
 
   const runnel::Clock& clock = runnel::Clock::System();
+  // --slow FILE: one line per record seen 50 ms or more after its
+  // timestamp (receive ms, partition, offset, ms late, batch size), to
+  // find where late records come from.
+  FILE* slow = args.count("--slow") ? std::fopen(args["--slow"].c_str(), "w") : nullptr;
   std::vector<int64_t> visible_ms;
-  std::set<std::pair<std::string, int64_t>> ids;
-  int64_t records = 0, bad = 0;
+  std::vector<Seen> seen;
+  seen.reserve(1 << 20);
   std::map<int32_t, int64_t> next_offset;  // per partition: last offset read + 1
   std::map<int32_t, int64_t> end;          // filled once stopping
   std::vector<runnel::kafka::ConsumedRecord> batch;
@@ -121,18 +154,32 @@ int main(int argc, char** argv) {
     }
     const int64_t now = clock.NowMillis().value();
     for (const auto& r : batch) {
-      ++records;
       next_offset[r.partition().value()] = r.offset().value() + 1;
-      if (end.empty()) visible_ms.push_back(now - r.timestamp().value());
-      std::pair<std::string, int64_t> id;
-      if (GoodRecord(r, &id)) {
-        ids.insert(std::move(id));
-      } else {
-        ++bad;
+      if (end.empty()) {
+        visible_ms.push_back(now - r.timestamp().value());
+        if (slow != nullptr && visible_ms.back() >= 50) {
+          std::fprintf(slow, "%lld %d %lld %lld %zu\n", static_cast<long long>(now), r.partition().value(),
+                       static_cast<long long>(r.offset().value()), static_cast<long long>(visible_ms.back()),
+                       batch.size());
+        }
       }
+      seen.push_back({r.key() ? std::optional<std::string>(*r.key()) : std::nullopt,
+                      r.value() ? std::optional<std::string>(*r.value()) : std::nullopt, r.timestamp().value()});
     }
   }
   (void)(*consumer)->Close();
+  if (slow != nullptr) std::fclose(slow);
+  const int64_t records = static_cast<int64_t>(seen.size());
+  int64_t bad = 0;
+  std::set<std::pair<std::string, int64_t>> ids;
+  for (const Seen& r : seen) {
+    std::pair<std::string, int64_t> id;
+    if (GoodRecord(r, &id)) {
+      ids.insert(std::move(id));
+    } else {
+      ++bad;
+    }
+  }
   std::sort(visible_ms.begin(), visible_ms.end());
   auto pct = [&](double q) -> int64_t {
     if (visible_ms.empty()) return -1;
