@@ -181,7 +181,8 @@ TEST_F(InteractiveQueryTest, UncommittedReadsSeeWhatIsProcessedButNotYetCommitte
     req.mutable_key()->set_text(key);
     v1::GetResponse committed, uncommitted;
     grpc::ClientContext c1, c2;
-    ASSERT_TRUE(stub->Get(&c1, req, &committed).ok());
+    grpc::Status got_committed = stub->Get(&c1, req, &committed);
+    ASSERT_TRUE(got_committed.ok()) << got_committed.error_code() << ": " << got_committed.error_message();
     committed_found += committed.found();
     req.mutable_options()->set_uncommitted(true);
     ASSERT_TRUE(stub->Get(&c2, req, &uncommitted).ok());

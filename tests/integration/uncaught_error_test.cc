@@ -67,7 +67,8 @@ class UncaughtErrorTest : public ::testing::Test {
     EXPECT_TRUE(config.ok()) << config.status();
     auto streams = KafkaStreams::Create(Build(transient), *config);
     EXPECT_TRUE(streams.ok()) << streams.status();
-    EXPECT_TRUE((*streams)->Start().ok());
+    absl::Status started = (*streams)->Start();
+    EXPECT_TRUE(started.ok()) << started;
     return *std::move(streams);
   }
 
