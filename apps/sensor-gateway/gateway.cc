@@ -177,7 +177,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
              }));
   router.Get("/metrics", http::Sync([g](const http::Request&) {
                // The HTTP server's own counters (413/431/400 it answers itself).
-               const http::ServerStats http = g->server_->stats();
+               http::Server* server = g->server_for_metrics_.load();
+               const http::ServerStats http = server != nullptr ? server->stats() : http::ServerStats{};
                g->metrics_.GetGauge("runnel_http_connections_open")->Set(http.connections_open);
                g->metrics_.GetGauge("runnel_http_requests_in_flight")->Set(http.requests_in_flight);
                g->metrics_.GetGauge("runnel_http_requests")->Set(http.requests);
@@ -203,6 +204,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
     return runnel::Annotate(server.status(), absl::StrCat("config key 'listen.port'/'listen.address'"));
   }
   gateway->server_ = *std::move(server);
+  gateway->server_for_metrics_.store(gateway->server_.get());
   gateway->readiness_thread_ = std::thread([g] { g->RunReadinessLoop(); });
   return gateway;
 }

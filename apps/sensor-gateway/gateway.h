@@ -94,6 +94,8 @@ class Gateway {
 
   std::unique_ptr<IngestPipeline> pipeline_;
   std::unique_ptr<runnel::http::Server> server_;
+  // For /metrics, which may be asked before Start has stored server_.
+  std::atomic<runnel::http::Server*> server_for_metrics_{nullptr};
   bool shut_down_ = false;
 };
 
