@@ -88,6 +88,7 @@ class Gateway {
   std::atomic<bool> ready_{false};
   std::mutex readiness_mu_;
   std::string not_ready_reason_ = "not checked yet";
+  int failed_checks_ = 0;  // consecutive, while ready (readiness thread only)
   std::condition_variable readiness_cv_;
   bool stopping_ = false;
   std::thread readiness_thread_;

@@ -26,7 +26,10 @@ inline std::unique_ptr<Gateway> StartGateway(const std::string& topic,
       {"topic", topic},
       {"listen.address", "127.0.0.1"},
       {"listen.port", "0"},
-      {"readiness.interval.ms", "200"}};
+      {"readiness.interval.ms", "200"},
+      // Correctness tests, not timing ones: a loaded machine (or a
+      // sanitizer build) must not turn a slow ack into a 503.
+      {"delivery.timeout.ms", "60000"}};
   for (auto& [k, v] : overrides) values[k] = v;
   auto config = ParseGatewayConfig(values);
   EXPECT_TRUE(config.ok()) << config.status();
