@@ -18,6 +18,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -159,6 +160,25 @@ class InteractiveQueryTest : public ::testing::Test {
   }
 
   // Waits until every key reads its final count through `endpoint`.
+  // Waits until the group's assignment gives active tasks to `processes`
+  // instances: the later instances join a few seconds after the first,
+  // which meanwhile owns (and answers) every task.
+  void AwaitActiveProcesses(size_t processes) {
+    const absl::Time deadline = Clock::System().Now() + absl::Seconds(120);
+    size_t seen = 0;
+    do {
+      auto metadata = instances_[0]->streams->Metadata();
+      if (metadata.ok()) {
+        std::set<std::string> owners;
+        for (const auto& [task, process] : metadata->active) owners.insert(process);
+        seen = owners.size();
+        if (seen == processes) return;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    } while (Clock::System().Now() < deadline);
+    FAIL() << "active tasks on " << seen << " instances after 120 s, expected " << processes;
+  }
+
   void AwaitConverged(const std::string& endpoint) {
     auto stub = Stub(endpoint);
     const absl::Time deadline = Clock::System().Now() + absl::Seconds(120);

@@ -15,6 +15,7 @@ namespace {
 
 TEST_F(InteractiveQueryTest, EveryKeyIsAnsweredCorrectlyThroughEveryInstance) {
   for (int i = 0; i < 3; ++i) AddInstance();
+  AwaitActiveProcesses(3);
   AwaitConverged(instances_[0]->endpoint);
   for (auto& instance : instances_) {
     SCOPED_TRACE(instance->endpoint);
