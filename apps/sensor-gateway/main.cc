@@ -12,40 +12,16 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/cli.h"
 #include "gateway.h"
 #include "runnel/common/logging.h"
 
 namespace {
 
-struct Args {
-  std::string config_file;
-  std::map<std::string, std::string> overrides;
-  std::string log_level = "info";
-};
-
-absl::Status ParseArgs(int argc, char** argv, Args& args) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "usage: sensor-gateway [--config file] [--set key=value ...] [--log-level level]\n\nkeys:\n",
-          runnel_apps::gateway::GatewayConfigDef().Describe()));
-    }
-    if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("unknown flag or missing value: '", flag, "'"));
-    const std::string value = argv[++i];
-    if (flag == "--config") {
-      args.config_file = value;
-    } else if (flag == "--set") {
-      const auto eq = value.find('=');
-      if (eq == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("--set wants key=value, got '", value, "'"));
-      args.overrides[value.substr(0, eq)] = value.substr(eq + 1);
-    } else if (flag == "--log-level") {
-      args.log_level = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", flag, "'"));
-    }
-  }
-  return absl::OkStatus();
+std::string Help() {
+  return absl::StrCat(
+      "usage: sensor-gateway [--config file] [--set key=value ...] [--log-level level]\n\nkeys:\n",
+      runnel_apps::gateway::GatewayConfigDef().Describe());
 }
 
 int Fail(const absl::Status& s, int code) {
@@ -59,21 +35,10 @@ int main(int argc, char** argv) {
   // SIGINT/SIGTERM are taken with sigwait below; block them before any
   // thread starts so that every thread inherits the mask.
   sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  Args args;
-  if (absl::Status s = ParseArgs(argc, argv, args); !s.ok()) return Fail(s, 2);
-  if (absl::Status s = runnel::SetLogLevel(args.log_level); !s.ok()) return Fail(s, 2);
-  runnel::ConfigLoader loader;
-  if (!args.config_file.empty()) {
-    if (absl::Status s = loader.AddFile(args.config_file); !s.ok()) return Fail(s, 2);
-  }
-  loader.AddEnvironment().Add(args.overrides);
-  auto config = runnel_apps::gateway::ParseGatewayConfig(loader.values());
+  runnel_apps::BlockShutdownSignals(&signals);
+  auto values = runnel_apps::LoadCommandLineConfig(argc, argv, Help());
+  if (!values.ok()) return Fail(values.status(), 2);
+  auto config = runnel_apps::gateway::ParseGatewayConfig(*values);
   if (!config.ok()) return Fail(config.status(), 2);
 
   auto gateway = runnel_apps::gateway::Gateway::Start(*config);
