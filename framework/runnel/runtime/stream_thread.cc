@@ -5,9 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runnel/common/status.h"
-#include "runnel/common/strings.h"
 #include "runnel/common/logging.h"
-#include "runnel/kafka/partitioner.h"
 #include "runnel/runtime/dead_letter.h"
 #include "runnel/runtime/internal/shutdown_request.h"
 #include "runnel/runtime/task_assignment.h"
@@ -19,6 +17,14 @@ namespace {
 constexpr absl::Duration kShutdownFlushTimeout = absl::Seconds(60);
 // A periodic commit waits this long for deliveries before postponing.
 constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
+
+absl::flat_hash_set<std::string> ChangelogTopics(const Topology& topology, const std::string& application_id) {
+  absl::flat_hash_set<std::string> topics;
+  for (const auto& [name, spec] : topology.stores()) {
+    if (spec.logging) topics.insert(ChangelogTopicName(application_id, name));
+  }
+  return topics;
+}
 
 }  // namespace
 
@@ -38,6 +44,7 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
       config_(config),
       metrics_(metrics),
       clock_(clock),
+      collector_(name_, eos_, ChangelogTopics(*topology_, config.application_id()), clock, stop_),
       rocksdb_(std::move(rocksdb)),
       local_stores_(local_stores),
       global_stores_(global_stores),
@@ -47,9 +54,6 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
   commits_ = metrics_->GetCounter("runnel_commits_total", labels);
   rewinds_ = metrics_->GetCounter("runnel_rewinds_total", labels);
   aborts_ = metrics_->GetCounter("runnel_transactions_aborted_total", labels);
-  for (const auto& [name, spec] : topology_->stores()) {
-    if (spec.logging) changelog_topics_.insert(ChangelogTopicName(config.application_id(), name));
-  }
   restored_records_ = metrics_->GetCounter("runnel_restored_records_total", labels);
   restored_bytes_ = metrics_->GetCounter("runnel_restored_bytes_total", labels);
   restore_micros_ = metrics_->GetCounter("runnel_restore_microseconds_total", labels);
@@ -72,11 +76,15 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
   auto consumer = kafka::Consumer::Create(consumer_config, static_cast<kafka::RebalanceListener*>(this));
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
   consumer_ = *std::move(consumer);
+  task_input_ = std::make_unique<ConsumerTaskInput>(consumer_.get());
   deserialization_handler_ = MakeDeserializationErrorHandler(
       config_.deserialization_error_mode(), config_.application_id(), config_.dead_letter_topic(),
-      this, metrics_, clock_);
+      &collector_, metrics_, clock_);
   processing_handler_ = MakeProcessingErrorHandler(config_.processing_error_mode(), config_.application_id(),
-                                                   config_.dead_letter_topic(), this, metrics_, clock_);
+                                                   config_.dead_letter_topic(), &collector_, metrics_, clock_);
+  tasks_ = std::make_unique<TaskManager>(
+      name_, topology_, [this](TaskId id) { return NewTask(id); }, [this] { return NewRestoreConsumer(); },
+      task_input_.get(), directory_);
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -84,25 +92,17 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
 absl::Status StreamThread::CreateProducer() {
   kafka::ClientConfig config = config_.ProducerConfig(absl::StrCat(client_id_, "-producer"));
   if (eos_) config["transactional.id"] = transactional_id_;
-  // Where each changelog partition ends: what the stores' offsets
-  // (exactly-once) or checkpoints (at-least-once) record.
-  std::function<void(const kafka::DeliveryReport&)> on_delivery;
-  if (!changelog_topics_.empty()) {
-    on_delivery = [this](const kafka::DeliveryReport& report) {
-      if (!report.status.ok() || !changelog_topics_.contains(ToAbsl(report.topic))) return;
-      const Offset next(report.offset.value() + 1);
-      absl::MutexLock lock(&delivered_mu_);
-      auto [it, inserted] =
-          delivered_.try_emplace(TopicPartition{std::string(report.topic), report.partition}, next);
-      if (!inserted && it->second < next) it->second = next;
-    };
-  }
   // A replaced (fenced or failed) producer goes first: its transactional.id
-  // is the new one's.
+  // is the new one's, and its last delivery reports count against it.
+  collector_.Attach(nullptr);
+  collector_producer_.reset();
   producer_.reset();
-  auto producer = kafka::Producer::Create(config, std::move(on_delivery));
+  auto producer = kafka::Producer::Create(
+      config, [this](const kafka::DeliveryReport& report) { collector_.OnDelivery(report); });
   if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
   producer_ = *std::move(producer);
+  collector_producer_ = std::make_unique<KafkaCollectorProducer>(producer_.get());
+  collector_.Attach(collector_producer_.get());
   if (!eos_) return absl::OkStatus();
   // Fences any earlier producer with this transactional.id (a previous run
   // of this instance) and aborts its open transaction.
@@ -156,25 +156,25 @@ void StreamThread::Run() {
     log->error("{} stopping on error: {}", name_, s.ToString());
   }
   // producer_ is null only if replacing a failed producer failed.
-  if (eos_ && in_transaction_ && producer_ != nullptr) {
+  if (eos_ && collector_.in_transaction() && producer_ != nullptr) {
     // Nothing of an unfinished transaction may stay: abort it (if the
     // broker is gone, the transaction times out or the next run of this
     // instance fences it).
     absl::Status aborted = producer_->AbortTransaction(absl::Seconds(10));
     if (!aborted.ok()) log->warn("{}: aborting the open transaction: {}", name_, aborted.ToString());
-    in_transaction_ = false;
+    collector_.TransactionAborted();
   }
   // After an error (or a stop without a final commit) the tasks close
   // dirty before the consumer leaves the group: its revocation callback
   // would otherwise commit their offsets, under exactly-once in a new
   // transaction without the output the aborted one held, losing it.
-  if (!clean) CloseAllTasks();
+  if (!clean) tasks_->CloseAll();
   absl::Status closed = consumer_->Close();
   if (!closed.ok()) log->warn("{}: closing the consumer: {}", name_, closed.ToString());
-  CloseAllTasks();
+  tasks_->CloseAll();
   // Records produced by a failed task's predecessors still get delivered.
   if (producer_ != nullptr) {
-    absl::Status flushed = producer_->Flush(absl::Seconds(30));
+    absl::Status flushed = collector_.Flush(absl::Seconds(30));
     if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
   }
   {
@@ -197,28 +197,28 @@ absl::Status StreamThread::RunLoop() {
   absl::Time last_commit = clock_.Now();
   const absl::Duration interval = config_.commit_interval();
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (!restoring_.empty()) RUNNEL_RETURN_IF_ERROR(RestoreStep());
+    if (tasks_->restoring()) RUNNEL_RETURN_IF_ERROR(tasks_->RestoreStep());
     batch.clear();
     ends.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(restoring_.empty() ? config_.poll_timeout() : absl::ZeroDuration(),
+    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(tasks_->restoring() ? absl::ZeroDuration() : config_.poll_timeout(),
                                            config_.max_poll_records(), batch, &ends));
     if (!rebalance_error_.ok()) return rebalance_error_;
     for (auto& record : batch) {
-      StreamTask* task = TaskFor(record.topic(), record.partition());
+      StreamTask* task = tasks_->TaskFor(record.topic(), record.partition());
       // A record of a partition revoked during this poll: its new owner
       // reads it again from the committed offset.
       if (task != nullptr) task->AddRecord(std::move(record));
     }
     for (const auto& [tp, end] : ends) {
-      if (StreamTask* task = TaskFor(tp.topic, tp.partition)) task->MarkEndOfPartition(tp, end);
+      if (StreamTask* task = tasks_->TaskFor(tp.topic, tp.partition)) task->MarkEndOfPartition(tp, end);
     }
     ServeReads();
     bool commit_requested = false;
     if (absl::Status s = ProcessTasks(commit_requested); !s.ok()) {
       // A send that broke the transaction is recovered from; any other
       // processing error stops the thread.
-      if (!eos_ || txn_error_.ok()) return s;
-      RUNNEL_RETURN_IF_ERROR(RecoverFromTransactionError(txn_error_));
+      if (!eos_ || collector_.transaction_error().ok()) return s;
+      RUNNEL_RETURN_IF_ERROR(RecoverFromTransactionError(collector_.transaction_error()));
       continue;
     }
     if (commit_requested || clock_.Now() - last_commit >= interval) {
@@ -250,14 +250,14 @@ void StreamThread::ServeReads() {
     std::shared_ptr<StoreRead> r = std::move(reads_.front());
     reads_.pop_front();
     if (r->abandoned) continue;
-    auto it = tasks_.find(r->task);
+    StreamTask* task = tasks_ != nullptr ? tasks_->Find(r->task) : nullptr;
     if (!serving_reads_) {
       r->result = absl::UnavailableError(absl::StrCat(name_, " has stopped"));
-    } else if (it == tasks_.end()) {
+    } else if (task == nullptr) {
       r->result = absl::NotFoundError(absl::StrCat(name_, " has no task ", r->task.ToString()));
-    } else if (it->second->restoring()) {
+    } else if (task->restoring()) {
       r->result = absl::UnavailableError(absl::StrCat("task ", r->task.ToString(), " is restoring"));
-    } else if (KeyValueStore* kv = it->second->GetKeyValueStore(*r->store); kv == nullptr) {
+    } else if (KeyValueStore* kv = task->GetKeyValueStore(*r->store); kv == nullptr) {
       r->result = absl::NotFoundError(absl::StrCat("task ", r->task.ToString(), " has no store '", *r->store, "'"));
     } else {
       r->result = (*r->read)(*kv);
@@ -267,7 +267,7 @@ void StreamThread::ServeReads() {
 }
 
 absl::Status StreamThread::ProcessTasks(bool& commit_requested) {
-  for (auto& [id, task] : tasks_) {
+  for (const auto& [id, task] : tasks_->tasks()) {
     if (task->restoring()) continue;
     RUNNEL_RETURN_IF_ERROR(task->PunctuateWallClock());
     if (task->queued() == 0) continue;
@@ -284,13 +284,6 @@ absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
   return eos_ ? CommitExactlyOnce(flush_timeout) : CommitAtLeastOnce(flush_timeout);
 }
 
-absl::Status StreamThread::EnsureTransaction() {
-  if (in_transaction_) return absl::OkStatus();
-  RUNNEL_RETURN_IF_ERROR(producer_->BeginTransaction());
-  in_transaction_ = true;
-  return absl::OkStatus();
-}
-
 absl::Status StreamThread::RetryTransactional(std::string_view what, absl::Duration timeout,
                                               const std::function<absl::Status()>& call) {
   const absl::Time deadline = clock_.Now() + timeout;
@@ -304,21 +297,13 @@ absl::Status StreamThread::RetryTransactional(std::string_view what, absl::Durat
 }
 
 absl::Status StreamThread::CommitExactlyOnce(absl::Duration timeout) {
-  for (auto& [id, task] : tasks_) {
-    if (!task->stateful() || task->restoring()) continue;
-    absl::Status s = task->FlushStores();
-    if (!s.ok()) {
-      if (txn_error_.ok()) return s;
-      return RecoverFromTransactionError(txn_error_);
-    }
+  if (absl::Status s = tasks_->FlushStores(); !s.ok()) {
+    if (collector_.transaction_error().ok()) return s;
+    return RecoverFromTransactionError(collector_.transaction_error());
   }
-  std::vector<std::pair<TopicPartition, Offset>> offsets;
-  for (auto& [id, task] : tasks_) {
-    auto o = task->UncommittedOffsets();
-    offsets.insert(offsets.end(), o.begin(), o.end());
-  }
-  if (offsets.empty() && !in_transaction_) return absl::OkStatus();
-  if (absl::Status s = EnsureTransaction(); !s.ok()) return RecoverFromTransactionError(s);
+  std::vector<std::pair<TopicPartition, Offset>> offsets = tasks_->UncommittedOffsets();
+  if (offsets.empty() && !collector_.in_transaction()) return absl::OkStatus();
+  if (absl::Status s = collector_.BeginTransactionIfNeeded(); !s.ok()) return RecoverFromTransactionError(s);
   if (!offsets.empty()) {
     auto metadata = consumer_->GroupMetadata();
     absl::Status sent = RetryTransactional("sending offsets to the transaction", timeout, [&] {
@@ -329,24 +314,15 @@ absl::Status StreamThread::CommitExactlyOnce(absl::Duration timeout) {
   absl::Status committed = RetryTransactional("committing the transaction", timeout,
                                               [&] { return producer_->CommitTransaction(timeout); });
   if (!committed.ok()) return RecoverFromTransactionError(committed);
-  in_transaction_ = false;
-  txn_error_ = absl::OkStatus();
+  collector_.TransactionCommitted();
   // The commit flushed every record; this waits for the last delivery
   // callbacks to finish recording changelog offsets.
-  absl::Status flushed = producer_->Flush(absl::Seconds(10));
+  absl::Status flushed = collector_.Flush(absl::Seconds(10));
   if (!flushed.ok()) Logger("runnel")->warn("{}: after commit: {}", name_, flushed.ToString());
-  absl::flat_hash_map<TopicPartition, Offset> delivered;
-  {
-    absl::MutexLock lock(&delivered_mu_);
-    delivered.swap(delivered_);
-  }
-  for (auto& [id, task] : tasks_) {
-    if (!task->stateful() || task->restoring()) continue;
-    // Failing here leaves RocksDB behind the changelog, which a restore
-    // from the store's last offset repairs: stop the thread.
-    RUNNEL_RETURN_IF_ERROR(task->CommitStores(delivered));
-  }
-  for (auto& [id, task] : tasks_) task->MarkCommitted(offsets);
+  // Failing here leaves RocksDB behind the changelog, which a restore from
+  // the store's last offset repairs: stop the thread.
+  RUNNEL_RETURN_IF_ERROR(tasks_->CommitStores(collector_.TakeDeliveredChangelogOffsets()));
+  tasks_->MarkCommitted(offsets);
   commits_->Increment();
   return absl::OkStatus();
 }
@@ -360,7 +336,7 @@ absl::Status StreamThread::RecoverFromTransactionError(const absl::Status& cause
   bool replace = absl::IsFailedPrecondition(cause) || absl::IsInternal(cause);
   log->warn("{}: transaction failed ({}); {}; reprocessing from the last commit", name_, cause.ToString(),
             replace ? "replacing the producer" : "aborting it");
-  if (!replace && in_transaction_) {
+  if (!replace && collector_.in_transaction()) {
     absl::Status aborted = RetryTransactional("aborting the transaction", absl::Seconds(30),
                                               [&] { return producer_->AbortTransaction(absl::Seconds(30)); });
     if (!aborted.ok()) {
@@ -368,59 +344,35 @@ absl::Status StreamThread::RecoverFromTransactionError(const absl::Status& cause
       replace = true;
     }
   }
-  in_transaction_ = false;
-  txn_error_ = absl::OkStatus();
-  {
-    absl::MutexLock lock(&delivered_mu_);
-    delivered_.clear();
-  }
+  collector_.TransactionAborted();
   std::vector<TopicPartition> keep;
-  for (const auto& [tp, task] : routes_) {
+  for (const auto& tp : tasks_->AssignedPartitions()) {
     if (std::find(drop.begin(), drop.end(), tp) == drop.end()) keep.push_back(tp);
   }
   // Every task's uncommitted state (caches, pending store writes, queued
   // records, stream time) belonged to the failed transaction.
-  CloseAllTasks();
+  tasks_->CloseAll();
   if (replace) RUNNEL_RETURN_IF_ERROR(CreateProducer());
-  CreateTasks(keep);
-  if (!rebalance_error_.ok()) return rebalance_error_;
-  return SeekToCommitted(keep);
-}
-
-void StreamThread::CloseAllTasks() {
-  if (restore_started_ && restore_consumer_ != nullptr) {
-    absl::Status s = restore_consumer_->AssignAt({});
-    if (!s.ok()) Logger("runnel")->warn("{}: stopping a restore: {}", name_, s.ToString());
-  }
-  restoring_.clear();
-  restore_started_ = false;
-  for (auto& [id, task] : tasks_) task->Close();
-  tasks_.clear();
-  routes_.clear();
-  last_route_ = {};
+  RUNNEL_RETURN_IF_ERROR(tasks_->Assign(keep));
+  return tasks_->SeekToCommitted(keep);
 }
 
 absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
-  for (auto& [id, task] : tasks_) {
-    if (task->stateful() && !task->restoring()) RUNNEL_RETURN_IF_ERROR(task->FlushStores());
-  }
-  std::vector<std::pair<TopicPartition, Offset>> offsets;
-  for (auto& [id, task] : tasks_) {
-    auto o = task->UncommittedOffsets();
-    offsets.insert(offsets.end(), o.begin(), o.end());
-  }
-  if (offsets.empty() && producer_->InFlight() == 0) return absl::OkStatus();
+  RUNNEL_RETURN_IF_ERROR(tasks_->FlushStores());
+  std::vector<std::pair<TopicPartition, Offset>> offsets = tasks_->UncommittedOffsets();
+  if (offsets.empty() && collector_.in_flight() == 0) return absl::OkStatus();
   auto log = Logger("runnel");
-  absl::Status flushed = producer_->Flush(flush_timeout);
+  absl::Status flushed = collector_.Flush(flush_timeout);
   if (absl::IsDeadlineExceeded(flushed)) {
     log->warn("{}: {} records not yet acknowledged (broker unreachable?); commit postponed", name_,
-              producer_->InFlight());
+              collector_.in_flight());
     return absl::OkStatus();
   }
   if (!flushed.ok()) {
     log->error("{}: a record could not be delivered ({}); rewinding to the last commit", name_,
                flushed.ToString());
-    return Rewind();
+    rewinds_->Increment();
+    return tasks_->RewindToCommitted();
   }
   if (offsets.empty()) return absl::OkStatus();
   absl::Status committed = consumer_->Commit(offsets);
@@ -428,96 +380,28 @@ absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
     log->warn("{}: offset commit failed, will retry: {}", name_, committed.ToString());
     return absl::OkStatus();
   }
-  for (auto& [id, task] : tasks_) task->MarkCommitted(offsets);
+  tasks_->MarkCommitted(offsets);
   commits_->Increment();
-  return WriteCheckpoints();
-}
-
-absl::Status StreamThread::WriteCheckpoints() {
-  if (eos_) return absl::OkStatus();  // offsets are committed inside the stores
-  // The producer was flushed: every changelog record sent so far is
+  // The collector was flushed: every changelog record sent so far is
   // delivered, and the delivery reports say where each partition ends.
   // (Querying the watermarks instead cost a broker round trip per changelog
   // partition per commit: seconds per commit with a few dozen partitions.)
-  absl::flat_hash_map<TopicPartition, Offset> delivered;
-  {
-    absl::MutexLock lock(&delivered_mu_);
-    delivered.swap(delivered_);
-  }
-  for (auto& [id, task] : tasks_) {
-    // A restoring task's checkpoint is written when its restore completes.
-    if (!task->stateful() || task->restoring()) continue;
-    std::map<TopicPartition, Offset> ends;
-    for (const auto& tp : task->ChangelogPartitions()) {
-      if (auto it = delivered.find(tp); it != delivered.end()) ends[tp] = it->second;
-    }
-    // Nothing new: the last checkpoint still holds.
-    if (ends.empty()) continue;
-    absl::Status s = task->Checkpoint(ends);
-    if (!s.ok()) Logger("runnel")->warn("{}: checkpoint of task {}: {}", name_, id.ToString(), s.ToString());
-  }
+  tasks_->WriteCheckpoints(collector_.TakeDeliveredChangelogOffsets());
   return absl::OkStatus();
 }
 
-absl::Status StreamThread::Send(std::string_view topic, Partition partition, std::string_view key,
-                                std::optional<std::string_view> value, Timestamp timestamp) {
-  return Send(SerializedRecord{.topic = topic, .partition = partition, .key = key, .value = value,
-                               .timestamp = timestamp});
-}
-
-absl::Status StreamThread::Rewind() {
-  rewinds_->Increment();
-  std::vector<TopicPartition> partitions;
-  for (const auto& [tp, task] : routes_) partitions.push_back(tp);
-  RUNNEL_RETURN_IF_ERROR(SeekToCommitted(partitions));
-  for (auto& [id, task] : tasks_) task->ResetToCommitted();
-  return absl::OkStatus();
-}
-
-absl::Status StreamThread::SeekToCommitted(const std::vector<TopicPartition>& partitions) {
-  if (partitions.empty()) return absl::OkStatus();
-  auto committed = consumer_->Committed(partitions, absl::Seconds(30));
-  if (!committed.ok()) return Annotate(committed.status(), "reading committed offsets to rewind");
-  std::map<TopicPartition, Offset> positions;
-  for (const auto& [tp, offset] : *committed) positions[tp] = offset;
-  for (const auto& tp : partitions) {
-    // No commit yet: back to the start, as auto.offset.reset=earliest does.
-    Offset target = positions.contains(tp) ? positions[tp] : Offset(-2);
-    RUNNEL_RETURN_IF_ERROR(consumer_->Seek(tp, target, absl::Seconds(30)));
-  }
-  return absl::OkStatus();
-}
-
-StreamTask* StreamThread::TaskFor(std::string_view topic, Partition partition) {
-  if (topic.data() == last_route_.topic && partition == last_route_.partition) return last_route_.task;
-  auto it = routes_.find(TopicPartition{std::string(topic), partition});
-  StreamTask* task = it == routes_.end() ? nullptr : it->second;
-  last_route_ = {topic.data(), partition, task};
-  return task;
+void StreamThread::KeepRebalanceError(const absl::Status& s) {
+  if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
 }
 
 void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) {
-  last_route_ = {};
   Logger("runnel")->info("{}: {} partitions revoked", name_, partitions.size());
-  absl::Status s = Commit(kShutdownFlushTimeout);
-  if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
-  for (const auto& tp : partitions) {
-    auto it = routes_.find(tp);
-    if (it == routes_.end()) continue;
-    StreamTask* task = it->second;
-    routes_.erase(it);
-    if (task->RemovePartition(tp)) {
-      ForgetRestore(task);
-      task->Close();
-      tasks_.erase(task->id());
-    }
-  }
+  KeepRebalanceError(tasks_->Revoke(partitions, [this] { return Commit(kShutdownFlushTimeout); }));
 }
 
 void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
-  last_route_ = {};
   Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
-  CreateTasks(partitions);
+  if (absl::Status s = tasks_->Assign(partitions); !s.ok()) rebalance_error_ = s;
 }
 
 std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<TopicPartition>& offered) {
@@ -534,7 +418,7 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
   }
   std::map<std::string, int32_t> topic_partitions;
   auto tasks_per_subtopology = TasksPerSubtopology(
-      *topology_, [this](const std::string& topic) { return PartitionCount(topic); }, &topic_partitions);
+      *topology_, [this](const std::string& topic) { return collector_.PartitionCount(topic); }, &topic_partitions);
   if (!tasks_per_subtopology.ok()) return fail(tasks_per_subtopology.status());
   // The members of this generation: once the group is Stable, every member
   // reads the same list (see task_assignment.h). Never fall back to what
@@ -585,188 +469,55 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
   return mine;
 }
 
-void StreamThread::CreateTasks(const std::vector<TopicPartition>& partitions) {
-  last_route_ = {};
-  for (const auto& tp : partitions) {
-    int32_t sub = topology_->SubtopologyForTopic(tp.topic);
-    if (sub < 0) continue;
-    TaskId id{sub, tp.partition};
-    auto it = tasks_.find(id);
-    if (it == tasks_.end()) {
-      auto graph = topology_->CreateTaskGraph(sub);
-      if (!graph.ok()) {
-        rebalance_error_ = graph.status();
-        return;
-      }
-      StateEnv state{.application_id = config_.application_id(),
-                     .app_dir = absl::StrCat(config_.state_dir(), "/", config_.application_id()),
-                     .rocksdb = rocksdb_,
-                     .cache_budget = &cache_budget_,
-                     .changelog = static_cast<ChangelogWriter*>(this),
-                     .restored_records = restored_records_,
-                     .restored_bytes = restored_bytes_,
-                     .restore_micros = restore_micros_,
-                     .wiped_stores = wiped_stores_,
-                     .local_stores = local_stores_,
-                     .thread_index = index_,
-                     .directory = directory_,
-                     .exactly_once = eos_,
-                     .metrics = metrics_,
-                     .global_stores = global_stores_,
-                     .clock = &clock_};
-      auto task = std::make_unique<StreamTask>(
-          id, config_.application_id(), *std::move(graph), static_cast<RecordSink*>(this),
-          deserialization_handler_.get(), processing_handler_.get(), clock_, &topology_->stores(),
-          topology_->subtopologies()[sub].stores, std::move(state));
-      task->SetMaxTaskIdle(config_.max_task_idle_ms());
-      // A task that moved from another thread of this process is released
-      // when that thread closes it (its revocation normally comes first; a
-      // lost assignment may not), a standby replica of it when asked: wait a
-      // little for it.
-      absl::Status s = task->Init();
-      if (absl::IsUnavailable(s) && directory_ != nullptr) directory_->RequestRelease(id);
-      for (int waited_ms = 0; absl::IsUnavailable(s) && waited_ms < 10'000; waited_ms += 50) {
-        absl::SleepFor(absl::Milliseconds(50));
-        s = task->Init();
-      }
-      if (!s.ok()) {
-        rebalance_error_ = s;
-        return;
-      }
-      if (task->stateful()) {
-        // Restored from the loop (RestoreStep), input paused meanwhile, so
-        // the consumer keeps polling however long the restore takes.
-        task->set_restoring(true);
-        restoring_.push_back(task.get());
-      }
-      it = tasks_.emplace(id, std::move(task)).first;
-    }
-    it->second->AddPartition(tp);
-    routes_[tp] = it->second.get();
-    if (it->second->restoring()) {
-      absl::Status paused = consumer_->Pause({tp});
-      if (!paused.ok()) {
-        rebalance_error_ = paused;
-        return;
-      }
-    }
-  }
+absl::StatusOr<std::unique_ptr<StreamTask>> StreamThread::NewTask(TaskId id) {
+  RUNNEL_ASSIGN_OR_RETURN(std::unique_ptr<ProcessorGraph> graph, topology_->CreateTaskGraph(id.subtopology));
+  StateEnv state{.application_id = config_.application_id(),
+                 .app_dir = absl::StrCat(config_.state_dir(), "/", config_.application_id()),
+                 .rocksdb = rocksdb_,
+                 .cache_budget = &cache_budget_,
+                 .changelog = &collector_,
+                 .restored_records = restored_records_,
+                 .restored_bytes = restored_bytes_,
+                 .restore_micros = restore_micros_,
+                 .wiped_stores = wiped_stores_,
+                 .local_stores = local_stores_,
+                 .thread_index = index_,
+                 .directory = directory_,
+                 .exactly_once = eos_,
+                 .metrics = metrics_,
+                 .global_stores = global_stores_,
+                 .clock = &clock_};
+  auto task = std::make_unique<StreamTask>(id, config_.application_id(), std::move(graph), &collector_,
+                                           deserialization_handler_.get(), processing_handler_.get(), clock_,
+                                           &topology_->stores(), topology_->subtopologies()[id.subtopology].stores,
+                                           std::move(state));
+  task->SetMaxTaskIdle(config_.max_task_idle_ms());
+  return task;
 }
 
-absl::Status StreamThread::RestoreStep() {
-  StreamTask* task = restoring_.front();
-  if (restore_consumer_ == nullptr) {
-    kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-restore-consumer"));
-    restore_config.erase("group.instance.id");
-    // End-of-partition positions finish a restore past a trailing
-    // transaction marker.
-    restore_config["enable.partition.eof"] = "true";
-    // A caught-up changelog answers at once instead of after the broker's
-    // default 500 ms fetch wait: a failover's tail restore is that much
-    // shorter.
-    restore_config["fetch.wait.max.ms"] = "20";
-    auto consumer = kafka::Consumer::Create(restore_config);
-    if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
-    restore_consumer_ = *std::move(consumer);
-  }
-  if (!restore_started_) {
-    RUNNEL_RETURN_IF_ERROR(task->BeginRestore(*restore_consumer_));
-    restore_started_ = true;
-  }
-  auto done = task->RestoreSome(*restore_consumer_, absl::Milliseconds(200));
-  if (!done.ok()) return done.status();
-  if (!*done) return absl::OkStatus();
-  RUNNEL_RETURN_IF_ERROR(task->CompleteRestore());
-  restoring_.pop_front();
-  restore_started_ = false;
-  task->set_restoring(false);
-  return consumer_->Resume(task->partitions());
-}
-
-// A task revoked or lost while it waits for or is in a restore.
-void StreamThread::ForgetRestore(StreamTask* task) {
-  auto it = std::find(restoring_.begin(), restoring_.end(), task);
-  if (it == restoring_.end()) return;
-  if (it == restoring_.begin() && restore_started_) {
-    restore_started_ = false;
-    absl::Status s = restore_consumer_->AssignAt({});
-    if (!s.ok()) Logger("runnel")->warn("{}: stopping a restore: {}", name_, s.ToString());
-  }
-  restoring_.erase(it);
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> StreamThread::NewRestoreConsumer() {
+  kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-restore-consumer"));
+  restore_config.erase("group.instance.id");
+  // End-of-partition positions finish a restore past a trailing
+  // transaction marker.
+  restore_config["enable.partition.eof"] = "true";
+  // A caught-up changelog answers at once instead of after the broker's
+  // default 500 ms fetch wait: a failover's tail restore is that much
+  // shorter.
+  restore_config["fetch.wait.max.ms"] = "20";
+  return kafka::Consumer::Create(restore_config);
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
-  last_route_ = {};
   Logger("runnel")->warn("{}: {} partitions lost; closing their tasks without committing", name_,
                          partitions.size());
   if (eos_) {
     // The open transaction holds the lost tasks' work with everyone
     // else's: abort it, and every task restarts from the last commit.
-    absl::Status s = RecoverFromTransactionError(absl::AbortedError("partitions lost"), partitions);
-    if (!s.ok() && rebalance_error_.ok()) rebalance_error_ = s;
+    KeepRebalanceError(RecoverFromTransactionError(absl::AbortedError("partitions lost"), partitions));
     return;
   }
-  for (const auto& tp : partitions) {
-    auto it = routes_.find(tp);
-    if (it == routes_.end()) continue;
-    StreamTask* task = it->second;
-    routes_.erase(it);
-    if (task->RemovePartition(tp)) {
-      ForgetRestore(task);
-      task->Close();
-      tasks_.erase(task->id());
-    }
-  }
-}
-
-absl::Status StreamThread::Send(const SerializedRecord& record) {
-  if (eos_) {
-    if (absl::Status s = EnsureTransaction(); !s.ok()) {
-      if (txn_error_.ok()) txn_error_ = s;
-      return s;
-    }
-  }
-  std::optional<Partition> partition = record.partition;
-  if (!partition && record.partition_key) {
-    auto count = CachedPartitionCount(record.topic);
-    if (!count.ok()) return count.status();
-    partition = kafka::PartitionForKey(*record.partition_key, *count);
-  }
-  kafka::OutgoingRecord out{.topic = record.topic,
-                            .partition = partition,
-                            .key = record.key,
-                            .value = record.value,
-                            .timestamp = record.timestamp,
-                            .headers = record.headers};
-  while (true) {
-    absl::Status s = producer_->Send(out, absl::Seconds(1));
-    if (!absl::IsUnavailable(s)) {
-      if (!s.ok() && eos_ && txn_error_.ok()) txn_error_ = s;
-      return s;
-    }
-    // The producer's queue is full: the broker is slow or down. Keep the
-    // record and wait; a stop request gives up (nothing after the last
-    // commit is committed, so the records are processed again on restart).
-    if (stop_.load()) return absl::CancelledError("stopping while the producer queue is full");
-    int64_t suppressed;
-    if (queue_full_log_.Allow(clock_.NowMillis().value(), &suppressed)) {
-      Logger("runnel")->warn("{}: producer queue full ({} in flight); waiting for the broker", name_,
-                             producer_->InFlight());
-    }
-  }
-}
-
-absl::StatusOr<int32_t> StreamThread::PartitionCount(std::string_view topic) {
-  return producer_->PartitionCount(std::string(topic), absl::Seconds(30));
-}
-
-absl::StatusOr<int32_t> StreamThread::CachedPartitionCount(std::string_view topic) {
-  auto it = partition_counts_.find(ToAbsl(topic));
-  if (it != partition_counts_.end()) return it->second;
-  auto count = PartitionCount(topic);
-  if (!count.ok()) return count.status();
-  partition_counts_.emplace(std::string(topic), *count);
-  return *count;
+  tasks_->Lose(partitions);
 }
 
 }  // namespace runnel

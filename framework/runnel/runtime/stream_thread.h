@@ -1,22 +1,24 @@
 #ifndef RUNNEL_RUNTIME_STREAM_THREAD_H_
 #define RUNNEL_RUNTIME_STREAM_THREAD_H_
 
-// StreamThread: one consumer and one producer, and the tasks of the
-// partitions its consumer is assigned.
+// StreamThread: one consumer and one producer, the loop that drives the
+// tasks of the partitions its consumer is assigned, the commit protocol and
+// the thread's state. Its tasks are kept by a TaskManager (assignment,
+// restore, closing) and everything they send goes through a RecordCollector
+// (sends, delivery accounting, the open transaction); see
+// docs/architecture.md, "Threads and ownership".
 //
-// Loop: poll -> route records to tasks -> process -> every commit.interval.ms
-// commit. Commit (at-least-once) = flush the tasks' stores (record caches
-// forward their results, changelog records are sent, memtables go to disk)
-// -> flush the producer (every output, changelog and dead-letter record sent
-// so far is acknowledged) -> commit the next offsets of processed records
-// -> write each stateful task's checkpoint (changelog end offsets). A newly
-// assigned stateful task restores its stores from their changelogs (a
-// separate restore consumer) before it processes anything: its input
-// partitions are paused and the loop restores in slices between polls. If a flush reports a failed delivery, the thread
-// rewinds its partitions to the committed offsets and processes again, so
-// nothing is lost (records may repeat, as at-least-once allows). While the
-// broker is down, sends wait, flushes time out and commits are postponed,
-// all logged; processing resumes when the broker is back.
+// Loop: (restore slice) -> poll -> route records to tasks -> punctuate and
+// process -> every commit.interval.ms commit. Commit (at-least-once) = flush
+// the tasks' stores (record caches forward their results, changelog records
+// are sent, memtables go to disk) -> flush the collector (every output,
+// changelog and dead-letter record sent so far is acknowledged) -> commit
+// the next offsets of processed records -> write each stateful task's
+// checkpoint (changelog end offsets). If a flush reports a failed delivery,
+// the thread rewinds its partitions to the committed offsets and processes
+// again, so nothing is lost (records may repeat, as at-least-once allows).
+// While the broker is down, sends wait, flushes time out and commits are
+// postponed, all logged; processing resumes when the broker is back.
 //
 // Exactly-once (processing.guarantee=exactly_once_v2, EOS v2): the thread's
 // producer is transactional (transactional.id
@@ -38,12 +40,10 @@
 
 #include <atomic>
 #include <deque>
-#include <map>
+#include <functional>
 #include <memory>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "runnel/common/clock.h"
@@ -52,14 +52,16 @@
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
+#include "runnel/runtime/record_collector.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/runtime/stream_task.h"
+#include "runnel/runtime/task_manager.h"
 #include "runnel/topology/topology.h"
 
 namespace runnel {
 
-class StreamThread final : private kafka::RebalanceListener, private RecordSink, private ChangelogWriter {
+class StreamThread final : private kafka::RebalanceListener {
  public:
   // `rocksdb` is the process's RocksDB memory budget, shared by all threads.
   // `local_stores` (owned by KafkaStreams, outlives the thread) gets the
@@ -103,12 +105,10 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   absl::Status ProcessTasks(bool& commit_requested);
   absl::Status Commit(absl::Duration flush_timeout);
   absl::Status CommitAtLeastOnce(absl::Duration flush_timeout);
-  absl::Status Rewind();
-  absl::Status SeekToCommitted(const std::vector<TopicPartition>& partitions);
-  // Creates (or replaces) the producer; under EOS also initializes its
-  // transactions, retrying while the broker is unreachable.
+  // Creates (or replaces) the producer and attaches it to the collector;
+  // under EOS also initializes its transactions, retrying while the broker
+  // is unreachable.
   absl::Status CreateProducer();
-  absl::Status EnsureTransaction();
   absl::Status CommitExactlyOnce(absl::Duration timeout);
   // Retries a transactional call while it fails retriably, up to `timeout`.
   absl::Status RetryTransactional(std::string_view what, absl::Duration timeout,
@@ -119,11 +119,10 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // offsets.
   absl::Status RecoverFromTransactionError(const absl::Status& cause,
                                            const std::vector<TopicPartition>& drop = {});
-  // Creates the tasks of newly assigned partitions (pausing the ones that
-  // must restore first). Errors go to rebalance_error_.
-  void CreateTasks(const std::vector<TopicPartition>& partitions);
-  void CloseAllTasks();
-  StreamTask* TaskFor(std::string_view topic, Partition partition);
+  // The task manager's TaskFactory: task `id` with this thread's collector,
+  // error handlers, cache budget and stores' env.
+  absl::StatusOr<std::unique_ptr<StreamTask>> NewTask(TaskId id);
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> NewRestoreConsumer();
 
   // kafka::RebalanceListener (called inside Poll, on this thread)
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) override;
@@ -132,23 +131,8 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   // group's members (task_assignment.h) instead of what range offered.
   std::vector<TopicPartition> ChooseAssignment(const std::vector<TopicPartition>& offered) override;
   void OnPartitionsLost(const std::vector<TopicPartition>& partitions) override;
-
-  // RecordSink (sink nodes and the dead-letter handler, on this thread)
-  absl::Status Send(const SerializedRecord& record) override;
-  absl::StatusOr<int32_t> PartitionCount(std::string_view topic) override;
-  // PartitionCount, remembered per topic (sends that partition by a
-  // windowed key's base key ask once per topic, not once per record).
-  absl::StatusOr<int32_t> CachedPartitionCount(std::string_view topic);
-
-  // ChangelogWriter (the tasks' logged stores, on this thread)
-  absl::Status Send(std::string_view topic, Partition partition, std::string_view key,
-                    std::optional<std::string_view> value, Timestamp timestamp) override;
-  // One slice (~200 ms) of the front restoring task's restore; resumes its
-  // input when it completes.
-  absl::Status RestoreStep();
-  void ForgetRestore(StreamTask* task);
-  // Writes every stateful task's checkpoint (after a commit).
-  absl::Status WriteCheckpoints();
+  // Keeps the first error of a rebalance callback for the loop.
+  void KeepRebalanceError(const absl::Status& s);
 
   const int index_;
   const std::string name_;
@@ -162,17 +146,17 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   MetricsRegistry* metrics_;
   const Clock& clock_;
 
+  std::atomic<bool> stop_{false};
+  // Every send of the tasks and the delivery accounting; declared before
+  // the producer, whose destructor still reports deliveries to it.
+  RecordCollector collector_;
   std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<KafkaCollectorProducer> collector_producer_;
   // Reads the group's members for the sticky assignment; created on the
   // first rebalance.
   std::unique_ptr<kafka::Admin> admin_;
   std::unique_ptr<kafka::Consumer> consumer_;
-  // Created with the first stateful task; manual assignment only.
-  std::unique_ptr<kafka::Consumer> restore_consumer_;
-  // Stateful tasks waiting for their stores to be restored, in order; the
-  // front one is restoring when restore_started_.
-  std::deque<StreamTask*> restoring_;
-  bool restore_started_ = false;
+  std::unique_ptr<ConsumerTaskInput> task_input_;
   std::shared_ptr<RocksDbResources> rocksdb_;
   LocalStores* local_stores_;
   const GlobalStores* global_stores_;
@@ -181,32 +165,11 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   RecordCacheBudget cache_budget_;
   std::unique_ptr<DeserializationErrorHandler> deserialization_handler_;
   std::unique_ptr<ProcessingErrorHandler> processing_handler_;
-  std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
-  // Partition -> its task, for routing polled records.
-  absl::flat_hash_map<TopicPartition, StreamTask*> routes_;
-  // The last route taken: consecutive records mostly share a partition, and
-  // a record's topic name is a stable pointer into its librdkafka topic
-  // handle. Cleared whenever routes_ changes.
-  struct LastRoute {
-    const char* topic = nullptr;
-    Partition partition{-1};
-    StreamTask* task = nullptr;
-  } last_route_;
+  // The tasks (created in Start, with the consumer); declared after
+  // everything its tasks use.
+  std::unique_ptr<TaskManager> tasks_;
   absl::Status rebalance_error_;
 
-  // Exactly-once state, this thread only (delivered_ serves both modes).
-  bool in_transaction_ = false;
-  // The first send error of the open transaction: processing that fails on
-  // it recovers (RecoverFromTransactionError) instead of failing the thread.
-  absl::Status txn_error_;
-  absl::flat_hash_set<std::string> changelog_topics_;
-  // Changelog partition -> offset after its last record delivered since the
-  // last commit (the open transaction's, under EOS). Written by the
-  // producer's delivery thread.
-  absl::Mutex delivered_mu_;
-  absl::flat_hash_map<TopicPartition, Offset> delivered_ ABSL_GUARDED_BY(delivered_mu_);
-
-  RateLimiter queue_full_log_{10'000};
   Counter* processed_;
   Counter* commits_;
   Counter* rewinds_;
@@ -215,8 +178,6 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   Counter* restored_bytes_;
   Counter* restore_micros_;
   Counter* wiped_stores_;
-  absl::flat_hash_map<std::string, int32_t> partition_counts_;
-  std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
   // Pending ReadTaskStore calls, served by ServeReads from the loop. A read
