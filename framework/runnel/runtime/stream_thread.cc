@@ -657,15 +657,11 @@ absl::Status StreamThread::RestoreStep() {
   StreamTask* task = restoring_.front();
   if (restore_consumer_ == nullptr) {
     kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-restore-consumer"));
-    restore_config.erase("group.instance.id");
-    // End-of-partition positions finish a restore past a trailing
-    // transaction marker.
-    restore_config["enable.partition.eof"] = "true";
     // A caught-up changelog answers at once instead of after the broker's
     // default 500 ms fetch wait: a failover's tail restore is that much
     // shorter.
     restore_config["fetch.wait.max.ms"] = "20";
-    auto consumer = kafka::Consumer::Create(restore_config);
+    auto consumer = CreateChangelogConsumer(restore_config);
     if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
     restore_consumer_ = *std::move(consumer);
   }
@@ -673,7 +669,7 @@ absl::Status StreamThread::RestoreStep() {
     RUNNEL_RETURN_IF_ERROR(task->BeginRestore(*restore_consumer_));
     restore_started_ = true;
   }
-  auto done = task->RestoreSome(*restore_consumer_, absl::Milliseconds(200));
+  auto done = task->RestoreSome(absl::Milliseconds(200));
   if (!done.ok()) return done.status();
   if (!*done) return absl::OkStatus();
   RUNNEL_RETURN_IF_ERROR(task->CompleteRestore());

@@ -52,6 +52,7 @@
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
+#include "runnel/runtime/changelog_reader.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/runtime/stream_task.h"
@@ -168,7 +169,7 @@ class StreamThread final : private kafka::RebalanceListener, private RecordSink,
   std::unique_ptr<kafka::Admin> admin_;
   std::unique_ptr<kafka::Consumer> consumer_;
   // Created with the first stateful task; manual assignment only.
-  std::unique_ptr<kafka::Consumer> restore_consumer_;
+  std::unique_ptr<ChangelogConsumer> restore_consumer_;
   // Stateful tasks waiting for their stores to be restored, in order; the
   // front one is restoring when restore_started_.
   std::deque<StreamTask*> restoring_;
