@@ -157,10 +157,14 @@ absl::StatusOr<int64_t> ChangelogReader::PollOnce(absl::Duration wait) {
 
   // No record has a transaction marker's offset: the end-of-partition
   // position, not the last record, says how far the partition was read.
-  for (const auto& [tp, position] : eof_) {
+  // A partition that stops at its end was not given what lies past it.
+  for (const auto& [tp, eof_position] : eof_) {
     auto it = partitions_.find(tp);
-    if (it == partitions_.end() || !reading(it->second) || position <= it->second.position) continue;
+    if (it == partitions_.end() || !reading(it->second)) continue;
     State& state = it->second;
+    Offset position = eof_position;
+    if (state.spec.end && !state.spec.follow_after_end) position = std::min(position, *state.spec.end);
+    if (position <= state.position) continue;
     if (absl::Status s = state.spec.sink->Apply(tp, {}, position); !s.ok()) {
       return Annotate(s, absl::StrCat("applying ", tp.ToString()));
     }

@@ -15,7 +15,8 @@
 // and applies through ChangelogSink, one per partition. It keeps each
 // partition's position (the next offset it has not applied), skips records
 // before it (a refetch), and takes the end-of-partition position as the
-// position when it is further on: under read_committed a changelog ends
+// position when it is further on (up to the end of a partition that stops
+// there): under read_committed a changelog ends
 // with a commit marker no record has, and the end the watermarks report is
 // the last stable offset, so "last record + 1" can fall short of it.
 //

@@ -104,6 +104,8 @@ TEST_F(ChangelogReaderTest, RestoresSeveralPartitionsEachToItsOwnEndAndNoFurther
   EXPECT_EQ(sink_.offsets[b_].back(), 19);
   EXPECT_EQ(metrics_.GetCounter("records")->value(), 22);
   EXPECT_EQ(consumer_.polls, 4);
+  // Positions say what was applied: b stops at its end, whatever it read.
+  EXPECT_THAT(reader.Positions(), ElementsAre(Pair(a_, Offset(7)), Pair(b_, Offset(20))));
 }
 
 TEST_F(ChangelogReaderTest, AnEndPastATrailingCommitMarkerIsReachedThroughTheEndOfPartition) {
@@ -130,6 +132,20 @@ TEST_F(ChangelogReaderTest, AnEndPastATrailingCommitMarkerIsReachedThroughTheEnd
   EXPECT_THAT(reader.Positions(), ElementsAre(Pair(a_, Offset(10))));
   // The sink heard of the position past the marker, with no records.
   EXPECT_EQ(sink_.nexts[a_].back(), 10);
+}
+
+TEST_F(ChangelogReaderTest, AnEndOfPartitionPastTheRestoresEndDoesNotMoveItFurther) {
+  // Records written after the end was measured come in the same fetch, and
+  // so does the end of the partition past them.
+  Fill(a_, 10);
+  ChangelogReader reader = Reader();
+  ASSERT_TRUE(reader.Assign({Restoring(a_, Offset(0), Offset(5))}).ok());
+  auto done = reader.Restore(absl::Seconds(1));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(*done);
+  EXPECT_THAT(sink_.offsets[a_], ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(reader.Positions(), ElementsAre(Pair(a_, Offset(5))));
+  EXPECT_EQ(sink_.nexts[a_].back(), 5);
 }
 
 TEST_F(ChangelogReaderTest, AStoreThatFailsStopsTheRestoreWithItsError) {
