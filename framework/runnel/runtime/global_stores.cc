@@ -119,6 +119,7 @@ GlobalStores::~GlobalStores() { Close(); }
 
 absl::StatusOr<std::unique_ptr<GlobalStores>> GlobalStores::Open(std::shared_ptr<const Topology> topology,
                                                                 GlobalStoresOptions options) {
+  if (options.clock == nullptr) return absl::InvalidArgumentError("the global stores need a clock");
   std::unique_ptr<GlobalStores> stores(new GlobalStores(std::move(topology), std::move(options)));
   RUNNEL_RETURN_IF_ERROR(stores->OpenAll());
   return stores;

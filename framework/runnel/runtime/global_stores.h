@@ -48,8 +48,9 @@ struct GlobalStoresOptions {
   std::string dir;
   // Needed when a global store is a RocksDB store.
   std::shared_ptr<RocksDbResources> rocksdb;
-  // Outlives the stores.
-  const Clock* clock = &Clock::System();
+  // Required (InvalidArgument without one): the instance's clock, which
+  // the updating processors read. Outlives the stores.
+  const Clock* clock = nullptr;
   // default.deserialization.exception.handler=log_and_continue: skip (and
   // log) a record that cannot be deserialized; otherwise fail, naming it.
   bool skip_undeserializable = false;

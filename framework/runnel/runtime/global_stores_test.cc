@@ -56,7 +56,8 @@ class GlobalStoresTest : public ::testing::Test {
   std::unique_ptr<GlobalStores> Open(StoreSpec::Kind kind = StoreSpec::Kind::kRocksDb) {
     auto stores = GlobalStores::Open(GlobalTopology(kind), GlobalStoresOptions{.application_id = "app",
                                                                                .dir = dir_,
-                                                                               .rocksdb = resources_});
+                                                                               .rocksdb = resources_,
+                                                                               .clock = &clock_});
     EXPECT_TRUE(stores.ok()) << stores.status();
     return stores.ok() ? *std::move(stores) : nullptr;
   }
@@ -73,6 +74,7 @@ class GlobalStoresTest : public ::testing::Test {
 
   std::string dir_;
   std::shared_ptr<RocksDbResources> resources_ = RocksDbResources::Create(8 << 20, 4 << 20);
+  ManualClock clock_;
 };
 
 TEST_F(GlobalStoresTest, ACheckpointedStoreReopensWhereItStopped) {

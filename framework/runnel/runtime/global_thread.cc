@@ -1,9 +1,6 @@
 #include "runnel/runtime/global_thread.h"
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
@@ -27,7 +24,8 @@ GlobalStreamThread::GlobalStreamThread(const StreamsConfig& config, std::string 
       stores_(stores),
       clock_(clock),
       restored_(metrics->GetCounter("runnel_global_restored_records_total")),
-      applied_(metrics->GetCounter("runnel_global_records_total")) {}
+      applied_(metrics->GetCounter("runnel_global_records_total")),
+      sink_(stores) {}
 
 GlobalStreamThread::~GlobalStreamThread() {
   RequestStop();
@@ -37,13 +35,11 @@ GlobalStreamThread::~GlobalStreamThread() {
 absl::Status GlobalStreamThread::Bootstrap() {
   auto log = Logger("runnel");
   kafka::ClientConfig consumer_config = config_.ConsumerConfig(client_id_);
-  consumer_config.erase("group.instance.id");
-  consumer_config["enable.partition.eof"] = "true";
   consumer_config["isolation.level"] =
       config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2 ? "read_committed" : "read_uncommitted";
   // An idle global topic answers a fetch after 100 ms instead of 500 ms.
   consumer_config["fetch.wait.max.ms"] = "100";
-  auto consumer = kafka::Consumer::Create(consumer_config);
+  auto consumer = CreateChangelogConsumer(consumer_config);
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the global consumer");
   consumer_ = *std::move(consumer);
   auto admin = kafka::Admin::Create(config_.AdminConfig());
@@ -83,77 +79,54 @@ absl::Status GlobalStreamThread::Bootstrap() {
     }
   }
   if (contradicted) RUNNEL_RETURN_IF_ERROR(stores_->Reset());
-  // Where each partition starts and the end bootstrap reads to.
-  std::vector<std::pair<TopicPartition, Offset>> assignment;
-  std::map<TopicPartition, Offset> ends;
+  // Each partition from the checkpoint (or its start) to its end now, and
+  // then on: bootstrap applies records past the end too, since the
+  // consumer will not read them again.
+  std::vector<ChangelogPartition> partitions;
   for (const auto& range : ranges) {
     auto it = stores_->checkpointed().find(range.tp);
-    const Offset start = it != stores_->checkpointed().end() ? it->second : range.low;
-    positions_[range.tp] = start;
-    assignment.emplace_back(range.tp, start);
-    if (start < range.high) ends[range.tp] = range.high;
-    log->info("global store '{}': {} from offset {} to {}", range.store, range.tp.ToString(), start.value(),
-              range.high.value());
+    partitions.push_back(ChangelogPartition{
+        .tp = range.tp,
+        .start = it != stores_->checkpointed().end() ? it->second : range.low,
+        .end = range.high,
+        .follow_after_end = true,
+        .sink = &sink_,
+        .owner = "global thread",
+        .store = range.store});
   }
-  RUNNEL_RETURN_IF_ERROR(Annotate(consumer_->AssignAt(assignment), "assigning the global topics"));
+  reader_ = std::make_unique<ChangelogReader>(
+      *consumer_, ChangelogReaderOptions{.clock = &clock_,
+                                         .max_batch = kMaxBatch,
+                                         .poll_wait = absl::Milliseconds(100),
+                                         .patience = kBootstrapPatience});
+  RUNNEL_RETURN_IF_ERROR(Annotate(reader_->Assign(std::move(partitions)), "assigning the global topics"));
 
   const absl::Time began = clock_.Now();
-  absl::Time last_progress = began;
-  int64_t total = 0;
-  std::vector<kafka::ConsumedRecord> batch;
-  std::vector<std::pair<TopicPartition, Offset>> eof;
-  while (!ends.empty()) {
+  for (;;) {
     if (stop_.load()) return absl::CancelledError("stopped during the global stores' bootstrap");
-    batch.clear();
-    eof.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer_->Poll(absl::Milliseconds(100), kMaxBatch, batch, &eof));
-    int64_t applied = 0;
-    RUNNEL_RETURN_IF_ERROR(Apply(batch, &applied));
-    total += applied;
-    const absl::Time now = clock_.Now();
-    if (applied > 0) last_progress = now;
-    // The end the consumer can reach: under read_committed the last stable
-    // offset, which an open transaction may hold below the high watermark.
-    for (const auto& [tp, position] : eof) {
-      auto p = positions_.find(tp);
-      if (p != positions_.end() && position > p->second) p->second = position;
-      ends.erase(tp);
-    }
-    for (auto it = ends.begin(); it != ends.end();) {
-      it = positions_[it->first] >= it->second ? ends.erase(it) : std::next(it);
-    }
-    if (!ends.empty() && now - last_progress > kBootstrapPatience) {
-      std::vector<std::string> behind;
-      for (const auto& [tp, end] : ends) {
-        behind.push_back(absl::StrCat(tp.ToString(), " at ", positions_[tp].value(), " of ", end.value()));
-      }
-      return absl::UnavailableError(absl::StrCat("global stores' bootstrap read nothing for ",
-                                                 absl::FormatDuration(kBootstrapPatience), ": ",
-                                                 absl::StrJoin(behind, ", ")));
-    }
+    auto done = reader_->Restore(absl::Milliseconds(500));
+    if (!done.ok()) return Annotate(done.status(), "bootstrapping the global stores");
+    if (*done) break;
   }
-  restored_->Increment(total);
-  RUNNEL_RETURN_IF_ERROR(stores_->Checkpoint(positions_));
-  checkpointed_ = positions_;
-  log->info("global stores bootstrapped: {} records in {}", total, absl::FormatDuration(clock_.Now() - began));
+  restored_->Increment(reader_->records_applied());
+  checkpointed_ = reader_->Positions();
+  RUNNEL_RETURN_IF_ERROR(stores_->Checkpoint(checkpointed_));
+  log->info("global stores bootstrapped: {} records in {}", reader_->records_applied(),
+            absl::FormatDuration(clock_.Now() - began));
   return absl::OkStatus();
 }
 
-absl::Status GlobalStreamThread::Apply(std::vector<kafka::ConsumedRecord>& batch, int64_t* applied) {
-  for (const auto& r : batch) {
-    const TopicPartition tp{std::string(r.topic()), r.partition()};
-    auto position = positions_.find(tp);
-    // A record before the position was applied already (a refetch).
-    if (position != positions_.end() && r.offset() < position->second) continue;
-    RUNNEL_RETURN_IF_ERROR(stores_->Update(runtime_internal::ToRawRecord(r)));
-    positions_[tp] = Offset(r.offset().value() + 1);
-    ++*applied;
+absl::Status GlobalStreamThread::Sink::Apply(const TopicPartition& /*tp*/,
+                                             const std::vector<const kafka::ConsumedRecord*>& records,
+                                             Offset /*next*/) {
+  for (const kafka::ConsumedRecord* r : records) {
+    RUNNEL_RETURN_IF_ERROR(stores_->Update(runtime_internal::ToRawRecord(*r)));
   }
   return absl::OkStatus();
 }
 
 absl::Status GlobalStreamThread::Start(std::function<void(const absl::Status&)> on_exit) {
-  if (consumer_ == nullptr) return absl::FailedPreconditionError("the global thread starts after Bootstrap");
+  if (reader_ == nullptr) return absl::FailedPreconditionError("the global thread starts after Bootstrap");
   on_exit_ = std::move(on_exit);
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -170,7 +143,7 @@ void GlobalStreamThread::Run() {
   if (s.ok()) {
     // A clean stop: what the stores hold is checkpointed, so a restart
     // reads only what arrived since.
-    s = stores_->Checkpoint(positions_);
+    s = stores_->Checkpoint(reader_->Positions());
     if (!s.ok()) log->error("global thread: final checkpoint failed: {}", s.ToString());
   } else {
     log->error("global thread stopping on error: {}", s.ToString());
@@ -182,19 +155,17 @@ void GlobalStreamThread::Run() {
 }
 
 absl::Status GlobalStreamThread::RunLoop() {
-  std::vector<kafka::ConsumedRecord> batch;
   absl::Time last_checkpoint = clock_.Now();
   while (!stop_.load(std::memory_order_relaxed)) {
-    batch.clear();
-    RUNNEL_RETURN_IF_ERROR(Annotate(consumer_->Poll(config_.poll_timeout(), kMaxBatch, batch), "global thread"));
-    int64_t applied = 0;
-    RUNNEL_RETURN_IF_ERROR(Apply(batch, &applied));
-    applied_->Increment(applied);
+    auto applied = reader_->Follow(config_.poll_timeout());
+    if (!applied.ok()) return applied.status();
+    applied_->Increment(*applied);
     if (clock_.Now() - last_checkpoint >= config_.commit_interval()) {
       last_checkpoint = clock_.Now();
-      if (positions_ != checkpointed_) {
-        RUNNEL_RETURN_IF_ERROR(stores_->Checkpoint(positions_));
-        checkpointed_ = positions_;
+      std::map<TopicPartition, Offset> positions = reader_->Positions();
+      if (positions != checkpointed_) {
+        RUNNEL_RETURN_IF_ERROR(stores_->Checkpoint(positions));
+        checkpointed_ = std::move(positions);
       }
     }
   }

@@ -9,12 +9,14 @@
 // topic by hand, so every instance reads all of them. isolation.level is
 // read_committed under exactly_once_v2 and read_uncommitted otherwise.
 //
+// Both phases read through one ChangelogReader (changelog_reader.h).
+//
 // Bootstrap (KafkaStreams::Start, before any stream thread starts): each
 // partition is read from its checkpointed offset (or its beginning) to the
 // end it had when bootstrap began: the high watermark, or under
-// read_committed the position where the consumer reports the partition's
-// end (the last stable offset, past a trailing transaction marker). Then
-// the stores are flushed and checkpointed. A missing global topic fails
+// read_committed the last stable offset, finished by the position where
+// the consumer reports the partition's end (past a trailing transaction
+// marker). Then the stores are flushed and checkpointed. A missing global topic fails
 // Start, naming it. A checkpoint outside a partition's offsets (the topic
 // was recreated, or retention deleted records the store never saw) resets
 // the stores: wiped and read from the beginning.
@@ -42,7 +44,7 @@
 #include "absl/status/status.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
-#include "runnel/kafka/consumer.h"
+#include "runnel/runtime/changelog_reader.h"
 #include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/streams_config.h"
 
@@ -70,8 +72,17 @@ class GlobalStreamThread {
  private:
   void Run();
   absl::Status RunLoop();
-  // Applies `batch` and advances positions_.
-  absl::Status Apply(std::vector<kafka::ConsumedRecord>& batch, int64_t* applied);
+  // ChangelogSink for the global stores: each record through its store's
+  // processor.
+  class Sink final : public ChangelogSink {
+   public:
+    explicit Sink(GlobalStores* stores) : stores_(stores) {}
+    absl::Status Apply(const TopicPartition& tp, const std::vector<const kafka::ConsumedRecord*>& records,
+                       Offset next) override;
+
+   private:
+    GlobalStores* stores_;
+  };
 
   const StreamsConfig& config_;
   const std::string client_id_;
@@ -79,10 +90,11 @@ class GlobalStreamThread {
   const Clock& clock_;
   Counter* restored_;
   Counter* applied_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  // Next offset per topic partition: what the stores hold (thread-only
-  // once started).
-  std::map<TopicPartition, Offset> positions_;
+  Sink sink_;
+  std::unique_ptr<ChangelogConsumer> consumer_;
+  // Every partition of every global topic; its positions are what the
+  // stores hold (thread-only once started).
+  std::unique_ptr<ChangelogReader> reader_;
   std::map<TopicPartition, Offset> checkpointed_;
   std::function<void(const absl::Status&)> on_exit_;
   std::atomic<bool> stop_{false};

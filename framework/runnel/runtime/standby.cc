@@ -22,6 +22,29 @@ uint64_t Fnv(std::string_view s) {
 // Only logged RocksDB stores can be handed over to a new owner.
 bool HasStandby(const StoreSpec& spec) { return spec.logging && spec.kind == StoreSpec::Kind::kRocksDb; }
 
+// Where a standby's changelog records go: its stores, with the changelog's
+// end as the last fetch saw it (no broker trip) for queries' lag.
+class StandbySink final : public ChangelogSink {
+ public:
+  StandbySink(TaskStores& stores, const ChangelogConsumer& consumer, Counter* applied)
+      : stores_(stores), consumer_(consumer), applied_(applied) {}
+
+  absl::Status Apply(const TopicPartition& tp, const std::vector<const kafka::ConsumedRecord*>& records,
+                     Offset next) override {
+    if (records.empty()) return absl::OkStatus();
+    const std::vector<KeyValueStore::Write> writes = ChangelogWrites(records);
+    RUNNEL_RETURN_IF_ERROR(stores_.ApplyStandby(tp, writes, next));
+    if (auto end = consumer_.CachedEnd(tp)) stores_.SetChangelogEnd(tp, *end);
+    applied_->Increment(static_cast<int64_t>(writes.size()));
+    return absl::OkStatus();
+  }
+
+ private:
+  TaskStores& stores_;
+  const ChangelogConsumer& consumer_;
+  Counter* applied_;
+};
+
 }  // namespace
 
 bool HasStandbyStores(const Topology& topology, int32_t sub) {
@@ -76,11 +99,11 @@ absl::Status StandbyManager::Start() {
   kafka::ClientConfig consumer_config = config_.ConsumerConfig(
       absl::StrCat(config_.client_id_prefix(), "-", process_id_,
                    "-standby-consumer"));
-  consumer_config.erase("group.instance.id");
   consumer_config["fetch.wait.max.ms"] = "100";
-  auto consumer = kafka::Consumer::Create(consumer_config);
+  auto consumer = CreateChangelogConsumer(consumer_config);
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the standby consumer");
   consumer_ = *std::move(consumer);
+  reader_ = std::make_unique<ChangelogReader>(*consumer_, ChangelogReaderOptions{.clock = &clock_});
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -122,11 +145,13 @@ void StandbyManager::Run() {
       absl::SleepFor(absl::Milliseconds(50));
       continue;
     }
-    if (absl::Status s = Apply(absl::Milliseconds(50)); !s.ok()) log->warn("standby replicas: {}", s.ToString());
+    if (auto applied = reader_->Follow(absl::Milliseconds(50)); !applied.ok()) {
+      log->warn("standby replicas: {}", applied.status().ToString());
+    }
     if (now - last_checkpoint >= config_.commit_interval()) {
       last_checkpoint = now;
-      for (auto& [task, stores] : standbys_) {
-        absl::Status s = stores->CheckpointStandby();
+      for (auto& [task, standby] : standbys_) {
+        absl::Status s = standby.stores->CheckpointStandby();
         if (!s.ok()) log->warn("standby of task {}: checkpoint: {}", task.ToString(), s.ToString());
       }
     }
@@ -204,61 +229,39 @@ absl::Status StandbyManager::Open(TaskId task) {
   auto marks = stores->CheckChangelogPositions(*consumer_);
   if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("standby of task ", task.ToString()));
   Logger("runnel")->info("standby of task {} opened", task.ToString());
-  standbys_.emplace(task, std::move(stores));
+  auto sink = std::make_unique<StandbySink>(*stores, *consumer_, applied_records_);
+  standbys_.emplace(task, Standby{std::move(stores), std::move(sink)});
   return absl::OkStatus();
 }
 
 void StandbyManager::Close(TaskId task) {
   auto it = standbys_.find(task);
   if (it == standbys_.end()) return;
-  absl::Status s = it->second->CheckpointStandby();
+  // Its sink goes with it: the reader must not apply to it any more.
+  reader_->Forget(it->second.stores->ChangelogPartitions());
+  absl::Status s = it->second.stores->CheckpointStandby();
   if (!s.ok()) Logger("runnel")->warn("standby of task {}: final checkpoint: {}", task.ToString(), s.ToString());
-  it->second->Close();
+  it->second.stores->Close();
   standbys_.erase(it);
-  for (auto p = partitions_.begin(); p != partitions_.end();) {
-    p = p->second == task ? partitions_.erase(p) : std::next(p);
-  }
 }
 
 absl::Status StandbyManager::Reassign() {
-  std::vector<std::pair<TopicPartition, Offset>> assignment;
-  partitions_.clear();
-  for (const auto& [task, stores] : standbys_) {
-    for (const auto& [tp, position] : stores->StandbyPositions()) {
-      assignment.emplace_back(tp, position);
-      partitions_[tp] = task;
+  std::vector<ChangelogPartition> partitions;
+  for (const auto& [task, standby] : standbys_) {
+    for (const auto& [tp, position] : standby.stores->StandbyPositions()) {
+      partitions.push_back(ChangelogPartition{.tp = tp,
+                                              .start = position,
+                                              .sink = standby.sink.get(),
+                                              .owner = absl::StrCat("standby of task ", task.ToString()),
+                                              .store = tp.topic});
     }
   }
   {
     absl::MutexLock lock(&mu_);
     published_.clear();
-    for (const auto& [task, stores] : standbys_) published_.push_back(task);
+    for (const auto& [task, standby] : standbys_) published_.push_back(task);
   }
-  return consumer_->AssignAt(assignment);
-}
-
-absl::Status StandbyManager::Apply(absl::Duration wait) {
-  std::vector<kafka::ConsumedRecord> batch;
-  RUNNEL_RETURN_IF_ERROR(consumer_->Poll(wait, 10'000, batch));
-  std::map<TopicPartition, std::pair<std::vector<KeyValueStore::Write>, Offset>> writes;
-  for (const auto& r : batch) {
-    auto key = r.key();
-    if (!key) continue;
-    auto& [list, next] = writes[TopicPartition{std::string(r.topic()), r.partition()}];
-    auto value = r.value();
-    list.push_back({std::string(*key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt});
-    next = Offset(r.offset().value() + 1);
-  }
-  for (auto& [tp, entry] : writes) {
-    auto owner = partitions_.find(tp);
-    if (owner == partitions_.end()) continue;  // closed since the poll
-    TaskStores& stores = *standbys_.at(owner->second);
-    RUNNEL_RETURN_IF_ERROR(stores.ApplyStandby(tp, entry.first, entry.second));
-    // For queries' lag: the end as the last fetch saw it (no broker trip).
-    if (auto end = consumer_->CachedHighWatermark(tp)) stores.SetChangelogEnd(tp, *end);
-    applied_records_->Increment(static_cast<int64_t>(entry.first.size()));
-  }
-  return absl::OkStatus();
+  return reader_->Assign(std::move(partitions));
 }
 
 }  // namespace runnel

@@ -20,7 +20,8 @@
 //
 // Only logged RocksDB stores have standbys (an in-memory copy could not be
 // handed over). Standbys read read_committed, so under exactly_once_v2 they
-// hold committed state only.
+// hold committed state only. One ChangelogReader follows every standby's
+// changelog partitions, with no end, into its TaskStores (ApplyStandby).
 //
 // Threading: one thread of its own (Start/Stop from KafkaStreams).
 
@@ -37,7 +38,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/kafka/admin.h"
-#include "runnel/kafka/consumer.h"
+#include "runnel/runtime/changelog_reader.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/runtime/task_stores.h"
@@ -76,7 +77,6 @@ class StandbyManager {
   absl::Status Open(TaskId task);
   void Close(TaskId task);
   absl::Status Reassign();
-  absl::Status Apply(absl::Duration wait);
 
   std::shared_ptr<const Topology> topology_;
   const StreamsConfig& config_;
@@ -89,11 +89,17 @@ class StandbyManager {
   Counter* applied_records_;
   RecordCacheBudget no_cache_{0};
 
+  // One standby's stores, and the sink its changelogs go to.
+  struct Standby {
+    std::unique_ptr<TaskStores> stores;
+    std::unique_ptr<ChangelogSink> sink;
+  };
+
   std::unique_ptr<kafka::Admin> admin_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  // Thread-only.
-  std::map<TaskId, std::unique_ptr<TaskStores>> standbys_;
-  std::map<TopicPartition, TaskId> partitions_;
+  std::unique_ptr<ChangelogConsumer> consumer_;
+  // Thread-only. The reader follows every standby's changelog partitions.
+  std::unique_ptr<ChangelogReader> reader_;
+  std::map<TaskId, Standby> standbys_;
   // Tasks per sub-topology (sticky assignment), read at the first refresh.
   std::vector<int32_t> tasks_per_subtopology_;
   mutable absl::Mutex mu_;

@@ -56,10 +56,8 @@ class StreamTask final : public TaskContext {
   // Restoring: its input partitions are paused and it processes nothing.
   bool restoring() const { return restoring_; }
   void set_restoring(bool restoring) { restoring_ = restoring; }
-  absl::Status BeginRestore(kafka::Consumer& restore_consumer) { return stores_.BeginRestore(restore_consumer); }
-  absl::StatusOr<bool> RestoreSome(kafka::Consumer& restore_consumer, absl::Duration budget) {
-    return stores_.RestoreSome(restore_consumer, budget);
-  }
+  absl::Status BeginRestore(ChangelogConsumer& restore_consumer) { return stores_.BeginRestore(restore_consumer); }
+  absl::StatusOr<bool> RestoreSome(absl::Duration budget) { return stores_.RestoreSome(budget); }
   absl::Status FlushStores() { return stores_.Flush(); }
   std::vector<TopicPartition> ChangelogPartitions() const { return stores_.ChangelogPartitions(); }
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& ends) { return stores_.Checkpoint(ends); }

@@ -495,17 +495,13 @@ absl::StatusOr<std::unique_ptr<StreamTask>> StreamThread::NewTask(TaskId id) {
   return task;
 }
 
-absl::StatusOr<std::unique_ptr<kafka::Consumer>> StreamThread::NewRestoreConsumer() {
+absl::StatusOr<std::unique_ptr<ChangelogConsumer>> StreamThread::NewRestoreConsumer() {
   kafka::ClientConfig restore_config = config_.ConsumerConfig(absl::StrCat(client_id_, "-restore-consumer"));
-  restore_config.erase("group.instance.id");
-  // End-of-partition positions finish a restore past a trailing
-  // transaction marker.
-  restore_config["enable.partition.eof"] = "true";
   // A caught-up changelog answers at once instead of after the broker's
   // default 500 ms fetch wait: a failover's tail restore is that much
   // shorter.
   restore_config["fetch.wait.max.ms"] = "20";
-  return kafka::Consumer::Create(restore_config);
+  return CreateChangelogConsumer(restore_config);
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {

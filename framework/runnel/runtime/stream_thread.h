@@ -122,7 +122,7 @@ class StreamThread final : private kafka::RebalanceListener {
   // The task manager's TaskFactory: task `id` with this thread's collector,
   // error handlers, cache budget and stores' env.
   absl::StatusOr<std::unique_ptr<StreamTask>> NewTask(TaskId id);
-  absl::StatusOr<std::unique_ptr<kafka::Consumer>> NewRestoreConsumer();
+  absl::StatusOr<std::unique_ptr<ChangelogConsumer>> NewRestoreConsumer();
 
   // kafka::RebalanceListener (called inside Poll, on this thread)
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) override;

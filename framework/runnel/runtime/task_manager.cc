@@ -147,7 +147,7 @@ absl::Status TaskManager::RestoreStep() {
     RUNNEL_RETURN_IF_ERROR(task->BeginRestore(*restore_consumer_));
     restore_started_ = true;
   }
-  auto done = task->RestoreSome(*restore_consumer_, absl::Milliseconds(200));
+  auto done = task->RestoreSome(absl::Milliseconds(200));
   if (!done.ok()) return done.status();
   if (!*done) return absl::OkStatus();
   RUNNEL_RETURN_IF_ERROR(task->CompleteRestore());

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/consumer.h"
+#include "runnel/runtime/changelog_reader.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/stream_task.h"
 #include "runnel/topology/topology.h"
@@ -85,7 +86,7 @@ class TaskManager {
   // (its record collector, error handlers, cache budget, stores' env).
   using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<StreamTask>>(TaskId id)>;
   // Creates the restore consumer, at the first restore.
-  using RestoreConsumerFactory = std::function<absl::StatusOr<std::unique_ptr<kafka::Consumer>>()>;
+  using RestoreConsumerFactory = std::function<absl::StatusOr<std::unique_ptr<ChangelogConsumer>>()>;
 
   // `name` prefixes log lines. `directory` may be null (no stores).
   TaskManager(std::string name, std::shared_ptr<const Topology> topology, TaskFactory create_task,
@@ -176,7 +177,7 @@ class TaskManager {
     StreamTask* task = nullptr;
   } last_route_;
   // Manual assignment only; created with the first restore.
-  std::unique_ptr<kafka::Consumer> restore_consumer_;
+  std::unique_ptr<ChangelogConsumer> restore_consumer_;
   // Stateful tasks waiting for their stores to be restored, in order; the
   // front one is restoring when restore_started_.
   std::deque<StreamTask*> restoring_;

@@ -164,7 +164,7 @@ absl::Status TaskStores::WipeStore(const std::string& name, const TopicPartition
 }
 
 absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> TaskStores::CheckChangelogPositions(
-    kafka::Consumer& consumer) {
+    ChangelogConsumer& consumer) {
   auto log = Logger("runnel");
   std::map<TopicPartition, std::pair<Offset, Offset>> marks;
   std::vector<std::pair<std::string, TopicPartition>> stale;
@@ -216,14 +216,13 @@ std::vector<TopicPartition> TaskStores::ChangelogPartitions() const {
   return out;
 }
 
-absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
+absl::Status TaskStores::BeginRestore(ChangelogConsumer& consumer) {
   RUNNEL_CHECK(env_.clock != nullptr) << "task " << task_.ToString() << ": restoring without a clock";
-  auto log = Logger("runnel");
-  plans_.clear();
+  restore_.reset();
   restored_ends_.clear();
   auto marks = CheckChangelogPositions(consumer);
   if (!marks.ok()) return marks.status();
-  std::vector<std::pair<TopicPartition, Offset>> assignment;
+  std::vector<ChangelogPartition> partitions;
   for (auto& [name, e] : stores_) {
     if (e.logged == nullptr) continue;
     const TopicPartition tp{e.logged->changelog_topic(), e.logged->partition()};
@@ -235,90 +234,27 @@ absl::Status TaskStores::BeginRestore(kafka::Consumer& consumer) {
       if (it != restore_from_.end() && it->second > low) start = it->second;
     }
     restored_ends_[tp] = end;
-    if (e.status != nullptr) e.status->SetChangelogEnd(end);
-    if (start >= end) {
-      if (e.status != nullptr) e.status->SetChangelogPosition(end);
-      log->info("task {}: store '{}' is up to date with {} (offset {})", task_.ToString(), e.spec.name,
-                tp.ToString(), end.value());
-      continue;
+    if (e.status != nullptr) {
+      e.status->SetChangelogEnd(end);
+      if (start >= end) e.status->SetChangelogPosition(end);
     }
-    log->info("task {}: restoring store '{}' from {} offsets {}..{}", task_.ToString(), e.spec.name,
-              tp.ToString(), start.value(), end.value());
-    const absl::Time now = env_.clock->Now();
-    plans_.push_back(RestorePlan{.entry = &e, .tp = tp, .start = start, .next = start, .end = end,
-                                 .began = now, .last_log = now, .last_progress = now});
-    assignment.emplace_back(tp, start);
+    partitions.push_back(ChangelogPartition{
+        .tp = tp, .start = start, .end = end, .sink = this, .owner = absl::StrCat("task ", task_.ToString()),
+        .store = e.spec.name});
   }
-  return consumer.AssignAt(assignment);
+  restore_ = std::make_unique<ChangelogReader>(consumer, ChangelogReaderOptions{.clock = env_.clock,
+                                                                                .restored_records = env_.restored_records,
+                                                                                .restored_bytes = env_.restored_bytes,
+                                                                                .restore_micros = env_.restore_micros});
+  return restore_->Assign(std::move(partitions));
 }
 
-absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Duration budget) {
-  auto log = Logger("runnel");
-  const absl::Time deadline = env_.clock->Now() + budget;
-  std::vector<kafka::ConsumedRecord> batch;
-  std::vector<std::pair<TopicPartition, Offset>> eof;
-  while (!plans_.empty() && env_.clock->Now() < deadline) {
-    batch.clear();
-    eof.clear();
-    RUNNEL_RETURN_IF_ERROR(consumer.Poll(absl::Milliseconds(50), 10'000, batch, &eof));
-    const absl::Time now = env_.clock->Now();
-    for (auto& plan : plans_) {
-      if (now - plan.last_progress > absl::Seconds(60)) {
-        return absl::UnavailableError(absl::StrCat("restoring ", plan.tp.ToString(), ": no records for 60 s at offset ",
-                                                   plan.next.value(), " of ", plan.end.value()));
-      }
-    }
-    for (auto& plan : plans_) plan.writes.clear();
-    for (const auto& r : batch) {
-      for (auto& plan : plans_) {
-        if (r.partition() != plan.tp.partition || r.topic() != plan.tp.topic) continue;
-        if (r.offset() >= plan.end) break;
-        plan.next = Offset(r.offset().value() + 1);
-        auto key = r.key();
-        if (!key) break;  // changelog records always have keys
-        auto value = r.value();
-        plan.bytes += static_cast<int64_t>(key->size() + (value ? value->size() : 0));
-        plan.writes.push_back({std::string(*key), value ? std::optional<std::string>(std::string(*value)) : std::nullopt});
-        break;
-      }
-    }
-    for (auto it = plans_.begin(); it != plans_.end();) {
-      RestorePlan& plan = *it;
-      if (!plan.writes.empty()) {
-        plan.last_progress = now;
-        plan.records += static_cast<int64_t>(plan.writes.size());
-        RUNNEL_RETURN_IF_ERROR(plan.entry->txn != nullptr ? plan.entry->txn->RestoreBatch(plan.writes, plan.next)
-                                                          : plan.entry->logged->RestoreBatch(plan.writes));
-      }
-      const double secs = std::max(1e-3, absl::ToDoubleSeconds(now - plan.began));
-      // A transactional changelog ends with a commit marker no record has:
-      // the end-of-partition position, not the last record, says "done".
-      for (const auto& [tp, position] : eof) {
-        if (tp == plan.tp && position >= plan.end) plan.next = std::max(plan.next, position);
-      }
-      if (plan.entry->status != nullptr) plan.entry->status->SetChangelogPosition(std::min(plan.next, plan.end));
-      if (plan.next >= plan.end) {
-        if (env_.restored_records != nullptr) env_.restored_records->Increment(plan.records);
-        if (env_.restored_bytes != nullptr) env_.restored_bytes->Increment(plan.bytes);
-        if (env_.restore_micros != nullptr) env_.restore_micros->Increment(static_cast<int64_t>(secs * 1e6));
-        log->info("task {}: restored store '{}': {} records, {:.1f} MB in {:.2f} s ({:.1f} MB/s)", task_.ToString(),
-                  plan.entry->spec.name, plan.records, plan.bytes / 1e6, secs, plan.bytes / 1e6 / secs);
-        it = plans_.erase(it);
-        continue;
-      }
-      if (now - plan.last_log > absl::Seconds(5)) {
-        plan.last_log = now;
-        const double done = static_cast<double>(plan.next.value() - plan.start.value()) /
-                            static_cast<double>(plan.end.value() - plan.start.value());
-        log->info("task {}: store '{}' restore {:.0f}% ({} records, {:.1f} MB/s, ETA {:.0f} s)", task_.ToString(),
-                  plan.entry->spec.name, done * 100, plan.records, plan.bytes / 1e6 / secs,
-                  done > 0 ? secs * (1 - done) / done : 0.0);
-      }
-      ++it;
-    }
-  }
-  if (!plans_.empty()) return false;
-  RUNNEL_RETURN_IF_ERROR(consumer.AssignAt({}));
+absl::StatusOr<bool> TaskStores::RestoreSome(absl::Duration budget) {
+  RUNNEL_CHECK(restore_ != nullptr) << "task " << task_.ToString() << ": RestoreSome before BeginRestore";
+  auto done = restore_->Restore(budget);
+  if (!done.ok() || !*done) return done;
+  RUNNEL_RETURN_IF_ERROR(restore_->Assign({}));
+  restore_.reset();
   // Exactly-once restores wrote their offsets with the records; restored
   // at-least-once records sit in memtables (no WAL): on disk first, then
   // the checkpoint that vouches for them.
@@ -330,6 +266,27 @@ absl::StatusOr<bool> TaskStores::RestoreSome(kafka::Consumer& consumer, absl::Du
     if (e.status != nullptr) e.status->set_ready(true);
   }
   return true;
+}
+
+absl::StatusOr<TaskStores::Entry*> TaskStores::LoggedTo(const TopicPartition& tp) {
+  for (auto& [name, e] : stores_) {
+    if (e.logged != nullptr && e.logged->partition() == tp.partition && e.logged->changelog_topic() == tp.topic) {
+      return &e;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("task ", task_.ToString(), " has no store logged to ", tp.ToString()));
+}
+
+absl::Status TaskStores::Replay(Entry& e, const std::vector<KeyValueStore::Write>& writes, Offset next) {
+  return e.txn != nullptr ? e.txn->RestoreBatch(writes, next) : e.logged->RestoreBatch(writes);
+}
+
+absl::Status TaskStores::Apply(const TopicPartition& tp, const std::vector<const kafka::ConsumedRecord*>& records,
+                               Offset next) {
+  RUNNEL_ASSIGN_OR_RETURN(Entry* e, LoggedTo(tp));
+  if (!records.empty()) RUNNEL_RETURN_IF_ERROR(Replay(*e, ChangelogWrites(records), next));
+  if (e->status != nullptr) e->status->SetChangelogPosition(std::min(next, restored_ends_[tp]));
+  return absl::OkStatus();
 }
 
 absl::Status TaskStores::Flush() {
@@ -425,16 +382,11 @@ std::map<TopicPartition, Offset> TaskStores::StandbyPositions() const {
 
 absl::Status TaskStores::ApplyStandby(const TopicPartition& tp, const std::vector<KeyValueStore::Write>& writes,
                                       Offset next) {
-  for (auto& [name, e] : stores_) {
-    if (e.logged == nullptr || e.logged->partition() != tp.partition || e.logged->changelog_topic() != tp.topic) {
-      continue;
-    }
-    standby_applied_[tp] = next;
-    RUNNEL_RETURN_IF_ERROR(e.txn != nullptr ? e.txn->RestoreBatch(writes, next) : e.logged->RestoreBatch(writes));
-    if (e.status != nullptr) e.status->SetChangelogPosition(next);
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat("task ", task_.ToString(), " has no store logged to ", tp.ToString()));
+  RUNNEL_ASSIGN_OR_RETURN(Entry* e, LoggedTo(tp));
+  standby_applied_[tp] = next;
+  RUNNEL_RETURN_IF_ERROR(Replay(*e, writes, next));
+  if (e->status != nullptr) e->status->SetChangelogPosition(next);
+  return absl::OkStatus();
 }
 
 absl::Status TaskStores::CheckpointStandby() {
@@ -448,6 +400,7 @@ absl::Status TaskStores::CheckpointStandby() {
 }
 
 void TaskStores::Close() {
+  restore_.reset();
   for (auto& [name, e] : stores_) {
     if (env_.local_stores != nullptr) env_.local_stores->Remove(name, task_);
     absl::Status s = e.outer->Close();

@@ -15,8 +15,9 @@
 //            every store whose position is outside its changelog's offsets
 //            (CheckChangelogPositions), then replays each
 //            logged store's changelog partition from the checkpointed offset
-//            (or the beginning) to its end, logging progress (records, MB/s,
-//            ETA), and checkpoints the result.
+//            (or the beginning) to its end through a ChangelogReader
+//            (progress logged and counted there), and checkpoints the
+//            result.
 //   Flush    at commit: caches down (results forwarded, changelog sent),
 //            memtables to disk.
 //   Checkpoint after offsets are committed: the changelog end offsets.
@@ -40,8 +41,8 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
-#include "runnel/kafka/consumer.h"
 #include "absl/container/flat_hash_map.h"
+#include "runnel/runtime/changelog_reader.h"
 #include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/local_stores.h"
 #include "runnel/runtime/state_directory.h"
@@ -90,11 +91,11 @@ struct StateEnv {
   const Clock* clock = nullptr;
 };
 
-class TaskStores {
+class TaskStores final : private ChangelogSink {
  public:
   // `timestamp` gives the timestamp of the record being processed.
   TaskStores(TaskId task, StateEnv env, std::function<Timestamp()> timestamp);
-  ~TaskStores();
+  ~TaskStores() override;
 
   // Unavailable while another thread of the process holds the task.
   absl::Status Open(const std::map<std::string, StoreSpec>& specs, const std::set<std::string>& names);
@@ -112,17 +113,18 @@ class TaskStores {
   // before processors hold the stores (an active task's processors are
   // initialized after its restore). Answers the offsets per changelog.
   absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> CheckChangelogPositions(
-      kafka::Consumer& consumer);
+      ChangelogConsumer& consumer);
 
   // The changelog partitions of the logged stores.
   std::vector<TopicPartition> ChangelogPartitions() const;
-  // `consumer` is a restore consumer (manual assignment), used by one task's
-  // restore at a time. BeginRestore assigns it the changelog partitions
-  // that are behind; RestoreSome applies what arrives within `budget` and
-  // answers true once every store is current (the consumer is then left
-  // with no assignment, the stores flushed and checkpointed).
-  absl::Status BeginRestore(kafka::Consumer& consumer);
-  absl::StatusOr<bool> RestoreSome(kafka::Consumer& consumer, absl::Duration budget);
+  // `consumer` is a restore consumer, used by one task's restore at a time
+  // (it outlives the restore). BeginRestore assigns it the changelog
+  // partitions that are behind; RestoreSome (after BeginRestore) applies
+  // what arrives within `budget` and answers true once every store is
+  // current (the consumer is then left with no assignment, the stores
+  // flushed and checkpointed). Restoring needs StateEnv::clock.
+  absl::Status BeginRestore(ChangelogConsumer& consumer);
+  absl::StatusOr<bool> RestoreSome(absl::Duration budget);
   absl::Status Flush();
   absl::Status Checkpoint(const std::map<TopicPartition, Offset>& changelog_ends);
   // Exactly-once, after the transaction committed: `changelog_next` has,
@@ -154,14 +156,6 @@ class TaskStores {
     // Registered with env_.local_stores (RocksDB stores), else null.
     std::shared_ptr<StoreCopyStatus> status;
   };
-  struct RestorePlan {
-    Entry* entry;
-    TopicPartition tp;
-    Offset start, next, end;
-    absl::Time began, last_log, last_progress;
-    int64_t records = 0, bytes = 0;
-    std::vector<KeyValueStore::Write> writes;  // this poll's, reused
-  };
 
   // Opens one store (RocksDB or in-memory, with its layers) into stores_,
   // wiping a RocksDB store that no changelog offset vouches for.
@@ -169,6 +163,14 @@ class TaskStores {
   // Closes, destroys and reopens (empty) the RocksDB store `name`, and
   // forgets every offset recorded for its `changelog` partition.
   absl::Status WipeStore(const std::string& name, const TopicPartition& changelog);
+  // The store logged to `tp` (NotFound without one).
+  absl::StatusOr<Entry*> LoggedTo(const TopicPartition& tp);
+  // Writes replayed changelog records into `e` below its changelog layer
+  // (under exactly-once with `next`, atomically).
+  static absl::Status Replay(Entry& e, const std::vector<KeyValueStore::Write>& writes, Offset next);
+  // ChangelogSink, for the restore: what the restore read.
+  absl::Status Apply(const TopicPartition& tp, const std::vector<const kafka::ConsumedRecord*>& records,
+                     Offset next) override;
 
   TaskId task_;
   StateEnv env_;
@@ -178,9 +180,9 @@ class TaskStores {
   // Where each changelog partition's restore starts (from the checkpoint).
   std::map<TopicPartition, Offset> restore_from_;
   std::map<std::string, Entry, std::less<>> stores_;
-  // While restoring: the changelog partitions still behind, and the end
-  // offsets the checkpoint will record.
-  std::vector<RestorePlan> plans_;
+  // While restoring (BeginRestore until RestoreSome is done): the reader,
+  // and the end offsets the checkpoint will record.
+  std::unique_ptr<ChangelogReader> restore_;
   std::map<TopicPartition, Offset> restored_ends_;
   // At-least-once: what the checkpoint file holds (merged into on each
   // Checkpoint).

@@ -1,6 +1,7 @@
 // TaskStores without a broker: the layers a task's store is opened with
 // (record cache over changelogging over RocksDB), the at-least-once
-// checkpoint, and the wipe of a database no checkpoint vouches for.
+// checkpoint, the wipe of a database no checkpoint vouches for, and the
+// restore from an in-memory changelog.
 
 #include "runnel/runtime/task_stores.h"
 
@@ -8,6 +9,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runnel/common/status.h"
+#include "runnel/runtime/internal/fake_changelog_consumer.h"
+#include "runnel/state/checkpoint.h"
 #include "runnel/state/record_cache.h"
 #include "runnel/state/rocksdb_kv_store.h"
 
@@ -51,12 +55,14 @@ class TaskStoresTest : public ::testing::Test {
                                                         .rocksdb = rocksdb_,
                                                         .cache_budget = &budget_,
                                                         .changelog = &changelog_,
+                                                        .restored_records = metrics_.GetCounter("restored"),
                                                         .wiped_stores = metrics_.GetCounter("wiped"),
                                                         .clock = &clock_},
                                                [this] { return Timestamp(now_ms_); });
     EXPECT_TRUE(stores->Open(specs_, {"s"}).ok());
     return stores;
   }
+  void Seed(const std::vector<std::pair<std::string, std::string>>& entries, Offset offset);
 
   const TaskId task_{0, Partition(2)};
   const TopicPartition changelog_tp_{"app-s-changelog", Partition(2)};
@@ -107,6 +113,65 @@ TEST_F(TaskStoresTest, ACheckpointedDatabaseIsKeptAndOneWithoutACheckpointIsWipe
   auto stores = Open();
   EXPECT_EQ(*stores->Get("s")->Get("k"), std::nullopt);
   EXPECT_EQ(metrics_.GetCounter("wiped")->value(), 1);
+}
+
+// Leaves the task's store holding `entries`, checkpointed at `offset`.
+void TaskStoresTest::Seed(const std::vector<std::pair<std::string, std::string>>& entries, Offset offset) {
+  auto stores = Open();
+  for (const auto& [k, v] : entries) ASSERT_TRUE(stores->Get("s")->Put(k, v).ok());
+  ASSERT_TRUE(stores->Flush().ok());
+  ASSERT_TRUE(stores->Checkpoint({{changelog_tp_, offset}}).ok());
+}
+
+// Runs a restore through `consumer` to its end (at most 100 slices).
+absl::Status RestoreAll(TaskStores& stores, ChangelogConsumer& consumer) {
+  RUNNEL_RETURN_IF_ERROR(stores.BeginRestore(consumer));
+  for (int i = 0; i < 100; ++i) {
+    auto done = stores.RestoreSome(absl::Seconds(1));
+    if (!done.ok()) return done.status();
+    if (*done) return absl::OkStatus();
+  }
+  return absl::DeadlineExceededError("the restore did not finish");
+}
+
+TEST_F(TaskStoresTest, ARestoreReplaysTheChangelogFromTheCheckpointAndCheckpointsPastTheLastMarker) {
+  Seed({{"k0", "v0"}, {"k1", "v1"}}, Offset(2));
+  runtime_internal::FakeChangelogConsumer consumer(&clock_);
+  consumer.Append(changelog_tp_, "k0", "v0");
+  consumer.Append(changelog_tp_, "k1", "v1");
+  consumer.Append(changelog_tp_, "k2", "v2");
+  consumer.Append(changelog_tp_, "k1", std::nullopt);
+  consumer.AppendMarker(changelog_tp_);  // the end is 5
+
+  auto stores = Open();
+  ASSERT_TRUE(RestoreAll(*stores, consumer).ok());
+  KeyValueStore* s = stores->Get("s");
+  EXPECT_EQ(**s->Get("k0"), "v0");
+  EXPECT_EQ(*s->Get("k1"), std::nullopt);
+  EXPECT_EQ(**s->Get("k2"), "v2");
+  EXPECT_EQ(metrics_.GetCounter("restored")->value(), 2) << "only what follows the checkpoint is replayed";
+  EXPECT_EQ(metrics_.GetCounter("wiped")->value(), 0);
+  EXPECT_THAT(consumer.positions(), ::testing::IsEmpty()) << "a finished restore leaves no assignment";
+  auto checkpoint = CheckpointFile(absl::StrCat(dir_, "/", task_.ToString(), "/.checkpoint")).Read();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_THAT(*checkpoint, ::testing::ElementsAre(::testing::Pair(changelog_tp_, Offset(5))));
+}
+
+TEST_F(TaskStoresTest, AStorePastItsChangelogsEndIsWipedAndRestoredFromTheBeginning) {
+  Seed({{"stale", "x"}}, Offset(50));
+  // The changelog was recreated: it ends at 2, before the checkpoint.
+  runtime_internal::FakeChangelogConsumer consumer(&clock_);
+  consumer.Append(changelog_tp_, "a", "1");
+  consumer.Append(changelog_tp_, "b", "2");
+
+  auto stores = Open();
+  ASSERT_TRUE(RestoreAll(*stores, consumer).ok());
+  KeyValueStore* s = stores->Get("s");
+  EXPECT_EQ(*s->Get("stale"), std::nullopt);
+  EXPECT_EQ(**s->Get("a"), "1");
+  EXPECT_EQ(**s->Get("b"), "2");
+  EXPECT_EQ(metrics_.GetCounter("wiped")->value(), 1);
+  EXPECT_EQ(metrics_.GetCounter("restored")->value(), 2);
 }
 
 }  // namespace
