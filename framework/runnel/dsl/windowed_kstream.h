@@ -3,9 +3,9 @@
 
 // Windowed grouped streams (KGroupedStream::WindowedBy): time (tumbling,
 // hopping), sliding, session and count windows, aggregated into a
-// KTable<Windowed<K>, VA>. The processors are in internal/windowed.h and
-// internal/count_windowed.h. Cheap handles on the building thread that
-// must not outlive their StreamsBuilder.
+// KTable<Windowed<K>, VA>. The processors are in internal/windowed.h,
+// internal/sliding_windowed.h and internal/count_windowed.h. Cheap handles
+// on the building thread that must not outlive their StreamsBuilder.
 
 #include <cstdint>
 #include <memory>
@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "runnel/dsl/internal/count_windowed.h"
 #include "runnel/dsl/internal/fwd.h"
+#include "runnel/dsl/internal/sliding_windowed.h"
 #include "runnel/dsl/internal/windowed.h"
 #include "runnel/dsl/key_value.h"
 #include "runnel/dsl/kgrouped.h"
