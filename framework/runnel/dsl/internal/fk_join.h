@@ -18,8 +18,11 @@
 // discarded. Keys and values cross the topics as their serde's bytes.
 //
 // Every processor here is made per task and called on that task's thread.
+// AddForeignKeyJoin, at the end, wires them into a StreamsBuilder on the
+// building thread.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,11 +32,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status.h"
+#include "runnel/dsl/builder.h"
+#include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/value_getter.h"
 #include "runnel/dsl/key_value.h"
+#include "runnel/dsl/options.h"
 #include "runnel/processor/processor.h"
 #include "runnel/serde/serde.h"
 #include "runnel/serde/serdes.h"
+#include "runnel/topology/topology.h"
 
 namespace runnel::dsl_internal {
 
@@ -388,6 +395,96 @@ class ResponseJoinProcessor final : public Processor<K, SubscriptionResponse, K,
   Joiner joiner_;
   ValueGetter<K, V> get_left_;
 };
+
+
+// Adds a foreign-key join of the table at node `this_table` (rows read
+// through `left`) with the table at `other_table` (through `foreign`)
+// (KTable::Join / LeftJoin with an extractor) to `builder` and returns the
+// result table, always materialized. Called on the building thread.
+template <bool kLeft, typename K, typename V, typename KO, typename VO, typename VR, typename Extractor,
+          typename Joiner>
+TableNode<K, VR> AddForeignKeyJoin(StreamsBuilder& builder, const std::string& this_table,
+                                   const TableValueGetterSupplier<K, V>& left, const std::string& other_table,
+                                   const TableValueGetterSupplier<KO, VO>& foreign, Extractor extractor,
+                                   Joiner joiner, Materialized<K, VR> materialized,
+                                   const std::optional<Named>& named) {
+  const std::string base = named ? named->name : builder.NewName("KTABLE-FK-JOIN-");
+  const std::string store = materialized.store_name.empty()
+                                ? builder.NewName("KTABLE-FK-JOIN-OUTPUT-STATE-STORE-")
+                                : materialized.store_name;
+  auto require_serdes = [&](const std::string& table, bool valid, bool has_value_serde) {
+    if (!valid || !has_value_serde) {
+      builder.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "foreign-key join '", base, "': the value serde of table '", table,
+          "' is unknown (a MapValues table or an unmaterialized join); join the table it derives from, or ",
+          "materialize it")));
+    }
+  };
+  require_serdes(this_table, left.valid(), left.value_serde != nullptr);
+  require_serdes(other_table, foreign.valid(), foreign.value_serde != nullptr);
+
+  const std::string registration = base + "-subscription-registration-topic";
+  const std::string response = base + "-subscription-response-topic";
+  const std::string subscriptions = base + "-subscription-store";
+  auto subscription_serde = std::make_shared<SubscriptionSerde>();
+  auto response_serde = std::make_shared<SubscriptionResponseSerde>();
+  auto& tb = builder.topology_builder();
+
+  // This table's side: subscribe.
+  ProcessorSupplier<K, Change<V>, KO, Subscription> send = [base, left, foreign, extractor]()
+      -> std::unique_ptr<Processor<K, Change<V>, KO, Subscription>> {
+    return std::make_unique<SubscriptionSendProcessor<K, V, KO, Extractor, kLeft>>(
+        base, left.key_serde, left.value_serde, foreign.key_serde, extractor);
+  };
+  tb.template AddProcessor<K, Change<V>, KO, Subscription>(base + "-subscription-send", std::move(send), {this_table});
+  tb.template AddSink<KO, Subscription>(registration + "-sink", registration, foreign.key_serde, subscription_serde,
+                                        {base + "-subscription-send"});
+  tb.AddInternalTopic(registration);
+  tb.template AddSource<KO, Subscription>(registration + "-source", {registration}, foreign.key_serde,
+                                          subscription_serde);
+
+  // The foreign side: keep subscriptions, answer them and every update.
+  ForeignSide<K, KO, VO> side(subscriptions, left.key_serde, foreign.key_serde, foreign.value_serde);
+  ProcessorSupplier<KO, Subscription, K, SubscriptionResponse> receive =
+      [side, foreign]() -> std::unique_ptr<Processor<KO, Subscription, K, SubscriptionResponse>> {
+    return std::make_unique<SubscriptionReceiveProcessor<K, KO, VO>>(side, foreign);
+  };
+  ProcessorSupplier<KO, Change<VO>, K, SubscriptionResponse> update =
+      [side]() -> std::unique_ptr<Processor<KO, Change<VO>, K, SubscriptionResponse>> {
+    return std::make_unique<ForeignUpdateProcessor<K, KO, VO>>(side);
+  };
+  tb.template AddProcessor<KO, Subscription, K, SubscriptionResponse>(base + "-subscription-receive",
+                                                                      std::move(receive), {registration + "-source"});
+  tb.template AddProcessor<KO, Change<VO>, K, SubscriptionResponse>(base + "-foreign-update", std::move(update),
+                                                                    {other_table});
+  tb.ConnectProcessorAndStateStores(base + "-subscription-receive", foreign.stores);
+  tb.AddStateStore(StoreSpec{.name = subscriptions, .caching = false, .layout = StoreSpec::Layout::kInternal},
+                   {base + "-subscription-receive", base + "-foreign-update"});
+  tb.template AddSink<K, SubscriptionResponse>(response + "-sink", response, left.key_serde, response_serde,
+                                               {base + "-subscription-receive", base + "-foreign-update"});
+  tb.AddInternalTopic(response);
+  tb.template AddSource<K, SubscriptionResponse>(response + "-source", {response}, left.key_serde, response_serde);
+
+  // Back on this table's side: join current answers into the result table.
+  ProcessorSupplier<K, SubscriptionResponse, K, std::optional<VR>> join =
+      [left, foreign, joiner]() -> std::unique_ptr<Processor<K, SubscriptionResponse, K, std::optional<VR>>> {
+    return std::make_unique<ResponseJoinProcessor<K, V, VO, VR, Joiner, kLeft>>(
+        left, foreign.value_serde, joiner);
+  };
+  tb.template AddProcessor<K, SubscriptionResponse, K, std::optional<VR>>(base + "-subscription-response-join",
+                                                                         std::move(join), {response + "-source"});
+  tb.ConnectProcessorAndStateStores(base + "-subscription-response-join", left.stores);
+  auto key_serde = materialized.key_serde;
+  auto value_serde = materialized.value_serde;
+  ProcessorSupplier<K, std::optional<VR>, K, Change<VR>> result =
+      [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<VR>, K, Change<VR>>> {
+    return std::make_unique<TableSourceProcessor<K, VR>>(store, key_serde, value_serde);
+  };
+  tb.template AddProcessor<K, std::optional<VR>, K, Change<VR>>(base, std::move(result),
+                                                                {base + "-subscription-response-join"});
+  tb.AddStateStore(materialized.Spec(store), {base});
+  return TableNode<K, VR>{base, store, StoreValueGetter<K, VR>(store, key_serde, value_serde)};
+}
 
 }  // namespace runnel::dsl_internal
 

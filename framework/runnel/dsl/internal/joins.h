@@ -17,22 +17,29 @@
 // (<merge>-timestamps).
 //
 // Every processor here is made per task and called on that task's thread.
+// AddStreamTableJoin and AddTableTableJoin, at the end, wire them into a
+// StreamsBuilder on the building thread.
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status.h"
+#include "runnel/dsl/builder.h"
 #include "runnel/dsl/internal/stateful.h"
 #include "runnel/dsl/internal/value_getter.h"
 #include "runnel/dsl/key_value.h"
+#include "runnel/dsl/options.h"
 #include "runnel/processor/processor.h"
 #include "runnel/processor/typed_store.h"
 #include "runnel/serde/serde.h"
 #include "runnel/serde/serdes.h"
+#include "runnel/topology/topology.h"
 
 namespace runnel::dsl_internal {
 
@@ -225,6 +232,138 @@ class TableJoinMergeProcessor final : public Processor<K, Change<VR>, K, Change<
  private:
   std::optional<TableOutput<K, VR>> out_;
 };
+
+
+// Adds a join of the stream at node `stream` (`rekeyed`: its key changed
+// upstream) with the table at node `table`, read through `getter`
+// (KStream::Join / LeftJoin with a KTable), to `builder` and returns the
+// join's node. Called on the building thread. `joined` gives the serdes of
+// the repartition topic a rekeyed stream goes through (Kafka Streams' name:
+// <joined name>-repartition, else <stream>-repartition).
+template <typename K, typename V, typename VT, typename VR, typename Joiner, bool kLeft>
+std::string AddStreamTableJoin(StreamsBuilder& builder, const std::string& stream, bool rekeyed,
+                               const std::string& table, const TableValueGetterSupplier<K, VT>& getter,
+                               Joiner joiner, const std::optional<Joined<K, V, VT>>& joined,
+                               std::string_view prefix) {
+  const bool named = joined && !joined->name.empty();
+  std::string name = named ? joined->name : builder.NewName(prefix);
+  std::string input = stream;
+  if (rekeyed) {
+    if (!joined || !joined->key_serde || !joined->value_serde) {
+      builder.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "join '", name, "' with table '", table,
+          "': the stream's key was changed upstream (Map, SelectKey, FlatMap), so it must go through a ",
+          "repartition topic to be partitioned like the table; pass Joined::With(key serde, value serde, table ",
+          "value serde) so that Runnel can write it, or call Repartition() on the stream before joining")));
+    } else {
+      input = builder.RepartitionThrough<K, V>(stream, named ? joined->name : stream, joined->key_serde,
+                                                joined->value_serde);
+    }
+  }
+  if (!getter.valid()) {
+    builder.Fail(absl::InvalidArgumentError(
+        absl::StrCat("join '", name, "': table '", table, "' has no value getter to look rows up")));
+  }
+  ProcessorSupplier<K, V, K, VR> supplier = [name, getter, joiner]() -> std::unique_ptr<Processor<K, V, K, VR>> {
+    return std::make_unique<StreamTableJoinProcessor<K, V, VT, VR, Joiner, kLeft>>(name, getter, joiner);
+  };
+  auto& tb = builder.topology_builder();
+  tb.AddProcessor<K, V, K, VR>(name, std::move(supplier), {input});
+  tb.ConnectProcessorAndStateStores(name, getter.stores);
+  return name;
+}
+
+// Adds a join of the tables at nodes `this_table` and `other_table`, read
+// through `this_getter` and `other_getter` (KTable::Join / LeftJoin /
+// OuterJoin), to `builder` and returns the result table. Called on the
+// building thread. Kafka Streams' layout and names: a processor per side
+// (KTABLE-JOINTHIS/-JOINOTHER, -LEFTTHIS/-LEFTOTHER, -OUTERTHIS/-OUTEROTHER,
+// or <named>-join-this/-join-other), each connected to the other side's
+// stores, feeding a merge node (KTABLE-MERGE or <named>) that holds the
+// result store when materialized (generated name
+// KTABLE-MERGE-STATE-STORE-…), plus <merge>-timestamps for the rows'
+// timestamps.
+template <JoinKind kKind, typename K, typename V, typename V2, typename VR, typename Joiner>
+TableNode<K, VR> AddTableTableJoin(StreamsBuilder& builder, const std::string& this_table,
+                                   const TableValueGetterSupplier<K, V>& this_getter, const std::string& other_table,
+                                   const TableValueGetterSupplier<K, V2>& other_getter, Joiner joiner,
+                                   std::optional<Materialized<K, VR>> materialized,
+                                   const std::optional<Named>& named) {
+  std::string store;
+  if (materialized) {
+    store = materialized->store_name.empty() ? builder.NewName("KTABLE-MERGE-STATE-STORE-")
+                                             : materialized->store_name;
+  }
+  const std::string kind = kKind == JoinKind::kInner ? "JOIN" : kKind == JoinKind::kLeft ? "LEFT" : "OUTER";
+  std::string merge = named ? named->name : builder.NewName("KTABLE-MERGE-");
+  std::string this_side = named ? named->name + "-join-this" : builder.NewName("KTABLE-" + kind + "THIS-");
+  std::string other_side = named ? named->name + "-join-other" : builder.NewName("KTABLE-" + kind + "OTHER-");
+  const std::string timestamps = merge + "-timestamps";
+  auto require_getter = [&](const std::string& table, bool valid) {
+    if (valid) return;
+    builder.Fail(absl::InvalidArgumentError(
+        absl::StrCat("join '", merge, "': table '", table, "' has no value getter to look rows up")));
+  };
+  require_getter(this_table, this_getter.valid());
+  require_getter(other_table, other_getter.valid());
+
+  using Row = JoinedRow<kKind, V, V2, VR, Joiner>;
+  Row row(joiner);
+  auto& tb = builder.topology_builder();
+  const SerdePtr<K> row_key_serde = this_getter.key_serde;
+  ProcessorSupplier<K, Change<V>, K, Change<VR>> this_supplier =
+      [other_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
+    return std::make_unique<TableJoinSideProcessor<K, V, V2, VR, Row, /*kThisIsLeft=*/true>>(
+        other_getter, timestamps, row_key_serde, row);
+  };
+  ProcessorSupplier<K, Change<V2>, K, Change<VR>> other_supplier =
+      [this_getter, timestamps, row_key_serde, row]() -> std::unique_ptr<Processor<K, Change<V2>, K, Change<VR>>> {
+    return std::make_unique<TableJoinSideProcessor<K, V2, V, VR, Row, /*kThisIsLeft=*/false>>(
+        this_getter, timestamps, row_key_serde, row);
+  };
+  tb.template AddProcessor<K, Change<V>, K, Change<VR>>(this_side, std::move(this_supplier), {this_table});
+  tb.template AddProcessor<K, Change<V2>, K, Change<VR>>(other_side, std::move(other_supplier),
+                                                        {other_table});
+  tb.ConnectProcessorAndStateStores(this_side, other_getter.stores);
+  tb.ConnectProcessorAndStateStores(other_side, this_getter.stores);
+  tb.AddStateStore(StoreSpec{.name = timestamps, .caching = false, .layout = StoreSpec::Layout::kInternal},
+                   {this_side, other_side});
+
+  SerdePtr<K> key_serde = materialized ? materialized->key_serde : this_getter.key_serde;
+  SerdePtr<VR> value_serde = materialized ? materialized->value_serde : nullptr;
+  ProcessorSupplier<K, Change<VR>, K, Change<VR>> merge_supplier =
+      [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, Change<VR>, K, Change<VR>>> {
+    return std::make_unique<TableJoinMergeProcessor<K, VR>>(store, key_serde, value_serde);
+  };
+  tb.template AddProcessor<K, Change<VR>, K, Change<VR>>(merge, std::move(merge_supplier),
+                                                        {this_side, other_side});
+  TableValueGetterSupplier<K, VR> getter;
+  if (materialized) {
+    tb.AddStateStore(materialized->Spec(store), {merge});
+    getter = StoreValueGetter<K, VR>(store, key_serde, value_serde);
+  } else if (this_getter.valid() && other_getter.valid()) {
+    getter.stores = this_getter.stores;
+    getter.stores.insert(getter.stores.end(), other_getter.stores.begin(), other_getter.stores.end());
+    getter.key_serde = key_serde;
+    getter.make = [this_make = this_getter.make, other_make = other_getter.make,
+                   row](TaskContext& context) -> absl::StatusOr<ValueGetter<K, VR>> {
+      auto get_this = this_make(context);
+      if (!get_this.ok()) return get_this.status();
+      auto get_other = other_make(context);
+      if (!get_other.ok()) return get_other.status();
+      return ValueGetter<K, VR>(
+          [get_this = *std::move(get_this), get_other = *std::move(get_other),
+           row](const K& key) mutable -> absl::StatusOr<std::optional<VR>> {
+            auto l = get_this(key);
+            if (!l.ok()) return l.status();
+            auto r = get_other(key);
+            if (!r.ok()) return r.status();
+            return row(*l, *r);
+          });
+    };
+  }
+  return TableNode<K, VR>{std::move(merge), std::move(store), std::move(getter)};
+}
 
 }  // namespace runnel::dsl_internal
 

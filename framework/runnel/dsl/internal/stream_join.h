@@ -3,7 +3,8 @@
 
 // The processors behind KStream::Join / LeftJoin / OuterJoin with another
 // KStream (Kafka Streams' KStreamKStreamJoin, with KIP-633's shared store
-// for records that found no partner).
+// for records that found no partner), and AddStreamStreamJoin, which wires
+// them into a StreamsBuilder.
 //
 // Graph: each input goes through a tagging node (JoinSideProcessor) into
 // one join node, which owns every piece of join state of its task:
@@ -49,16 +50,21 @@
 #include <variant>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/check.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/metrics.h"
 #include "runnel/common/status.h"
+#include "runnel/dsl/builder.h"
+#include "runnel/dsl/options.h"
+#include "runnel/dsl/windows.h"
 #include "runnel/processor/processor.h"
 #include "runnel/serde/serde.h"
 #include "runnel/serde/serdes.h"
 #include "runnel/state/kv_store.h"
 #include "runnel/state/window_store.h"
+#include "runnel/topology/topology.h"
 
 namespace runnel::dsl_internal {
 
@@ -346,6 +352,93 @@ class StreamStreamJoinProcessor final : public Processor<K, JoinInput<V, VO>, K,
   std::string key_bytes_;
   std::string value_bytes_;
 };
+
+
+// Adds a join of the streams at nodes `this_stream` and `other_stream`
+// (KStream::Join / LeftJoin / OuterJoin; `*_rekeyed`: that stream's key
+// changed upstream) to `builder` and returns the node of its results.
+// Called on the building thread. Node and store names follow Kafka Streams'
+// KStreamImplJoin: the this/other names take an index even when `joined`
+// names the join, and the shared store takes the this-side's index.
+template <typename K, typename V, typename VO, typename VR, typename Joiner>
+std::string AddStreamStreamJoin(StreamsBuilder& builder, const std::string& this_stream, bool this_rekeyed,
+                                const std::string& other_stream, bool other_rekeyed, Joiner joiner,
+                                const JoinWindows& windows, const StreamJoined<K, V, VO>& joined, bool left_outer,
+                                bool right_outer) {
+  const std::string this_prefix = right_outer ? "KSTREAM-OUTERTHIS-" : "KSTREAM-JOINTHIS-";
+  const std::string this_generated = builder.NewName(this_prefix);
+  const std::string other_generated = builder.NewName(left_outer ? "KSTREAM-OUTEROTHER-" : "KSTREAM-JOINOTHER-");
+  const bool named = !joined.name.empty();
+  const std::string this_node = named ? joined.name + "-this-join" : this_generated;
+  const std::string other_node = named ? joined.name + "-other-join" : other_generated;
+  const std::string merge = named ? joined.name + "-merge" : builder.NewName("KSTREAM-MERGE-");
+  const std::string& base = joined.store_name;
+  StreamJoinSpec spec{
+      .node = merge,
+      .left_store = (base.empty() ? this_generated : base + (right_outer ? "-outer-this-join" : "-this-join")) +
+                    "-store",
+      .right_store =
+          (base.empty() ? other_generated : base + (left_outer ? "-outer-other-join" : "-other-join")) + "-store",
+      .before_ms = windows.before_ms,
+      .after_ms = windows.after_ms,
+      .grace_ms = windows.grace_ms,
+      .left_outer = left_outer,
+      .right_outer = right_outer};
+  if (left_outer) {
+    spec.unmatched_store = (base.empty() ? "KSTREAM-OUTERSHARED-" + this_generated.substr(this_prefix.size())
+                                         : base + (right_outer ? "-shared-outer-join" : "-shared-left-join")) +
+                           "-store";
+  }
+  if (absl::Status s = windows.Validate(); !s.ok()) {
+    builder.Fail(absl::InvalidArgumentError(absl::StrCat("join '", merge, "': ", s.message())));
+    return merge;
+  }
+  if (!joined.key_serde || !joined.value_serde || !joined.other_value_serde) {
+    builder.Fail(absl::InvalidArgumentError(
+        absl::StrCat("join '", merge, "': StreamJoined needs the key serde and both value serdes")));
+    return merge;
+  }
+  // A side whose key changed upstream goes through a repartition topic
+  // first (Kafka Streams' names: <name>-left/-right-repartition, or
+  // <upstream node>-repartition), so that both sides are partitioned by
+  // the key; Runnel gives both topics the partition count of the sides'
+  // source topics.
+  std::string this_input = this_stream;
+  std::string other_input = other_stream;
+  if (this_rekeyed) {
+    this_input = builder.RepartitionThrough<K, V>(this_stream, named ? joined.name + "-left" : this_stream,
+                                                   joined.key_serde, joined.value_serde);
+  }
+  if (other_rekeyed) {
+    other_input = builder.RepartitionThrough<K, VO>(other_stream, named ? joined.name + "-right" : other_stream,
+                                                     joined.key_serde, joined.other_value_serde);
+  }
+  using Input = JoinInput<V, VO>;
+  auto& tb = builder.topology_builder();
+  tb.AddProcessor<K, V, K, Input>(
+      this_node, [] { return std::make_unique<JoinSideProcessor<K, V, VO, 0>>(); }, {this_input});
+  tb.AddProcessor<K, VO, K, Input>(
+      other_node, [] { return std::make_unique<JoinSideProcessor<K, V, VO, 1>>(); }, {other_input});
+  ProcessorSupplier<K, Input, K, VR> supplier = [spec, joined,
+                                                joiner]() -> std::unique_ptr<Processor<K, Input, K, VR>> {
+    return std::make_unique<StreamStreamJoinProcessor<K, V, VO, VR, Joiner>>(
+        spec, joined.key_serde, joined.value_serde, joined.other_value_serde, joiner);
+  };
+  tb.AddProcessor<K, Input, K, VR>(merge, std::move(supplier), {this_node, other_node});
+  const auto kind = joined.in_memory ? StoreSpec::Kind::kInMemory : StoreSpec::Kind::kRocksDb;
+  for (const std::string* store : {&spec.left_store, &spec.right_store}) {
+    tb.AddStateStore(StoreSpec{.name = *store, .kind = kind, .logging = joined.logging, .caching = false,
+                               .retention_ms = spec.RetentionMs(), .layout = StoreSpec::Layout::kInternal},
+                     {merge});
+  }
+  if (left_outer) {
+    tb.AddStateStore(
+        StoreSpec{.name = spec.unmatched_store, .kind = kind, .logging = joined.logging, .caching = false,
+                  .layout = StoreSpec::Layout::kInternal},
+        {merge});
+  }
+  return merge;
+}
 
 }  // namespace runnel::dsl_internal
 

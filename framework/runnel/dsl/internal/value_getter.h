@@ -50,6 +50,15 @@ struct TableValueGetterSupplier {
   bool valid() const { return static_cast<bool>(make); }
 };
 
+// A table node as the wiring of a join adds it: the node, the store holding
+// its rows (empty when not materialized) and how to read them.
+template <typename K, typename V>
+struct TableNode {
+  std::string node;
+  std::string store;
+  TableValueGetterSupplier<K, V> getter;
+};
+
 // Reads `store` as it is.
 template <typename K, typename V>
 TableValueGetterSupplier<K, V> StoreValueGetter(std::string store, SerdePtr<K> key_serde, SerdePtr<V> value_serde) {
