@@ -349,6 +349,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
       });
       return reactor;
     }
+    // Before `to` moves into the read.
+    std::shared_ptr<const StoreCopyStatus> status = to.local->status;
+    const bool reached = internal::Reached(*to.local, options);
     auto read = [this, ctx, finish, answer, ref, bytes = std::move(bytes), to = std::move(to),
                  uncommitted = options.uncommitted()] {
       const LocalStores::Copy& copy = *to.local;
@@ -356,11 +359,11 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
         return answer(ref, copy, store, bytes, to.partition);
       }));
     };
-    if (internal::Reached(*to.local, options)) {
+    if (reached) {
       executor_.Run(std::move(read));  // an uncommitted read: on the stream thread, waited for here
       return reactor;
     }
-    waiter_.Wait({to.local->status}, options, internal::FromGrpcDeadline(ctx->deadline()),
+    waiter_.Wait({std::move(status)}, options, internal::FromGrpcDeadline(ctx->deadline()),
                  [ctx] { return ctx->IsCancelled(); },
                  [this, finish, read = std::move(read)](absl::Status s) mutable {
                    if (!s.ok()) {
