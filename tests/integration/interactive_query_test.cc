@@ -162,7 +162,8 @@ TEST_F(InteractiveQueryTest, MinPositionWaitsForTheProducedRecordToBeCommitted) 
   ASSERT_TRUE(producer.ok());
   ASSERT_TRUE((*producer)->Send({.topic = input_, .key = key, .value = "x"}).ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
-  ASSERT_TRUE(get(end + 1, absl::Seconds(30), &resp).ok());
+  grpc::Status waited = get(end + 1, absl::Seconds(30), &resp);
+  ASSERT_TRUE(waited.ok()) << waited.error_code() << ": " << waited.error_message();
   EXPECT_EQ(Long(resp.value().raw()), counts_[key] + 1);
 }
 

@@ -8,21 +8,17 @@
 #include "grpcpp/grpcpp.h"
 #include "runnel/common/clock.h"
 #include "runnel/kafka/partitioner.h"
+#include "runnel/query/internal/grpc_convert.h"
 
 namespace runnel::query {
-namespace {
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-}  // namespace
+using internal::FromGrpc;
+using internal::ToGrpcDeadline;
 
 Client::Client(std::string endpoint, ClientOptions options) : seed_(std::move(endpoint)), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string endpoint, ClientOptions options) {
   if (endpoint.empty()) return absl::InvalidArgumentError("query client: no endpoint given");
+  if (options.clock == nullptr) return absl::InvalidArgumentError("query client: ClientOptions.clock is null");
   return std::unique_ptr<Client>(new Client(std::move(endpoint), options));
 }
 
@@ -36,7 +32,7 @@ std::shared_ptr<v1::QueryService::Stub> Client::StubFor(const std::string& endpo
 void Client::RefreshMetadata(bool force) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!force && metadata_ != nullptr && Clock::System().Now() - metadata_read_ < options_.metadata_ttl) return;
+    if (!force && metadata_ != nullptr && options_.clock->Now() - metadata_read_ < options_.metadata_ttl) return;
   }
   // Ask the instances we know, the seed last.
   std::vector<std::string> endpoints;
@@ -51,12 +47,12 @@ void Client::RefreshMetadata(bool force) {
   endpoints.push_back(seed_);
   for (const auto& endpoint : endpoints) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    context.set_deadline(ToGrpcDeadline(options_.clock->Now() + absl::Seconds(2)));
     auto response = std::make_shared<v1::MetadataResponse>();
     if (StubFor(endpoint)->Metadata(&context, v1::MetadataRequest(), response.get()).ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       metadata_ = std::move(response);
-      metadata_read_ = Clock::System().Now();
+      metadata_read_ = options_.clock->Now();
       return;
     }
   }
@@ -103,17 +99,17 @@ std::string Client::AnyEndpoint(int attempt) {
 
 template <typename Call>
 absl::Status Client::Routed(const std::string& store, const v1::Key* key, Call call) {
-  const absl::Time deadline = Clock::System().Now() + options_.timeout;
+  const absl::Time deadline = options_.clock->Now() + options_.timeout;
   absl::Duration backoff = absl::Milliseconds(50);
   for (int attempt = 0;; ++attempt) {
     std::string endpoint = key != nullptr ? EndpointFor(store, *key) : AnyEndpoint(attempt);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(deadline));
+    context.set_deadline(ToGrpcDeadline(deadline));
     grpc::Status s = call(*StubFor(endpoint), context);
     if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return FromGrpc(s);
     // The owner moved, is restoring, or is gone: re-read who owns what.
     RefreshMetadata(true);
-    if (Clock::System().Now() + backoff >= deadline) return FromGrpc(s);
+    if (options_.clock->Now() + backoff >= deadline) return FromGrpc(s);
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
     backoff = std::min(backoff * 2, absl::Seconds(1));
   }

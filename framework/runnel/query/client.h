@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/query/v1/query.grpc.pb.h"
 
 namespace runnel::query {
@@ -38,6 +39,9 @@ struct ClientOptions {
   absl::Duration timeout = absl::Seconds(10);
   // How long routing metadata is trusted before it is re-read.
   absl::Duration metadata_ttl = absl::Seconds(2);
+  // Measures timeouts, backoff deadlines and the metadata's age; the
+  // default is the app's real clock, tests give a ManualClock.
+  const Clock* clock = &Clock::System();
 };
 
 class Client {

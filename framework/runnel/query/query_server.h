@@ -16,21 +16,27 @@
 // local copy of the key's partition when this instance is its active owner
 // and that copy is restored; otherwise they are forwarded once to the owner
 // (found from the group's assignment, see KafkaStreams::Metadata). Range,
-// All and WindowRange fan out to every instance and merge. Reads see what
+// All and WindowRange ask every instance at once and stream the k-way merge
+// of their answers in key order, at the reader's pace. Reads see what
 // RocksDB holds: the last commit's state under exactly-once; under
 // at-least-once also writes the record cache evicted since. See
 // docs/interactive-queries.md for staleness (max_lag), positions and codes.
 //
-// Threading: gRPC's threads run the handlers; forwarding, fan-out and
-// waiting for a position run on the server's own worker threads, never on
-// stream threads. Lifecycle: Start -> Shutdown (idempotent; the destructor
-// calls it). The KafkaStreams must outlive the server.
+// Threading: gRPC's threads run the handlers and local committed reads
+// (a range served from local copies included, batch by batch); forwards,
+// fan-outs' merges and uncommitted reads run on the server's own worker
+// threads; requests waiting for min_position are parked on one waiter
+// thread that a store's position advance wakes. Never on stream threads
+// (an uncommitted read is handed to one). Lifecycle: Start -> Shutdown
+// (idempotent; the destructor calls it). The KafkaStreams must outlive the
+// server.
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/runtime/kafka_streams.h"
 
 namespace runnel::query {
@@ -42,6 +48,8 @@ struct ServerOptions {
   int worker_threads = 4;
   // How often the group's assignment is re-read for routing.
   absl::Duration metadata_refresh = absl::Seconds(1);
+  // Measures deadlines and position waits; null: the streams' clock.
+  const Clock* clock = nullptr;
 };
 
 class QueryServer {

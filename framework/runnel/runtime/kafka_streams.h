@@ -106,6 +106,8 @@ class KafkaStreams {
   // (empty before Start) and its stores' local copies, active and standby.
   std::string process_id() const;
   const LocalStores& local_stores() const { return *local_stores_; }
+  // The clock the instance was created with (the query server's default).
+  const Clock& clock() const { return clock_; }
   // The group's assignment as every member computes it: each task's active
   // process, its standbys' processes, and each process's endpoint (from
   // application.server). Unavailable while the group rebalances or the

@@ -15,8 +15,30 @@ int64_t StoreCopyStatus::Lag() const {
 }
 
 void StoreCopyStatus::SetInputPositions(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
-  absl::MutexLock lock(&mu_);
-  for (const auto& [tp, offset] : offsets) inputs_[tp] = offset;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [tp, offset] : offsets) inputs_[tp] = offset;
+  }
+  NotifyPositionListeners();
+}
+
+int64_t StoreCopyStatus::AddPositionListener(std::function<void()> listener) const {
+  absl::MutexLock lock(&listeners_mu_);
+  const int64_t id = next_listener_++;
+  listeners_.emplace(id, std::move(listener));
+  listener_count_.fetch_add(1, std::memory_order_release);
+  return id;
+}
+
+void StoreCopyStatus::RemovePositionListener(int64_t id) const {
+  absl::MutexLock lock(&listeners_mu_);
+  if (listeners_.erase(id) > 0) listener_count_.fetch_sub(1, std::memory_order_release);
+}
+
+void StoreCopyStatus::NotifyPositionListeners() const {
+  if (listener_count_.load(std::memory_order_acquire) == 0) return;
+  absl::MutexLock lock(&listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener();
 }
 
 std::vector<std::pair<TopicPartition, Offset>> StoreCopyStatus::Positions() const {

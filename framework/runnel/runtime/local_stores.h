@@ -17,6 +17,7 @@
 // Threading: LocalStores and views are thread-safe.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -51,7 +52,10 @@ class StoreCopyStatus {
     absl::MutexLock lock(&mu_);
     changelog_ = std::move(tp);
   }
-  void SetChangelogPosition(Offset next) { changelog_position_.store(next.value(), std::memory_order_release); }
+  void SetChangelogPosition(Offset next) {
+    changelog_position_.store(next.value(), std::memory_order_release);
+    NotifyPositionListeners();
+  }
   // The changelog's end as last seen (standbys: the consumer's cached high
   // watermark; restoring actives: the restore's target).
   void SetChangelogEnd(Offset end) { changelog_end_.store(end.value(), std::memory_order_release); }
@@ -64,7 +68,18 @@ class StoreCopyStatus {
   // Changelog position first, then the inputs'.
   std::vector<std::pair<TopicPartition, Offset>> Positions() const;
 
+  // Position listeners, for queries that wait until a copy reaches a
+  // position (ReadOptions.min_position) without polling: `listener` runs on
+  // the writer's thread after every SetChangelogPosition and
+  // SetInputPositions, so it must only signal (never block or call back in
+  // here). Const: readers hold the status as const; listeners are not part
+  // of its state. Remove returns after any running call of it has ended.
+  int64_t AddPositionListener(std::function<void()> listener) const;
+  void RemovePositionListener(int64_t id) const;
+
  private:
+  void NotifyPositionListeners() const;
+
   const bool standby_;
   const int thread_;
   std::atomic<bool> ready_{false};
@@ -73,6 +88,11 @@ class StoreCopyStatus {
   mutable absl::Mutex mu_;
   std::optional<TopicPartition> changelog_ ABSL_GUARDED_BY(mu_);
   std::map<TopicPartition, Offset> inputs_ ABSL_GUARDED_BY(mu_);
+  // Checked without the lock so that writers pay nothing when none listens.
+  mutable std::atomic<int> listener_count_{0};
+  mutable absl::Mutex listeners_mu_;
+  mutable int64_t next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
+  mutable std::map<int64_t, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 };
 
 class LocalStores {

@@ -6,8 +6,8 @@
 
 namespace runnel::query::internal {
 
-MetadataCache::MetadataCache(const KafkaStreams& streams, absl::Duration refresh)
-    : streams_(streams), refresh_(refresh), thread_([this] { Run(); }) {}
+MetadataCache::MetadataCache(const KafkaStreams& streams, absl::Duration refresh, const Clock& clock)
+    : streams_(streams), refresh_(refresh), clock_(clock), thread_([this] { Run(); }) {}
 
 MetadataCache::~MetadataCache() {
   {
@@ -54,7 +54,7 @@ void MetadataCache::Run() {
       current_ = metadata.status();
       int64_t suppressed = 0;
       if (!absl::IsUnavailable(metadata.status()) &&
-          log_limit.Allow(Clock::System().NowMillis().value(), &suppressed)) {
+          log_limit.Allow(clock_.NowMillis().value(), &suppressed)) {
         Logger("runnel")->warn("queries: reading the group's assignment: {}", metadata.status().ToString());
       }
     }

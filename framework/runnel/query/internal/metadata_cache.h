@@ -16,13 +16,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/runtime/kafka_streams.h"
 
 namespace runnel::query::internal {
 
 class MetadataCache {
  public:
-  MetadataCache(const KafkaStreams& streams, absl::Duration refresh);
+  // `clock` paces the warnings about failed reads.
+  MetadataCache(const KafkaStreams& streams, absl::Duration refresh, const Clock& clock);
   ~MetadataCache();
 
   absl::StatusOr<std::shared_ptr<const KafkaStreams::GroupMetadata>> Get() const;
@@ -40,6 +42,7 @@ class MetadataCache {
 
   const KafkaStreams& streams_;
   const absl::Duration refresh_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
