@@ -21,7 +21,8 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
     Slot* s = slot.get();
     auto producer = runnel::kafka::Producer::Create(
         p->options_.producer_config,
-        [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); });
+        {.on_delivery = [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); },
+         .clock = &p->clock_});
     if (!producer.ok()) {
       for (auto& made : p->slots_) made->producer.reset();
       return runnel::Annotate(producer.status(), "creating the Kafka producer");

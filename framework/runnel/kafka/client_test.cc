@@ -1,6 +1,7 @@
 // Client creation and a small round trip on librdkafka's mock cluster (at
 // least once only: the mock does not honour transactions).
 
+#include <atomic>
 #include <thread>
 
 #include <librdkafka/rdkafka.h>
@@ -42,6 +43,49 @@ TEST(ClientTest, FlushTimesOutWhileTheBrokerIsUnreachable) {
   ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
   EXPECT_EQ((*producer)->InFlight(), 1);
   EXPECT_EQ((*producer)->Flush(absl::Milliseconds(300)).code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+// A deadline on the injected clock: a second of real time passes without
+// it; advancing the clock ends it.
+TEST(ClientTest, FlushDeadlineRunsOnTheInjectedClock) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  // message.timeout.ms bounds the destructor's flush (the record never goes).
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"}, {"message.timeout.ms", "5000"}},
+                                   {.clock = &clock});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
+  std::atomic<bool> returned{false};
+  absl::Status flushed;
+  std::thread flusher([&] {
+    flushed = (*producer)->Flush(absl::Milliseconds(100));
+    returned = true;
+  });
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_FALSE(returned.load());
+  clock.Advance(absl::Milliseconds(100));
+  flusher.join();
+  EXPECT_EQ(flushed.code(), absl::StatusCode::kDeadlineExceeded) << flushed;
+}
+
+TEST(ClientTest, QueueFullWaitRunsOnTheInjectedClock) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"},
+                                    {"queue.buffering.max.messages", "1"},
+                                    {"message.timeout.ms", "5000"}},
+                                   {.clock = &clock});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
+  std::atomic<bool> returned{false};
+  absl::Status sent;
+  std::thread sender([&] {
+    sent = (*producer)->Send({.topic = "t", .key = "k", .value = "v2"}, absl::Milliseconds(100));
+    returned = true;
+  });
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_FALSE(returned.load());
+  clock.Advance(absl::Milliseconds(100));
+  sender.join();
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable) << sent;
 }
 
 TEST(ClientTest, RoundTripOnTheMockCluster) {

@@ -9,7 +9,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/strings.h"
 #include "runnel/kafka/errors.h"
@@ -17,11 +16,12 @@
 
 namespace runnel::kafka {
 
-// Delivery bookkeeping, shared with librdkafka's delivery callback. The
-// callback runs on whichever thread calls rd_kafka_poll/flush: the Impl's
-// poller thread or a caller inside Flush.
-class Producer::Impl {
+// Delivery bookkeeping, shared with librdkafka's delivery callback (the
+// client's opaque). The callback runs on whichever thread calls
+// rd_kafka_poll/flush: the Impl's poller thread or a caller inside Flush.
+class Producer::Impl : public internal::ClientContext {
  public:
+  explicit Impl(const Clock& clock) : ClientContext(clock) {}
   std::function<void(const DeliveryReport&)> on_delivery;
   std::atomic<int64_t> in_flight{0};
   // Guards first_error (written by the delivery callback).
@@ -35,7 +35,7 @@ class Producer::Impl {
   std::thread poller;
 
   static void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
+    auto* self = static_cast<Impl*>(static_cast<internal::ClientContext*>(opaque));
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       absl::Status s = ErrorToStatus(m->err, absl::StrCat("delivery to ", rd_kafka_topic_name(m->rkt), "-",
                                                           m->partition));
@@ -53,17 +53,16 @@ class Producer::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
-    const ClientConfig& config, std::function<void(const DeliveryReport&)> on_delivery) {
-  auto impl = std::make_unique<Impl>();
-  impl->on_delivery = std::move(on_delivery);
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ClientConfig& config,
+                                                           ProducerOptions options) {
+  auto impl = std::make_unique<Impl>(*options.clock);
+  impl->on_delivery = std::move(options.on_delivery);
   auto conf = internal::MakeConf({{"enable.idempotence", "true"},
                                   {"acks", "all"},
                                   {"partitioner", "murmur2_random"}},
-                                 config);
+                                 config, impl.get());
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::DeliveryCallback);
-  rd_kafka_conf_set_opaque(*conf, impl.get());
   auto rk = internal::NewClient(RD_KAFKA_PRODUCER, *conf);
   if (!rk.ok()) return rk.status();
   Impl* raw = impl.get();
@@ -131,7 +130,7 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return ErrorToStatus(err, absl::StrCat("producing to '", ToAbsl(record.topic), "'"));
     }
-    const absl::Time now = Clock::System().Now();
+    const absl::Time now = impl_->clock().Now();
     if (!deadline) deadline = now + queue_full_wait;
     if (now >= *deadline) {
       return absl::UnavailableError(
@@ -144,9 +143,9 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
 }
 
 absl::Status Producer::Flush(absl::Duration timeout) {
-  const absl::Time deadline = Clock::System().Now() + timeout;
+  const absl::Time deadline = impl_->clock().Now() + timeout;
   while (impl_->in_flight.load(std::memory_order_acquire) > 0) {
-    absl::Duration left = deadline - Clock::System().Now();
+    absl::Duration left = deadline - impl_->clock().Now();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
           absl::StrCat(InFlight(), " records still in flight after ", absl::FormatDuration(timeout)));

@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/client_config.h"
 #include "runnel/kafka/record.h"
@@ -48,13 +49,20 @@ struct DeliveryReport {
   Offset offset;
 };
 
+struct ProducerOptions {
+  // When set, called for every record from the producer's delivery thread
+  // (must be quick and thread-safe).
+  std::function<void(const DeliveryReport&)> on_delivery;
+  // Send's queue-full wait, Flush's deadline and the error-log rate limit
+  // run on this clock. Not owned; must outlive the Producer. The runtime
+  // passes its own; the default is for applications and tools.
+  const Clock* clock = &Clock::System();
+};
+
 class Producer {
  public:
-  // `on_delivery`, when set, is called for every record from the producer's
-  // delivery thread (must be quick and thread-safe).
-  static absl::StatusOr<std::unique_ptr<Producer>> Create(
-      const ClientConfig& config,
-      std::function<void(const DeliveryReport&)> on_delivery = nullptr);
+  static absl::StatusOr<std::unique_ptr<Producer>> Create(const ClientConfig& config,
+                                                          ProducerOptions options = {});
   ~Producer();  // Flushes for up to 10 s, then closes.
 
   Producer(const Producer&) = delete;

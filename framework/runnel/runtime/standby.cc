@@ -70,7 +70,7 @@ StandbyManager::StandbyManager(std::shared_ptr<const Topology> topology, const S
 StandbyManager::~StandbyManager() { Stop(); }
 
 absl::Status StandbyManager::Start() {
-  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
   if (!admin.ok()) return Annotate(admin.status(), "creating the standby admin client");
   admin_ = *std::move(admin);
   kafka::ClientConfig consumer_config = config_.ConsumerConfig(
@@ -78,7 +78,7 @@ absl::Status StandbyManager::Start() {
                    "-standby-consumer"));
   consumer_config.erase("group.instance.id");
   consumer_config["fetch.wait.max.ms"] = "100";
-  auto consumer = kafka::Consumer::Create(consumer_config);
+  auto consumer = kafka::Consumer::Create(consumer_config, {.clock = &clock_});
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the standby consumer");
   consumer_ = *std::move(consumer);
   thread_ = std::thread([this] { Run(); });

@@ -69,7 +69,7 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
   if (auto it = consumer_config.find("group.instance.id"); it != consumer_config.end()) {
     it->second = absl::StrCat(it->second, "-", index_ + 1);
   }
-  auto consumer = kafka::Consumer::Create(consumer_config, static_cast<kafka::RebalanceListener*>(this));
+  auto consumer = kafka::Consumer::Create(consumer_config, {.listener = this, .clock = &clock_});
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
   consumer_ = *std::move(consumer);
   deserialization_handler_ = MakeDeserializationErrorHandler(
@@ -100,7 +100,7 @@ absl::Status StreamThread::CreateProducer() {
   // A replaced (fenced or failed) producer goes first: its transactional.id
   // is the new one's.
   producer_.reset();
-  auto producer = kafka::Producer::Create(config, std::move(on_delivery));
+  auto producer = kafka::Producer::Create(config, {.on_delivery = std::move(on_delivery), .clock = &clock_});
   if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
   producer_ = *std::move(producer);
   if (!eos_) return absl::OkStatus();
@@ -528,7 +528,7 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
     return std::vector<TopicPartition>{};
   };
   if (admin_ == nullptr) {
-    auto admin = kafka::Admin::Create(config_.AdminConfig());
+    auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
     if (!admin.ok()) return fail(admin.status());
     admin_ = *std::move(admin);
   }
@@ -665,7 +665,7 @@ absl::Status StreamThread::RestoreStep() {
     // default 500 ms fetch wait: a failover's tail restore is that much
     // shorter.
     restore_config["fetch.wait.max.ms"] = "20";
-    auto consumer = kafka::Consumer::Create(restore_config);
+    auto consumer = kafka::Consumer::Create(restore_config, {.clock = &clock_});
     if (!consumer.ok()) return Annotate(consumer.status(), "creating the restore consumer");
     restore_consumer_ = *std::move(consumer);
   }
