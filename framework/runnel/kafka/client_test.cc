@@ -139,5 +139,39 @@ TEST(ClientTest, RoundTripOnTheMockCluster) {
   ASSERT_TRUE((*consumer)->Close().ok());
 }
 
+// With deliveries_ready, reports wait for the owner: on_delivery runs only
+// inside ServeDeliveries, on the owner's thread.
+TEST(ClientTest, OwnerServesDeliveriesWhenTold) {
+  std::atomic<int> ready_calls{0}, delivered{0};
+  std::atomic<bool> on_owner_thread{true};
+  const std::thread::id owner = std::this_thread::get_id();
+  auto producer = Producer::Create(
+      {{"test.mock.num.brokers", "1"}},
+      {.on_delivery =
+           [&](const DeliveryReport& report) {
+             EXPECT_TRUE(report.status.ok()) << report.status;
+             if (std::this_thread::get_id() != owner) on_owner_thread = false;
+             ++delivered;
+           },
+       .deliveries_ready = [&] { ++ready_calls; }});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (int i = 0; i < 10; ++i) {
+    std::string key = absl::StrCat("k", i);
+    ASSERT_TRUE((*producer)->Send({.topic = "mock-owner", .key = key, .value = "v"}).ok());
+  }
+  for (int i = 0; i < 3000 && ready_calls.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_GT(ready_calls.load(), 0);
+  // Told, but nobody served yet: give a would-be poller thread time to run.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(delivered.load(), 0);
+  for (int i = 0; i < 3000 && delivered.load() < 10; ++i) {
+    (*producer)->ServeDeliveries();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(delivered.load(), 10);
+  EXPECT_EQ((*producer)->InFlight(), 0);
+  EXPECT_TRUE(on_owner_thread.load());
+}
+
 }  // namespace
 }  // namespace runnel::kafka

@@ -32,7 +32,10 @@ class Producer::Impl : public internal::ClientContext {
   std::mutex topics_mu;
   absl::flat_hash_map<std::string, rd_kafka_topic_t*> topics;
   std::atomic<bool> stop{false};
-  std::thread poller;
+  std::thread poller;  // not started with deliveries_ready
+  std::function<void()> deliveries_ready;
+
+  static void QueueEvent(rd_kafka_t*, void* opaque) { static_cast<Impl*>(opaque)->deliveries_ready(); }
 
   static void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(static_cast<internal::ClientContext*>(opaque));
@@ -67,18 +70,39 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ClientConfig& c
   if (!rk.ok()) return rk.status();
   Impl* raw = impl.get();
   rd_kafka_t* handle = *rk;
-  raw->poller = std::thread([raw, handle] {
-    while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(handle, 50);
-  });
+  if (options.deliveries_ready) {
+    // Reports (and client errors) arrive on the main queue; librdkafka
+    // calls QueueEvent when an item lands on it empty.
+    raw->deliveries_ready = std::move(options.deliveries_ready);
+    rd_kafka_queue_t* main = rd_kafka_queue_get_main(handle);
+    rd_kafka_queue_cb_event_enable(main, &Impl::QueueEvent, raw);
+    // Whatever landed before the callback was in place (a client error)
+    // would otherwise wait for the next event.
+    const bool waiting = rd_kafka_queue_length(main) > 0;
+    rd_kafka_queue_destroy(main);
+    if (waiting) raw->deliveries_ready();
+  } else {
+    raw->poller = std::thread([raw, handle] {
+      while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(handle, 50);
+    });
+  }
   return std::unique_ptr<Producer>(new Producer(handle, std::move(impl)));
 }
 
 Producer::Producer(rd_kafka_s* rk, std::unique_ptr<Impl> impl) : rk_(rk), impl_(std::move(impl)) {}
 
 Producer::~Producer() {
+  if (impl_->deliveries_ready) {
+    // No more calls into the owner once destruction began (the queue's lock
+    // orders this after any call in progress).
+    rd_kafka_queue_t* main = rd_kafka_queue_get_main(rk_);
+    rd_kafka_queue_cb_event_enable(main, nullptr, nullptr);
+    rd_kafka_queue_destroy(main);
+  }
+  // Serves the remaining reports on this thread, whoever served them before.
   rd_kafka_flush(rk_, 10'000);
   impl_->stop = true;
-  impl_->poller.join();
+  if (impl_->poller.joinable()) impl_->poller.join();
   for (auto& [name, rkt] : impl_->topics) rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk_);
 }
@@ -137,7 +161,8 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
           absl::StrCat("producer queue full for ", absl::FormatDuration(queue_full_wait),
                        " (broker slow or unreachable); ", InFlight(), " records in flight"));
     }
-    // The poller thread serves delivery reports; give it a moment.
+    // The poller thread (or the owner, with deliveries_ready) serves
+    // delivery reports; give it a moment.
     absl::SleepFor(absl::Milliseconds(2));
   }
 }
@@ -159,6 +184,8 @@ absl::Status Producer::Flush(absl::Duration timeout) {
 }
 
 int64_t Producer::InFlight() const { return impl_->in_flight.load(std::memory_order_acquire); }
+
+void Producer::ServeDeliveries() { rd_kafka_poll(rk_, 0); }
 
 namespace {
 int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
