@@ -2,6 +2,7 @@
 // least once only: the mock does not honour transactions).
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include <librdkafka/rdkafka.h>
@@ -45,8 +46,23 @@ TEST(ClientTest, FlushTimesOutWhileTheBrokerIsUnreachable) {
   EXPECT_EQ((*producer)->Flush(absl::Milliseconds(300)).code(), absl::StatusCode::kDeadlineExceeded);
 }
 
-// A deadline on the injected clock: a second of real time passes without
-// it; advancing the clock ends it.
+// Runs `wait` (a call bounded by a 100 ms timeout on `clock`) on another
+// thread: it must still be waiting after a second of real time, and return
+// once `clock` moves past its deadline. Returns what it returned.
+absl::Status WaitsForTheInjectedClock(ManualClock& clock, std::function<absl::Status()> wait) {
+  std::atomic<bool> returned{false};
+  absl::Status result;
+  std::thread waiter([&] {
+    result = wait();
+    returned = true;
+  });
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_FALSE(returned.load()) << "returned on real time: " << result;
+  clock.Advance(absl::Milliseconds(100));
+  waiter.join();
+  return result;
+}
+
 TEST(ClientTest, FlushDeadlineRunsOnTheInjectedClock) {
   ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
   // message.timeout.ms bounds the destructor's flush (the record never goes).
@@ -54,16 +70,7 @@ TEST(ClientTest, FlushDeadlineRunsOnTheInjectedClock) {
                                    {.clock = &clock});
   ASSERT_TRUE(producer.ok()) << producer.status();
   ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
-  std::atomic<bool> returned{false};
-  absl::Status flushed;
-  std::thread flusher([&] {
-    flushed = (*producer)->Flush(absl::Milliseconds(100));
-    returned = true;
-  });
-  absl::SleepFor(absl::Seconds(1));
-  EXPECT_FALSE(returned.load());
-  clock.Advance(absl::Milliseconds(100));
-  flusher.join();
+  absl::Status flushed = WaitsForTheInjectedClock(clock, [&] { return (*producer)->Flush(absl::Milliseconds(100)); });
   EXPECT_EQ(flushed.code(), absl::StatusCode::kDeadlineExceeded) << flushed;
 }
 
@@ -75,16 +82,9 @@ TEST(ClientTest, QueueFullWaitRunsOnTheInjectedClock) {
                                    {.clock = &clock});
   ASSERT_TRUE(producer.ok()) << producer.status();
   ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
-  std::atomic<bool> returned{false};
-  absl::Status sent;
-  std::thread sender([&] {
-    sent = (*producer)->Send({.topic = "t", .key = "k", .value = "v2"}, absl::Milliseconds(100));
-    returned = true;
+  absl::Status sent = WaitsForTheInjectedClock(clock, [&] {
+    return (*producer)->Send({.topic = "t", .key = "k", .value = "v2"}, absl::Milliseconds(100));
   });
-  absl::SleepFor(absl::Seconds(1));
-  EXPECT_FALSE(returned.load());
-  clock.Advance(absl::Milliseconds(100));
-  sender.join();
   EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable) << sent;
 }
 
