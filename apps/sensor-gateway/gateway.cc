@@ -73,6 +73,11 @@ const runnel::ConfigDef& GatewayConfigDef() {
         .Define(Int("retry.after.seconds", 1, 0, 3600, "the Retry-After of a 503"))
         .Define(Int("producers", 2, 1, 16,
                     "Kafka producers, each committing one group of requests at a time (see README)"))
+        .Define(ConfigKey{.name = "deliveries.on.io.threads",
+                          .type = ConfigType::kBool,
+                          .default_value = "true",
+                          .doc = "serve Kafka's delivery reports (and answer their requests) on the HTTP I/O "
+                                 "threads; false: on a thread of each producer, one more thread hop per group"})
         .Define(Int("max.queued.requests", 10'000, 1, 10'000'000,
                     "requests waiting for a producer beyond this are answered 503 at once"))
         .Define(ConfigKey{.name = "topic.create",
@@ -147,6 +152,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   if (!ingest.producer_config.count("message.timeout.ms") && !ingest.producer_config.count("delivery.timeout.ms")) {
     ingest.producer_config["message.timeout.ms"] = absl::StrCat(config.GetInt("delivery.timeout.ms"));
   }
+  if (config.GetBool("deliveries.on.io.threads")) {
+    // Until the server runs (and after it stopped) the pipeline's watchdog
+    // serves the reports instead.
+    Gateway* g = gateway.get();
+    ingest.post = [g](absl::AnyInvocable<void()> fn) {
+      http::Server* server = g->live_server_.load();
+      return server != nullptr && server->Post(std::move(fn));
+    };
+  }
   auto pipeline = IngestPipeline::Create(std::move(ingest), clock);
   if (!pipeline.ok()) return pipeline.status();
   gateway->pipeline_ = *std::move(pipeline);
@@ -180,7 +194,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
              }));
   router.Get("/metrics", http::Sync([g](const http::Request&) {
                // The HTTP server's own counters (413/431/400 it answers itself).
-               http::Server* server = g->server_for_metrics_.load();
+               http::Server* server = g->live_server_.load();
                const http::ServerStats http = server != nullptr ? server->stats() : http::ServerStats{};
                g->metrics_.GetGauge("runnel_http_connections_open")->Set(http.connections_open);
                g->metrics_.GetGauge("runnel_http_requests_in_flight")->Set(http.requests_in_flight);
@@ -207,7 +221,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
     return runnel::Annotate(server.status(), absl::StrCat("config key 'listen.port'/'listen.address'"));
   }
   gateway->server_ = *std::move(server);
-  gateway->server_for_metrics_.store(gateway->server_.get());
+  gateway->live_server_.store(gateway->server_.get());
   gateway->readiness_thread_ = std::thread([g] { g->RunReadinessLoop(); });
   return gateway;
 }

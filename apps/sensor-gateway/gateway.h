@@ -95,8 +95,10 @@ class Gateway {
 
   std::unique_ptr<IngestPipeline> pipeline_;
   std::unique_ptr<runnel::http::Server> server_;
-  // For /metrics, which may be asked before Start has stored server_.
-  std::atomic<runnel::http::Server*> server_for_metrics_{nullptr};
+  // For /metrics, which may be asked before Start has stored server_, and
+  // for the pipeline's posts of delivery reports to the I/O threads. Set
+  // once the server runs; the server outlives the pipeline's producers.
+  std::atomic<runnel::http::Server*> live_server_{nullptr};
   bool shut_down_ = false;
 };
 

@@ -19,9 +19,14 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
   for (int i = 0; i < p->options_.producers; ++i) {
     auto slot = std::make_unique<Slot>();
     Slot* s = slot.get();
-    auto producer = runnel::kafka::Producer::Create(
-        p->options_.producer_config,
-        [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); });
+    runnel::kafka::ProducerOptions producer_options{
+        .on_delivery = [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); },
+        .clock = &p->clock_};
+    if (p->options_.post) {
+      // On librdkafka's broker thread: only schedule.
+      producer_options.deliveries_ready = [p, s] { p->options_.post([s] { ServeDeliveries(*s); }); };
+    }
+    auto producer = runnel::kafka::Producer::Create(p->options_.producer_config, std::move(producer_options));
     if (!producer.ok()) {
       for (auto& made : p->slots_) made->producer.reset();
       return runnel::Annotate(producer.status(), "creating the Kafka producer");
@@ -204,11 +209,20 @@ void IngestPipeline::OnDelivery(Slot& slot, const absl::Status& status) {
   Continue(slot);
 }
 
+void IngestPipeline::ServeDeliveries(Slot& slot) {
+  std::lock_guard<std::mutex> lock(slot.serve_mu);
+  if (slot.producer != nullptr) slot.producer->ServeDeliveries();
+}
+
 void IngestPipeline::Watchdog() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopped_; })) return;
+    }
+    // Reports whose post was dropped (no I/O threads yet or any more).
+    if (options_.post) {
+      for (auto& s : slots_) ServeDeliveries(*s);
     }
     const absl::Time now = clock_.Now();
     for (auto& s : slots_) {
@@ -243,7 +257,10 @@ void IngestPipeline::Stop() {
   if (watchdog_.joinable()) watchdog_.join();
   // Producers go before their slots: their destructors flush, and the
   // delivery callback touches the slot.
-  for (auto& slot : slots_) slot->producer.reset();
+  for (auto& slot : slots_) {
+    std::lock_guard<std::mutex> lock(slot->serve_mu);
+    slot->producer.reset();
+  }
 }
 
 absl::StatusOr<int32_t> IngestPipeline::PartitionCount(absl::Duration timeout) {

@@ -19,8 +19,10 @@
 //
 // No thread of its own on the hot path: a group is started by the thread
 // that submits into an idle pipeline (an HTTP I/O thread) or by the
-// delivery callback that completes the slot's previous group (the
-// producer's poller thread), which also answers the group's requests. Send
+// delivery callback that completes the slot's previous group, which also
+// answers the group's requests. With IngestOptions::post that callback runs
+// on an HTTP I/O thread too (librdkafka's broker thread -> I/O thread, one
+// hop), else on the producer's poller thread (broker -> poller -> I/O). Send
 // never waits for queue space (a full librdkafka queue is a 503 at once), so
 // neither thread blocks. A watchdog thread fails groups whose acks did not
 // come by their deadline (the earliest among their requests); that slot
@@ -39,6 +41,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +69,13 @@ struct IngestOptions {
   size_t max_queued_requests = 10'000;
   // Records one group sends at most (a larger request still goes whole).
   size_t max_group_records = 20'000;
+  // Where delivery reports are served. Unset: each producer's own poller
+  // thread. Set: `post(fn)` runs `fn` soon on an event-loop thread (the
+  // HTTP I/O threads), or answers false when it cannot (not yet started,
+  // stopped); the watchdog serves them on its next tick either way, so a
+  // dropped `fn` only delays. Functions posted must not run after the
+  // pipeline is destroyed.
+  std::function<bool(absl::AnyInvocable<void()>)> post;
 };
 
 class IngestPipeline {
@@ -102,7 +112,9 @@ class IngestPipeline {
   // One producer and the group it has in flight. Counters are bumped by
   // the producer's delivery callback.
   struct Slot {
+    // Reset under serve_mu by Stop (posted ServeDeliveries calls may race it).
     std::unique_ptr<runnel::kafka::Producer> producer;
+    std::mutex serve_mu;
     std::mutex mu;
     int64_t sent = 0;       // records accepted by Send
     int64_t delivered = 0;  // delivery reports received, either way
@@ -123,6 +135,8 @@ class IngestPipeline {
   // Takes the next group from the queue; caller holds mu_.
   std::vector<Request> TakeGroupLocked();
   void OnDelivery(Slot& slot, const absl::Status& status);
+  // With options_.post: runs the slot's waiting delivery reports here.
+  static void ServeDeliveries(Slot& slot);
   // Answers every request of a finished group (and counts it).
   void Complete(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);
   static void Finish(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);

@@ -29,6 +29,7 @@
 #include <boost/json/value.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "reading.h"
 #include "runnel/common/clock.h"
 #include "runnel/kafka/admin.h"
@@ -89,7 +90,13 @@ int main(int argc, char** argv) {
 
   auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
   if (!admin.ok()) return Fail(std::string(admin.status().message()));
+  // A topic created a moment ago may not be in the broker's metadata yet
+  // (a loaded machine): ask again for up to a minute.
   auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+  for (int i = 0; i < 60 && absl::IsNotFound(description.status()); ++i) {
+    absl::SleepFor(absl::Seconds(1));
+    description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+  }
   if (!description.ok()) return Fail(std::string(description.status().message()));
   auto consumer = runnel::kafka::Consumer::Create({{"bootstrap.servers", bootstrap},
                                                    {"group.id", absl::StrCat("w8-check-", topic)},

@@ -210,4 +210,6 @@ ServerStats Server::stats() const { return core_->Stats(); }
 
 absl::Status Server::Shutdown(absl::Duration grace) { return core_->Shutdown(grace); }
 
+bool Server::Post(absl::AnyInvocable<void()> fn) { return core_->Post(std::move(fn)); }
+
 }  // namespace runnel::http

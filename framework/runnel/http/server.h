@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -98,6 +99,12 @@ class Server {
   // The bound port (the real one when ServerOptions::port was 0).
   uint16_t port() const { return port_; }
   ServerStats stats() const;
+
+  // Runs `fn` soon on one of the I/O threads, for work that should share
+  // them rather than wake a thread of its own (the sensor gateway serves
+  // Kafka delivery reports this way). Once the server has stopped, `fn` is
+  // dropped and the answer is false. Any thread; `fn` must not block.
+  bool Post(absl::AnyInvocable<void()> fn);
 
   // Graceful shutdown, see above. Returns DeadlineExceeded when requests
   // were still in flight after `grace` (they were cut off); OK otherwise.

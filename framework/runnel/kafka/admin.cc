@@ -52,15 +52,17 @@ class Request {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const ClientConfig& config) {
-  auto conf = internal::MakeConf({}, config);
+absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const ClientConfig& config, AdminOptions options) {
+  auto context = std::make_unique<internal::ClientContext>(*options.clock);
+  auto conf = internal::MakeConf({}, config, context.get());
   if (!conf.ok()) return conf.status();
   auto rk = internal::NewClient(RD_KAFKA_PRODUCER, *conf);
   if (!rk.ok()) return rk.status();
-  return std::unique_ptr<Admin>(new Admin(*rk));
+  return std::unique_ptr<Admin>(new Admin(*rk, std::move(context)));
 }
 
-Admin::Admin(rd_kafka_s* rk) : rk_(rk) {}
+Admin::Admin(rd_kafka_s* rk, std::unique_ptr<internal::ClientContext> context)
+    : rk_(rk), context_(std::move(context)) {}
 Admin::~Admin() { rd_kafka_destroy(rk_); }
 
 absl::Status Admin::CreateTopics(const std::vector<NewTopic>& topics, absl::Duration timeout) {

@@ -14,12 +14,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/client_config.h"
 
 struct rd_kafka_s;
 
 namespace runnel::kafka {
+
+namespace internal {
+class ClientContext;
+}
 
 struct NewTopic {
   std::string name;
@@ -50,9 +55,16 @@ struct TopicDescription {
   int16_t replication_factor = 0;
 };
 
+struct AdminOptions {
+  // The error-log rate limit runs on this clock. Not owned; must outlive
+  // the Admin. The runtime passes its own; the default is for applications
+  // and tools.
+  const Clock* clock = &Clock::System();
+};
+
 class Admin {
  public:
-  static absl::StatusOr<std::unique_ptr<Admin>> Create(const ClientConfig& config);
+  static absl::StatusOr<std::unique_ptr<Admin>> Create(const ClientConfig& config, AdminOptions options = {});
   ~Admin();
 
   // Creates every topic; one that already exists with the same partition
@@ -82,8 +94,9 @@ class Admin {
   absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group, absl::Duration timeout);
 
  private:
-  explicit Admin(rd_kafka_s* rk);
+  Admin(rd_kafka_s* rk, std::unique_ptr<internal::ClientContext> context);
   rd_kafka_s* rk_;
+  std::unique_ptr<internal::ClientContext> context_;  // the client's opaque
 };
 
 }  // namespace runnel::kafka

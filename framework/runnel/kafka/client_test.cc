@@ -1,6 +1,8 @@
 // Client creation and a small round trip on librdkafka's mock cluster (at
 // least once only: the mock does not honour transactions).
 
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include <librdkafka/rdkafka.h>
@@ -42,6 +44,48 @@ TEST(ClientTest, FlushTimesOutWhileTheBrokerIsUnreachable) {
   ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
   EXPECT_EQ((*producer)->InFlight(), 1);
   EXPECT_EQ((*producer)->Flush(absl::Milliseconds(300)).code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+// Runs `wait` (a call bounded by a 100 ms timeout on `clock`) on another
+// thread: it must still be waiting after a second of real time, and return
+// once `clock` moves past its deadline. Returns what it returned.
+absl::Status WaitsForTheInjectedClock(ManualClock& clock, std::function<absl::Status()> wait) {
+  std::atomic<bool> returned{false};
+  absl::Status result;
+  std::thread waiter([&] {
+    result = wait();
+    returned = true;
+  });
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_FALSE(returned.load()) << "returned on real time: " << result;
+  clock.Advance(absl::Milliseconds(100));
+  waiter.join();
+  return result;
+}
+
+TEST(ClientTest, FlushDeadlineRunsOnTheInjectedClock) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  // message.timeout.ms bounds the destructor's flush (the record never goes).
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"}, {"message.timeout.ms", "5000"}},
+                                   {.clock = &clock});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
+  absl::Status flushed = WaitsForTheInjectedClock(clock, [&] { return (*producer)->Flush(absl::Milliseconds(100)); });
+  EXPECT_EQ(flushed.code(), absl::StatusCode::kDeadlineExceeded) << flushed;
+}
+
+TEST(ClientTest, QueueFullWaitRunsOnTheInjectedClock) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  auto producer = Producer::Create({{"bootstrap.servers", "127.0.0.1:1"},
+                                    {"queue.buffering.max.messages", "1"},
+                                    {"message.timeout.ms", "5000"}},
+                                   {.clock = &clock});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Send({.topic = "t", .key = "k", .value = "v"}).ok());
+  absl::Status sent = WaitsForTheInjectedClock(clock, [&] {
+    return (*producer)->Send({.topic = "t", .key = "k", .value = "v2"}, absl::Milliseconds(100));
+  });
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable) << sent;
 }
 
 TEST(ClientTest, RoundTripOnTheMockCluster) {
@@ -93,6 +137,40 @@ TEST(ClientTest, RoundTripOnTheMockCluster) {
   ASSERT_EQ(committed->size(), 1u);
   EXPECT_EQ((*committed)[0].second, commit[0].second);
   ASSERT_TRUE((*consumer)->Close().ok());
+}
+
+// With deliveries_ready, reports wait for the owner: on_delivery runs only
+// inside ServeDeliveries, on the owner's thread.
+TEST(ClientTest, OwnerServesDeliveriesWhenTold) {
+  std::atomic<int> ready_calls{0}, delivered{0};
+  std::atomic<bool> on_owner_thread{true};
+  const std::thread::id owner = std::this_thread::get_id();
+  auto producer = Producer::Create(
+      {{"test.mock.num.brokers", "1"}},
+      {.on_delivery =
+           [&](const DeliveryReport& report) {
+             EXPECT_TRUE(report.status.ok()) << report.status;
+             if (std::this_thread::get_id() != owner) on_owner_thread = false;
+             ++delivered;
+           },
+       .deliveries_ready = [&] { ++ready_calls; }});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (int i = 0; i < 10; ++i) {
+    std::string key = absl::StrCat("k", i);
+    ASSERT_TRUE((*producer)->Send({.topic = "mock-owner", .key = key, .value = "v"}).ok());
+  }
+  for (int i = 0; i < 3000 && ready_calls.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_GT(ready_calls.load(), 0);
+  // Told, but nobody served yet: give a would-be poller thread time to run.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(delivered.load(), 0);
+  for (int i = 0; i < 3000 && delivered.load() < 10; ++i) {
+    (*producer)->ServeDeliveries();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(delivered.load(), 10);
+  EXPECT_EQ((*producer)->InFlight(), 0);
+  EXPECT_TRUE(on_owner_thread.load());
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/errors.h"
 #include "runnel/kafka/internal/conf.h"
@@ -32,17 +31,19 @@ absl::Status TakeError(rd_kafka_error_t* error, std::string_view context) {
 
 }  // namespace
 
-// Rebalance handling; the callback runs inside rd_kafka_consumer_poll (or
-// consumer_close) on the consumer's thread.
-class Consumer::Impl {
+// Rebalance handling (the client's opaque); the callback runs inside
+// rd_kafka_consumer_poll (or consumer_close) on the consumer's thread.
+class Consumer::Impl : public internal::ClientContext {
  public:
+  explicit Impl(const Clock& clock) : ClientContext(clock) {}
   RebalanceListener* listener = nullptr;
   bool closed = false;
-  RateLimiter error_limiter{5000};
+  // Errors returned by Poll (the client-level ones have their own limiter).
+  RateLimiter poll_error_limiter{5000};
 
   static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
+    auto* self = static_cast<Impl*>(static_cast<internal::ClientContext*>(opaque));
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     auto log = Logger("runnel");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -87,9 +88,9 @@ class Consumer::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ClientConfig& config,
-                                                           RebalanceListener* listener) {
-  auto impl = std::make_unique<Impl>();
-  impl->listener = listener;
+                                                           ConsumerOptions options) {
+  auto impl = std::make_unique<Impl>(*options.clock);
+  impl->listener = options.listener;
   // enable.partition.eof=true, as StreamsConfig::ConsumerConfig sets it for
   // every consumer of the runtime (max.task.idle.ms, restores and bootstraps
   // end on partition ends): Poll reports the ends through its `eof`
@@ -102,10 +103,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ClientConfig& c
   if (!config.contains("group.id")) {
     return absl::InvalidArgumentError("Kafka consumer needs a 'group.id'");
   }
-  auto conf = internal::MakeConf(defaults, config);
+  auto conf = internal::MakeConf(defaults, config, impl.get());
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(*conf, &Impl::RebalanceCallback);
-  rd_kafka_conf_set_opaque(*conf, impl.get());
   auto rk = internal::NewClient(RD_KAFKA_CONSUMER, *conf);
   if (!rk.ok()) return rk.status();
   rd_kafka_poll_set_consumer(*rk);
@@ -168,7 +168,7 @@ absl::Status Consumer::Poll(absl::Duration timeout, size_t max_records, std::vec
       return absl::InternalError(absl::StrCat("fatal consumer error: ", buf));
     }
     int64_t suppressed = 0;
-    if (impl_->error_limiter.Allow(Clock::System().NowMillis().value(), &suppressed)) {
+    if (impl_->poll_error_limiter.Allow(impl_->clock().NowMillis().value(), &suppressed)) {
       Logger("runnel")->warn("consumer: {} ({}); retrying{}", detail, rd_kafka_err2name(err),
                              suppressed ? absl::StrCat(" [", suppressed, " similar suppressed]") : "");
     }

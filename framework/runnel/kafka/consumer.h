@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/client_config.h"
 #include "runnel/kafka/record.h"
@@ -54,11 +55,19 @@ class RebalanceListener {
   virtual void OnPartitionsLost(const std::vector<TopicPartition>& partitions) = 0;
 };
 
+struct ConsumerOptions {
+  // Called on rebalances (see above). Not owned; must outlive the Consumer.
+  RebalanceListener* listener = nullptr;
+  // The error-log rate limits run on this clock. Not owned; must outlive
+  // the Consumer. The runtime passes its own; the default is for
+  // applications and tools.
+  const Clock* clock = &Clock::System();
+};
+
 class Consumer {
  public:
-  // `listener` must outlive the Consumer.
   static absl::StatusOr<std::unique_ptr<Consumer>> Create(const ClientConfig& config,
-                                                          RebalanceListener* listener = nullptr);
+                                                          ConsumerOptions options = {});
   ~Consumer();
 
   Consumer(const Consumer&) = delete;

@@ -9,7 +9,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/strings.h"
 #include "runnel/kafka/errors.h"
@@ -17,11 +16,12 @@
 
 namespace runnel::kafka {
 
-// Delivery bookkeeping, shared with librdkafka's delivery callback. The
-// callback runs on whichever thread calls rd_kafka_poll/flush: the Impl's
-// poller thread or a caller inside Flush.
-class Producer::Impl {
+// Delivery bookkeeping, shared with librdkafka's delivery callback (the
+// client's opaque). The callback runs on whichever thread calls
+// rd_kafka_poll/flush: the Impl's poller thread or a caller inside Flush.
+class Producer::Impl : public internal::ClientContext {
  public:
+  explicit Impl(const Clock& clock) : ClientContext(clock) {}
   std::function<void(const DeliveryReport&)> on_delivery;
   std::atomic<int64_t> in_flight{0};
   // Guards first_error (written by the delivery callback).
@@ -32,10 +32,13 @@ class Producer::Impl {
   std::mutex topics_mu;
   absl::flat_hash_map<std::string, rd_kafka_topic_t*> topics;
   std::atomic<bool> stop{false};
-  std::thread poller;
+  std::thread poller;  // not started with deliveries_ready
+  std::function<void()> deliveries_ready;
+
+  static void QueueEvent(rd_kafka_t*, void* opaque) { static_cast<Impl*>(opaque)->deliveries_ready(); }
 
   static void DeliveryCallback(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
+    auto* self = static_cast<Impl*>(static_cast<internal::ClientContext*>(opaque));
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       absl::Status s = ErrorToStatus(m->err, absl::StrCat("delivery to ", rd_kafka_topic_name(m->rkt), "-",
                                                           m->partition));
@@ -53,33 +56,53 @@ class Producer::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
-    const ClientConfig& config, std::function<void(const DeliveryReport&)> on_delivery) {
-  auto impl = std::make_unique<Impl>();
-  impl->on_delivery = std::move(on_delivery);
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ClientConfig& config,
+                                                           ProducerOptions options) {
+  auto impl = std::make_unique<Impl>(*options.clock);
+  impl->on_delivery = std::move(options.on_delivery);
   auto conf = internal::MakeConf({{"enable.idempotence", "true"},
                                   {"acks", "all"},
                                   {"partitioner", "murmur2_random"}},
-                                 config);
+                                 config, impl.get());
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::DeliveryCallback);
-  rd_kafka_conf_set_opaque(*conf, impl.get());
   auto rk = internal::NewClient(RD_KAFKA_PRODUCER, *conf);
   if (!rk.ok()) return rk.status();
   Impl* raw = impl.get();
   rd_kafka_t* handle = *rk;
-  raw->poller = std::thread([raw, handle] {
-    while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(handle, 50);
-  });
+  if (options.deliveries_ready) {
+    // Reports (and client errors) arrive on the main queue; librdkafka
+    // calls QueueEvent when an item lands on it empty.
+    raw->deliveries_ready = std::move(options.deliveries_ready);
+    rd_kafka_queue_t* main = rd_kafka_queue_get_main(handle);
+    rd_kafka_queue_cb_event_enable(main, &Impl::QueueEvent, raw);
+    // Whatever landed before the callback was in place (a client error)
+    // would otherwise wait for the next event.
+    const bool waiting = rd_kafka_queue_length(main) > 0;
+    rd_kafka_queue_destroy(main);
+    if (waiting) raw->deliveries_ready();
+  } else {
+    raw->poller = std::thread([raw, handle] {
+      while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(handle, 50);
+    });
+  }
   return std::unique_ptr<Producer>(new Producer(handle, std::move(impl)));
 }
 
 Producer::Producer(rd_kafka_s* rk, std::unique_ptr<Impl> impl) : rk_(rk), impl_(std::move(impl)) {}
 
 Producer::~Producer() {
+  if (impl_->deliveries_ready) {
+    // No more calls into the owner once destruction began (the queue's lock
+    // orders this after any call in progress).
+    rd_kafka_queue_t* main = rd_kafka_queue_get_main(rk_);
+    rd_kafka_queue_cb_event_enable(main, nullptr, nullptr);
+    rd_kafka_queue_destroy(main);
+  }
+  // Serves the remaining reports on this thread, whoever served them before.
   rd_kafka_flush(rk_, 10'000);
   impl_->stop = true;
-  impl_->poller.join();
+  if (impl_->poller.joinable()) impl_->poller.join();
   for (auto& [name, rkt] : impl_->topics) rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk_);
 }
@@ -131,22 +154,23 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return ErrorToStatus(err, absl::StrCat("producing to '", ToAbsl(record.topic), "'"));
     }
-    const absl::Time now = Clock::System().Now();
+    const absl::Time now = impl_->clock().Now();
     if (!deadline) deadline = now + queue_full_wait;
     if (now >= *deadline) {
       return absl::UnavailableError(
           absl::StrCat("producer queue full for ", absl::FormatDuration(queue_full_wait),
                        " (broker slow or unreachable); ", InFlight(), " records in flight"));
     }
-    // The poller thread serves delivery reports; give it a moment.
+    // The poller thread (or the owner, with deliveries_ready) serves
+    // delivery reports; give it a moment.
     absl::SleepFor(absl::Milliseconds(2));
   }
 }
 
 absl::Status Producer::Flush(absl::Duration timeout) {
-  const absl::Time deadline = Clock::System().Now() + timeout;
+  const absl::Time deadline = impl_->clock().Now() + timeout;
   while (impl_->in_flight.load(std::memory_order_acquire) > 0) {
-    absl::Duration left = deadline - Clock::System().Now();
+    absl::Duration left = deadline - impl_->clock().Now();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
           absl::StrCat(InFlight(), " records still in flight after ", absl::FormatDuration(timeout)));
@@ -160,6 +184,8 @@ absl::Status Producer::Flush(absl::Duration timeout) {
 }
 
 int64_t Producer::InFlight() const { return impl_->in_flight.load(std::memory_order_acquire); }
+
+void Producer::ServeDeliveries() { rd_kafka_poll(rk_, 0); }
 
 namespace {
 int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }

@@ -8,7 +8,9 @@
 // client's choice for keyed records), acks=all.
 //
 // Delivery: Send() enqueues and returns at once; delivery reports are served
-// by a background thread owned by the Producer. Flush() waits for every record
+// by a background thread owned by the Producer, or, with
+// ProducerOptions::deliveries_ready, by the owner's thread calling
+// ServeDeliveries() when told to. Flush() waits for every record
 // sent so far and returns the first delivery error since the previous Flush(),
 // so "Flush OK" means "everything sent before is durable in Kafka".
 //
@@ -30,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/clock.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/client_config.h"
 #include "runnel/kafka/record.h"
@@ -48,20 +51,36 @@ struct DeliveryReport {
   Offset offset;
 };
 
+struct ProducerOptions {
+  // When set, called for every record from the producer's delivery thread
+  // (must be quick and thread-safe).
+  std::function<void(const DeliveryReport&)> on_delivery;
+  // Send's queue-full wait, Flush's deadline and the error-log rate limit
+  // run on this clock. Not owned; must outlive the Producer. The runtime
+  // passes its own; the default is for applications and tools.
+  const Clock* clock = &Clock::System();
+  // Unset: delivery reports are served by the Producer's own poller thread.
+  // Set: the Producer has no poller thread; the owner serves the reports by
+  // calling ServeDeliveries() on a thread of its own (an event loop), and
+  // this is called, from a librdkafka thread (or inside Create), whenever
+  // reports start waiting on an empty queue. It must only schedule that call: never wait,
+  // never call into this Producer. Saves a thread hop per report batch.
+  std::function<void()> deliveries_ready;
+};
+
 class Producer {
  public:
-  // `on_delivery`, when set, is called for every record from the producer's
-  // delivery thread (must be quick and thread-safe).
-  static absl::StatusOr<std::unique_ptr<Producer>> Create(
-      const ClientConfig& config,
-      std::function<void(const DeliveryReport&)> on_delivery = nullptr);
+  static absl::StatusOr<std::unique_ptr<Producer>> Create(const ClientConfig& config,
+                                                          ProducerOptions options = {});
   ~Producer();  // Flushes for up to 10 s, then closes.
 
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
-  // Enqueues a record. When librdkafka's queue is full it waits (serving
-  // delivery reports) up to `queue_full_wait`, then returns kUnavailable.
+  // Enqueues a record. When librdkafka's queue is full it waits up to
+  // `queue_full_wait` for delivery reports to free space, then returns
+  // kUnavailable (with deliveries_ready, the thread that serves them must
+  // pass no wait).
   // An unknown topic or a too-large record is an error here.
   absl::Status Send(const OutgoingRecord& record,
                     absl::Duration queue_full_wait = absl::Seconds(30));
@@ -71,6 +90,10 @@ class Producer {
   absl::Status Flush(absl::Duration timeout);
   // Records sent but not yet delivered or failed.
   int64_t InFlight() const;
+  // With ProducerOptions::deliveries_ready only: runs on_delivery for every
+  // report waiting now, on the calling thread; never waits. Call it after
+  // each deliveries_ready (late or extra calls are harmless).
+  void ServeDeliveries();
 
   absl::Status InitTransactions(absl::Duration timeout);
   absl::Status BeginTransaction();

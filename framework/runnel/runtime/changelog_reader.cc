@@ -42,10 +42,10 @@ int64_t RecordBytes(const kafka::ConsumedRecord& r) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ChangelogConsumer>> CreateChangelogConsumer(kafka::ClientConfig config) {
+absl::StatusOr<std::unique_ptr<ChangelogConsumer>> CreateChangelogConsumer(kafka::ClientConfig config, const Clock& clock) {
   config.erase("group.instance.id");
   config["enable.partition.eof"] = "true";
-  auto consumer = kafka::Consumer::Create(config);
+  auto consumer = kafka::Consumer::Create(config, {.clock = &clock});
   if (!consumer.ok()) return consumer.status();
   return std::make_unique<KafkaChangelogConsumer>(*std::move(consumer));
 }

@@ -78,7 +78,9 @@ class ChangelogConsumer {
 // A Kafka consumer as a ChangelogConsumer. `config` is a consumer config;
 // group.instance.id is dropped (no group membership) and
 // enable.partition.eof set (ends are reported).
-absl::StatusOr<std::unique_ptr<ChangelogConsumer>> CreateChangelogConsumer(kafka::ClientConfig config);
+// The error-log limits run on `clock`, which must outlive the consumer.
+absl::StatusOr<std::unique_ptr<ChangelogConsumer>> CreateChangelogConsumer(kafka::ClientConfig config,
+                                                                          const Clock& clock);
 
 // Where a partition's records go.
 class ChangelogSink {

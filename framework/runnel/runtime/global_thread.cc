@@ -39,10 +39,10 @@ absl::Status GlobalStreamThread::Bootstrap() {
       config_.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2 ? "read_committed" : "read_uncommitted";
   // An idle global topic answers a fetch after 100 ms instead of 500 ms.
   consumer_config["fetch.wait.max.ms"] = "100";
-  auto consumer = CreateChangelogConsumer(consumer_config);
+  auto consumer = CreateChangelogConsumer(consumer_config, clock_);
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the global consumer");
   consumer_ = *std::move(consumer);
-  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
   if (!admin.ok()) return Annotate(admin.status(), "creating the admin client of the global thread");
 
   // Every partition's range now, and whether the checkpoint fits in it.

@@ -43,7 +43,7 @@ KafkaStreams::KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConf
 KafkaStreams::~KafkaStreams() { (void)Close(); }
 
 absl::Status KafkaStreams::PrepareTopics() {
-  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
   if (!admin.ok()) return Annotate(admin.status(), "creating the admin client");
   int32_t max_partitions = 1;
   std::map<std::string, int32_t> partitions;
@@ -431,7 +431,7 @@ absl::Status KafkaStreams::ReadUncommitted(TaskId task, const std::string& store
 absl::StatusOr<KafkaStreams::GroupMetadata> KafkaStreams::Metadata() const {
   absl::MutexLock lock(&metadata_mu_);
   if (metadata_admin_ == nullptr) {
-    auto admin = kafka::Admin::Create(config_.AdminConfig());
+    auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
     if (!admin.ok()) return admin.status();
     metadata_admin_ = *std::move(admin);
   }

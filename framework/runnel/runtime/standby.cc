@@ -93,14 +93,14 @@ StandbyManager::StandbyManager(std::shared_ptr<const Topology> topology, const S
 StandbyManager::~StandbyManager() { Stop(); }
 
 absl::Status StandbyManager::Start() {
-  auto admin = kafka::Admin::Create(config_.AdminConfig());
+  auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
   if (!admin.ok()) return Annotate(admin.status(), "creating the standby admin client");
   admin_ = *std::move(admin);
   kafka::ClientConfig consumer_config = config_.ConsumerConfig(
       absl::StrCat(config_.client_id_prefix(), "-", process_id_,
                    "-standby-consumer"));
   consumer_config["fetch.wait.max.ms"] = "100";
-  auto consumer = CreateChangelogConsumer(consumer_config);
+  auto consumer = CreateChangelogConsumer(consumer_config, clock_);
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the standby consumer");
   consumer_ = *std::move(consumer);
   reader_ = std::make_unique<ChangelogReader>(*consumer_, ChangelogReaderOptions{.clock = &clock_});

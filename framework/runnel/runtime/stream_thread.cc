@@ -73,7 +73,7 @@ absl::Status StreamThread::Start(std::function<void(int, const absl::Status&)> o
   if (auto it = consumer_config.find("group.instance.id"); it != consumer_config.end()) {
     it->second = absl::StrCat(it->second, "-", index_ + 1);
   }
-  auto consumer = kafka::Consumer::Create(consumer_config, static_cast<kafka::RebalanceListener*>(this));
+  auto consumer = kafka::Consumer::Create(consumer_config, {.listener = this, .clock = &clock_});
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer");
   consumer_ = *std::move(consumer);
   task_input_ = std::make_unique<ConsumerTaskInput>(consumer_.get());
@@ -98,7 +98,8 @@ absl::Status StreamThread::CreateProducer() {
   collector_producer_.reset();
   producer_.reset();
   auto producer = kafka::Producer::Create(
-      config, [this](const kafka::DeliveryReport& report) { collector_.OnDelivery(report); });
+      config, {.on_delivery = [this](const kafka::DeliveryReport& report) { collector_.OnDelivery(report); },
+               .clock = &clock_});
   if (!producer.ok()) return Annotate(producer.status(), "creating the producer");
   producer_ = *std::move(producer);
   collector_producer_ = std::make_unique<KafkaCollectorProducer>(producer_.get());
@@ -412,7 +413,7 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
     return std::vector<TopicPartition>{};
   };
   if (admin_ == nullptr) {
-    auto admin = kafka::Admin::Create(config_.AdminConfig());
+    auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
     if (!admin.ok()) return fail(admin.status());
     admin_ = *std::move(admin);
   }
@@ -501,7 +502,7 @@ absl::StatusOr<std::unique_ptr<ChangelogConsumer>> StreamThread::NewRestoreConsu
   // default 500 ms fetch wait: a failover's tail restore is that much
   // shorter.
   restore_config["fetch.wait.max.ms"] = "20";
-  return CreateChangelogConsumer(restore_config);
+  return CreateChangelogConsumer(restore_config, clock_);
 }
 
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {

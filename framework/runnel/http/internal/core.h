@@ -59,6 +59,13 @@ class Core : public std::enable_shared_from_this<Core> {
     asio::post(strand, std::forward<Fn>(fn));
     return true;
   }
+  // Posts `fn` to the io_context, the same way.
+  bool Post(absl::AnyInvocable<void()> fn) {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    if (!gate_open_) return false;
+    asio::post(ioc, std::move(fn));
+    return true;
+  }
   // True on one of this server's I/O threads.
   bool OnIoThread() const;
   // "Date" header value for now (cached per second per thread).

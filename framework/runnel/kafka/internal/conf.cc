@@ -1,18 +1,15 @@
 #include "runnel/kafka/internal/conf.h"
 
 #include "absl/strings/str_cat.h"
-#include "runnel/common/clock.h"
-#include "runnel/common/logging.h"
 #include "runnel/kafka/errors.h"
 #include "runnel/kafka/logging.h"
 
 namespace runnel::kafka::internal {
-namespace {
 
 // Client-level errors (broker down, all brokers down, fatal): librdkafka
 // retries by itself; we log, rate-limited, so an outage is visible.
-void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
-  static RateLimiter* limiter = new RateLimiter(5000);
+void OnClientError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* context = static_cast<ClientContext*>(opaque);
   auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
@@ -21,15 +18,14 @@ void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void*) {
     return;
   }
   int64_t suppressed = 0;
-  if (limiter->Allow(Clock::System().NowMillis().value(), &suppressed)) {
+  if (context->error_limiter().Allow(context->clock().NowMillis().value(), &suppressed)) {
     Logger("rdkafka")->warn("{}: {} ({}){}", rd_kafka_name(rk), reason, rd_kafka_err2name(code),
                             suppressed ? absl::StrCat(" [", suppressed, " similar suppressed]") : "");
   }
 }
 
-}  // namespace
-
-absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config) {
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config,
+                                          ClientContext* context) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   auto set = [&](const std::string& key, const std::string& value) -> absl::Status {
@@ -53,7 +49,8 @@ absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const Cl
     }
   }
   InstallLogCallback(conf);
-  rd_kafka_conf_set_error_cb(conf, ErrorCallback);
+  rd_kafka_conf_set_error_cb(conf, OnClientError);
+  rd_kafka_conf_set_opaque(conf, context);
   return conf;
 }
 

@@ -7,14 +7,40 @@
 #include <librdkafka/rdkafka.h>
 
 #include "absl/status/statusor.h"
+#include "runnel/common/clock.h"
+#include "runnel/common/logging.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/client_config.h"
 
 namespace runnel::kafka::internal {
 
+// What librdkafka's callbacks of one client share: the client's opaque
+// points at it (MakeConf sets it), so a client's own state derives from it.
+// Owned by the client wrapper (Producer, Consumer, Admin), which outlives
+// its rd_kafka_t; the callbacks run on librdkafka's threads or inside poll.
+class ClientContext {
+ public:
+  explicit ClientContext(const Clock& clock) : clock_(clock) {}
+  virtual ~ClientContext() = default;
+  const Clock& clock() const { return clock_; }
+  // Client-level errors (broker down, ...): one warning per 5 s.
+  RateLimiter& error_limiter() { return error_limiter_; }
+
+ private:
+  const Clock& clock_;
+  RateLimiter error_limiter_{5000};
+};
+
 // Caller owns the result (or hands it to rd_kafka_new). A bad property is
-// InvalidArgument naming it.
-absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config);
+// InvalidArgument naming it. `context` becomes the client's opaque and must
+// outlive the client.
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config,
+                                          ClientContext* context);
+
+// The error callback MakeConf installs: logs a client-level error, rate
+// limited by the context's limiter on the context's clock (a fatal error
+// always). `opaque` is the ClientContext.
+void OnClientError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
 // rd_kafka_new, mapping its error; takes ownership of `conf` on success and
 // destroys it on failure.

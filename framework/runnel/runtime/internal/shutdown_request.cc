@@ -57,7 +57,7 @@ absl::Status RequestApplicationShutdown(const StreamsConfig& config, std::string
   // A dynamic member: it must not take a stream thread's static identity.
   consumer_config.erase("group.instance.id");
   MarkerListener listener;
-  auto consumer = kafka::Consumer::Create(consumer_config, &listener);
+  auto consumer = kafka::Consumer::Create(consumer_config, {.listener = &listener, .clock = &clock});
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the shutdown-request member");
   RUNNEL_RETURN_IF_ERROR((*consumer)->Subscribe(topics));
   auto log = Logger("runnel");
