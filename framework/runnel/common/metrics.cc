@@ -46,6 +46,23 @@ void AppendLabels(const MetricLabels& labels, std::string_view extra_name, std::
   *out += '}';
 }
 
+// Backslash and newline always; the double quote inside label values.
+std::string Escape(std::string_view text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\' || (quote && c == '"')) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string_view TypeName(MetricType type) {
   switch (type) {
     case MetricType::kCounter: return "counter";
@@ -90,32 +107,8 @@ Histogram::Snapshot Histogram::Read() const {
 std::span<const double> ProcessLatencyBuckets() { return kProcessLatencyBuckets; }
 std::span<const double> EndToEndLatencyBuckets() { return kEndToEndLatencyBuckets; }
 
-std::string EscapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeHelp(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeLabelValue(std::string_view value) { return Escape(value, /*quote=*/true); }
+std::string EscapeHelp(std::string_view help) { return Escape(help, /*quote=*/false); }
 
 Counter* MetricsRegistry::GetCounter(const std::string& name, const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
