@@ -56,6 +56,12 @@ KafkaStreams::~KafkaStreams() {
 absl::Status KafkaStreams::StartMetricsServer() {
   const std::optional<MetricsServerAddress> address = config_.metrics_server();
   if (!address) return absl::OkStatus();
+  {
+    // Start again after it failed (the instance is still CREATED): the
+    // server of the first attempt serves on.
+    absl::MutexLock lock(&metrics_server_mu_);
+    if (metrics_server_ != nullptr) return absl::OkStatus();
+  }
   auto server = MetricsServer::Start(*address, &metrics_, [this] { return CheckReadiness(); }, clock_);
   if (!server.ok()) return server.status();
   metrics_port_.store((*server)->port());
