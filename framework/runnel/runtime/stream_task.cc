@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
@@ -77,7 +78,7 @@ absl::Status StreamTask::MeasuredSink::Send(const SerializedRecord& record) {
   }
   RUNNEL_RETURN_IF_ERROR(task_->sink_->Send(record));
   last_produced_->Increment();
-  const int64_t latency_ms = task_->processing_started_ms_ - record.timestamp.value();
+  const int64_t latency_ms = absl::ToUnixMillis(task_->processing_started_) - record.timestamp.value();
   task_->e2e_latency_->Observe(latency_ms > 0 ? static_cast<double>(latency_ms) / 1000.0 : 0.0);
   return absl::OkStatus();
 }
@@ -140,6 +141,7 @@ void StreamTask::AddPartition(const TopicPartition& tp) {
 bool StreamTask::RemovePartition(const TopicPartition& tp) {
   auto it = std::find_if(states_.begin(), states_.end(), [&](const auto& s) { return s->tp == tp; });
   if (it != states_.end()) {
+    (*it)->consumed->Increment((*it)->consumed_pending);
     queued_ -= (*it)->queue.size();
     states_.erase(it);
   }
@@ -155,7 +157,7 @@ void StreamTask::AddRecord(kafka::ConsumedRecord record) {
       s->received = Offset(record.offset().value() + 1);
       s->at_end = false;
       s->queue.push_back(std::move(record));
-      s->consumed->Increment();
+      ++s->consumed_pending;
       ++queued_;
       return;
     }
@@ -190,7 +192,14 @@ bool StreamTask::MayProcess() {
 }
 
 absl::Status StreamTask::Process() {
+  for (auto& s : states_) {
+    if (s->consumed_pending == 0) continue;
+    s->consumed->Increment(s->consumed_pending);
+    s->consumed_pending = 0;
+  }
   if (queued_ == 0) return absl::OkStatus();
+  const int64_t processed_before = processed_count_;
+  absl::Cleanup count_processed = [&] { processed_metric_->Increment(processed_count_ - processed_before); };
   absl::Time started = clock_.Now();
   while (queued_ > 0) {
     if (!MayProcess()) break;
@@ -212,7 +221,7 @@ absl::Status StreamTask::Process() {
     current_metadata_.offset = raw.offset;
     current_ = &current_metadata_;
     current_timestamp_ = raw.timestamp;
-    processing_started_ms_ = absl::ToUnixMillis(started);
+    processing_started_ = started;
     if (raw.timestamp > stream_time_) stream_time_ = raw.timestamp;
     absl::Status s = next->source->ProcessRaw(raw);
     current_ = nullptr;
@@ -232,7 +241,6 @@ absl::Status StreamTask::Process() {
     next->queue.pop_front();
     --queued_;
     ++processed_count_;
-    processed_metric_->Increment();
     // The next record's processing starts where this one's ends: one clock
     // read per record.
     const absl::Time finished = clock_.Now();
@@ -278,8 +286,8 @@ Cancellable StreamTask::Schedule(absl::Duration interval, PunctuationType type, 
 
 absl::Status StreamTask::PunctuateWallClock() {
   if (punctuation_.empty()) return absl::OkStatus();
-  processing_started_ms_ = clock_.NowMillis().value();
-  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, Timestamp(processing_started_ms_),
+  processing_started_ = clock_.Now();
+  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, Timestamp(absl::ToUnixMillis(processing_started_)),
                                     [this](absl::Status e) { return HandlePunctuationError(std::move(e)); }),
                   absl::StrCat("task ", id_.ToString(), " wall-clock punctuation"));
 }

@@ -14,8 +14,9 @@
 // the process latency of each record and the end-to-end latency of each
 // record sent (from its timestamp to the wall-clock time its processing
 // started, as Kafka Streams' record-e2e-latency), and the instance's count
-// of tasks per state (runnel_tasks{state=created|restoring|running}). One
-// clock read per record.
+// of tasks per state (runnel_tasks{state=created|restoring|running}). Per
+// record: one clock read and two histogram observations; the record
+// counters are added once per Process call.
 //
 // Ownership: a StreamThread owns its tasks. Threading: only that thread calls
 // a task. Lifecycle: created -> Init -> (AddRecord / Process)... -> Close.
@@ -140,8 +141,11 @@ class StreamTask final : public TaskContext {
     // record of it waits on the broker.
     bool at_end = false;
     std::optional<absl::Time> empty_since;
-    // runnel_task_records_consumed_total of this partition's topic.
+    // runnel_task_records_consumed_total of this partition's topic, and
+    // what was queued since Process last added to it (one atomic add per
+    // batch, not per record).
     Counter* consumed = nullptr;
+    int64_t consumed_pending = 0;
   };
   // Whether the task may pick its next record now (see SetMaxTaskIdle).
   bool MayProcess();
@@ -202,7 +206,7 @@ class StreamTask final : public TaskContext {
   Histogram* e2e_latency_;
   // When the current record's (or punctuation's) processing started: the
   // "now" of its outputs' end-to-end latency.
-  int64_t processing_started_ms_ = 0;
+  absl::Time processing_started_;
   TaskState task_state_ = TaskState::kClosed;
   Gauge* state_gauges_[3];
 };
