@@ -38,9 +38,108 @@ absl::StatusOr<std::unique_ptr<KafkaStreams>> KafkaStreams::Create(
 
 KafkaStreams::KafkaStreams(std::shared_ptr<const Topology> topology, StreamsConfig config,
                            const Clock& clock)
-    : topology_(std::move(topology)), config_(std::move(config)), clock_(clock) {}
+    : topology_(std::move(topology)),
+      config_(std::move(config)),
+      clock_(clock),
+      tasks_created_(metrics_.GetGauge("runnel_tasks", {{"state", "created"}})),
+      tasks_restoring_(metrics_.GetGauge("runnel_tasks", {{"state", "restoring"}})) {
+  DescribeRuntimeMetrics(metrics_);
+  metrics_.GetGauge("runnel_tasks", {{"state", "running"}});
+  metrics_.AddCollector([this](std::vector<MetricSample>* out) { CollectMetrics(out); });
+}
 
-KafkaStreams::~KafkaStreams() { (void)Close(); }
+KafkaStreams::~KafkaStreams() {
+  (void)Close();
+  StopMetricsServer();
+}
+
+absl::Status KafkaStreams::StartMetricsServer() {
+  const std::optional<MetricsServerAddress> address = config_.metrics_server();
+  if (!address) return absl::OkStatus();
+  {
+    // Start again after it failed (the instance is still CREATED): the
+    // server of the first attempt serves on.
+    absl::MutexLock lock(&metrics_server_mu_);
+    if (metrics_server_ != nullptr) return absl::OkStatus();
+  }
+  auto server = MetricsServer::Start(*address, &metrics_, [this] { return CheckReadiness(); }, clock_);
+  if (!server.ok()) return server.status();
+  metrics_port_.store((*server)->port());
+  Logger("runnel")->info("serving /metrics, /healthz and /readyz on {}:{}", address->host, (*server)->port());
+  absl::MutexLock lock(&metrics_server_mu_);
+  metrics_server_ = *std::move(server);
+  return absl::OkStatus();
+}
+
+void KafkaStreams::StopMetricsServer() {
+  absl::MutexLock lock(&metrics_server_mu_);
+  if (metrics_server_ == nullptr) return;
+  if (absl::Status s = metrics_server_->Shutdown(); !s.ok()) {
+    Logger("runnel")->warn("stopping the metrics server: {}", s.ToString());
+  }
+}
+
+Readiness KafkaStreams::CheckReadiness() const {
+  const State now = state();
+  if (now != State::kRunning) return {false, absl::StrCat("the instance is ", ToAbsl(StateName(now)))};
+  const int64_t restoring = tasks_restoring_->value();
+  const int64_t created = tasks_created_->value();
+  if (restoring > 0 || created > 0) {
+    return {false, absl::StrCat(restoring, " task(s) restoring their stores, ", created, " opening them")};
+  }
+  return {true, ""};
+}
+
+void KafkaStreams::CollectMetrics(std::vector<MetricSample>* out) const {
+  const State now = state();
+  for (State s : {State::kCreated, State::kRunning, State::kPendingShutdown, State::kNotRunning, State::kError}) {
+    out->push_back({"runnel_instance_state", {{"state", std::string(StateName(s))}}, s == now ? 1 : 0, false});
+  }
+  out->push_back({"runnel_stream_threads", {}, num_stream_threads(), false});
+  std::shared_ptr<RocksDbResources> rocksdb;
+  {
+    absl::MutexLock lock(&mu_);
+    rocksdb = rocksdb_;
+  }
+  if (rocksdb != nullptr) {
+    out->push_back({"runnel_rocksdb_block_cache_usage_bytes", {}, rocksdb->CacheUsage(), false});
+    out->push_back(
+        {"runnel_rocksdb_block_cache_capacity_bytes", {}, config_.rocksdb_block_cache_bytes(), false});
+  }
+  constexpr std::pair<const char*, const char*> kProperties[] = {
+      {"runnel_store_sst_files_bytes", "rocksdb.total-sst-files-size"},
+      {"runnel_store_live_data_bytes", "rocksdb.estimate-live-data-size"},
+      {"runnel_store_memtable_bytes", "rocksdb.cur-size-all-mem-tables"},
+      {"runnel_store_estimated_keys", "rocksdb.estimate-num-keys"},
+  };
+  // Global stores (GlobalKTable) are among the topology's stores.
+  for (const auto& [name, spec] : topology_->stores()) {
+    const char* global_role = topology_->IsGlobalStore(name) ? "global" : "active";
+    for (const LocalStores::Copy& copy : local_stores_->FindCopies(name)) {
+      const bool standby = copy.status != nullptr && copy.status->standby();
+      const MetricLabels labels{
+          {"store", name}, {"task", copy.task.ToString()}, {"role", standby ? "standby" : global_role}};
+      if (const auto* rocks = dynamic_cast<const RocksDbKeyValueStore*>(copy.view.get())) {
+        for (const auto& [metric, property] : kProperties) {
+          // A store closed meanwhile answers FailedPrecondition: left out.
+          auto value = rocks->AggregatedIntProperty(property);
+          if (value.ok()) out->push_back({metric, labels, static_cast<int64_t>(*value), false});
+        }
+      }
+      if (copy.status == nullptr) continue;
+      if (standby) {
+        out->push_back({"runnel_standby_lag_records", {{"store", name}, {"task", copy.task.ToString()}},
+                        copy.status->Lag(), false});
+      } else {
+        const int64_t end = copy.status->changelog_end();
+        const int64_t position = copy.status->changelog_position();
+        const int64_t remaining = copy.status->ready() || end < 0 ? 0 : std::max<int64_t>(0, end - position);
+        out->push_back({"runnel_restore_remaining_records", {{"store", name}, {"task", copy.task.ToString()}},
+                        remaining, false});
+      }
+    }
+  }
+}
 
 absl::Status KafkaStreams::PrepareTopics() {
   auto admin = kafka::Admin::Create(config_.AdminConfig(), {.clock = &clock_});
@@ -112,6 +211,7 @@ absl::Status KafkaStreams::Start() {
           absl::StrCat("Start() in state ", ToAbsl(StateName(state_)), "; an instance starts once"));
     }
   }
+  RUNNEL_RETURN_IF_ERROR(StartMetricsServer());
   Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),
                          config_.num_stream_threads(), topology_->Describe());
   RUNNEL_RETURN_IF_ERROR(PrepareTopics());
@@ -123,7 +223,9 @@ absl::Status KafkaStreams::Start() {
     if (!directory.ok()) return directory.status();
     directory_ = *std::move(directory);
     process_id = directory_->process_id();
-    rocksdb_ = RocksDbResources::Create(config_.rocksdb_block_cache_bytes(), config_.rocksdb_write_buffer_bytes());
+    auto rocksdb = RocksDbResources::Create(config_.rocksdb_block_cache_bytes(), config_.rocksdb_write_buffer_bytes());
+    absl::MutexLock lock(&mu_);
+    rocksdb_ = std::move(rocksdb);
   } else {
     process_id = NewProcessId();
   }
@@ -377,6 +479,7 @@ absl::Status KafkaStreams::Wait() {
   if (standby_ != nullptr) standby_->Stop();
   // Every task is closed: another instance may use the directory now.
   directory_.reset();
+  StopMetricsServer();
   return result;
 }
 

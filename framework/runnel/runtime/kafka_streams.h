@@ -21,10 +21,17 @@
 // (internal/shutdown_request.h). A failing global thread always shuts the
 // client down. Wait()/Close() return the first error that shut it down.
 //
+// Metrics and health (docs/metrics.md): metrics() is the instance's
+// registry. With metrics.server=host:port, Start serves GET /metrics
+// (Prometheus text), /healthz and /readyz there (metrics_server.h) until
+// Wait returns; readiness is CheckReadiness().
+//
 // States: CREATED -> RUNNING -> PENDING_SHUTDOWN -> NOT_RUNNING, or -> ERROR.
 // Threading: every method is thread-safe. Ownership: owns its threads and
 // metrics; the Topology is shared.
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +49,7 @@
 #include "runnel/runtime/global_stores.h"
 #include "runnel/runtime/global_thread.h"
 #include "runnel/runtime/local_stores.h"
+#include "runnel/runtime/metrics_server.h"
 #include "runnel/runtime/standby.h"
 #include "runnel/runtime/stream_thread.h"
 #include "runnel/state/changelog.h"
@@ -90,6 +98,12 @@ class KafkaStreams {
   State state() const;
   static std::string_view StateName(State state);
   MetricsRegistry& metrics() { return metrics_; }
+  // The bound port of the metrics.server endpoint (the real one when the
+  // key asked for port 0); 0 before Start or without metrics.server.
+  uint16_t metrics_port() const { return metrics_port_.load(); }
+  // Ready (for /readyz): the instance is RUNNING and every task it has is
+  // running, none still opening or restoring its stores. Thread-safe.
+  Readiness CheckReadiness() const;
   const StreamsConfig& config() const { return config_; }
   const Topology& topology() const { return *topology_; }
   // Records processed by all threads so far.
@@ -139,6 +153,12 @@ class KafkaStreams {
   // After the stream threads stopped: final checkpoint, stores closed.
   void StopGlobalThread();
   void SetState(State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The registry's collector: instance state, threads, stores (RocksDB
+  // properties, restore and standby progress), block cache.
+  void CollectMetrics(std::vector<MetricSample>* out) const;
+  // Starts the metrics.server endpoint, when configured.
+  absl::Status StartMetricsServer();
+  void StopMetricsServer();
 
   std::shared_ptr<const Topology> topology_;
   const StreamsConfig config_;
@@ -176,6 +196,15 @@ class KafkaStreams {
   // shutdown_application: the member asking the group to stop; joined by
   // Wait.
   std::thread shutdown_requester_ ABSL_GUARDED_BY(mu_);
+
+  // The instance's runnel_tasks{state} gauges, read by CheckReadiness.
+  const Gauge* tasks_created_;
+  const Gauge* tasks_restoring_;
+  // metrics.server: from Start until Wait returns (or destruction). Last
+  // member: gone before anything its handlers read.
+  absl::Mutex metrics_server_mu_;
+  std::unique_ptr<MetricsServer> metrics_server_ ABSL_GUARDED_BY(metrics_server_mu_);
+  std::atomic<uint16_t> metrics_port_{0};
 };
 
 // Runs `streams` until SIGINT or SIGTERM, then shuts it down cleanly (final

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
@@ -25,13 +26,62 @@ StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<Pr
       metrics_(state.metrics),
       specs_(specs),
       store_names_(std::move(stores)),
-      stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }) {
+      stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }),
+      sink_(sink),
+      labels_{{"task", id.ToString()}},
+      processed_metric_(metrics().GetCounter("runnel_task_records_processed_total", labels_)),
+      process_latency_(metrics().GetHistogram("runnel_process_latency_seconds", labels_, ProcessLatencyBuckets())),
+      e2e_latency_(metrics().GetHistogram("runnel_record_e2e_latency_seconds", labels_, EndToEndLatencyBuckets())) {
   env_.task = this;
-  env_.sink = sink;
+  env_.sink = sink != nullptr ? &measured_sink_ : nullptr;
   env_.deserialization_handler = handler;
+  int i = 0;
+  for (const char* state : {"created", "restoring", "running"}) {
+    state_gauges_[i++] = metrics().GetGauge("runnel_tasks", {{"state", state}});
+  }
+  UpdateStateGauge();
 }
 
 StreamTask::~StreamTask() { Close(); }
+
+void StreamTask::UpdateStateGauge() {
+  TaskState now = TaskState::kCreated;
+  if (closed_) {
+    now = TaskState::kClosed;
+  } else if (restoring_) {
+    now = TaskState::kRestoring;
+  } else if (initialized_) {
+    now = TaskState::kRunning;
+  }
+  if (now == task_state_) return;
+  if (task_state_ != TaskState::kClosed) state_gauges_[static_cast<int>(task_state_)]->Add(-1);
+  if (now != TaskState::kClosed) state_gauges_[static_cast<int>(now)]->Add(1);
+  task_state_ = now;
+}
+
+void StreamTask::set_restoring(bool restoring) {
+  restoring_ = restoring;
+  UpdateStateGauge();
+}
+
+absl::Status StreamTask::MeasuredSink::Send(const SerializedRecord& record) {
+  if (last_produced_ == nullptr || record.topic != last_topic_) {
+    auto it = produced_.find(ToAbsl(record.topic));
+    if (it == produced_.end()) {
+      MetricLabels labels = task_->labels_;
+      labels["topic"] = std::string(record.topic);
+      Counter* counter = task_->metrics().GetCounter("runnel_task_records_produced_total", labels);
+      it = produced_.emplace(std::string(record.topic), counter).first;
+    }
+    last_topic_ = it->first;
+    last_produced_ = it->second;
+  }
+  RUNNEL_RETURN_IF_ERROR(task_->sink_->Send(record));
+  last_produced_->Increment();
+  const int64_t latency_ms = absl::ToUnixMillis(task_->processing_started_) - record.timestamp.value();
+  task_->e2e_latency_->Observe(latency_ms > 0 ? static_cast<double>(latency_ms) / 1000.0 : 0.0);
+  return absl::OkStatus();
+}
 
 absl::Status StreamTask::Init() {
   if (!store_names_.empty()) {
@@ -55,6 +105,7 @@ absl::Status StreamTask::InitProcessors() {
   absl::Status s = graph_->Init(env_);
   if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString()));
   initialized_ = true;
+  UpdateStateGauge();
   return absl::OkStatus();
 }
 
@@ -64,6 +115,8 @@ void StreamTask::Close() {
     graph_->Close();
   }
   stores_.Close();
+  closed_ = true;
+  UpdateStateGauge();
 }
 
 StreamTask::PartitionState* StreamTask::Find(const TopicPartition& tp) {
@@ -78,6 +131,8 @@ void StreamTask::AddPartition(const TopicPartition& tp) {
   auto state = std::make_unique<PartitionState>();
   state->tp = tp;
   state->source = graph_->SourceFor(tp.topic);
+  state->consumed =
+      metrics().GetCounter("runnel_task_records_consumed_total", {{"task", id_.ToString()}, {"topic", tp.topic}});
   RUNNEL_CHECK(state->source != nullptr) << "task " << id_.ToString() << " has no source for " << tp.topic;
   states_.push_back(std::move(state));
   partitions_.push_back(tp);
@@ -86,6 +141,7 @@ void StreamTask::AddPartition(const TopicPartition& tp) {
 bool StreamTask::RemovePartition(const TopicPartition& tp) {
   auto it = std::find_if(states_.begin(), states_.end(), [&](const auto& s) { return s->tp == tp; });
   if (it != states_.end()) {
+    (*it)->consumed->Increment((*it)->consumed_pending);
     queued_ -= (*it)->queue.size();
     states_.erase(it);
   }
@@ -101,6 +157,7 @@ void StreamTask::AddRecord(kafka::ConsumedRecord record) {
       s->received = Offset(record.offset().value() + 1);
       s->at_end = false;
       s->queue.push_back(std::move(record));
+      ++s->consumed_pending;
       ++queued_;
       return;
     }
@@ -135,6 +192,15 @@ bool StreamTask::MayProcess() {
 }
 
 absl::Status StreamTask::Process() {
+  for (auto& s : states_) {
+    if (s->consumed_pending == 0) continue;
+    s->consumed->Increment(s->consumed_pending);
+    s->consumed_pending = 0;
+  }
+  if (queued_ == 0) return absl::OkStatus();
+  const int64_t processed_before = processed_count_;
+  absl::Cleanup count_processed = [&] { processed_metric_->Increment(processed_count_ - processed_before); };
+  absl::Time started = clock_.Now();
   while (queued_ > 0) {
     if (!MayProcess()) break;
     PartitionState* next = nullptr;
@@ -155,6 +221,7 @@ absl::Status StreamTask::Process() {
     current_metadata_.offset = raw.offset;
     current_ = &current_metadata_;
     current_timestamp_ = raw.timestamp;
+    processing_started_ = started;
     if (raw.timestamp > stream_time_) stream_time_ = raw.timestamp;
     absl::Status s = next->source->ProcessRaw(raw);
     current_ = nullptr;
@@ -174,6 +241,11 @@ absl::Status StreamTask::Process() {
     next->queue.pop_front();
     --queued_;
     ++processed_count_;
+    // The next record's processing starts where this one's ends: one clock
+    // read per record.
+    const absl::Time finished = clock_.Now();
+    process_latency_->Observe(absl::ToDoubleSeconds(finished - started));
+    started = finished;
   }
   return absl::OkStatus();
 }
@@ -214,7 +286,8 @@ Cancellable StreamTask::Schedule(absl::Duration interval, PunctuationType type, 
 
 absl::Status StreamTask::PunctuateWallClock() {
   if (punctuation_.empty()) return absl::OkStatus();
-  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, clock_.NowMillis(),
+  processing_started_ = clock_.Now();
+  return Annotate(punctuation_.Fire(PunctuationType::kWallClockTime, Timestamp(absl::ToUnixMillis(processing_started_)),
                                     [this](absl::Status e) { return HandlePunctuationError(std::move(e)); }),
                   absl::StrCat("task ", id_.ToString(), " wall-clock punctuation"));
 }

@@ -9,6 +9,15 @@
 // first). The task tracks, per partition, the next offset after the last
 // record fully processed; only that is ever committed.
 //
+// Metrics (docs/metrics.md), in metrics() with the label task="<id>":
+// records consumed per input topic, processed, produced per output topic,
+// the process latency of each record and the end-to-end latency of each
+// record sent (from its timestamp to the wall-clock time its processing
+// started, as Kafka Streams' record-e2e-latency), and the instance's count
+// of tasks per state (runnel_tasks{state=created|restoring|running}). Per
+// record: one clock read and two histogram observations; the record
+// counters are added once per Process call.
+//
 // Ownership: a StreamThread owns its tasks. Threading: only that thread calls
 // a task. Lifecycle: created -> Init -> (AddRecord / Process)... -> Close.
 
@@ -18,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/metrics.h"
 #include "runnel/common/types.h"
 #include "runnel/kafka/record.h"
 #include "runnel/processor/node.h"
@@ -55,7 +66,7 @@ class StreamTask final : public TaskContext {
   bool stateful() const { return !stores_.empty(); }
   // Restoring: its input partitions are paused and it processes nothing.
   bool restoring() const { return restoring_; }
-  void set_restoring(bool restoring) { restoring_ = restoring; }
+  void set_restoring(bool restoring);
   absl::Status BeginRestore(ChangelogConsumer& restore_consumer) { return stores_.BeginRestore(restore_consumer); }
   absl::StatusOr<bool> RestoreSome(absl::Duration budget) { return stores_.RestoreSome(budget); }
   absl::Status FlushStores() { return stores_.Flush(); }
@@ -128,10 +139,36 @@ class StreamTask final : public TaskContext {
     // record of it waits on the broker.
     bool at_end = false;
     std::optional<absl::Time> empty_since;
+    // runnel_task_records_consumed_total of this partition's topic, and
+    // what was queued since Process last added to it (one atomic add per
+    // batch, not per record).
+    Counter* consumed = nullptr;
+    int64_t consumed_pending = 0;
   };
   // Whether the task may pick its next record now (see SetMaxTaskIdle).
   bool MayProcess();
   PartitionState* Find(const TopicPartition& tp);
+  // Moves the runnel_tasks{state} count to the state the task is in now.
+  void UpdateStateGauge();
+
+  // The thread's sink, measured: records produced per topic and their
+  // end-to-end latency.
+  class MeasuredSink final : public RecordSink {
+   public:
+    explicit MeasuredSink(StreamTask* task) : task_(task) {}
+    absl::Status Send(const SerializedRecord& record) override;
+    absl::StatusOr<int32_t> PartitionCount(std::string_view topic) override {
+      return task_->sink_->PartitionCount(topic);
+    }
+
+   private:
+    StreamTask* task_;
+    // Produced-records counters by topic; the last one found first.
+    absl::flat_hash_map<std::string, Counter*> produced_;
+    std::string last_topic_;
+    Counter* last_produced_ = nullptr;
+  };
+  enum class TaskState { kCreated, kRestoring, kRunning, kClosed };
 
   TaskId id_;
   std::string application_id_;
@@ -153,10 +190,23 @@ class StreamTask final : public TaskContext {
   int64_t max_idle_ms_ = 0;
   bool initialized_ = false;
   bool restoring_ = false;
+  bool closed_ = false;
   const std::map<std::string, StoreSpec>* specs_;
   std::set<std::string> store_names_;
   TaskStores stores_;
   PunctuationSchedule punctuation_;
+
+  RecordSink* sink_;
+  MeasuredSink measured_sink_{this};
+  const MetricLabels labels_;
+  Counter* processed_metric_;
+  Histogram* process_latency_;
+  Histogram* e2e_latency_;
+  // When the current record's (or punctuation's) processing started: the
+  // "now" of its outputs' end-to-end latency.
+  absl::Time processing_started_;
+  TaskState task_state_ = TaskState::kClosed;
+  Gauge* state_gauges_[3];
 };
 
 }  // namespace runnel

@@ -137,5 +137,40 @@ TEST_F(StreamTaskTest, ReportsTheNextOffsetPerPartitionAndNotTheFailedRecords) {
   EXPECT_THAT(task->UncommittedOffsets(), ElementsAre(Pair(b_, Offset(22))));
 }
 
+TEST_F(StreamTaskTest, CountsItsRecordsAndMeasuresTheirEndToEndLatency) {
+  clock_.Set(absl::FromUnixMillis(10'000));
+  auto task = NewTask(-1);
+  task->AddRecord(Record(a_, 10, 8'000, "a1"));  // 2 s old when processed
+  task->AddRecord(Record(b_, 20, 9'500, "b1"));  // 0.5 s
+  task->AddRecord(Record(a_, 11, 12'000, "a2"));  // from the future: 0
+  ASSERT_TRUE(task->Process().ok());
+  MetricsRegistry& m = task->metrics();
+  EXPECT_EQ(m.GetCounter("runnel_task_records_consumed_total", {{"task", "0_3"}, {"topic", "a"}})->value(), 2);
+  EXPECT_EQ(m.GetCounter("runnel_task_records_consumed_total", {{"task", "0_3"}, {"topic", "b"}})->value(), 1);
+  EXPECT_EQ(m.GetCounter("runnel_task_records_processed_total", {{"task", "0_3"}})->value(), 3);
+  EXPECT_EQ(m.GetCounter("runnel_task_records_produced_total", {{"task", "0_3"}, {"topic", "out"}})->value(), 3);
+  Histogram::Snapshot e2e =
+      m.GetHistogram("runnel_record_e2e_latency_seconds", {{"task", "0_3"}}, EndToEndLatencyBuckets())->Read();
+  EXPECT_EQ(e2e.count, 3);
+  EXPECT_DOUBLE_EQ(e2e.sum, 2.5);
+  Histogram::Snapshot process =
+      m.GetHistogram("runnel_process_latency_seconds", {{"task", "0_3"}}, ProcessLatencyBuckets())->Read();
+  EXPECT_EQ(process.count, 3);
+}
+
+TEST_F(StreamTaskTest, CountsItselfInTheGaugeOfItsState) {
+  auto task = NewTask(-1);
+  MetricsRegistry& m = task->metrics();
+  auto tasks = [&m](const char* state) { return m.GetGauge("runnel_tasks", {{"state", state}})->value(); };
+  EXPECT_EQ(tasks("running"), 1);  // stateless: running once initialized
+  EXPECT_EQ(tasks("created"), 0);
+  task->set_restoring(true);
+  EXPECT_EQ(tasks("restoring"), 1);
+  EXPECT_EQ(tasks("running"), 0);
+  task->set_restoring(false);
+  task->Close();
+  EXPECT_EQ(tasks("created") + tasks("restoring") + tasks("running"), 0);
+}
+
 }  // namespace
 }  // namespace runnel

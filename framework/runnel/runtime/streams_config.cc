@@ -2,6 +2,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "runnel/common/check.h"
+#include "runnel/common/strings.h"
 
 namespace runnel {
 namespace {
@@ -111,6 +113,10 @@ const ConfigDef& StreamsConfig::Definition() {
         .Define({.name = "application.server",
                  .default_value = "",
                  .doc = "host:port where this instance serves interactive queries."})
+        .Define({.name = "metrics.server",
+                 .default_value = "",
+                 .doc = "host:port where this instance serves GET /metrics (Prometheus text format), "
+                        "/healthz and /readyz; port 0 binds any free port; empty: no server."})
         .Define({.name = "statestore.cache.max.bytes",
                  .type = ConfigType::kInt,
                  .default_value = "10485760",
@@ -200,6 +206,9 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
                                                      "1..65535, got '", server, "'"));
     }
   }
+  if (const std::string& server = streams.config().GetString("metrics.server"); !server.empty()) {
+    if (absl::Status s = ParseMetricsServer(server).status(); !s.ok()) return s;
+  }
   const bool exactly_once = streams.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2;
   for (const ReservedKey& reserved : kReservedKeys) {
     if (!values.contains(reserved.key) || (reserved.exactly_once_only && !exactly_once)) continue;
@@ -208,6 +217,29 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
                                                    " and cannot be set: ", reserved.why));
   }
   return streams;
+}
+
+absl::StatusOr<MetricsServerAddress> ParseMetricsServer(std::string_view value) {
+  const size_t colon = value.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? std::string_view() : value.substr(0, colon);
+  // An IPv6 address is written in brackets: [::1]:9090.
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = -1;
+  if (colon == std::string_view::npos || host.empty() || !absl::SimpleAtoi(ToAbsl(value.substr(colon + 1)), &port) ||
+      port < 0 || port > 65535 || host.find_first_of("@/ []") != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config key 'metrics.server' must be host:port with a port in 0..65535 (0: any free port), got '",
+        ToAbsl(value), "'"));
+  }
+  return MetricsServerAddress{.host = std::string(host), .port = static_cast<uint16_t>(port)};
+}
+
+std::optional<MetricsServerAddress> StreamsConfig::metrics_server() const {
+  const std::string& value = config_.GetString("metrics.server");
+  if (value.empty()) return std::nullopt;
+  auto parsed = ParseMetricsServer(value);
+  RUNNEL_CHECK(parsed.ok()) << "metrics.server was validated by Create: " << parsed.status().ToString();
+  return *std::move(parsed);
 }
 
 ProcessingGuarantee StreamsConfig::processing_guarantee() const {

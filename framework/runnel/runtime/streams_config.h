@@ -6,8 +6,11 @@
 // the prefixes "consumer.", "producer." and "admin.". Unknown keys and bad
 // values are InvalidArgument errors that name the key.
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -23,6 +26,16 @@ enum class RecordErrorMode { kLogAndContinue, kLogAndFail, kDeadLetter };
 // or KafkaStreams::SetUncaughtErrorHandler), as Kafka Streams'
 // StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.
 enum class UncaughtErrorResponse { kReplaceThread, kShutdownClient, kShutdownApplication };
+
+// metrics.server, parsed: where the instance serves /metrics, /healthz and
+// /readyz (port 0: any free port).
+struct MetricsServerAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+// InvalidArgument naming the key unless `value` is host:port (IPv6 hosts in
+// brackets) with a port in 0..65535.
+absl::StatusOr<MetricsServerAddress> ParseMetricsServer(std::string_view value);
 
 class StreamsConfig {
  public:
@@ -54,6 +67,8 @@ class StreamsConfig {
   const std::string& client_id_prefix() const { return client_id().empty() ? application_id() : client_id(); }
   // application.server: host:port of the query endpoint, empty when unset.
   const std::string& application_server() const { return config_.GetString("application.server"); }
+  // metrics.server; nullopt when unset.
+  std::optional<MetricsServerAddress> metrics_server() const;
   const std::string& state_dir() const { return config_.GetString("state.dir"); }
   int64_t cache_max_bytes() const { return config_.GetInt("statestore.cache.max.bytes"); }
   int64_t rocksdb_block_cache_bytes() const { return config_.GetInt("rocksdb.block.cache.bytes"); }

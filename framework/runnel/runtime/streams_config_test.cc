@@ -1,5 +1,7 @@
 #include "runnel/runtime/streams_config.h"
 
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -115,6 +117,33 @@ TEST(StreamsConfigTest, UnknownKeySuggestsTheNearestKnownOne) {
   values = Base();
   values["producr.linger.ms"] = "5";
   EXPECT_THAT(StreamsConfig::Create(values).status().message(), HasSubstr("did you mean 'producer.linger.ms'?"));
+}
+
+TEST(StreamsConfigTest, MetricsServerIsHostColonPortAndMayUseAnyFreePort) {
+  auto config = StreamsConfig::Create(Base());
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->metrics_server().has_value());
+  for (const auto& [value, host, port] :
+       {std::tuple{"127.0.0.1:0", "127.0.0.1", 0}, std::tuple{"0.0.0.0:9464", "0.0.0.0", 9464},
+        std::tuple{"[::1]:65535", "::1", 65535}, std::tuple{"metrics.local:80", "metrics.local", 80}}) {
+    auto values = Base();
+    values["metrics.server"] = value;
+    auto parsed = StreamsConfig::Create(values);
+    ASSERT_TRUE(parsed.ok()) << value << ": " << parsed.status();
+    ASSERT_TRUE(parsed->metrics_server().has_value());
+    EXPECT_EQ(parsed->metrics_server()->host, host);
+    EXPECT_EQ(parsed->metrics_server()->port, port);
+  }
+}
+
+TEST(StreamsConfigTest, MetricsServerRejectsWhatIsNotHostColonPort) {
+  for (const char* bad : {"9464", ":9464", "host:", "host:-1", "host:65536", "host:http", "a b:1", "[::1]", "::1:x"}) {
+    auto values = Base();
+    values["metrics.server"] = bad;
+    auto config = StreamsConfig::Create(values);
+    EXPECT_TRUE(absl::IsInvalidArgument(config.status())) << bad;
+    EXPECT_THAT(config.status().message(), HasSubstr("'metrics.server'")) << bad;
+  }
 }
 
 }  // namespace

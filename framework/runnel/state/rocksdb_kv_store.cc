@@ -206,6 +206,16 @@ absl::StatusOr<int64_t> RocksDbKeyValueStore::ApproximateNumEntries() const {
   return static_cast<int64_t>(n);
 }
 
+absl::StatusOr<uint64_t> RocksDbKeyValueStore::AggregatedIntProperty(const std::string& property) const {
+  std::shared_lock<std::shared_mutex> lock(close_mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  uint64_t value = 0;
+  if (!db_->GetAggregatedIntProperty(property, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("store '", name_, "': no integer property ", property));
+  }
+  return value;
+}
+
 absl::Status RocksDbKeyValueStore::Put(std::string_view key, std::optional<std::string_view> value) {
   std::shared_lock<std::shared_mutex> lock(close_mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;

@@ -93,6 +93,9 @@ class RocksDbKeyValueStore final : public KeyValueStore {
   // `drops` ([from, to) ranges) are deleted first, in the same batch.
   absl::Status WriteCommitted(const std::vector<Write>& writes, std::optional<Offset> changelog_next,
                               const std::vector<std::pair<std::string, std::string>>& drops = {});
+  // A RocksDB integer property ("rocksdb.total-sst-files-size", ...) summed
+  // over the store's column families, for metrics. Any thread, like Get.
+  absl::StatusOr<uint64_t> AggregatedIntProperty(const std::string& property) const;
   // The offset recorded by the last WriteCommitted; nullopt if none.
   absl::StatusOr<std::optional<Offset>> CommittedChangelogOffset() const;
 
