@@ -14,7 +14,7 @@
 namespace runnel {
 namespace {
 
-using runtime_internal::EnsureTopic;
+using runtime::internal::EnsureTopic;
 using testing_fixtures::BootstrapServers;
 using testing_fixtures::UniqueName;
 
@@ -53,7 +53,7 @@ TEST(EnsureTopicTest, AnExistingTopicIsCheckedAndAnyCountIsFineWhereAskedFor) {
   EXPECT_THAT(wrong.message(), ::testing::HasSubstr("has 4 partitions, expected 2"));
   EXPECT_TRUE(EnsureTopic(*admin, {.name = topic, .partitions = 4}, "repartition topic").ok());
   EXPECT_TRUE(EnsureTopic(*admin, {.name = topic, .partitions = 1}, "dead-letter topic",
-                          runtime_internal::PartitionCount::kAny)
+                          runtime::internal::PartitionCount::kAny)
                   .ok());
 }
 

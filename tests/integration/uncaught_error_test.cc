@@ -158,7 +158,7 @@ TEST_F(UncaughtErrorTest, ShutdownApplicationStopsEveryInstance) {
   const bool a_poisoned = absl::StrContains(sa.message(), "poisoned");
   const absl::Status& asked = a_poisoned ? sb : sa;
   EXPECT_TRUE(absl::StrContains((a_poisoned ? sa : sb).message(), "poisoned"));
-  EXPECT_TRUE(runtime_internal::IsApplicationShutdown(asked)) << asked;
+  EXPECT_TRUE(runtime::internal::IsApplicationShutdown(asked)) << asked;
 }
 
 }  // namespace

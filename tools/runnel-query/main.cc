@@ -28,7 +28,7 @@ namespace {
 
 namespace v1 = runnel::query::v1;
 
-std::string Json(const std::string& s) { return runnel::text_codec_internal::JsonString(s); }
+std::string Json(const std::string& s) { return runnel::serde::internal::JsonString(s); }
 
 std::string KeyJson(const v1::Key& key) {
   return key.form_case() == v1::Key::kText ? Json(key.text()) : Json(key.raw());

@@ -5,7 +5,7 @@
 
 #include "spdlog/spdlog.h"
 
-namespace runnel::internal {
+namespace runnel::common::internal {
 
 CheckFailure::CheckFailure(const char* condition, const char* file, int line) {
   stream_ << file << ":" << line << ": check failed: " << condition << " ";
@@ -18,4 +18,4 @@ CheckFailure::~CheckFailure() {
   std::abort();
 }
 
-}  // namespace runnel::internal
+}  // namespace runnel::common::internal

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string_view>
 
-namespace runnel::internal {
+namespace runnel::common::internal {
 
 class CheckFailure {
  public:
@@ -29,11 +29,11 @@ struct CheckVoidify {
   void operator&(CheckFailure&) {}
 };
 
-}  // namespace runnel::internal
+}  // namespace runnel::common::internal
 
 #define RUNNEL_CHECK(condition)                      \
   (condition) ? (void)0                              \
-              : ::runnel::internal::CheckVoidify() & \
-                    ::runnel::internal::CheckFailure(#condition, __FILE__, __LINE__)
+              : ::runnel::common::internal::CheckVoidify() & \
+                    ::runnel::common::internal::CheckFailure(#condition, __FILE__, __LINE__)
 
 #endif  // RUNNEL_COMMON_CHECK_H_

@@ -74,7 +74,7 @@ class StreamsBuilder {
     auto value_serde = materialized.value_serde;
     ProcessorSupplier<K, std::optional<V>, K, Change<V>> supplier =
         [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, Change<V>>> {
-      return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde,
+      return std::make_unique<dsl::internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde,
                                                                         /*read_old_values=*/false);
     };
     builder_.AddGlobalStore<K, std::optional<V>, K, Change<V>>(materialized.Spec(store), std::move(source), topic,
@@ -140,7 +140,7 @@ std::string StreamsBuilder::RepartitionThrough(const std::string& node, const st
   auto has_key = [key_serde](const K& k, const V&) { return !key_serde->IsNull(k); };
   using HasKey = decltype(has_key);
   ProcessorSupplier<K, V, K, V> filter = [has_key]() -> std::unique_ptr<Processor<K, V, K, V>> {
-    return std::make_unique<dsl_internal::FilterProcessor<K, V, HasKey>>(has_key, true);
+    return std::make_unique<dsl::internal::FilterProcessor<K, V, HasKey>>(has_key, true);
   };
   builder_.AddProcessor<K, V, K, V>(topic + "-filter", std::move(filter), {node});
   builder_.AddSink<K, V>(topic + "-sink", topic, key_serde, value_serde, {topic + "-filter"});
@@ -163,11 +163,11 @@ KTable<K, V> StreamsBuilder::Table(std::string topic, Consumed<K, V> consumed, M
   auto value_serde = materialized.value_serde;
   ProcessorSupplier<K, std::optional<V>, K, Change<V>> supplier =
       [store, key_serde, value_serde]() -> std::unique_ptr<Processor<K, std::optional<V>, K, Change<V>>> {
-    return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
+    return std::make_unique<dsl::internal::TableSourceProcessor<K, V>>(store, key_serde, value_serde);
   };
   builder_.AddProcessor<K, std::optional<V>, K, Change<V>>(name, std::move(supplier), {source});
   builder_.AddStateStore(materialized.Spec(store), {name});
-  auto getter = dsl_internal::StoreValueGetter<K, V>(store, key_serde, value_serde);
+  auto getter = dsl::internal::StoreValueGetter<K, V>(store, key_serde, value_serde);
   return KTable<K, V>(this, std::move(name), std::move(store), std::move(getter));
 }
 

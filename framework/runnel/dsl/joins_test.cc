@@ -674,8 +674,8 @@ TEST(ForeignKeyJoinTest, StaleResponsesAreDropped) {
   PipeAll(**driver, {{"orders", "o1", "p1|2", 1}});
   auto respond = [&](const S& left_value, int64_t ts) {
     std::string bytes;
-    ASSERT_TRUE(dsl_internal::SubscriptionResponseSerde()
-                    .Serialize({.hash = dsl_internal::ValueHash(left_value), .foreign_value = "pear"}, bytes)
+    ASSERT_TRUE(dsl::internal::SubscriptionResponseSerde()
+                    .Serialize({.hash = dsl::internal::ValueHash(left_value), .foreign_value = "pear"}, bytes)
                     .ok());
     ASSERT_TRUE((*driver)->PipeRaw("test-app-fk-subscription-response-topic",
                                    {.key = "o1", .value = bytes, .timestamp = Timestamp(ts)})

@@ -30,7 +30,7 @@ namespace runnel {
 
 // Shared by the windowed streams: the store name, the processor name and
 // the validated retention of one windowed aggregation.
-namespace dsl_internal {
+namespace dsl::internal {
 struct WindowedNames {
   std::string store;
   std::string name;
@@ -56,7 +56,7 @@ WindowedNames NameWindowed(StreamsBuilder* builder, const Materialized<K, VA>& m
   }
   return out;
 }
-}  // namespace dsl_internal
+}  // namespace dsl::internal
 
 // A stream grouped by key: Count, Reduce and Aggregate per key, or
 // WindowedBy a window spec for per-window aggregations.
@@ -127,13 +127,13 @@ class KGroupedStream {
     auto value_serde = materialized.value_serde;
     ProcessorSupplier<K, V, K, Change<VA>> supplier =
         [store, key_serde, value_serde, fold]() -> std::unique_ptr<Processor<K, V, K, Change<VA>>> {
-      return std::make_unique<dsl_internal::AggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
+      return std::make_unique<dsl::internal::AggregateProcessor<K, V, VA, Fold>>(store, key_serde, value_serde,
                                                                                 fold);
     };
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, K, Change<VA>>(name, std::move(supplier), {InputFor(name, store)});
     tb.AddStateStore(materialized.Spec(store), {name});
-    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    auto getter = dsl::internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
     return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 
@@ -161,7 +161,7 @@ class KGroupedStream {
                                       std::string_view kind, int64_t min_retention_ms,
                                       const absl::Status& spec_valid, MakeSupplier make, StoreSpec::Layout layout,
                                       int64_t window_size_ms, bool time_retained = true) {
-    auto names = dsl_internal::NameWindowed(builder_, materialized, named, kind, min_retention_ms, spec_valid);
+    auto names = dsl::internal::NameWindowed(builder_, materialized, named, kind, min_retention_ms, spec_valid);
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, Windowed<K>, Change<VA>>(names.name, make(names.name, names.store, names.retention_ms),
                                                    {InputFor(names.name, names.store)});
@@ -237,7 +237,7 @@ class KGroupedTable {
                                                         : materialized.store_name;
     std::string name = named ? named->name : builder_->NewName("KTABLE-AGGREGATE-");
     const std::string topic = (grouped_.name.empty() ? store : grouped_.name) + "-repartition";
-    auto change_serde = std::make_shared<dsl_internal::ChangeSerde<V>>(grouped_.value_serde);
+    auto change_serde = std::make_shared<dsl::internal::ChangeSerde<V>>(grouped_.value_serde);
     auto& tb = builder_->topology_builder();
     tb.AddSink<K, Change<V>>(topic + "-sink", topic, grouped_.key_serde, change_serde, {node_});
     tb.AddInternalTopic(topic);
@@ -246,12 +246,12 @@ class KGroupedTable {
     auto value_serde = materialized.value_serde;
     ProcessorSupplier<K, Change<V>, K, Change<VA>> supplier =
         [store, key_serde, value_serde, fold]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VA>>> {
-      return std::make_unique<dsl_internal::AggregateProcessor<K, Change<V>, VA, Fold>>(store, key_serde,
+      return std::make_unique<dsl::internal::AggregateProcessor<K, Change<V>, VA, Fold>>(store, key_serde,
                                                                                         value_serde, fold);
     };
     tb.AddProcessor<K, Change<V>, K, Change<VA>>(name, std::move(supplier), {topic + "-source"});
     tb.AddStateStore(materialized.Spec(store), {name});
-    auto getter = dsl_internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
+    auto getter = dsl::internal::StoreValueGetter<K, VA>(store, key_serde, value_serde);
     return KTable<K, VA>(builder_, std::move(name), std::move(store), std::move(getter));
   }
 

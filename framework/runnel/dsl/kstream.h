@@ -48,13 +48,13 @@ class KStream {
   template <typename Pred>
   KStream<K, V> Filter(Pred pred, std::optional<Named> named = std::nullopt) {
     return AddProcessor<K, V>("KSTREAM-FILTER-", named, [pred] {
-      return std::make_unique<dsl_internal::FilterProcessor<K, V, Pred>>(pred, true);
+      return std::make_unique<dsl::internal::FilterProcessor<K, V, Pred>>(pred, true);
     });
   }
   template <typename Pred>
   KStream<K, V> FilterNot(Pred pred, std::optional<Named> named = std::nullopt) {
     return AddProcessor<K, V>("KSTREAM-FILTER-", named, [pred] {
-      return std::make_unique<dsl_internal::FilterProcessor<K, V, Pred>>(pred, false);
+      return std::make_unique<dsl::internal::FilterProcessor<K, V, Pred>>(pred, false);
     });
   }
 
@@ -64,7 +64,7 @@ class KStream {
     using K2 = decltype(R::key);
     using V2 = decltype(R::value);
     return AddProcessor<K2, V2>("KSTREAM-MAP-", named, [fn] {
-      return std::make_unique<dsl_internal::MapProcessor<K, V, K2, V2, Fn>>(fn);
+      return std::make_unique<dsl::internal::MapProcessor<K, V, K2, V2, Fn>>(fn);
     }, /*changes_key=*/true);
   }
 
@@ -73,7 +73,7 @@ class KStream {
   auto MapValues(Fn fn, std::optional<Named> named = std::nullopt) {
     using V2 = std::decay_t<ValueFnResult<Fn>>;
     return AddProcessor<K, V2>("KSTREAM-MAPVALUES-", named, [fn] {
-      return std::make_unique<dsl_internal::MapValuesProcessor<K, V, V2, Fn>>(fn);
+      return std::make_unique<dsl::internal::MapValuesProcessor<K, V, V2, Fn>>(fn);
     });
   }
 
@@ -84,7 +84,7 @@ class KStream {
     using K2 = decltype(KV::key);
     using V2 = decltype(KV::value);
     return AddProcessor<K2, V2>("KSTREAM-FLATMAP-", named, [fn] {
-      return std::make_unique<dsl_internal::FlatMapProcessor<K, V, K2, V2, Fn>>(fn);
+      return std::make_unique<dsl::internal::FlatMapProcessor<K, V, K2, V2, Fn>>(fn);
     }, /*changes_key=*/true);
   }
 
@@ -94,7 +94,7 @@ class KStream {
     using R = std::decay_t<ValueFnResult<Fn>>;
     using V2 = std::decay_t<decltype(*std::begin(std::declval<R&>()))>;
     return AddProcessor<K, V2>("KSTREAM-FLATMAPVALUES-", named, [fn] {
-      return std::make_unique<dsl_internal::FlatMapValuesProcessor<K, V, V2, Fn>>(fn);
+      return std::make_unique<dsl::internal::FlatMapValuesProcessor<K, V, V2, Fn>>(fn);
     });
   }
 
@@ -102,7 +102,7 @@ class KStream {
   template <typename Fn>
   KStream<K, V> Peek(Fn fn, std::optional<Named> named = std::nullopt) {
     return AddProcessor<K, V>("KSTREAM-PEEK-", named, [fn] {
-      return std::make_unique<dsl_internal::PeekProcessor<K, V, Fn>>(fn, true);
+      return std::make_unique<dsl::internal::PeekProcessor<K, V, Fn>>(fn, true);
     });
   }
 
@@ -110,7 +110,7 @@ class KStream {
   template <typename Fn>
   void Foreach(Fn fn, std::optional<Named> named = std::nullopt) {
     AddProcessor<K, V>("KSTREAM-FOREACH-", named, [fn] {
-      return std::make_unique<dsl_internal::PeekProcessor<K, V, Fn>>(fn, false);
+      return std::make_unique<dsl::internal::PeekProcessor<K, V, Fn>>(fn, false);
     });
   }
 
@@ -136,7 +136,7 @@ class KStream {
     auto rekey = [fn](const K& k, const V& v) { return KeyValue<K2, V>{fn(k, v), v}; };
     using Rekey = decltype(rekey);
     return AddProcessor<K2, V>("KSTREAM-KEY-SELECT-", named, [rekey] {
-      return std::make_unique<dsl_internal::MapProcessor<K, V, K2, V, Rekey>>(rekey);
+      return std::make_unique<dsl::internal::MapProcessor<K, V, K2, V, Rekey>>(rekey);
     }, /*changes_key=*/true);
   }
 
@@ -162,7 +162,7 @@ class KStream {
     if (with_default) default_child = name + "-0";
     ProcessorSupplier<K, V, K, V> supplier = [predicates, children,
                                               default_child]() -> std::unique_ptr<Processor<K, V, K, V>> {
-      return std::make_unique<dsl_internal::BranchProcessor<K, V>>(predicates, children, default_child);
+      return std::make_unique<dsl::internal::BranchProcessor<K, V>>(predicates, children, default_child);
     };
     auto& tb = builder_->topology_builder();
     tb.AddProcessor<K, V, K, V>(name, std::move(supplier), {node_});
@@ -322,7 +322,7 @@ class KStream {
   template <typename VO, typename VR, typename Joiner>
   KStream<K, VR> StreamStreamJoin(const KStream<K, VO>& other, Joiner joiner, const JoinWindows& windows,
                                   StreamJoined<K, V, VO> joined, bool left_outer, bool right_outer) {
-    return KStream<K, VR>(builder_, dsl_internal::AddStreamStreamJoin<K, V, VO, VR>(
+    return KStream<K, VR>(builder_, dsl::internal::AddStreamStreamJoin<K, V, VO, VR>(
                                         *builder_, node_, repartition_required_, other.node_name(),
                                         other.repartition_required(), std::move(joiner), windows, joined,
                                         left_outer, right_outer));
@@ -337,7 +337,7 @@ class KStream {
     // The key is unchanged: the result keeps the stream's partitioning.
     return AddProcessor<K, VR>(left ? "KSTREAM-LEFTJOIN-" : "KSTREAM-JOIN-", named,
                                [store, key_serde, value_serde, key_selector, joiner, left] {
-                                 return std::make_unique<dsl_internal::GlobalTableJoinProcessor<
+                                 return std::make_unique<dsl::internal::GlobalTableJoinProcessor<
                                      K, V, KG, VG, VR, KeySelector, Joiner>>(store, key_serde, value_serde,
                                                                              key_selector, joiner, left);
                                });
@@ -353,14 +353,14 @@ class KStream {
 
   static ProcessorSupplier<K, V, K, V> PassThrough() {
     return []() -> std::unique_ptr<Processor<K, V, K, V>> {
-      return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
+      return std::make_unique<dsl::internal::PassThroughProcessor<K, V>>();
     };
   }
 
   template <typename VT, typename VR, typename Joiner, bool kLeft>
   KStream<K, VR> JoinTable(const KTable<K, VT>& table, Joiner joiner, const std::optional<Joined<K, V, VT>>& joined,
                            std::string_view prefix) {
-    return KStream<K, VR>(builder_, dsl_internal::AddStreamTableJoin<K, V, VT, VR, Joiner, kLeft>(
+    return KStream<K, VR>(builder_, dsl::internal::AddStreamTableJoin<K, V, VT, VR, Joiner, kLeft>(
                                         *builder_, node_, repartition_required_, table.node_name(),
                                         table.value_getter(), std::move(joiner), joined, prefix));
   }

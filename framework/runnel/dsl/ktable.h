@@ -29,7 +29,7 @@ class KTable {
   // `getter` reads the table's rows for joins; without one the table cannot
   // be joined.
   KTable(StreamsBuilder* builder, std::string node, std::string store,
-         dsl_internal::TableValueGetterSupplier<K, V> getter = {})
+         dsl::internal::TableValueGetterSupplier<K, V> getter = {})
       : builder_(builder), node_(std::move(node)), store_(std::move(store)), getter_(std::move(getter)) {}
 
   const std::string& node_name() const { return node_; }
@@ -40,7 +40,7 @@ class KTable {
   const std::string& store_name() const { return store_; }
   // How joins read this table's rows (applying Filter/MapValues to the
   // store they derive from).
-  const dsl_internal::TableValueGetterSupplier<K, V>& value_getter() const { return getter_; }
+  const dsl::internal::TableValueGetterSupplier<K, V>& value_getter() const { return getter_; }
 
   // The table's updates as a stream of new values (KTABLE-TOSTREAM-…). A
   // deleted or filtered-out row is not forwarded: a KStream value cannot be
@@ -48,7 +48,7 @@ class KTable {
   KStream<K, V> ToStream(std::optional<Named> named = std::nullopt) const {
     std::string name = named ? named->name : builder_->NewName("KTABLE-TOSTREAM-");
     ProcessorSupplier<K, Change<V>, K, V> supplier = []() -> std::unique_ptr<Processor<K, Change<V>, K, V>> {
-      return std::make_unique<dsl_internal::TableToStreamProcessor<K, V>>();
+      return std::make_unique<dsl::internal::TableToStreamProcessor<K, V>>();
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, V>(name, std::move(supplier), {node_});
     return KStream<K, V>(builder_, std::move(name));
@@ -61,10 +61,10 @@ class KTable {
     std::string name = named ? named->name : builder_->NewName("KTABLE-FILTER-");
     ProcessorSupplier<K, Change<V>, K, Change<V>> supplier =
         [pred]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V>>> {
-      return std::make_unique<dsl_internal::TableFilterProcessor<K, V, Pred>>(pred);
+      return std::make_unique<dsl::internal::TableFilterProcessor<K, V, Pred>>(pred);
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V>>(name, std::move(supplier), {node_});
-    auto getter = dsl_internal::TransformValueGetter<K, V, V>(
+    auto getter = dsl::internal::TransformValueGetter<K, V, V>(
         getter_, [pred](const K& k, std::optional<V> v) mutable {
           return v && pred(k, *v) ? std::move(v) : std::nullopt;
         },
@@ -82,14 +82,14 @@ class KTable {
     std::string name = named ? named->name : builder_->NewName("KTABLE-MAPVALUES-");
     ProcessorSupplier<K, Change<V>, K, Change<V2>> supplier =
         [fn]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V2>>> {
-      return std::make_unique<dsl_internal::TableMapValuesProcessor<K, V, V2, Fn>>(fn);
+      return std::make_unique<dsl::internal::TableMapValuesProcessor<K, V, V2, Fn>>(fn);
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K, Change<V2>>(name, std::move(supplier),
                                                                                     {node_});
-    auto getter = dsl_internal::TransformValueGetter<K, V, V2>(
+    auto getter = dsl::internal::TransformValueGetter<K, V, V2>(
         getter_, [fn](const K& k, const std::optional<V>& v) mutable -> std::optional<V2> {
           if (!v) return std::nullopt;
-          return dsl_internal::CallValueFn(fn, k, *v);
+          return dsl::internal::CallValueFn(fn, k, *v);
         },
         SerdePtr<V2>());
     return KTable<K, V2>(builder_, std::move(name), store_, std::move(getter));
@@ -105,12 +105,12 @@ class KTable {
   template <typename V2, typename Joiner,
             typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const V2&>>>
   KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::nullopt, named);
+    return JoinTable<dsl::internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::nullopt, named);
   }
   template <typename V2, typename Joiner, typename VR>
   KTable<K, VR> Join(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
                      std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::move(materialized),
+    return JoinTable<dsl::internal::JoinKind::kInner, V2, VR>(other, std::move(joiner), std::move(materialized),
                                                              named);
   }
   // Every row of this table, joined with `other`'s if it has one:
@@ -118,12 +118,12 @@ class KTable {
   template <typename V2, typename Joiner,
             typename VR = std::decay_t<std::invoke_result_t<Joiner&, const V&, const std::optional<V2>&>>>
   KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::nullopt, named);
+    return JoinTable<dsl::internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::nullopt, named);
   }
   template <typename V2, typename Joiner, typename VR>
   KTable<K, VR> LeftJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
                          std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::move(materialized),
+    return JoinTable<dsl::internal::JoinKind::kLeft, V2, VR>(other, std::move(joiner), std::move(materialized),
                                                             named);
   }
   // Every key either table has: joiner(std::optional<V>, std::optional<V2>).
@@ -131,12 +131,12 @@ class KTable {
             typename VR = std::decay_t<
                 std::invoke_result_t<Joiner&, const std::optional<V>&, const std::optional<V2>&>>>
   KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::nullopt, named);
+    return JoinTable<dsl::internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::nullopt, named);
   }
   template <typename V2, typename Joiner, typename VR>
   KTable<K, VR> OuterJoin(const KTable<K, V2>& other, Joiner joiner, Materialized<K, VR> materialized,
                           std::optional<Named> named = std::nullopt) const {
-    return JoinTable<dsl_internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::move(materialized),
+    return JoinTable<dsl::internal::JoinKind::kOuter, V2, VR>(other, std::move(joiner), std::move(materialized),
                                                              named);
   }
 
@@ -177,7 +177,7 @@ class KTable {
     std::string name = builder_->NewName("KTABLE-SELECT-");
     ProcessorSupplier<K, Change<V>, K2, Change<V2>> supplier =
         [selector]() -> std::unique_ptr<Processor<K, Change<V>, K2, Change<V2>>> {
-      return std::make_unique<dsl_internal::TableGroupByProcessor<K, V, K2, V2, Fn>>(selector);
+      return std::make_unique<dsl::internal::TableGroupByProcessor<K, V, K2, V2, Fn>>(selector);
     };
     builder_->topology_builder().template AddProcessor<K, Change<V>, K2, Change<V2>>(name, std::move(supplier),
                                                                                      {node_});
@@ -185,10 +185,10 @@ class KTable {
   }
 
  private:
-  template <dsl_internal::JoinKind kKind, typename V2, typename VR, typename Joiner>
+  template <dsl::internal::JoinKind kKind, typename V2, typename VR, typename Joiner>
   KTable<K, VR> JoinTable(const KTable<K, V2>& other, Joiner joiner, std::optional<Materialized<K, VR>> materialized,
                           const std::optional<Named>& named) const {
-    return FromNode(dsl_internal::AddTableTableJoin<kKind, K, V, V2, VR>(
+    return FromNode(dsl::internal::AddTableTableJoin<kKind, K, V, V2, VR>(
         *builder_, node_, getter_, other.node_name(), other.value_getter(), std::move(joiner),
         std::move(materialized), named));
   }
@@ -196,20 +196,20 @@ class KTable {
   template <bool kLeft, typename KO, typename VO, typename Extractor, typename Joiner, typename VR>
   KTable<K, VR> ForeignKeyJoin(const KTable<KO, VO>& other, Extractor extractor, Joiner joiner,
                                Materialized<K, VR> materialized, const std::optional<Named>& named) const {
-    return FromNode(dsl_internal::AddForeignKeyJoin<kLeft>(*builder_, node_, getter_, other.node_name(),
+    return FromNode(dsl::internal::AddForeignKeyJoin<kLeft>(*builder_, node_, getter_, other.node_name(),
                                                            other.value_getter(), std::move(extractor),
                                                            std::move(joiner), std::move(materialized), named));
   }
 
   template <typename VR>
-  KTable<K, VR> FromNode(dsl_internal::TableNode<K, VR> table) const {
+  KTable<K, VR> FromNode(dsl::internal::TableNode<K, VR> table) const {
     return KTable<K, VR>(builder_, std::move(table.node), std::move(table.store), std::move(table.getter));
   }
 
   StreamsBuilder* builder_;
   std::string node_;
   std::string store_;
-  dsl_internal::TableValueGetterSupplier<K, V> getter_;
+  dsl::internal::TableValueGetterSupplier<K, V> getter_;
 };
 
 }  // namespace runnel

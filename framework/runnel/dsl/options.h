@@ -30,8 +30,8 @@ struct Produced {
   SerdePtr<K> key_serde;
   SerdePtr<V> value_serde;
   // Optional: choose the partition; unset uses murmur2 of the key.
-  internal::StreamPartitioner<K, V> partitioner;
-  Produced(SerdePtr<K> k, SerdePtr<V> v, internal::StreamPartitioner<K, V> p = nullptr)
+  processor::internal::StreamPartitioner<K, V> partitioner;
+  Produced(SerdePtr<K> k, SerdePtr<V> v, processor::internal::StreamPartitioner<K, V> p = nullptr)
       : key_serde(std::move(k)), value_serde(std::move(v)), partitioner(std::move(p)) {}
 };
 

@@ -46,7 +46,7 @@ class Harness final : public RecordSink, public TaskContext {
 
  private:
   std::unique_ptr<ProcessorGraph> graph_;
-  internal::NodeEnv env_;
+  processor::internal::NodeEnv env_;
   MetricsRegistry metrics_;
 };
 
@@ -157,7 +157,7 @@ TEST(StreamsBuilderTest, CustomPartitionerChoosesThePartition) {
     std::vector<int32_t> partitions;
   } sink;
   auto graph = (*topology)->CreateTaskGraph(0);
-  internal::NodeEnv env{.sink = &sink};
+  processor::internal::NodeEnv env{.sink = &sink};
   ASSERT_TRUE((*graph)->Init(env).ok());
   ASSERT_TRUE((*graph)->SourceFor("in")->ProcessRaw({.topic = "in", .key = "k", .value = "abcd"}).ok());
   EXPECT_THAT(sink.partitions, ElementsAre(1));

@@ -28,7 +28,7 @@
 
 namespace runnel {
 
-namespace dsl_internal {
+namespace dsl::internal {
 // Count, Reduce and Aggregate of a windowed stream whose windows hold one
 // aggregate each (time, sliding and count windows), written once over the
 // stream's Add<VA>(fold, materialized, named); fold(key, value, aggregate
@@ -67,13 +67,13 @@ class WindowFolds {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
 };
-}  // namespace dsl_internal
+}  // namespace dsl::internal
 
 // A grouped stream windowed by TimeWindows or SlidingWindows: count, reduce and aggregate per
 // key and window, into a KTable<Windowed<K>, VA> kept in a window store
 // (changelogged, compact+delete with retention + 1 day).
 template <typename K, typename V>
-class TimeWindowedKStream : public dsl_internal::WindowFolds<TimeWindowedKStream<K, V>, K, V> {
+class TimeWindowedKStream : public dsl::internal::WindowFolds<TimeWindowedKStream<K, V>, K, V> {
  public:
   TimeWindowedKStream(KGroupedStream<K, V> grouped, std::variant<TimeWindows, SlidingWindows> windows)
       : grouped_(std::move(grouped)), windows_(windows) {}
@@ -85,7 +85,7 @@ class TimeWindowedKStream : public dsl_internal::WindowFolds<TimeWindowedKStream
   }
 
  private:
-  friend class dsl_internal::WindowFolds<TimeWindowedKStream<K, V>, K, V>;
+  friend class dsl::internal::WindowFolds<TimeWindowedKStream<K, V>, K, V>;
   template <typename VA, typename Fold>
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
     auto key_serde = materialized.key_serde;
@@ -99,7 +99,7 @@ class TimeWindowedKStream : public dsl_internal::WindowFolds<TimeWindowedKStream
               int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
             return [node, store, key_serde, agg_serde, spec, retention, emit, fold]() {
               return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
-                  std::make_unique<dsl_internal::SlidingWindowAggregateProcessor<K, V, VA, Fold>>(
+                  std::make_unique<dsl::internal::SlidingWindowAggregateProcessor<K, V, VA, Fold>>(
                       node, store, key_serde, agg_serde, spec, retention, emit, fold));
             };
           }, StoreSpec::Layout::kWindow, spec.time_difference_ms);
@@ -111,7 +111,7 @@ class TimeWindowedKStream : public dsl_internal::WindowFolds<TimeWindowedKStream
             int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
           return [node, store, key_serde, agg_serde, spec, retention, emit, fold]() {
             return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
-                std::make_unique<dsl_internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
+                std::make_unique<dsl::internal::TimeWindowAggregateProcessor<K, V, VA, Fold>>(
                     node, store, key_serde, agg_serde, spec, retention, emit, fold));
           };
         }, StoreSpec::Layout::kWindow, spec.size_ms);
@@ -186,7 +186,7 @@ class SessionWindowedKStream {
             int64_t retention) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
           return [node, store, key_serde, agg_serde, spec, retention, emit, fold, merge]() {
             return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
-                std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
+                std::make_unique<dsl::internal::SessionWindowAggregateProcessor<K, V, VA, Fold, Merge>>(
                     node, store, key_serde, agg_serde, spec, retention, emit, fold, merge));
           };
         }, StoreSpec::Layout::kSession, 0);
@@ -204,7 +204,7 @@ class SessionWindowedKStream {
 // writes both bounds). The store is a key-value store holding each key's
 // open windows; it has no time retention.
 template <typename K, typename V>
-class CountWindowedKStream : public dsl_internal::WindowFolds<CountWindowedKStream<K, V>, K, V> {
+class CountWindowedKStream : public dsl::internal::WindowFolds<CountWindowedKStream<K, V>, K, V> {
  public:
   CountWindowedKStream(KGroupedStream<K, V> grouped, CountWindows windows)
       : grouped_(std::move(grouped)), windows_(windows) {}
@@ -217,7 +217,7 @@ class CountWindowedKStream : public dsl_internal::WindowFolds<CountWindowedKStre
   }
 
  private:
-  friend class dsl_internal::WindowFolds<CountWindowedKStream<K, V>, K, V>;
+  friend class dsl::internal::WindowFolds<CountWindowedKStream<K, V>, K, V>;
   template <typename VA, typename Fold>
   KTable<Windowed<K>, VA> Add(Fold fold, Materialized<K, VA> materialized, std::optional<Named> named) {
     auto key_serde = materialized.key_serde;
@@ -234,7 +234,7 @@ class CountWindowedKStream : public dsl_internal::WindowFolds<CountWindowedKStre
             int64_t) -> ProcessorSupplier<K, V, Windowed<K>, Change<VA>> {
           return [node, store, key_serde, agg_serde, spec, emit, fold]() {
             return std::unique_ptr<Processor<K, V, Windowed<K>, Change<VA>>>(
-                std::make_unique<dsl_internal::CountWindowAggregateProcessor<K, V, VA, Fold>>(
+                std::make_unique<dsl::internal::CountWindowAggregateProcessor<K, V, VA, Fold>>(
                     node, store, key_serde, agg_serde, spec, emit, fold));
           };
         },

@@ -68,7 +68,7 @@ class ProcessingErrorHandler {
   virtual absl::Status Handle(const RawRecord* record, const absl::Status& error, std::string_view node) = 0;
 };
 
-namespace internal {
+namespace processor::internal {
 
 // Services a task gives its nodes. Pointers outlive the graph.
 struct NodeEnv {
@@ -159,14 +159,14 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   absl::Status AddChild(Node* child) override { return out_.Connect(*this, child); }
   // The exception boundary (processing_error.h): what the processor
   // throws becomes a Status here; it never unwinds into the task.
-  absl::Status Init(internal::NodeEnv& env) override {
+  absl::Status Init(processor::internal::NodeEnv& env) override {
     absl::Status s = Node::Init(env);
     if (!s.ok()) return s;
     try {
       return processor_->Init(*this);
     } catch (...) {
       return absl::InternalError(absl::StrCat("init of node '", this->name(),
-                                              "' threw: ", internal::DescribeCurrentException()));
+                                              "' threw: ", processor::internal::DescribeCurrentException()));
     }
   }
   void Close() override {
@@ -174,7 +174,7 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
       processor_->Close();
     } catch (...) {
       Logger("runnel")->error("close of node '{}' threw (ignored): {}", this->name(),
-                              internal::DescribeCurrentException());
+                              processor::internal::DescribeCurrentException());
     }
   }
   absl::Status Process(Record<KIn, VIn> record) override {
@@ -182,9 +182,9 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
     try {
       s = processor_->Process(std::move(record));
     } catch (...) {
-      return internal::CurrentExceptionAsProcessingError(this->name());
+      return processor::internal::CurrentExceptionAsProcessingError(this->name());
     }
-    if (!s.ok()) [[unlikely]] return internal::AttributeProcessingError(std::move(s), this->name());
+    if (!s.ok()) [[unlikely]] return processor::internal::AttributeProcessingError(std::move(s), this->name());
     return s;
   }
 
@@ -208,9 +208,9 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
     return task().Schedule(
         interval, type, [punctuator = std::move(punctuator), node = this->name()](Timestamp time) -> absl::Status {
           try {
-            return internal::AttributeProcessingError(punctuator(time), node);
+            return processor::internal::AttributeProcessingError(punctuator(time), node);
           } catch (...) {
-            return internal::CurrentExceptionAsProcessingError(node);
+            return processor::internal::CurrentExceptionAsProcessingError(node);
           }
         });
   }
@@ -256,7 +256,7 @@ class SourceNode final : public SourceNodeBase {
     try {
       return serde.Deserialize(bytes);
     } catch (...) {
-      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", internal::DescribeCurrentException()));
+      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", processor::internal::DescribeCurrentException()));
     }
   }
 
@@ -314,14 +314,14 @@ class SinkNode final : public InputNode<K, V> {
     absl::Status error = ProcessingError(absl::StrCat("sink '", this->name(), "' cannot serialize ",
                                                       ToAbsl(part), " for topic '", topic_, "': ",
                                                       s.message()));
-    return internal::AttributeProcessingError(std::move(error), this->name());
+    return processor::internal::AttributeProcessingError(std::move(error), this->name());
   }
   template <typename T>
   static absl::Status Serialize(const Serde<T>& serde, const T& value, std::string& out) {
     try {
       return serde.Serialize(value, out);
     } catch (...) {
-      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", internal::DescribeCurrentException()));
+      return absl::InvalidArgumentError(absl::StrCat("the serde threw: ", processor::internal::DescribeCurrentException()));
     }
   }
 
@@ -336,7 +336,7 @@ class SinkNode final : public InputNode<K, V> {
   std::string value_buffer_;
 };
 
-}  // namespace internal
+}  // namespace processor::internal
 }  // namespace runnel
 
 #endif  // RUNNEL_PROCESSOR_NODE_H_

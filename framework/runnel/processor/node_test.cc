@@ -4,7 +4,7 @@
 #include "gtest/gtest.h"
 #include "runnel/serde/serdes.h"
 
-namespace runnel::internal {
+namespace runnel::processor::internal {
 namespace {
 
 class Doubler final : public Processor<std::string, int64_t, std::string, int64_t> {
@@ -71,4 +71,4 @@ TEST(NodeTest, SourceHandsUndeserializableRecordsToTheHandler) {
 }
 
 }  // namespace
-}  // namespace runnel::internal
+}  // namespace runnel::processor::internal

@@ -35,7 +35,7 @@ std::string ProcessingErrorNode(const absl::Status& status) {
   return payload ? std::string(*payload) : std::string();
 }
 
-namespace internal {
+namespace processor::internal {
 
 absl::Status AttributeProcessingError(absl::Status status, std::string_view node) {
   if (status.ok()) return status;
@@ -64,5 +64,5 @@ absl::Status CurrentExceptionAsProcessingError(std::string_view node) {
   return s;
 }
 
-}  // namespace internal
+}  // namespace processor::internal
 }  // namespace runnel

@@ -31,7 +31,7 @@ bool IsProcessingError(const absl::Status& status);
 // a processing error).
 std::string ProcessingErrorNode(const absl::Status& status);
 
-namespace internal {
+namespace processor::internal {
 
 // Names `node` as the origin of a processing error that names none yet;
 // returns every other status unchanged.
@@ -42,7 +42,7 @@ absl::Status CurrentExceptionAsProcessingError(std::string_view node);
 // Inside a catch block only: the exception in flight, described.
 std::string DescribeCurrentException();
 
-}  // namespace internal
+}  // namespace processor::internal
 }  // namespace runnel
 
 #endif  // RUNNEL_PROCESSOR_PROCESSING_ERROR_H_

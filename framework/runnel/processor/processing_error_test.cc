@@ -15,8 +15,8 @@ TEST(ProcessingErrorTest, TheInnermostNodeNamesItselfAndContextKeepsTheKind) {
   absl::Status s = ProcessingError("bad reading");
   EXPECT_TRUE(IsProcessingError(s));
   EXPECT_EQ(ProcessingErrorNode(s), "");
-  s = internal::AttributeProcessingError(s, "inner");
-  s = internal::AttributeProcessingError(s, "outer");
+  s = processor::internal::AttributeProcessingError(s, "inner");
+  s = processor::internal::AttributeProcessingError(s, "outer");
   EXPECT_EQ(ProcessingErrorNode(s), "inner");
   absl::Status annotated = Annotate(s, "task 0_1 at t-1@5");
   EXPECT_TRUE(IsProcessingError(annotated));
@@ -26,7 +26,7 @@ TEST(ProcessingErrorTest, TheInnermostNodeNamesItselfAndContextKeepsTheKind) {
 
 TEST(ProcessingErrorTest, OtherErrorsAreNotProcessingErrors) {
   EXPECT_FALSE(IsProcessingError(absl::UnavailableError("broker down")));
-  EXPECT_FALSE(IsProcessingError(internal::AttributeProcessingError(absl::InternalError("x"), "n")));
+  EXPECT_FALSE(IsProcessingError(processor::internal::AttributeProcessingError(absl::InternalError("x"), "n")));
   EXPECT_FALSE(IsProcessingError(absl::OkStatus()));
 }
 
@@ -35,7 +35,7 @@ TEST(ProcessingErrorTest, ExceptionsAreDescribedWithTheirType) {
   try {
     throw std::out_of_range("index 7");
   } catch (...) {
-    s = internal::CurrentExceptionAsProcessingError("lookup");
+    s = processor::internal::CurrentExceptionAsProcessingError("lookup");
   }
   EXPECT_TRUE(IsProcessingError(s));
   EXPECT_EQ(ProcessingErrorNode(s), "lookup");
@@ -43,7 +43,7 @@ TEST(ProcessingErrorTest, ExceptionsAreDescribedWithTheirType) {
   try {
     throw 42;
   } catch (...) {
-    s = internal::CurrentExceptionAsProcessingError("lookup");
+    s = processor::internal::CurrentExceptionAsProcessingError("lookup");
   }
   EXPECT_THAT(std::string(s.message()), HasSubstr("not derived from std::exception"));
 }

@@ -39,7 +39,7 @@ absl::Status PunctuationSchedule::Fire(PunctuationType type, Timestamp now,
     try {
       s = run(now);
     } catch (...) {
-      s = internal::CurrentExceptionAsProcessingError("punctuator");
+      s = processor::internal::CurrentExceptionAsProcessingError("punctuator");
     }
     if (!s.ok() && on_error) s = on_error(std::move(s));
     if (!s.ok()) return s;

@@ -65,7 +65,7 @@ class ChangelogReaderTest : public ::testing::Test {
   const TopicPartition a_{"app-a-changelog", Partition(0)};
   const TopicPartition b_{"app-b-changelog", Partition(3)};
   ManualClock clock_;
-  runtime_internal::FakeChangelogConsumer consumer_{&clock_};
+  runtime::internal::FakeChangelogConsumer consumer_{&clock_};
   RecordingSink sink_;
   MetricsRegistry metrics_;
 };

@@ -106,7 +106,7 @@ struct GlobalStores::Entry {
   std::shared_ptr<KeyValueStore> store;
   std::unique_ptr<ReadOnlyGlobalStore> read_only;
   std::unique_ptr<ProcessorGraph> graph;
-  internal::SourceNodeBase* source = nullptr;
+  processor::internal::SourceNodeBase* source = nullptr;
 };
 
 GlobalStores::GlobalStores(std::shared_ptr<const Topology> topology, GlobalStoresOptions options)
@@ -132,7 +132,7 @@ absl::Status GlobalStores::OpenAll() {
   bool persistent = false;
   for (const auto& g : globals) persistent |= topology_->stores().at(g.store).kind == StoreSpec::Kind::kRocksDb;
   if (persistent) {
-    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, options_.dir, "global stores");
+    auto offsets = runtime::internal::ReadCheckpointOrWipe(checkpoint_, options_.dir, "global stores");
     if (!offsets.ok()) return offsets.status();
     checkpointed_ = *std::move(offsets);
   }
@@ -148,7 +148,7 @@ absl::Status GlobalStores::OpenAll() {
       entry->persistent = true;
       entry->dir = absl::StrCat(options_.dir, "/", g.store);
       bool empty = false;
-      auto opened = runtime_internal::OpenRocksDbOrWipe(g.store, entry->dir, options_.rocksdb,
+      auto opened = runtime::internal::OpenRocksDbOrWipe(g.store, entry->dir, options_.rocksdb,
                                                         absl::StrCat("global store '", g.store, "'"), &empty);
       // An empty store holds nothing, whatever the checkpoint says.
       if (empty) EraseTopic(checkpointed_, g.topic);

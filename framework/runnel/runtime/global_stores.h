@@ -128,7 +128,7 @@ class GlobalStores final : private TaskContext, private DeserializationErrorHand
   CheckpointFile checkpoint_;
   std::map<TopicPartition, Offset> checkpointed_;
   std::vector<std::unique_ptr<Entry>> entries_;
-  internal::NodeEnv env_;
+  processor::internal::NodeEnv env_;
   RecordMetadata metadata_;
   const RecordMetadata* current_ = nullptr;
   TaskId current_task_;

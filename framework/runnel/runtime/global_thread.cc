@@ -68,7 +68,7 @@ absl::Status GlobalStreamThread::Bootstrap() {
       if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("global topic partition ", tp.ToString()));
       auto it = stores_->checkpointed().find(tp);
       if (it != stores_->checkpointed().end()) {
-        if (auto why = runtime_internal::PositionOutsideLog(it->second, marks->first, marks->second)) {
+        if (auto why = runtime::internal::PositionOutsideLog(it->second, marks->first, marks->second)) {
           log->warn("global store '{}': {} of {}; wiping the global stores and reading their topics from the "
                     "beginning",
                     *store, *why, tp.ToString());
@@ -120,7 +120,7 @@ absl::Status GlobalStreamThread::Sink::Apply(const TopicPartition& /*tp*/,
                                              const std::vector<const kafka::ConsumedRecord*>& records,
                                              Offset /*next*/) {
   for (const kafka::ConsumedRecord* r : records) {
-    RUNNEL_RETURN_IF_ERROR(stores_->Update(runtime_internal::ToRawRecord(*r)));
+    RUNNEL_RETURN_IF_ERROR(stores_->Update(runtime::internal::ToRawRecord(*r)));
   }
   return absl::OkStatus();
 }

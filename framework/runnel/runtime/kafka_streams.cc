@@ -163,7 +163,7 @@ absl::Status KafkaStreams::PrepareTopics() {
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(**admin,
+      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(**admin,
                                                            {.name = topic,
                                                             .partitions = partitions.at(topic),
                                                             .replication_factor = replication,
@@ -191,14 +191,14 @@ absl::Status KafkaStreams::PrepareTopics() {
         changelog.configs = {{"cleanup.policy", "compact,delete"},
                              {"retention.ms", absl::StrCat(*spec.retention_ms + kAdditionalRetentionMs)}};
       }
-      RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(**admin, changelog, "changelog topic"));
+      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(**admin, changelog, "changelog topic"));
     }
   }
   if (config_.deserialization_error_mode() == RecordErrorMode::kDeadLetter ||
       config_.processing_error_mode() == RecordErrorMode::kDeadLetter) {
-    RUNNEL_RETURN_IF_ERROR(runtime_internal::EnsureTopic(
+    RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(
         **admin, {.name = config_.dead_letter_topic(), .partitions = max_partitions, .replication_factor = replication},
-        "dead-letter topic", runtime_internal::PartitionCount::kAny));
+        "dead-letter topic", runtime::internal::PartitionCount::kAny));
   }
   return absl::OkStatus();
 }
@@ -349,7 +349,7 @@ void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
   // Another instance's shutdown_application request stops this one whatever
   // its policy; so does an error while shutting down.
   UncaughtErrorResponse response = UncaughtErrorResponse::kShutdownClient;
-  if (state_ == State::kRunning && !runtime_internal::IsApplicationShutdown(status)) {
+  if (state_ == State::kRunning && !runtime::internal::IsApplicationShutdown(status)) {
     response = uncaught_handler_ ? uncaught_handler_(status) : config_.uncaught_error_policy();
   }
   if (response == UncaughtErrorResponse::kReplaceThread) {
@@ -373,7 +373,7 @@ void KafkaStreams::OnThreadExit(int index, const absl::Status& status) {
     std::vector<std::string> topics;
     for (const auto& topic : topology_->SourceTopics()) topics.push_back(topic);
     shutdown_requester_ = std::thread([this, topics = std::move(topics)] {
-      absl::Status s = runtime_internal::RequestApplicationShutdown(config_, process_id_, topics, absl::Seconds(10),
+      absl::Status s = runtime::internal::RequestApplicationShutdown(config_, process_id_, topics, absl::Seconds(10),
                                                                     absl::Seconds(60), clock_);
       if (!s.ok()) Logger("runnel")->error("asking the other instances to shut down: {}", s.ToString());
     });

@@ -215,7 +215,7 @@ absl::Status StreamTask::Process() {
       }
     }
     const kafka::ConsumedRecord& record = next->queue.front();
-    const RawRecord raw = runtime_internal::ToRawRecord(record);
+    const RawRecord raw = runtime::internal::ToRawRecord(record);
     current_metadata_.topic.assign(raw.topic);
     current_metadata_.partition = raw.partition;
     current_metadata_.offset = raw.offset;

@@ -130,7 +130,7 @@ class StreamTask final : public TaskContext {
   absl::Status HandlePunctuationError(absl::Status error);
   struct PartitionState {
     TopicPartition tp;
-    internal::SourceNodeBase* source = nullptr;
+    processor::internal::SourceNodeBase* source = nullptr;
     std::deque<kafka::ConsumedRecord> queue;
     std::optional<Offset> processed;  // next offset after the last processed record
     std::optional<Offset> committed;
@@ -173,7 +173,7 @@ class StreamTask final : public TaskContext {
   TaskId id_;
   std::string application_id_;
   std::unique_ptr<ProcessorGraph> graph_;
-  internal::NodeEnv env_;
+  processor::internal::NodeEnv env_;
   ProcessingErrorHandler* processing_handler_;
   const Clock& clock_;
   MetricsRegistry* metrics_;

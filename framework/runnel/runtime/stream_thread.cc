@@ -434,9 +434,9 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
       // state the group is: the request lingers only briefly).
       std::vector<std::string> client_ids;
       for (const auto& m : group->members) client_ids.push_back(m.client_id);
-      if (auto requester = runtime_internal::FindShutdownRequest(client_ids)) {
-        log->error("{}: {}", name_, runtime_internal::ApplicationShutdownError(*requester).ToString());
-        return fail(runtime_internal::ApplicationShutdownError(*requester));
+      if (auto requester = runtime::internal::FindShutdownRequest(client_ids)) {
+        log->error("{}: {}", name_, runtime::internal::ApplicationShutdownError(*requester).ToString());
+        return fail(runtime::internal::ApplicationShutdownError(*requester));
       }
       // A next rebalance has begun (it waits for this member to rejoin, so
       // waiting here would stall it): take nothing; its assignment follows.

@@ -42,7 +42,7 @@ absl::Status TaskStores::Open(const std::map<std::string, StoreSpec>& specs, con
                    std::filesystem::exists(absl::StrCat(task_dir_, "/", name, "/CURRENT"));
     }
     bool wiped = false;
-    auto offsets = runtime_internal::ReadCheckpointOrWipe(checkpoint_, task_dir_,
+    auto offsets = runtime::internal::ReadCheckpointOrWipe(checkpoint_, task_dir_,
                                                           absl::StrCat("task ", task_.ToString()), &wiped);
     if (!offsets.ok()) return offsets.status();
     if (wiped && env_.wiped_stores != nullptr) env_.wiped_stores->Increment(databases);
@@ -79,7 +79,7 @@ absl::Status TaskStores::OpenStore(const StoreSpec& spec) {
     entry.dir = absl::StrCat(task_dir_, "/", name);
     const TopicPartition changelog{ChangelogTopicName(env_.application_id, name), task_.partition};
     bool empty = false;
-    auto opened = runtime_internal::OpenRocksDbOrWipe(name, entry.dir, env_.rocksdb, who, &empty);
+    auto opened = runtime::internal::OpenRocksDbOrWipe(name, entry.dir, env_.rocksdb, who, &empty);
     if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("task ", task_.ToString()));
     std::shared_ptr<RocksDbKeyValueStore> rocks = *std::move(opened);
     // An empty store holds nothing, whatever the checkpoint says.
@@ -191,7 +191,7 @@ absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> TaskStores::
     // Under read_committed the end is the last stable offset: a zombie's
     // transaction still open below our last commit makes a sound store
     // look ahead, which costs a needless full restore, never a wrong one.
-    if (auto why = runtime_internal::PositionOutsideLog(position, range->first, range->second)) {
+    if (auto why = runtime::internal::PositionOutsideLog(position, range->first, range->second)) {
       log->warn("task {}: store '{}': {} of changelog {}; wiping the store and restoring it from the changelog",
                 task_.ToString(), name, *why, tp.ToString());
       stale.emplace_back(name, tp);

@@ -136,7 +136,7 @@ absl::Status RestoreAll(TaskStores& stores, ChangelogConsumer& consumer) {
 
 TEST_F(TaskStoresTest, ARestoreReplaysTheChangelogFromTheCheckpointAndCheckpointsPastTheLastMarker) {
   Seed({{"k0", "v0"}, {"k1", "v1"}}, Offset(2));
-  runtime_internal::FakeChangelogConsumer consumer(&clock_);
+  runtime::internal::FakeChangelogConsumer consumer(&clock_);
   consumer.Append(changelog_tp_, "k0", "v0");
   consumer.Append(changelog_tp_, "k1", "v1");
   consumer.Append(changelog_tp_, "k2", "v2");
@@ -160,7 +160,7 @@ TEST_F(TaskStoresTest, ARestoreReplaysTheChangelogFromTheCheckpointAndCheckpoint
 TEST_F(TaskStoresTest, AStorePastItsChangelogsEndIsWipedAndRestoredFromTheBeginning) {
   Seed({{"stale", "x"}}, Offset(50));
   // The changelog was recreated: it ends at 2, before the checkpoint.
-  runtime_internal::FakeChangelogConsumer consumer(&clock_);
+  runtime::internal::FakeChangelogConsumer consumer(&clock_);
   consumer.Append(changelog_tp_, "a", "1");
   consumer.Append(changelog_tp_, "b", "2");
 

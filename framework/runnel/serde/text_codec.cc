@@ -1,6 +1,6 @@
 #include "runnel/serde/text_codec.h"
 
-namespace runnel::text_codec_internal {
+namespace runnel::serde::internal {
 
 std::string JsonString(std::string_view s) {
   serdes::JsonValue value;
@@ -23,4 +23,4 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
-}  // namespace runnel::text_codec_internal
+}  // namespace runnel::serde::internal

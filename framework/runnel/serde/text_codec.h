@@ -41,7 +41,7 @@ struct StoreTextCodec {
   std::function<std::optional<std::string>(std::string_view)> value_json;
 };
 
-namespace text_codec_internal {
+namespace serde::internal {
 
 // A JSON string literal for `s`.
 std::string JsonString(std::string_view s);
@@ -85,11 +85,11 @@ absl::StatusOr<T> FromText(std::string_view text) {
   }
 }
 
-}  // namespace text_codec_internal
+}  // namespace serde::internal
 
 template <typename K, typename V>
 std::shared_ptr<const StoreTextCodec> MakeTextCodec(SerdePtr<K> key_serde, SerdePtr<V> value_serde) {
-  namespace internal = text_codec_internal;
+  namespace internal = serde::internal;
   auto codec = std::make_shared<StoreTextCodec>();
   if (key_serde != nullptr) codec->key_serde = std::string(key_serde->Name());
   if (value_serde != nullptr) codec->value_serde = std::string(value_serde->Name());

@@ -16,7 +16,7 @@
 #include "runnel/state/internal/rocksdb_status.h"
 
 namespace runnel {
-namespace state_internal {
+namespace state::internal {
 
 absl::Status FromRocksDb(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return absl::OkStatus();
@@ -29,11 +29,11 @@ absl::Status FromRocksDb(const rocksdb::Status& s, std::string_view context) {
   return absl::InternalError(message);
 }
 
-}  // namespace state_internal
+}  // namespace state::internal
 
 namespace {
 
-using state_internal::FromRocksDb;
+using state::internal::FromRocksDb;
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }

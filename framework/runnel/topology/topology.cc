@@ -38,7 +38,7 @@ std::string JsonList(const std::vector<std::string>& items) {
 
 }  // namespace
 
-absl::Status ProcessorGraph::Init(internal::NodeEnv& env) {
+absl::Status ProcessorGraph::Init(processor::internal::NodeEnv& env) {
   for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
     absl::Status s = (*it)->Init(env);
     if (!s.ok()) {
@@ -52,7 +52,7 @@ void ProcessorGraph::Close() {
   for (auto& node : nodes_) node->Close();
 }
 
-internal::SourceNodeBase* ProcessorGraph::SourceFor(std::string_view topic) const {
+processor::internal::SourceNodeBase* ProcessorGraph::SourceFor(std::string_view topic) const {
   auto it = sources_.find(topic);
   return it == sources_.end() ? nullptr : it->second;
 }
@@ -439,15 +439,15 @@ absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateGlobalGraph(size
 
 absl::StatusOr<std::unique_ptr<ProcessorGraph>> Topology::CreateGraph(const std::vector<std::string>& names) const {
   auto graph = std::make_unique<ProcessorGraph>();
-  std::map<std::string_view, internal::Node*> by_name;
+  std::map<std::string_view, processor::internal::Node*> by_name;
   for (const auto& name : names) {
     const NodeDef& def = nodes_[index_.at(name)];
     graph->nodes_.push_back(def.factory(def.topics));
-    internal::Node* node = graph->nodes_.back().get();
+    processor::internal::Node* node = graph->nodes_.back().get();
     RUNNEL_CHECK(node->name() == name) << "factory made '" << node->name() << "' for " << name;
     by_name[def.name] = node;
     if (def.kind == Kind::kSource) {
-      auto* source = dynamic_cast<internal::SourceNodeBase*>(node);
+      auto* source = dynamic_cast<processor::internal::SourceNodeBase*>(node);
       RUNNEL_CHECK(source != nullptr) << name;
       for (const auto& t : def.topics) graph->sources_[t] = source;
     }

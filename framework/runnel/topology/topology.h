@@ -47,16 +47,16 @@ class ProcessorGraph {
   ProcessorGraph& operator=(const ProcessorGraph&) = delete;
 
   // Inits every node (children before parents). Fails on the first error.
-  absl::Status Init(internal::NodeEnv& env);
+  absl::Status Init(processor::internal::NodeEnv& env);
   void Close();
   // The source reading `topic`, or nullptr.
-  internal::SourceNodeBase* SourceFor(std::string_view topic) const;
+  processor::internal::SourceNodeBase* SourceFor(std::string_view topic) const;
 
  private:
   friend class Topology;
   // In topological order (parents before children).
-  std::vector<std::unique_ptr<internal::Node>> nodes_;
-  std::map<std::string, internal::SourceNodeBase*, std::less<>> sources_;
+  std::vector<std::unique_ptr<processor::internal::Node>> nodes_;
+  std::map<std::string, processor::internal::SourceNodeBase*, std::less<>> sources_;
 };
 
 // A state store the topology declares. Stores hold bytes; the processors
@@ -163,7 +163,7 @@ class Topology {
     std::vector<std::string> children;
     std::vector<std::string> topics;  // source: read; sink: one written
     // Makes the node; gets `topics` (as resolved for the application).
-    std::function<std::unique_ptr<internal::Node>(const std::vector<std::string>& topics)> factory;
+    std::function<std::unique_ptr<processor::internal::Node>(const std::vector<std::string>& topics)> factory;
     std::vector<std::string> stores;  // processor: the stores it uses
   };
   absl::StatusOr<std::unique_ptr<ProcessorGraph>> CreateGraph(const std::vector<std::string>& names) const;
@@ -184,8 +184,8 @@ class TopologyBuilder {
   template <typename K, typename V>
   TopologyBuilder& AddSource(std::string name, std::vector<std::string> topics, SerdePtr<K> key_serde,
                              SerdePtr<V> value_serde) {
-    auto factory = [name, key_serde, value_serde](const std::vector<std::string>&) -> std::unique_ptr<internal::Node> {
-      return std::make_unique<internal::SourceNode<K, V>>(name, key_serde, value_serde);
+    auto factory = [name, key_serde, value_serde](const std::vector<std::string>&) -> std::unique_ptr<processor::internal::Node> {
+      return std::make_unique<processor::internal::SourceNode<K, V>>(name, key_serde, value_serde);
     };
     return Add({std::move(name), Topology::Kind::kSource, {}, {}, std::move(topics), factory});
   }
@@ -194,8 +194,8 @@ class TopologyBuilder {
   TopologyBuilder& AddProcessor(std::string name,
                                 ProcessorSupplier<KIn, VIn, KOut, VOut> supplier,
                                 std::vector<std::string> parents) {
-    auto factory = [name, supplier](const std::vector<std::string>&) -> std::unique_ptr<internal::Node> {
-      return std::make_unique<internal::ProcessorNode<KIn, VIn, KOut, VOut>>(name, supplier());
+    auto factory = [name, supplier](const std::vector<std::string>&) -> std::unique_ptr<processor::internal::Node> {
+      return std::make_unique<processor::internal::ProcessorNode<KIn, VIn, KOut, VOut>>(name, supplier());
     };
     return Add({std::move(name), Topology::Kind::kProcessor, std::move(parents), {}, {}, factory});
   }
@@ -203,10 +203,10 @@ class TopologyBuilder {
   template <typename K, typename V>
   TopologyBuilder& AddSink(std::string name, std::string topic, SerdePtr<K> key_serde,
                            SerdePtr<V> value_serde, std::vector<std::string> parents,
-                           internal::StreamPartitioner<K, V> partitioner = nullptr) {
+                           processor::internal::StreamPartitioner<K, V> partitioner = nullptr) {
     auto factory = [name, key_serde, value_serde,
-                    partitioner](const std::vector<std::string>& topics) -> std::unique_ptr<internal::Node> {
-      return std::make_unique<internal::SinkNode<K, V>>(name, topics.at(0), key_serde, value_serde,
+                    partitioner](const std::vector<std::string>& topics) -> std::unique_ptr<processor::internal::Node> {
+      return std::make_unique<processor::internal::SinkNode<K, V>>(name, topics.at(0), key_serde, value_serde,
                                                         partitioner);
     };
     return Add({std::move(name), Topology::Kind::kSink, std::move(parents), {}, {std::move(topic)},

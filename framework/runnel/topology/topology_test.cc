@@ -166,7 +166,7 @@ TEST(TopologyTest, TaskGraphsAreIndependentInstances) {
   EXPECT_NE((*g1)->SourceFor("in"), (*g2)->SourceFor("in"));
   EXPECT_EQ((*g1)->SourceFor("other"), nullptr);
   Capture sink;
-  internal::NodeEnv env{.sink = &sink};
+  processor::internal::NodeEnv env{.sink = &sink};
   ASSERT_TRUE((*g1)->Init(env).ok());
   ASSERT_TRUE((*g1)->SourceFor("in")->ProcessRaw({.topic = "in", .key = "k", .value = "v"}).ok());
   EXPECT_THAT(sink.out, ::testing::ElementsAre("out:k=v"));

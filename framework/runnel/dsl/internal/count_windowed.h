@@ -43,7 +43,7 @@
 #include "runnel/serde/serdes.h"
 #include "runnel/serde/windowed.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // fold(key, value, aggregate or nullopt for a window's first record) -> VA.
 template <typename K, typename V, typename VA, typename Fold>
@@ -176,6 +176,6 @@ class CountWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, 
   NullKeyDropLog null_keys_;
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_COUNT_WINDOWED_H_

@@ -42,7 +42,7 @@
 #include "runnel/serde/serdes.h"
 #include "runnel/topology/topology.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // Stable across processes and builds (a response may be checked by another
 // instance than the one that subscribed).
@@ -486,6 +486,6 @@ TableNode<K, VR> AddForeignKeyJoin(StreamsBuilder& builder, const std::string& t
   return TableNode<K, VR>{base, store, StoreValueGetter<K, VR>(store, key_serde, value_serde)};
 }
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_FK_JOIN_H_

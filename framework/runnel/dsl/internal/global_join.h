@@ -29,7 +29,7 @@
 #include "runnel/processor/typed_store.h"
 #include "runnel/serde/serde.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 template <typename T>
 struct IsOptional : std::false_type {};
@@ -116,6 +116,6 @@ class GlobalTableJoinProcessor final : public Processor<K, V, K, VR> {
   RateLimiter drop_log_{10'000};
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_GLOBAL_JOIN_H_

@@ -41,7 +41,7 @@
 #include "runnel/serde/serdes.h"
 #include "runnel/topology/topology.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 enum class JoinKind { kInner, kLeft, kOuter };
 
@@ -365,6 +365,6 @@ TableNode<K, VR> AddTableTableJoin(StreamsBuilder& builder, const std::string& t
   return TableNode<K, VR>{std::move(merge), std::move(store), std::move(getter)};
 }
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_JOINS_H_

@@ -30,7 +30,7 @@
 #include "runnel/serde/windowed.h"
 #include "runnel/state/window_store.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // Sliding windows (Kafka Streams' KStreamSlidingWindowAggregate): windows
 // [start, start + d] (both ends inclusive) exist only where records are:
@@ -248,6 +248,6 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   Fold fold_;
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_SLIDING_WINDOWED_H_

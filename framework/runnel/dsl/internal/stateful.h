@@ -27,7 +27,7 @@
 #include "runnel/serde/serdes.h"
 #include "runnel/state/record_cache.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // Logs, at most every 10 s, that a processor dropped records without a key
 // (Kafka Streams drops them too: they have no group, no row to join). Owned
@@ -342,6 +342,6 @@ class ChangeSerde final : public Serde<Change<V>> {
   std::string name_;
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_STATEFUL_H_

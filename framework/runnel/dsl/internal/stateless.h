@@ -16,7 +16,7 @@
 #include "runnel/dsl/key_value.h"
 #include "runnel/processor/processor.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // Calls fn(key, value) or, if it takes only the value, fn(value).
 template <typename Fn, typename K, typename V>
@@ -149,6 +149,6 @@ class PassThroughProcessor final : public Processor<K, V, K, V> {
   absl::Status Process(Record<K, V> r) override { return this->context().Forward(std::move(r)); }
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_STATELESS_H_

@@ -66,7 +66,7 @@
 #include "runnel/state/window_store.h"
 #include "runnel/topology/topology.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // A record of either join input: index 0 left (this), 1 right (other).
 template <typename V, typename VO>
@@ -440,6 +440,6 @@ std::string AddStreamStreamJoin(StreamsBuilder& builder, const std::string& this
   return merge;
 }
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_STREAM_JOIN_H_

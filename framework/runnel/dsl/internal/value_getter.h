@@ -29,7 +29,7 @@
 #include "runnel/processor/typed_store.h"
 #include "runnel/serde/serde.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 template <typename K, typename V>
 using ValueGetter = std::function<absl::StatusOr<std::optional<V>>(const K&)>;
@@ -97,6 +97,6 @@ TableValueGetterSupplier<K, V2> TransformValueGetter(const TableValueGetterSuppl
   return out;
 }
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_VALUE_GETTER_H_

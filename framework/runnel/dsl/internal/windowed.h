@@ -28,7 +28,7 @@
 #include "runnel/serde/windowed.h"
 #include "runnel/state/window_store.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // Tumbling and hopping windows. fold(key, value, aggregate or nullopt) -> VA.
 template <typename K, typename V, typename VA, typename Fold>
@@ -232,6 +232,6 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   Merge merge_;
 };
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_WINDOWED_H_

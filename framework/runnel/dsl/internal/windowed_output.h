@@ -51,7 +51,7 @@
 #include "runnel/state/record_cache.h"
 #include "runnel/state/window_store.h"
 
-namespace runnel::dsl_internal {
+namespace runnel::dsl::internal {
 
 // A stored aggregate: value bytes with their timestamp.
 struct TimestampedBytes {
@@ -307,6 +307,6 @@ absl::StatusOr<size_t> EmitClosedWindows(WindowedOutput<K, VA, WindowStore>& out
   return closed->size();
 }
 
-}  // namespace runnel::dsl_internal
+}  // namespace runnel::dsl::internal
 
 #endif  // RUNNEL_DSL_INTERNAL_WINDOWED_OUTPUT_H_

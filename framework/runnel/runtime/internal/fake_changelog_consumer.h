@@ -25,7 +25,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/runtime/changelog_reader.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 class FakeChangelogConsumer final : public ChangelogConsumer {
  public:
@@ -133,6 +133,6 @@ class FakeChangelogConsumer final : public ChangelogConsumer {
   std::set<TopicPartition> fetched_;
 };
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal
 
 #endif  // RUNNEL_RUNTIME_INTERNAL_FAKE_CHANGELOG_CONSUMER_H_

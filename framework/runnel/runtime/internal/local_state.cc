@@ -6,7 +6,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 std::optional<std::string> PositionOutsideLog(Offset position, Offset low, Offset end) {
   if (position > end) {
@@ -54,4 +54,4 @@ absl::StatusOr<std::unique_ptr<RocksDbKeyValueStore>> OpenRocksDbOrWipe(
   return opened;
 }
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal

@@ -20,7 +20,7 @@
 #include "runnel/state/checkpoint.h"
 #include "runnel/state/rocksdb_kv_store.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 // Why a local position (the next offset a store would read) cannot belong to
 // a log whose offsets now run from `low` to `end` (exclusive), or nullopt
@@ -48,6 +48,6 @@ absl::StatusOr<std::unique_ptr<RocksDbKeyValueStore>> OpenRocksDbOrWipe(
     const std::string& name, const std::string& dir, const std::shared_ptr<RocksDbResources>& resources,
     std::string_view who, bool* wiped);
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal
 
 #endif  // RUNNEL_RUNTIME_INTERNAL_LOCAL_STATE_H_

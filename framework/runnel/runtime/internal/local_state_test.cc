@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 namespace {
 
 using ::testing::HasSubstr;
@@ -50,4 +50,4 @@ TEST(ReadCheckpointOrWipeTest, WithoutATrustworthyCheckpointTheDirectoryGoes) {
 }
 
 }  // namespace
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal

@@ -7,7 +7,7 @@
 #include "runnel/kafka/record.h"
 #include "runnel/processor/node.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 inline RawRecord ToRawRecord(const kafka::ConsumedRecord& record) {
   return RawRecord{.topic = record.topic(),
@@ -19,6 +19,6 @@ inline RawRecord ToRawRecord(const kafka::ConsumedRecord& record) {
                    .headers = record.headers()};
 }
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal
 
 #endif  // RUNNEL_RUNTIME_INTERNAL_RAW_RECORD_H_

@@ -9,7 +9,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/kafka/consumer.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 namespace {
 
 constexpr std::string_view kPayloadUrl = "type.runnel.dev/runnel.ApplicationShutdown";
@@ -89,4 +89,4 @@ absl::Status RequestApplicationShutdown(const StreamsConfig& config, std::string
   return result;
 }
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal

@@ -24,7 +24,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/runtime/streams_config.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 inline constexpr std::string_view kShutdownRequestMarker = "-runnel-shutdown-request-";
 
@@ -42,6 +42,6 @@ absl::Status RequestApplicationShutdown(const StreamsConfig& config, std::string
                                         const std::vector<std::string>& topics, absl::Duration linger,
                                         absl::Duration timeout, const Clock& clock);
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal
 
 #endif  // RUNNEL_RUNTIME_INTERNAL_SHUTDOWN_REQUEST_H_

@@ -5,7 +5,7 @@
 #include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 namespace {
 
 constexpr absl::Duration kAdminTimeout = absl::Seconds(30);
@@ -43,4 +43,4 @@ absl::Status EnsureTopic(kafka::Admin& admin, const kafka::NewTopic& topic, std:
   return fits(existing->partitions);
 }
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal

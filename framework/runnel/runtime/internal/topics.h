@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "runnel/kafka/admin.h"
 
-namespace runnel::runtime_internal {
+namespace runnel::runtime::internal {
 
 // Whether an existing topic must have exactly the partitions asked for
 // (internal topics co-partitioned with their tasks) or may have any count
@@ -24,6 +24,6 @@ enum class PartitionCount { kExact, kAny };
 absl::Status EnsureTopic(kafka::Admin& admin, const kafka::NewTopic& topic, std::string_view kind,
                          PartitionCount rule = PartitionCount::kExact);
 
-}  // namespace runnel::runtime_internal
+}  // namespace runnel::runtime::internal
 
 #endif  // RUNNEL_RUNTIME_INTERNAL_TOPICS_H_
