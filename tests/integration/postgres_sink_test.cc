@@ -115,8 +115,13 @@ absl::StatusOr<std::map<int32_t, int64_t>> StoredOffsets(const std::string& sink
   return out;
 }
 
-absl::StatusOr<std::map<int32_t, int64_t>> EndOffsets(const std::string& topic, int32_t partitions) {
-  auto consumer = kafka::Consumer::Create({{"bootstrap.servers", BootstrapServers()}, {"group.id", UniqueName("ends")}});
+// The end offsets a read_committed consumer sees (the last stable offsets),
+// or with `read_committed` false the high watermarks.
+absl::StatusOr<std::map<int32_t, int64_t>> EndOffsets(const std::string& topic, int32_t partitions,
+                                                      bool read_committed = true) {
+  auto consumer = kafka::Consumer::Create({{"bootstrap.servers", BootstrapServers()},
+                                           {"group.id", UniqueName("ends")},
+                                           {"isolation.level", read_committed ? "read_committed" : "read_uncommitted"}});
   if (!consumer.ok()) return consumer.status();
   std::map<int32_t, int64_t> out;
   for (int32_t p = 0; p < partitions; ++p) {
@@ -126,6 +131,22 @@ absl::StatusOr<std::map<int32_t, int64_t>> EndOffsets(const std::string& topic, 
   }
   (void)(*consumer)->Close();
   return out;
+}
+
+// Waits until no transaction is open on `topic`: a committed or aborted
+// transaction's markers are written after CommitTransaction/AbortTransaction
+// return, and until then the last stable offset stays before it.
+absl::Status WaitForStableEnds(const std::string& topic, int32_t partitions) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (true) {
+    auto stable = EndOffsets(topic, partitions, true);
+    auto high = EndOffsets(topic, partitions, false);
+    if (!stable.ok()) return stable.status();
+    if (!high.ok()) return high.status();
+    if (*stable == *high) return absl::OkStatus();
+    if (absl::Now() >= deadline) return absl::DeadlineExceededError("transaction markers not written");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 RowMapper KeyValueMapper() {
@@ -158,14 +179,23 @@ class PostgresSinkTest : public ::testing::Test {
     return o;
   }
 
+  // A started sink (null, with a test failure, if it cannot start).
+  static std::unique_ptr<PostgresSink> Started(PostgresSinkOptions options) {
+    auto sink = PostgresSink::Create(std::move(options));
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    if (!sink.ok()) return nullptr;
+    absl::Status started = (*sink)->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    return started.ok() ? *std::move(sink) : nullptr;
+  }
+
   // Starts a sink, waits until it caught up, closes it.
   void RunToEnd(PostgresSinkOptions options) {
-    auto sink = PostgresSink::Create(std::move(options));
-    ASSERT_TRUE(sink.ok()) << sink.status();
-    ASSERT_TRUE((*sink)->Start().ok());
-    absl::Status caught_up = (*sink)->WaitCaughtUp(absl::Seconds(120));
+    auto sink = Started(std::move(options));
+    ASSERT_NE(sink, nullptr);
+    absl::Status caught_up = sink->WaitCaughtUp(absl::Seconds(120));
     EXPECT_TRUE(caught_up.ok()) << caught_up;
-    EXPECT_TRUE((*sink)->Close().ok());
+    EXPECT_TRUE(sink->Close().ok());
   }
 
   void ExpectExact(const Table& expected, const std::string& sink_name) {
@@ -318,6 +348,7 @@ TEST_F(PostgresSinkTest, ReadCommittedKeepsAbortedTransactionsOutOfTheTable) {
   ASSERT_TRUE((*producer)->BeginTransaction().ok());
   send_all("committed-");
   ASSERT_TRUE((*producer)->CommitTransaction(absl::Seconds(30)).ok());
+  ASSERT_TRUE(WaitForStableEnds(topic_, kPartitions).ok());
   Table expected;
   for (int i = 0; i < 20; ++i) expected[absl::StrCat("committed-", i)] = absl::StrCat(i);
   MetricsRegistry metrics;
@@ -378,13 +409,12 @@ TEST_F(PostgresSinkTest, DISABLED_Throughput) {
   const std::string name = UniqueName("sink");
   PostgresSinkOptions o = Options(name, &metrics);
   o.max_batch_records = 5000;
-  auto sink = PostgresSink::Create(std::move(o));
-  ASSERT_TRUE(sink.ok());
   const absl::Time start = absl::Now();
-  ASSERT_TRUE((*sink)->Start().ok());
-  ASSERT_TRUE((*sink)->WaitCaughtUp(absl::Minutes(10)).ok());
+  auto sink = Started(std::move(o));
+  ASSERT_NE(sink, nullptr);
+  ASSERT_TRUE(sink->WaitCaughtUp(absl::Minutes(10)).ok());
   const absl::Duration took = absl::Now() - start;
-  ASSERT_TRUE((*sink)->Close().ok());
+  ASSERT_TRUE(sink->Close().ok());
   auto count = QueryPostgres(absl::StrCat("SELECT count(*) FROM ", table_));
   ASSERT_TRUE(count.ok());
   EXPECT_EQ((*count)[0][0], absl::StrCat(n));
@@ -458,17 +488,16 @@ TEST_F(PostgresSinkRejectTest, ARejectedRowGoesToTheDeadLetterTopicAndTheRestOfI
 TEST_F(PostgresSinkRejectTest, WithFailARejectedRowFailsTheSinkNamingTableAndOffset) {
   ASSERT_TRUE(Produce(topic_, {{"a", "1"}, {"b", "-5"}}).ok());
   MetricsRegistry metrics;
-  auto sink = PostgresSink::Create(RejectOptions(UniqueName("sink"), &metrics));
-  ASSERT_TRUE(sink.ok());
-  ASSERT_TRUE((*sink)->Start().ok());
-  absl::Status s = (*sink)->WaitCaughtUp(absl::Seconds(60));
+  auto sink = Started(RejectOptions(UniqueName("sink"), &metrics));
+  ASSERT_NE(sink, nullptr);
+  absl::Status s = sink->WaitCaughtUp(absl::Seconds(60));
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ((*sink)->state(), PostgresSink::State::kFailed);
+  EXPECT_EQ(sink->state(), PostgresSink::State::kFailed);
   EXPECT_THAT(s.message(), HasSubstr(table_));
   EXPECT_THAT(s.message(), HasSubstr("@"));
   EXPECT_THAT(s.message(), HasSubstr("check constraint"));
-  EXPECT_EQ((*sink)->error(), s);
-  EXPECT_FALSE((*sink)->Close().ok());
+  EXPECT_EQ(sink->error(), s);
+  EXPECT_FALSE(sink->Close().ok());
   auto table = ReadTable(table_);
   ASSERT_TRUE(table.ok());
   EXPECT_FALSE(table->contains("b"));
@@ -481,9 +510,8 @@ TEST_F(PostgresSinkTest, APostgresOutageIsRetriedAndTheTableIsExactAfterwards) {
   const std::string name = UniqueName("sink");
   PostgresSinkOptions o = Options(name, &metrics);
   o.max_batch_records = 500;
-  auto sink = PostgresSink::Create(std::move(o));
-  ASSERT_TRUE(sink.ok());
-  ASSERT_TRUE((*sink)->Start().ok());
+  auto sink = Started(std::move(o));
+  ASSERT_NE(sink, nullptr);
   // Stop PostgreSQL once the sink has written something.
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (absl::Now() < deadline && metrics.CounterTotal("runnel_sink_batches_total") < 2) {
@@ -493,11 +521,11 @@ TEST_F(PostgresSinkTest, APostgresOutageIsRetriedAndTheTableIsExactAfterwards) {
   auto second = RandomInputs(5000, 3000, 6);
   ASSERT_TRUE(Produce(topic_, second).ok());
   absl::SleepFor(absl::Seconds(10));
-  EXPECT_EQ((*sink)->state(), PostgresSink::State::kRunning);
+  EXPECT_EQ(sink->state(), PostgresSink::State::kRunning);
   ASSERT_TRUE(testing_fixtures::StartPostgres().ok());
-  absl::Status caught_up = (*sink)->WaitCaughtUp(absl::Seconds(120));
+  absl::Status caught_up = sink->WaitCaughtUp(absl::Seconds(120));
   EXPECT_TRUE(caught_up.ok()) << caught_up;
-  EXPECT_TRUE((*sink)->Close().ok());
+  EXPECT_TRUE(sink->Close().ok());
   EXPECT_GT(metrics.CounterTotal("runnel_sink_retries_total"), 0);
   Table expected;
   Apply(first, expected);

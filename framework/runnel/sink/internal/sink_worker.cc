@@ -145,6 +145,9 @@ void SinkWorker::Run() {
   absl::Status s = Loop();
   if (!s.ok()) {
     Log()->error("sink {}: failed: {}", options_.name, s.ToString());
+    // Nothing more is written: the consumer's close must not retry the
+    // batch that failed.
+    batch_.Clear();
     absl::MutexLock lock(&mu_);
     state_ = State::kFailed;
     error_ = s;
