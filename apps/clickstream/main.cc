@@ -195,7 +195,9 @@ const runnel::ConfigDef& AppConfigDef() {
         .Define(ConfigKey{.name = "windows.grace.ms", .type = ConfigType::kInt, .default_value = "60000", .min = 0,
                           .max = 86'400'000, .doc = "how late (event time) an event may be and still count"})
         .Define(StringKey("postgres.conninfo", "", "libpq connection string of the tables' database (required)"))
-        .Define(StringKey("sink.name", "clickstream-postgres", "the sink's consumer group and metrics label"));
+        .Define(StringKey("sink.name", "",
+                          "the sink's consumer group and metrics label (default: <application.id>-postgres; "
+                          "it must differ from application.id, whose group is the streams instance's)"));
     return d;
   }();
   return *def;
@@ -287,11 +289,19 @@ int Run(int argc, char** argv) {
       !s.ok()) {
     return Fail(s, 1);
   }
+  std::string sink_name = own->GetString("sink.name");
+  if (sink_name.empty()) sink_name = config->application_id() + "-postgres";
+  if (sink_name == config->application_id()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("config key 'sink.name' ('", sink_name,
+                                                        "') must differ from 'application.id': the sink's consumer "
+                                                        "group would join the streams instance's")),
+                2);
+  }
   auto streams = runnel::KafkaStreams::Create(*topology, *config);
   if (!streams.ok()) return Fail(streams.status(), 2);
 
   runnel::sink::PostgresSinkOptions sink_options{
-      .name = own->GetString("sink.name"),
+      .name = sink_name,
       .conninfo = conninfo,
       .kafka = {{"bootstrap.servers", config->bootstrap_servers()}},
       .routes = cs::SinkRoutes(topics),
