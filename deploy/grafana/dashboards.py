@@ -69,6 +69,16 @@ class Builder:
             self._newline()
 
 
+def rate(family, by=""):
+    """Per-second rate of a counter family, summed (by the labels `by`)."""
+    return "%s(rate(%s%s[%s]))" % ("sum by (%s) " % by if by else "sum", family, sel(), RI)
+
+
+def total(family, by="", agg="sum"):
+    """A gauge family aggregated (by the labels `by`)."""
+    return "%s(%s%s)" % ("%s by (%s) " % (agg, by) if by else agg, family, sel())
+
+
 def q(p, fam, by="le", extra=""):
     return f'histogram_quantile({p}, sum by ({by}) (rate({fam}_bucket{sel(extra)}[{RI}])))'
 
@@ -80,26 +90,26 @@ def build(clickstream):
 
     b.row("Overview")
     b.add("stat", "Records processed/s", "rate of runnel_records_processed_total, all stream threads", "ops",
-          [(f"sum(rate(runnel_records_processed_total{sel()}[{RI}]))", "processed/s")], w=6, h=4)
+          [(rate("runnel_records_processed_total"), "processed/s")], w=6, h=4)
     b.add("stat", "End-to-end latency p99", "record timestamp to processing (runnel_record_e2e_latency_seconds)", "s",
           [(q(0.99, "runnel_record_e2e_latency_seconds"), "p99")], w=6, h=4, extra_defaults=red(10))
     b.add("stat", "Malformed records/s", "deserialization errors (runnel_deserialization_errors_total)", "ops",
-          [(f"sum(rate(runnel_deserialization_errors_total{sel()}[{RI}]))", "malformed/s")], w=6, h=4, extra_defaults=red(1))
+          [(rate("runnel_deserialization_errors_total"), "malformed/s")], w=6, h=4, extra_defaults=red(1))
     b.add("stat", "Consumer lag", "records behind the input partitions' ends (runnel_consumer_lag_records)", "short",
-          [(f"sum(runnel_consumer_lag_records{sel()})", "lag")], w=6, h=4, extra_defaults=red(1000))
+          [(total("runnel_consumer_lag_records"), "lag")], w=6, h=4, extra_defaults=red(1000))
     b.row("Throughput")
     b.add("timeseries", "Records processed/s", "runnel_records_processed_total per instance", "ops",
-          [(f"sum by (instance) (rate(runnel_records_processed_total{sel()}[{RI}]))", "{{instance}}")])
+          [(rate("runnel_records_processed_total", "instance"), "{{instance}}")])
     if clickstream:
         b.add("timeseries", "Events per type/s", "well-formed clickstream events (clickstream_events_total)", "ops",
-              [(f"sum by (type) (rate(clickstream_events_total{sel()}[{RI}]))", "{{type}}")], stacking=True)
+              [(rate("clickstream_events_total", "type"), "{{type}}")], stacking=True)
     b.add("timeseries", "Records consumed and produced/s by topic",
           "runnel_task_records_consumed_total / runnel_task_records_produced_total (changelogs not counted)", "ops",
-          [(f"sum by (topic) (rate(runnel_task_records_consumed_total{sel()}[{RI}]))", "in {{topic}}"),
-           (f"sum by (topic) (rate(runnel_task_records_produced_total{sel()}[{RI}]))", "out {{topic}}")])
+          [(rate("runnel_task_records_consumed_total", "topic"), "in {{topic}}"),
+           (rate("runnel_task_records_produced_total", "topic"), "out {{topic}}")])
     b.add("timeseries", "Commits/s and aborted transactions/s", "runnel_commits_total, runnel_transactions_aborted_total", "ops",
-          [(f"sum(rate(runnel_commits_total{sel()}[{RI}]))", "commits"),
-           (f"sum(rate(runnel_transactions_aborted_total{sel()}[{RI}]))", "aborted")])
+          [(rate("runnel_commits_total"), "commits"),
+           (rate("runnel_transactions_aborted_total"), "aborted")])
     b.row("Latency")
     b.add("timeseries", "End-to-end latency (processing)",
           "record timestamp to the start of its processing, at the sinks (runnel_record_e2e_latency_seconds)", "s",
@@ -116,45 +126,45 @@ def build(clickstream):
           [(q(0.99, "runnel_sink_batch_latency_seconds", "sink, le"), "{{sink}}")])
     b.row("Malformed and dropped records")
     b.add("timeseries", "Malformed events/s", "records that failed to deserialize, and records written to the dead-letter topic", "ops",
-          [(f"sum by (topic) (rate(runnel_deserialization_errors_total{sel()}[{RI}]))", "deserialization errors {{topic}}"),
-           (f"sum by (topic) (rate(runnel_dead_letter_records_total{sel()}[{RI}]))", "dead-lettered -> {{topic}}"),
-           (f"sum(rate(runnel_processing_errors_total{sel()}[{RI}]))", "processing errors")])
+          [(rate("runnel_deserialization_errors_total", "topic"), "deserialization errors {{topic}}"),
+           (rate("runnel_dead_letter_records_total", "topic"), "dead-lettered -> {{topic}}"),
+           (rate("runnel_processing_errors_total"), "processing errors")])
     b.add("timeseries", "Dropped records/s by reason", "runnel_dropped_records_total (late: after the window's grace)", "ops",
-          [(f"sum by (reason) (rate(runnel_dropped_records_total{sel()}[{RI}]))", "{{reason}}")])
+          [(rate("runnel_dropped_records_total", "reason"), "{{reason}}")])
     b.row("Lag and restore")
     b.add("timeseries", "Consumer lag by topic", "end offset minus position, per input topic (runnel_consumer_lag_records)", "short",
-          [(f"sum by (topic) (runnel_consumer_lag_records{sel()})", "{{topic}}")])
+          [(total("runnel_consumer_lag_records", "topic"), "{{topic}}")])
     b.add("timeseries", "Restore progress", "changelog records still to restore (runnel_restore_remaining_records) and restored/s (runnel_store_restored_records_total)", "short",
-          [(f"sum by (store) (runnel_restore_remaining_records{sel()})", "remaining {{store}}"),
-           (f"sum by (store) (rate(runnel_store_restored_records_total{sel()}[{RI}]))", "restored/s {{store}}")])
+          [(total("runnel_restore_remaining_records", "store"), "remaining {{store}}"),
+           (rate("runnel_store_restored_records_total", "store"), "restored/s {{store}}")])
     b.row("PostgreSQL sink")
     b.add("timeseries", "Sink rows/s by table", "rows committed in PostgreSQL (runnel_sink_records_total)", "ops",
-          [(f"sum by (table, op) (rate(runnel_sink_records_total{sel()}[{RI}]))", "{{table}} {{op}}")], stacking=True)
+          [(rate("runnel_sink_records_total", "table, op"), "{{table}} {{op}}")], stacking=True)
     b.add("stat", "Sink connected", "1 while the sink holds a PostgreSQL connection (runnel_sink_connected)", "none",
-          [(f"min by (sink) (runnel_sink_connected{sel()})", "{{sink}}")], w=4,
+          [(total("runnel_sink_connected", "sink", "min"), "{{sink}}")], w=4,
           extra_defaults={"thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}]},
                           "mappings": [{"type": "value", "options": {"0": {"text": "disconnected"}, "1": {"text": "connected"}}}]})
     b.add("timeseries", "Sink lag", "records not yet committed in PostgreSQL (runnel_sink_lag_records)", "short",
-          [(f"sum by (sink) (runnel_sink_lag_records{sel()})", "{{sink}}")], w=8)
+          [(total("runnel_sink_lag_records", "sink"), "{{sink}}")], w=8)
     b.add("timeseries", "Sink retries, errors and dead letters/s",
           "runnel_sink_retries_total, runnel_sink_errors_total, runnel_sink_dead_letter_records_total", "ops",
-          [(f"sum by (sink) (rate(runnel_sink_retries_total{sel()}[{RI}]))", "retries {{sink}}"),
-           (f"sum by (sink, kind) (rate(runnel_sink_errors_total{sel()}[{RI}]))", "errors {{kind}}"),
-           (f"sum by (sink) (rate(runnel_sink_dead_letter_records_total{sel()}[{RI}]))", "dead-lettered {{sink}}")])
+          [(rate("runnel_sink_retries_total", "sink"), "retries {{sink}}"),
+           (rate("runnel_sink_errors_total", "sink, kind"), "errors {{kind}}"),
+           (rate("runnel_sink_dead_letter_records_total", "sink"), "dead-lettered {{sink}}")])
     b.add("timeseries", "Sink batches/s", "PostgreSQL transactions committed (runnel_sink_batches_total)", "ops",
-          [(f"sum by (sink) (rate(runnel_sink_batches_total{sel()}[{RI}]))", "{{sink}}")])
+          [(rate("runnel_sink_batches_total", "sink"), "{{sink}}")])
     b.row("Instances and stores")
     b.add("timeseries", "Instance state", "1 for each instance's current state (runnel_instance_state)", "none",
-          [(f"sum by (state) (runnel_instance_state{sel()})", "{{state}}")], w=8)
+          [(total("runnel_instance_state", "state"), "{{state}}")], w=8)
     b.add("timeseries", "Tasks by state, stream threads, rebalances",
           "runnel_tasks, runnel_stream_threads, runnel_rebalances_total", "short",
-          [(f"sum by (state) (runnel_tasks{sel()})", "tasks {{state}}"),
-           (f"sum(runnel_stream_threads{sel()})", "stream threads"),
+          [(total("runnel_tasks", "state"), "tasks {{state}}"),
+           (total("runnel_stream_threads"), "stream threads"),
            (f"sum(increase(runnel_rebalances_total{sel()}[{RI}]))", "rebalances")], w=8)
     b.add("timeseries", "RocksDB memory and disk", "runnel_store_sst_files_bytes, runnel_store_memtable_bytes, runnel_rocksdb_block_cache_usage_bytes", "bytes",
-          [(f"sum by (store) (runnel_store_sst_files_bytes{sel()})", "sst {{store}}"),
-           (f"sum(runnel_store_memtable_bytes{sel()})", "memtables"),
-           (f"sum(runnel_rocksdb_block_cache_usage_bytes{sel()})", "block cache")], w=8)
+          [(total("runnel_store_sst_files_bytes", "store"), "sst {{store}}"),
+           (total("runnel_store_memtable_bytes"), "memtables"),
+           (total("runnel_rocksdb_block_cache_usage_bytes"), "block cache")], w=8)
     uid = "runnel-clickstream" if clickstream else "runnel-overview"
     title = "Runnel: clickstream analytics" if clickstream else "Runnel"
     desc = ("The clickstream app (apps/clickstream): events in, windowed aggregates upserted into PostgreSQL."
