@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 
 EVENTS = 4000
+USERS = 2000  # about 7 minutes of event time from now (apps/clickstream/generator.h)
 MALFORMED_SHARE = 0.05
 SEED = 16
 
@@ -116,25 +117,35 @@ class Prometheus:
 
 
 def generate(app, bootstrap, topic, work):
-    """Runs the generator; its counts: {"total": n, "malformed": m, <type>: k}."""
+    """Runs the generator; its report as {"total": n, "malformed": m, <type>: k}
+    ("generated N events to 'T' in S s (R/s): click=.. malformed=.. ...")."""
     command = [app, "generate", "--bootstrap", bootstrap, "--topic", topic, "--rate", "0", "--count", str(EVENTS),
-               "--users", "200", "--malformed-share", str(MALFORMED_SHARE), "--seed", str(SEED)]
+               "--users", str(USERS), "--malformed-share", str(MALFORMED_SHARE), "--seed", str(SEED)]
     r = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    output = r.stdout + r.stderr
     with open(os.path.join(work, "generator.log"), "w") as f:
-        f.write(r.stdout + r.stderr)
+        f.write(output)
     if r.returncode != 0:
-        fail("generate exited %d: %s" % (r.returncode, (r.stdout + r.stderr)[-2000:]))
-    counts = {}
-    for key, value in re.findall(r"\b(total|malformed|page_view|click|purchase)\W{1,3}(\d+)", r.stdout + r.stderr):
-        counts.setdefault(key, int(value))
-    for key in ("total", "malformed", "page_view", "click", "purchase"):
-        if key not in counts:
-            fail("the generator's report has no count for %r: %s" % (key, r.stdout + r.stderr))
-    if counts["total"] != EVENTS or counts["page_view"] + counts["click"] + counts["purchase"] + counts["malformed"] != EVENTS:
-        fail("the generator's counts do not add up: %s" % counts)
+        fail("generate exited %d: %s" % (r.returncode, output[-2000:]))
+    m = re.search(r"generated (\d+) events to '[^']*'[^:]*:((?: \w+=\d+)+)", output)
+    if not m:
+        fail("the generator's report is not 'generated N events to ...: type=n ...': %s" % output)
+    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+    counts["total"] = int(m.group(1))
+    for key in ("malformed", "page_view", "click", "purchase"):
+        counts.setdefault(key, 0)
+    if counts["total"] != EVENTS or sum(v for k, v in counts.items() if k != "total") != EVENTS:
+        fail("the generator's counts do not add up to %d: %s" % (EVENTS, counts))
     if counts["malformed"] == 0:
         fail("no malformed event generated: %s" % counts)
     return counts
+
+
+def psql(conninfo, sql):
+    r = subprocess.run(["psql", conninfo, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("psql %r: %s" % (sql, r.stderr))
+    return r.stdout.strip()
 
 
 def main():
@@ -161,15 +172,24 @@ def main():
     counts = generate(app, bootstrap, topic, work)
     print("generated:", counts)
 
+    # Its own database and topics: the clickstream system test may run
+    # beside this one on the same fixtures, with the same table names.
+    database = name.replace("-", "_")
+    psql(conninfo, "CREATE DATABASE " + database)
+    own_conninfo = re.sub(r"dbname=\S+", "dbname=" + database, conninfo)
     metrics_port = free_port()
     app_log = open(os.path.join(work, "app.log"), "w")
-    run = subprocess.Popen(
-        [app, "run", "--config", os.path.join(root, "apps/clickstream/demo.properties"),
-         "--set", "bootstrap.servers=" + bootstrap, "--set", "application.id=" + name,
-         "--set", "input.topic=" + topic, "--set", "dead.letter.topic=" + name + "-dlq",
-         "--set", "postgres.conninfo=" + conninfo, "--set", "postgres.schema=" + name.replace("-", "_"),
-         "--set", "metrics.server=127.0.0.1:%d" % metrics_port, "--set", "state.dir=" + os.path.join(work, "state")],
-        stdout=app_log, stderr=subprocess.STDOUT)
+    settings = {"bootstrap.servers": bootstrap, "application.id": name, "input.topic": topic,
+                "errors.dead.letter.queue.topic.name": name + "-dead-letter",
+                "topic.events.per.minute": name + "-events-per-minute",
+                "topic.revenue.per.minute": name + "-revenue-per-minute",
+                "topic.active.users.5m": name + "-active-users-5m", "topic.user.sessions": name + "-user-sessions",
+                "sink.name": name + "-postgres", "postgres.conninfo": own_conninfo,
+                "metrics.server": "127.0.0.1:%d" % metrics_port, "state.dir": os.path.join(work, "state")}
+    command = [app, "run", "--config", os.path.join(root, "apps/clickstream/demo.properties")]
+    for key, value in settings.items():
+        command += ["--set", "%s=%s" % (key, value)]
+    run = subprocess.Popen(command, stdout=app_log, stderr=subprocess.STDOUT)
     prometheus = None
     try:
         metrics_url = "http://127.0.0.1:%d/metrics" % metrics_port
@@ -273,6 +293,7 @@ def main():
         app_log.close()
     if run.returncode != 0:
         fail("runnel-clickstream run exited %d after SIGTERM; log in %s" % (run.returncode, app_log.name))
+    psql(conninfo, "DROP DATABASE " + database)
     shutil.rmtree(work, ignore_errors=True)
 
 
