@@ -1,9 +1,15 @@
-# The seven dependencies, all from Debian's packages (tools/setup installs them).
+# The eight dependencies, all from Debian's packages (tools/setup installs them).
 # Kept in one place so RunnelConfig.cmake can find the same ones for users.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET GLOBAL rdkafka)
 if(NOT TARGET rdkafka::rdkafka)
   add_library(rdkafka::rdkafka ALIAS PkgConfig::RDKAFKA)
+endif()
+# libpq (Debian's libpq-dev) for the PostgreSQL sink: used directly, not
+# libpqxx, whose errors are exceptions where our boundaries are Status.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET GLOBAL libpq)
+if(NOT TARGET PostgreSQL::pq)
+  add_library(PostgreSQL::pq ALIAS PkgConfig::PQ)
 endif()
 find_package(RocksDB CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
