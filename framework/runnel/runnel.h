@@ -12,5 +12,6 @@
 #include "runnel/runtime/streams_config.h"
 #include "runnel/serde/json_serde.h"
 #include "runnel/serde/serdes.h"
+#include "runnel/sink/postgres_sink.h"
 
 #endif  // RUNNEL_RUNNEL_H_

@@ -9,10 +9,6 @@
 namespace runnel {
 namespace {
 
-std::string HeaderName(std::string_view field) {
-  return absl::StrCat(ToAbsl(kDeadLetterHeaderPrefix), ToAbsl(field));
-}
-
 std::string_view ModeName(RecordErrorMode mode) {
   switch (mode) {
     case RecordErrorMode::kLogAndContinue: return "log_and_continue";
@@ -159,20 +155,19 @@ runnel::v1::RecordEnvelope MakeDeadLetterEnvelope(const RawRecord& record, std::
 }
 
 Headers DeadLetterHeaders(const runnel::v1::RecordEnvelope& e) {
-  Headers headers;
+  Headers original;
   for (const auto& h : e.headers()) {
-    headers.push_back({h.key(), h.has_value() ? std::optional<std::string>(h.value()) : std::nullopt});
+    original.push_back({h.key(), h.has_value() ? std::optional<std::string>(h.value()) : std::nullopt});
   }
-  headers.push_back({HeaderName("topic"), e.topic()});
-  headers.push_back({HeaderName("partition"), absl::StrCat(e.partition())});
-  headers.push_back({HeaderName("offset"), absl::StrCat(e.offset())});
-  headers.push_back({HeaderName("timestamp"), absl::StrCat(e.timestamp_ms())});
-  headers.push_back({HeaderName("part"), e.error().part()});
-  headers.push_back({HeaderName("code"), e.error().code()});
-  headers.push_back({HeaderName("message"), e.error().message()});
-  headers.push_back({HeaderName("application.id"), e.error().application_id()});
-  headers.push_back({HeaderName("node"), e.error().node()});
-  return headers;
+  return kafka::DeadLetterHeaders(original, {.topic = e.topic(),
+                                             .partition = e.partition(),
+                                             .offset = e.offset(),
+                                             .timestamp_ms = e.timestamp_ms(),
+                                             .part = e.error().part(),
+                                             .code = e.error().code(),
+                                             .message = e.error().message(),
+                                             .application_id = e.error().application_id(),
+                                             .node = e.error().node()});
 }
 
 absl::StatusOr<runnel::v1::RecordEnvelope> EnvelopeFromDeadLetter(
@@ -182,7 +177,7 @@ absl::StatusOr<runnel::v1::RecordEnvelope> EnvelopeFromDeadLetter(
   if (key) e.set_key(std::string(*key));
   if (value) e.set_value(std::string(*value));
   auto get = [&](std::string_view field) -> std::optional<std::string> {
-    const Header* h = LastHeader(headers, HeaderName(field));
+    const Header* h = LastHeader(headers, kafka::DeadLetterHeaderName(field));
     if (h == nullptr || !h->value) return std::nullopt;
     return *h->value;
   };

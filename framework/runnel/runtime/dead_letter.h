@@ -26,13 +26,14 @@
 
 #include "runnel/common/clock.h"
 #include "runnel/common/metrics.h"
+#include "runnel/kafka/dead_letter_headers.h"
 #include "runnel/processor/node.h"
 #include "runnel/runtime/streams_config.h"
 #include "runnel/v1/record.pb.h"
 
 namespace runnel {
 
-inline constexpr std::string_view kDeadLetterHeaderPrefix = "__runnel.errors.";
+using kafka::kDeadLetterHeaderPrefix;
 
 // The envelope describing `record`, which failed with `error` in `part`.
 runnel::v1::RecordEnvelope MakeDeadLetterEnvelope(const RawRecord& record, std::string_view part,

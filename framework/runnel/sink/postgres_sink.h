@@ -138,6 +138,10 @@ struct PostgresSinkOptions {
   MetricsRegistry* metrics = nullptr;
 };
 
+// The checks Create makes; InvalidArgument naming the field
+// ("PostgresSinkOptions.routes[0].mapping.key_columns[1].name: ...").
+absl::Status ValidatePostgresSinkOptions(const PostgresSinkOptions& options);
+
 class PostgresSink {
  public:
   enum class State { kCreated, kRunning, kFailed, kClosed };
