@@ -95,16 +95,16 @@ class MetricNamesTest(unittest.TestCase):
         self.assertTrue(cmn.present("app_queue_records", families))  # sample without TYPE
         self.assertTrue(cmn.present("up", families))
 
-    def run_tool(self, metrics_text):
+    def run_tool(self, metrics_text, *flags):
         with tempfile.TemporaryDirectory() as d:
             paths = {}
             for name, content in (("d.json", json.dumps(DASHBOARD)), ("r.yml", RULES), ("m.txt", metrics_text)):
                 paths[name] = os.path.join(d, name)
                 with open(paths[name], "w") as f:
                     f.write(content)
-            r = subprocess.run([TOOL, "--metrics", paths["m.txt"], paths["d.json"], paths["r.yml"]],
+            r = subprocess.run([TOOL, "--metrics", paths["m.txt"], *flags, paths["d.json"], paths["r.yml"]],
                                capture_output=True, text=True)
-            return r.returncode, r.stdout + r.stderr.replace(d + "/", "")
+            return r.returncode, (r.stdout + r.stderr).replace(d + "/", "")
 
     def test_known_good_passes(self):
         code, out = self.run_tool(GOOD)
@@ -123,6 +123,16 @@ class MetricNamesTest(unittest.TestCase):
         self.assertIn("app_queue_records (used in r.yml: rule Inline)", out)
         self.assertIn("app_errors_total (used in r.yml: rule Block)", out)
         self.assertIn("9 metric names used, 5 missing", out)
+
+    def test_absent_ok_lets_only_the_named_metric_be_missing(self):
+        bad = "\n".join(line for line in GOOD.split("\n") if not line.startswith(("app_queue", "# TYPE app_errors", "app_errors")))
+        code, out = self.run_tool(bad, "--absent-ok", "app_queue_records", "--absent-ok", "app_unused_total")
+        self.assertEqual(code, 1, out)
+        self.assertIn("allowed by --absent-ok: app_queue_records (used in r.yml: rule Inline)", out)
+        self.assertIn("missing from m.txt: app_errors_total", out)
+        self.assertIn("9 metric names used, 1 missing", out)
+        code, out = self.run_tool(bad, "--absent-ok", "app_queue_records", "--absent-ok", "app_errors_total")
+        self.assertEqual(code, 0, out)
 
     def test_unreadable_metrics_is_a_usage_error(self):
         r = subprocess.run([TOOL, "--metrics", "/nonexistent/metrics.txt",
