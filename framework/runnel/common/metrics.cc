@@ -16,6 +16,8 @@ constexpr double kProcessLatencyBuckets[] = {1e-6,   2.5e-6, 5e-6, 1e-5, 2.5e-5,
                                              1,      2.5,    5,    10};
 constexpr double kEndToEndLatencyBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,  0.25, 0.5, 1,
                                               2.5,   5,      10,    30,   60,    120,  300,  600,  1800, 3600};
+constexpr double kCommitLatencyBuckets[] = {1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05,
+                                            0.1,  0.25,   0.5,  1,    2.5,    5,    10,   30};
 
 void AppendDouble(double v, std::string* out) {
   if (std::isnan(v)) {
@@ -106,6 +108,7 @@ Histogram::Snapshot Histogram::Read() const {
 
 std::span<const double> ProcessLatencyBuckets() { return kProcessLatencyBuckets; }
 std::span<const double> EndToEndLatencyBuckets() { return kEndToEndLatencyBuckets; }
+std::span<const double> CommitLatencyBuckets() { return kCommitLatencyBuckets; }
 
 std::string EscapeLabelValue(std::string_view value) { return Escape(value, /*quote=*/true); }
 std::string EscapeHelp(std::string_view help) { return Escape(help, /*quote=*/false); }

@@ -81,9 +81,11 @@ class Histogram {
 };
 
 // Bucket bounds in seconds. Process latency: 1 µs .. 10 s; end-to-end
-// latency (record timestamp to output): 1 ms .. 1 h.
+// latency (record timestamp to output): 1 ms .. 1 h; a stream thread's
+// commits and polls: 100 µs .. 30 s.
 std::span<const double> ProcessLatencyBuckets();
 std::span<const double> EndToEndLatencyBuckets();
+std::span<const double> CommitLatencyBuckets();
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 

@@ -143,6 +143,7 @@ absl::StatusOr<int64_t> ChangelogReader::PollOnce(absl::Duration wait) {
         const auto n = static_cast<int64_t>(state.pending.size());
         state.position = next;
         state.records += n;
+        if (state.spec.restored_records != nullptr) state.spec.restored_records->Increment(n);
         state.last_progress = now;
         applied += n;
       } else {

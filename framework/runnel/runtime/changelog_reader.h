@@ -114,6 +114,9 @@ struct ChangelogPartition {
   // For log lines: who reads it ("task 0_1") and what for ("store 's'").
   std::string owner;
   std::string store;
+  // Optional, not owned: counts the records applied to `sink`, as each
+  // poll applies them (runnel_store_restored_records_total{store,task}).
+  Counter* restored_records = nullptr;
 };
 
 struct ChangelogReaderOptions {

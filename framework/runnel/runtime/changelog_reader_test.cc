@@ -108,6 +108,29 @@ TEST_F(ChangelogReaderTest, RestoresSeveralPartitionsEachToItsOwnEndAndNoFurther
   EXPECT_THAT(reader.Positions(), ElementsAre(Pair(a_, Offset(7)), Pair(b_, Offset(20))));
 }
 
+TEST_F(ChangelogReaderTest, EachPartitionCountsItsRecordsAsTheyAreApplied) {
+  Fill(a_, 7);
+  Fill(b_, 25);
+  consumer_.per_poll = 4;
+  ChangelogReader reader = Reader();
+  Counter* a_records = metrics_.GetCounter("store_records", {{"store", "a"}});
+  Counter* b_records = metrics_.GetCounter("store_records", {{"store", "b"}});
+  ChangelogPartition a = Restoring(a_, Offset(0), Offset(7));
+  a.restored_records = a_records;
+  ChangelogPartition b = Restoring(b_, Offset(5), Offset(20));
+  b.restored_records = b_records;
+  ASSERT_TRUE(reader.Assign({std::move(a), std::move(b)}).ok());
+  // One slice of one poll: counted before the restore completes.
+  ASSERT_TRUE(reader.Restore(absl::ZeroDuration()).ok());
+  EXPECT_GT(a_records->value() + b_records->value(), 0);
+  auto done = RestoreAll(reader);
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_TRUE(*done);
+  EXPECT_EQ(a_records->value(), 7);
+  EXPECT_EQ(b_records->value(), 15);
+  EXPECT_EQ(metrics_.GetCounter("records")->value(), 22);
+}
+
 TEST_F(ChangelogReaderTest, AnEndPastATrailingCommitMarkerIsReachedThroughTheEndOfPartition) {
   // A transactional changelog: five records, a commit marker, a gap (an
   // aborted transaction's records a read_committed consumer never gets),

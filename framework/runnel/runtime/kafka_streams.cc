@@ -80,8 +80,29 @@ void KafkaStreams::StopMetricsServer() {
 }
 
 Readiness KafkaStreams::CheckReadiness() const {
-  const State now = state();
+  State now;
+  int joining = 0;
+  int rebalancing = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    now = state_;
+    for (const auto& thread : threads_) {
+      if (removed_.contains(thread->index()) || thread->stopped()) continue;
+      switch (thread->group_state()) {
+        case StreamThread::GroupState::kJoining: ++joining; break;
+        case StreamThread::GroupState::kRebalancing: ++rebalancing; break;
+        case StreamThread::GroupState::kAssigned: break;
+      }
+    }
+  }
   if (now != State::kRunning) return {false, absl::StrCat("the instance is ", ToAbsl(StateName(now)))};
+  if (joining > 0) {
+    return {false, absl::StrCat(joining, " stream thread(s) waiting for their first partition assignment")};
+  }
+  if (rebalancing > 0) {
+    return {false, absl::StrCat("a rebalance is in progress (", rebalancing,
+                                " stream thread(s) waiting for their new assignment)")};
+  }
   const int64_t restoring = tasks_restoring_->value();
   const int64_t created = tasks_created_->value();
   if (restoring > 0 || created > 0) {

@@ -101,8 +101,11 @@ class KafkaStreams {
   // The bound port of the metrics.server endpoint (the real one when the
   // key asked for port 0); 0 before Start or without metrics.server.
   uint16_t metrics_port() const { return metrics_port_.load(); }
-  // Ready (for /readyz): the instance is RUNNING and every task it has is
-  // running, none still opening or restoring its stores. Thread-safe.
+  // Ready (for /readyz): the instance is RUNNING, each of its stream
+  // threads has received its first assignment (possibly empty: more
+  // instances than partitions) and none is in a rebalance, and every task
+  // it has is running, none still opening or restoring its stores.
+  // Thread-safe.
   Readiness CheckReadiness() const;
   const StreamsConfig& config() const { return config_; }
   const Topology& topology() const { return *topology_; }

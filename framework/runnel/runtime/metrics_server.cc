@@ -33,6 +33,18 @@ constexpr std::pair<const char*, const char*> kHelp[] = {
     {"runnel_restore_seconds_total", "Time spent restoring stores, per stream thread."},
     {"runnel_stores_wiped_total",
      "Stores wiped because their local position was outside their changelog's offsets."},
+    {"runnel_commit_latency_seconds",
+     "Time of one commit of a stream thread: store flush and offsets, or under exactly_once_v2 the whole "
+     "transaction commit (Kafka Streams' commit-latency). Commits with nothing to commit are not observed."},
+    {"runnel_transaction_commit_latency_seconds",
+     "Time of the producer's transaction commit alone (exactly_once_v2), retries included."},
+    {"runnel_poll_latency_seconds",
+     "Time of one consumer poll of a stream thread, its wait for records included (Kafka Streams' "
+     "poll-latency)."},
+    {"runnel_rebalances_total", "Partition assignments a stream thread received (one per completed rebalance)."},
+    {"runnel_consumer_lag_records",
+     "Records of an assigned input partition not processed yet: its end offset (the last stable offset under "
+     "read_committed) minus the next offset the task processes. Only partitions the thread owns now."},
     // Tasks
     {"runnel_task_records_consumed_total", "Records polled for each task, per input topic."},
     {"runnel_task_records_processed_total", "Records each task processed (Kafka Streams' task process-total)."},
@@ -53,6 +65,7 @@ constexpr std::pair<const char*, const char*> kHelp[] = {
      "Records (or punctuations) a processor failed on, by handler and processor node."},
     {"runnel_dead_letter_records_total", "Records written to the dead-letter topic."},
     // Stores
+    {"runnel_store_restored_records_total", "Changelog records restored into a store of an active task."},
     {"runnel_restore_remaining_records",
      "Changelog records an active store still has to restore before its task runs (0 once restored)."},
     {"runnel_standby_lag_records", "Changelog records a standby replica is behind its changelog's end."},

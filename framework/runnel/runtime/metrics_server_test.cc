@@ -58,6 +58,25 @@ TEST_F(MetricsServerTest, HealthzIsUpAndReadyzFollowsTheCheckSayingWhy) {
   EXPECT_EQ(ready->body, R"({"status":"ready"})");
 }
 
+TEST_F(MetricsServerTest, TheThreadsLatenciesRebalancesLagAndPerStoreRestoreAreDocumented) {
+  const MetricLabels thread{{"thread", "t-1"}};
+  metrics_.GetHistogram("runnel_commit_latency_seconds", thread, CommitLatencyBuckets())->Observe(0.003);
+  metrics_.GetHistogram("runnel_transaction_commit_latency_seconds", thread, CommitLatencyBuckets());
+  metrics_.GetHistogram("runnel_poll_latency_seconds", thread, CommitLatencyBuckets());
+  metrics_.GetCounter("runnel_rebalances_total", thread)->Increment();
+  metrics_.GetGauge("runnel_consumer_lag_records", {{"thread", "t-1"}, {"topic", "in"}, {"partition", "0"}});
+  metrics_.GetCounter("runnel_store_restored_records_total", {{"store", "counts"}, {"task", "0_0"}});
+  auto response = client_->Get("/metrics");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_THAT(response->body, ::testing::Not(HasSubstr("(undocumented)")));
+  EXPECT_THAT(response->body, HasSubstr("# TYPE runnel_commit_latency_seconds histogram\n"));
+  // 3 ms: in the 5 ms bucket, not the 2.5 ms one; buckets end at 30 s.
+  EXPECT_THAT(response->body, HasSubstr("runnel_commit_latency_seconds_bucket{thread=\"t-1\",le=\"0.0025\"} 0\n"));
+  EXPECT_THAT(response->body, HasSubstr("runnel_commit_latency_seconds_bucket{thread=\"t-1\",le=\"0.005\"} 1\n"));
+  EXPECT_THAT(response->body, HasSubstr("runnel_commit_latency_seconds_bucket{thread=\"t-1\",le=\"30\"} 1\n"));
+  EXPECT_THAT(response->body, HasSubstr("runnel_commit_latency_seconds_bucket{thread=\"t-1\",le=\"1e-04\"} 0\n"));
+}
+
 TEST_F(MetricsServerTest, APortInUseIsUnavailableAndNamesTheKey) {
   auto second = MetricsServer::Start({.host = "127.0.0.1", .port = server_->port()}, &metrics_,
                                      [] { return Readiness{true, ""}; }, clock_);

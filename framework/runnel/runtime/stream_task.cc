@@ -168,7 +168,10 @@ void StreamTask::AddRecord(kafka::ConsumedRecord record) {
 
 void StreamTask::MarkEndOfPartition(const TopicPartition& tp, Offset end) {
   PartitionState* s = Find(tp);
-  if (s != nullptr && (!s->received || end >= *s->received)) s->at_end = true;
+  if (s != nullptr && (!s->received || end >= *s->received)) {
+    s->at_end = true;
+    s->reported_end = end;
+  }
 }
 
 bool StreamTask::MayProcess() {
@@ -260,6 +263,16 @@ std::vector<std::pair<TopicPartition, Offset>> StreamTask::UncommittedOffsets() 
   return out;
 }
 
+void StreamTask::AppendPositions(std::vector<std::pair<TopicPartition, Offset>>& out) const {
+  for (const auto& s : states_) {
+    if (!s->queue.empty()) {
+      out.emplace_back(s->tp, s->queue.front().offset());
+    } else if (s->processed || s->reported_end) {
+      out.emplace_back(s->tp, std::max(s->processed.value_or(Offset(0)), s->reported_end.value_or(Offset(0))));
+    }
+  }
+}
+
 void StreamTask::MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets) {
   std::vector<std::pair<TopicPartition, Offset>> mine;
   for (const auto& [tp, offset] : offsets) {
@@ -276,6 +289,7 @@ void StreamTask::ResetToCommitted() {
     queued_ -= s->queue.size();
     s->queue.clear();
     s->processed = s->committed;
+    s->reported_end.reset();
   }
 }
 

@@ -94,6 +94,13 @@ class StreamTask final : public TaskContext {
 
   // Next offsets (last processed + 1) not yet committed.
   std::vector<std::pair<TopicPartition, Offset>> UncommittedOffsets() const;
+  // Per partition, the offset of the next record the task has yet to
+  // process: its first queued record's, else past the last one processed
+  // or the partition's end the consumer reported, whichever is further
+  // (under read_committed the end lies past a trailing transaction marker,
+  // which no record has). Partitions with none of these yet are left out.
+  // For the consumer lag (end offset - this).
+  void AppendPositions(std::vector<std::pair<TopicPartition, Offset>>& out) const;
   void MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets);
   // Forgets queued records and uncommitted progress (after a rewind to the
   // committed offsets).
@@ -138,6 +145,8 @@ class StreamTask final : public TaskContext {
     // The consumer reported the partition's end at or after `received`: no
     // record of it waits on the broker.
     bool at_end = false;
+    // The last end the consumer reported (cleared by a rewind).
+    std::optional<Offset> reported_end;
     std::optional<absl::Time> empty_since;
     // runnel_task_records_consumed_total of this partition's topic, and
     // what was queued since Process last added to it (one atomic add per

@@ -137,6 +137,30 @@ TEST_F(StreamTaskTest, ReportsTheNextOffsetPerPartitionAndNotTheFailedRecords) {
   EXPECT_THAT(task->UncommittedOffsets(), ElementsAre(Pair(b_, Offset(22))));
 }
 
+TEST_F(StreamTaskTest, PositionsForTheLagAreTheNextRecordToProcessOrTheReportedEnd) {
+  auto task = NewTask(-1);
+  std::vector<std::pair<TopicPartition, Offset>> positions;
+  task->AppendPositions(positions);
+  EXPECT_THAT(positions, IsEmpty());  // nothing polled, no end reported
+  task->AddRecord(Record(a_, 10, 1, "a1"));
+  task->AddRecord(Record(a_, 11, 2, "a2"));
+  task->MarkEndOfPartition(b_, Offset(7));
+  task->AppendPositions(positions);
+  // a's first queued record; b's reported end.
+  EXPECT_THAT(positions, ElementsAre(Pair(a_, Offset(10)), Pair(b_, Offset(7))));
+  ASSERT_TRUE(task->Process().ok());
+  // A trailing transaction marker: the end lies one past the last record.
+  task->MarkEndOfPartition(a_, Offset(13));
+  positions.clear();
+  task->AppendPositions(positions);
+  EXPECT_THAT(positions, ElementsAre(Pair(a_, Offset(13)), Pair(b_, Offset(7))));
+  // A rewind forgets the ends: the consumer seeks back to the commit.
+  task->ResetToCommitted();
+  positions.clear();
+  task->AppendPositions(positions);
+  EXPECT_THAT(positions, IsEmpty());
+}
+
 TEST_F(StreamTaskTest, CountsItsRecordsAndMeasuresTheirEndToEndLatency) {
   clock_.Set(absl::FromUnixMillis(10'000));
   auto task = NewTask(-1);

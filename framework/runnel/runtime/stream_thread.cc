@@ -17,6 +17,8 @@ namespace {
 constexpr absl::Duration kShutdownFlushTimeout = absl::Seconds(60);
 // A periodic commit waits this long for deliveries before postponing.
 constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(10);
+// How often the consumer lag gauges are brought up to date.
+constexpr absl::Duration kLagInterval = absl::Milliseconds(200);
 
 absl::flat_hash_set<std::string> ChangelogTopics(const Topology& topology, const std::string& application_id) {
   absl::flat_hash_set<std::string> topics;
@@ -58,6 +60,15 @@ StreamThread::StreamThread(int index, std::shared_ptr<const Topology> topology,
   restored_bytes_ = metrics_->GetCounter("runnel_restored_bytes_total", labels);
   restore_micros_ = metrics_->GetCounter("runnel_restore_microseconds_total", labels);
   wiped_stores_ = metrics_->GetCounter("runnel_stores_wiped_total", labels);
+  rebalances_ = metrics_->GetCounter("runnel_rebalances_total", labels);
+  commit_latency_ = metrics_->GetHistogram("runnel_commit_latency_seconds", labels, CommitLatencyBuckets());
+  poll_latency_ = metrics_->GetHistogram("runnel_poll_latency_seconds", labels, CommitLatencyBuckets());
+  if (eos_) {
+    transaction_commit_latency_ =
+        metrics_->GetHistogram("runnel_transaction_commit_latency_seconds", labels, CommitLatencyBuckets());
+  }
+  lags_ = std::make_shared<runtime::internal::PartitionLags>(name_);
+  metrics_->AddCollector([lags = lags_](std::vector<MetricSample>* out) { lags->Collect(out); });
 }
 
 StreamThread::~StreamThread() {
@@ -178,6 +189,7 @@ void StreamThread::Run() {
     absl::Status flushed = collector_.Flush(absl::Seconds(30));
     if (!flushed.ok()) log->warn("{}: final flush: {}", name_, flushed.ToString());
   }
+  lags_->Clear();
   {
     absl::MutexLock lock(&mu_);
     final_status_ = s;
@@ -201,8 +213,11 @@ absl::Status StreamThread::RunLoop() {
     if (tasks_->restoring()) RUNNEL_RETURN_IF_ERROR(tasks_->RestoreStep());
     batch.clear();
     ends.clear();
+    const absl::Time poll_start = clock_.Now();
     RUNNEL_RETURN_IF_ERROR(consumer_->Poll(tasks_->restoring() ? absl::ZeroDuration() : config_.poll_timeout(),
                                            config_.max_poll_records(), batch, &ends));
+    const absl::Time polled = clock_.Now();
+    poll_latency_->Observe(absl::ToDoubleSeconds(polled - poll_start));
     if (!rebalance_error_.ok()) return rebalance_error_;
     for (auto& record : batch) {
       StreamTask* task = tasks_->TaskFor(record.topic(), record.partition());
@@ -226,8 +241,24 @@ absl::Status StreamThread::RunLoop() {
       RUNNEL_RETURN_IF_ERROR(Commit(kCommitFlushTimeout));
       last_commit = clock_.Now();
     }
+    UpdateLags(polled);
   }
   return absl::OkStatus();
+}
+
+void StreamThread::UpdateLags(absl::Time now) {
+  if (now - last_lag_update_ < kLagInterval) return;
+  last_lag_update_ = now;
+  positions_scratch_.clear();
+  for (const auto& [id, task] : tasks_->tasks()) task->AppendPositions(positions_scratch_);
+  for (const auto& [tp, position] : positions_scratch_) {
+    // A partition not fetched yet (a restoring task's input is paused) has
+    // no end yet: no series until it has one.
+    if (std::optional<Offset> end = consumer_->CachedHighWatermark(tp)) {
+      lags_scratch_.emplace_back(tp, end->value() - position.value());
+    }
+  }
+  lags_->Publish(lags_scratch_);
 }
 
 absl::Status StreamThread::ReadTaskStore(TaskId task, const std::string& store,
@@ -282,7 +313,13 @@ absl::Status StreamThread::ProcessTasks(bool& commit_requested) {
 }
 
 absl::Status StreamThread::Commit(absl::Duration flush_timeout) {
-  return eos_ ? CommitExactlyOnce(flush_timeout) : CommitAtLeastOnce(flush_timeout);
+  const absl::Time start = clock_.Now();
+  const int64_t commits = commits_->value();
+  absl::Status s = eos_ ? CommitExactlyOnce(flush_timeout) : CommitAtLeastOnce(flush_timeout);
+  // Only commits that committed something: an empty or postponed one says
+  // nothing about the commit path.
+  if (commits_->value() != commits) commit_latency_->Observe(absl::ToDoubleSeconds(clock_.Now() - start));
+  return s;
 }
 
 absl::Status StreamThread::RetryTransactional(std::string_view what, absl::Duration timeout,
@@ -312,9 +349,11 @@ absl::Status StreamThread::CommitExactlyOnce(absl::Duration timeout) {
     });
     if (!sent.ok()) return RecoverFromTransactionError(sent);
   }
+  const absl::Time commit_start = clock_.Now();
   absl::Status committed = RetryTransactional("committing the transaction", timeout,
                                               [&] { return producer_->CommitTransaction(timeout); });
   if (!committed.ok()) return RecoverFromTransactionError(committed);
+  transaction_commit_latency_->Observe(absl::ToDoubleSeconds(clock_.Now() - commit_start));
   collector_.TransactionCommitted();
   // The commit flushed every record; this waits for the last delivery
   // callbacks to finish recording changelog offsets.
@@ -397,12 +436,22 @@ void StreamThread::KeepRebalanceError(const absl::Status& s) {
 
 void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions) {
   Logger("runnel")->info("{}: {} partitions revoked", name_, partitions.size());
+  if (group_state_.load() == GroupState::kAssigned) group_state_.store(GroupState::kRebalancing);
+  lags_->Remove(partitions);
   KeepRebalanceError(tasks_->Revoke(partitions, [this] { return Commit(kShutdownFlushTimeout); }));
 }
 
 void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
   Logger("runnel")->info("{}: {} partitions assigned", name_, partitions.size());
+  rebalances_->Increment();
   if (absl::Status s = tasks_->Assign(partitions); !s.ok()) rebalance_error_ = s;
+  // The lag of the new partitions from the next poll on.
+  last_lag_update_ = absl::InfinitePast();
+  if (assignment_follows_) {
+    assignment_follows_ = false;
+    return;
+  }
+  group_state_.store(GroupState::kAssigned);
 }
 
 std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<TopicPartition>& offered) {
@@ -442,11 +491,13 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
       // waiting here would stall it): take nothing; its assignment follows.
       if (group->state != "Stable") {
         log->info("{}: group {} while assigning; waiting for the next assignment", name_, group->state);
+        assignment_follows_ = true;
         return {};
       }
       for (const auto& m : group->members) members.push_back(m.client_id);
       if (std::find(members.begin(), members.end(), me) == members.end()) {
         log->warn("{}: not a member of the stable group (fenced?); waiting to rejoin", name_);
+        assignment_follows_ = true;
         return {};
       }
       break;
@@ -508,6 +559,8 @@ absl::StatusOr<std::unique_ptr<ChangelogConsumer>> StreamThread::NewRestoreConsu
 void StreamThread::OnPartitionsLost(const std::vector<TopicPartition>& partitions) {
   Logger("runnel")->warn("{}: {} partitions lost; closing their tasks without committing", name_,
                          partitions.size());
+  if (group_state_.load() == GroupState::kAssigned) group_state_.store(GroupState::kRebalancing);
+  lags_->Remove(partitions);
   if (eos_) {
     // The open transaction holds the lost tasks' work with everyone
     // else's: abort it, and every task restarts from the last commit.

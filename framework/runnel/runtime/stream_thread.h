@@ -52,6 +52,7 @@
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
+#include "runnel/runtime/internal/partition_lags.h"
 #include "runnel/runtime/record_collector.h"
 #include "runnel/runtime/state_directory.h"
 #include "runnel/runtime/streams_config.h"
@@ -88,6 +89,15 @@ class StreamThread final : private kafka::RebalanceListener {
 
   int index() const { return index_; }
   int64_t processed() const { return processed_->value(); }
+
+  // Where the thread is in the group's rebalances, for readiness (any
+  // thread): kJoining until its first assignment completed, kRebalancing
+  // from a revocation (or a lost assignment) to the next assignment, and
+  // kAssigned after one (with or without partitions: an instance with more
+  // threads than partitions legitimately gets none). The cooperative
+  // protocol announces no start of a rebalance that revokes nothing.
+  enum class GroupState { kJoining, kRebalancing, kAssigned };
+  GroupState group_state() const { return group_state_.load(); }
 
   // Interactive queries' uncommitted reads: runs `read` on this thread,
   // between two polls, against task `task`'s store `store` as processors
@@ -133,6 +143,10 @@ class StreamThread final : private kafka::RebalanceListener {
   void OnPartitionsLost(const std::vector<TopicPartition>& partitions) override;
   // Keeps the first error of a rebalance callback for the loop.
   void KeepRebalanceError(const absl::Status& s);
+  // runnel_consumer_lag_records of every partition whose position is known:
+  // the consumer's cached end (no broker round trip) minus the next offset
+  // its task processes. At most every kLagInterval.
+  void UpdateLags(absl::Time now);
 
   const int index_;
   const std::string name_;
@@ -178,6 +192,21 @@ class StreamThread final : private kafka::RebalanceListener {
   Counter* restored_bytes_;
   Counter* restore_micros_;
   Counter* wiped_stores_;
+  Counter* rebalances_;
+  // One commit that committed something (flush + offsets, or the whole
+  // transaction commit under EOS).
+  Histogram* commit_latency_;
+  // Under EOS: the producer's CommitTransaction alone (retries included).
+  Histogram* transaction_commit_latency_ = nullptr;
+  Histogram* poll_latency_;
+  std::shared_ptr<runtime::internal::PartitionLags> lags_;
+  std::vector<std::pair<TopicPartition, Offset>> positions_scratch_;
+  std::vector<std::pair<TopicPartition, int64_t>> lags_scratch_;
+  absl::Time last_lag_update_ = absl::InfinitePast();
+  std::atomic<GroupState> group_state_{GroupState::kJoining};
+  // ChooseAssignment took nothing because another rebalance follows: the
+  // assignment it completes does not end the rebalance.
+  bool assignment_follows_ = false;
   std::atomic<bool> stopped_{false};
   std::thread thread_;
   // Pending ReadTaskStore calls, served by ServeReads from the loop. A read

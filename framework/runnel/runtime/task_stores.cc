@@ -240,7 +240,11 @@ absl::Status TaskStores::BeginRestore(ChangelogConsumer& consumer) {
     }
     partitions.push_back(ChangelogPartition{
         .tp = tp, .start = start, .end = end, .sink = this, .owner = absl::StrCat("task ", task_.ToString()),
-        .store = e.spec.name});
+        .store = e.spec.name,
+        .restored_records = env_.metrics == nullptr
+                                ? nullptr
+                                : env_.metrics->GetCounter("runnel_store_restored_records_total",
+                                                           {{"store", e.spec.name}, {"task", task_.ToString()}})});
   }
   restore_ = std::make_unique<ChangelogReader>(consumer, ChangelogReaderOptions{.clock = env_.clock,
                                                                                 .restored_records = env_.restored_records,
