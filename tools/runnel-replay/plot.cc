@@ -47,10 +47,11 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
   if (!(hi > lo)) return {lo};
   const double raw = (hi - lo) / std::max(target, 1);
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  // The step whose tick count comes closest to the target.
   double step = magnitude;
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
-    step = m * magnitude;
-    if (step >= raw) break;
+  for (double m : {2.0, 5.0, 10.0}) {
+    const double candidate = m * magnitude;
+    if (std::fabs((hi - lo) / candidate - target) < std::fabs((hi - lo) / step - target)) step = candidate;
   }
   std::vector<double> ticks;
   for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {

@@ -29,7 +29,7 @@ struct PlotData {
 absl::Status WritePlot(const PlotData& data, const std::string& png_path);
 
 // Tick positions for an axis from lo to hi: "nice" steps (1, 2, 5 x 10^n),
-// about `target` of them.
+// as close to `target` of them as they come.
 std::vector<double> NiceTicks(double lo, double hi, int target);
 // Time ticks (ms) for a span: steps of 1, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h,
 // 1, 2, 7 days..., aligned to UTC; and the label format that fits the span.

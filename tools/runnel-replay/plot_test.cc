@@ -13,7 +13,8 @@ namespace runnel::replay {
 namespace {
 
 TEST(PlotTest, NiceTicksCoverTheRangeInRoundSteps) {
-  EXPECT_THAT(NiceTicks(18.3, 27.9, 8), ::testing::ElementsAre(20, 22, 24, 26));
+  EXPECT_THAT(NiceTicks(11.5, 31.5, 8), ::testing::ElementsAre(12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+  EXPECT_THAT(NiceTicks(18.3, 27.9, 4), ::testing::ElementsAre(20, 22, 24, 26));
   EXPECT_THAT(NiceTicks(0, 1, 5), ::testing::ElementsAre(0, 0.2, 0.4, 0.6000000000000001, 0.8, 1));
 }
 
