@@ -44,7 +44,8 @@ int Usage(const std::string& why) {
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "runnel-replay: %.*s\n", static_cast<int>(s.message().size()), s.message().data());
-  return absl::IsInvalidArgument(s) && s.message().find("--") != std::string::npos ? 2 : 1;
+  // Errors about a flag start with its name: bad arguments.
+  return absl::IsInvalidArgument(s) && absl::StartsWith(s.message(), "--") ? 2 : 1;
 }
 
 struct Args {
