@@ -1,5 +1,5 @@
 // runnel-replay: replays a CSV file into a Kafka topic row by row, and plots
-// a numeric field of a CSV or a topic over event time. See README.md.
+// a numeric field of a CSV or a topic over event time. See docs/replay.md.
 //
 //   runnel-replay csv FILE --bootstrap B --topic T [--key-column C] [--time-column C]
 //       [--time-format iso|epoch-ms|epoch-s|auto] [--header-columns a,b] [--value-column C]

@@ -2,7 +2,7 @@
 #define RUNNEL_TOOLS_REPLAY_REPLAY_H_
 
 // The two commands of runnel-replay:
-//   ReplayCsv: a CSV file into a topic, row by row (see README.md);
+//   ReplayCsv: a CSV file into a topic, row by row (docs/replay.md);
 //   PlotTopic: a topic's numeric JSON field over record time, as a PNG.
 // Each returns OK, kInvalidArgument for bad input (flags, a malformed row
 // under --on-error fail), kFailedPrecondition when the retention check
