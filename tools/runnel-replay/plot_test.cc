@@ -7,7 +7,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "progress.h"
 
 namespace runnel::replay {
 namespace {
@@ -43,15 +42,6 @@ TEST(PlotTest, WritesAPngAndRefusesAnEmptyPlot) {
   EXPECT_EQ(std::string(magic + 1, 3), "PNG");
   std::remove(path.c_str());
   EXPECT_FALSE(WritePlot(data, "/nonexistent-dir/x.png").ok());
-}
-
-TEST(ProgressTest, LineShowsRowsRateAndEta) {
-  ManualClock clock;
-  Progress bar(clock, stderr, /*terminal=*/true, 1000);
-  EXPECT_EQ(bar.Line(250, absl::Seconds(5)), "[#######.......................] 250/1000 rows (25%)  50 rows/s  ETA 15s");
-  Progress plain(clock, stderr, /*terminal=*/false, 1000);
-  EXPECT_EQ(plain.Line(0, absl::ZeroDuration()), "0/1000 rows (0%)  0 rows/s  ETA ?");
-  EXPECT_EQ(ShortDuration(absl::Seconds(3725)), "1h02m");
 }
 
 }  // namespace
