@@ -148,7 +148,8 @@ absl::Status PrepareTopic(const CsvOptions& o, const Scan& scan, const ReplayEnv
   kafka::NewTopic topic{.name = o.topic, .partitions = o.partitions};
   if (decision.create_retention_ms) topic.configs["retention.ms"] = *decision.create_retention_ms;
   RUNNEL_RETURN_IF_ERROR((*admin)->CreateTopics({topic}, kAdminTimeout));
-  std::fprintf(env.err, "created topic %s (%d partitions)\n", o.topic.c_str(), o.partitions);
+  std::fprintf(env.err, "created topic %s (%d partition%s)\n", o.topic.c_str(), o.partitions,
+               o.partitions == 1 ? "" : "s");
   return absl::OkStatus();
 }
 
