@@ -274,6 +274,34 @@ TEST_F(MetricsEndpointTest, MetricsCountWhatWasProcessedAndPassPromtool) {
   EXPECT_EQ(output, "") << "promtool's lint findings";
 }
 
+TEST_F(MetricsEndpointTest, UnderExactlyOnceTheLagReachesZeroPastTransactionMarkers) {
+  // Input written in transactions: each partition ends with a commit
+  // marker, one offset past its last record.
+  auto producer = kafka::Producer::Create(
+      {{"bootstrap.servers", BootstrapServers()}, {"transactional.id", app_ + "-input-writer"}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->InitTransactions(absl::Seconds(30)).ok());
+  for (int batch = 0; batch < 10; ++batch) {
+    ASSERT_TRUE((*producer)->BeginTransaction().ok());
+    for (int i = 0; i < kRecords / 10; ++i) {
+      ASSERT_TRUE((*producer)->Send({.topic = in_, .key = absl::StrCat("k", i % 10), .value = "v"}).ok());
+    }
+    ASSERT_TRUE((*producer)->CommitTransaction(absl::Seconds(30)).ok());
+  }
+
+  StartInstance({{"processing.guarantee", "exactly_once_v2"}});
+  const std::string text = MetricsUntil([&](const std::string& t) {
+    return SumOf(t, "runnel_records_processed_total") >= kRecords &&
+           SamplesOf(t, "runnel_consumer_lag_records").size() == 2 && SumOf(t, "runnel_consumer_lag_records") == 0 &&
+           SumOf(t, "runnel_transaction_commit_latency_seconds_count") > 0;
+  });
+  EXPECT_EQ(SumOf(text, "runnel_records_processed_total"), kRecords) << text;
+  EXPECT_EQ(SamplesOf(text, "runnel_consumer_lag_records").size(), 2u) << text;
+  EXPECT_EQ(SumOf(text, "runnel_consumer_lag_records"), 0) << text;
+  EXPECT_GT(SumOf(text, "runnel_transaction_commit_latency_seconds_count"), 0) << text;
+  EXPECT_GT(SumOf(text, "runnel_commit_latency_seconds_count"), 0) << text;
+}
+
 TEST_F(MetricsEndpointTest, NotReadyBeforeTheFirstAssignmentThenReady) {
   // A member of the application's group that holds both partitions and
   // stops polling: the instance's join waits for it (a rebalance waits for
