@@ -302,6 +302,41 @@ TEST_F(MetricsEndpointTest, UnderExactlyOnceTheLagReachesZeroPastTransactionMark
   EXPECT_GT(SumOf(text, "runnel_commit_latency_seconds_count"), 0) << text;
 }
 
+TEST_F(MetricsEndpointTest, ARevokedPartitionsLagSeriesMovesToItsNewOwner) {
+  StartInstance();
+  Produce();
+  auto lag_series = [](uint16_t port) {
+    auto response = Get(port, "/metrics");
+    return response.ok() ? SamplesOf(response->body, "runnel_consumer_lag_records")
+                         : std::map<std::string, int64_t>{};
+  };
+  MetricsUntil([&](const std::string& t) { return SamplesOf(t, "runnel_consumer_lag_records").size() == 2; });
+  ASSERT_EQ(lag_series(port_).size(), 2u);
+
+  // A second instance joins: each keeps the series of its own partition
+  // only, so the two together still have one series per partition.
+  std::map<std::string, std::string> second = BaseConfig();
+  second["state.dir"] = (dir_ / "state-2").string();
+  auto config = StreamsConfig::Create(second);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto other = KafkaStreams::Create(topology_, *config);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->Start().ok());
+  std::map<std::string, int64_t> mine, theirs;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(200))) {
+    mine = lag_series(port_);
+    theirs = lag_series((*other)->metrics_port());
+    if (mine.size() == 1 && theirs.size() == 1) break;
+  }
+  ASSERT_EQ(mine.size(), 1u);
+  ASSERT_EQ(theirs.size(), 1u);
+  const std::string my_partition = mine.begin()->first.substr(0, mine.begin()->first.find(','));
+  const std::string their_partition = theirs.begin()->first.substr(0, theirs.begin()->first.find(','));
+  EXPECT_NE(my_partition, their_partition);
+  EXPECT_TRUE((*other)->Close().ok());
+}
+
 TEST_F(MetricsEndpointTest, NotReadyBeforeTheFirstAssignmentThenReady) {
   // A member of the application's group that holds both partitions and
   // stops polling: the instance's join waits for it (a rebalance waits for
