@@ -199,7 +199,10 @@ class StreamThread final : private kafka::RebalanceListener {
   // Under EOS: the producer's CommitTransaction alone (retries included).
   Histogram* transaction_commit_latency_ = nullptr;
   Histogram* poll_latency_;
+  // runnel_consumer_lag_records: shared with the collector this thread
+  // registers in the instance's registry, which outlives the thread.
   std::shared_ptr<runtime::internal::PartitionLags> lags_;
+  // UpdateLags' buffers, reused; InfinitePast updates at the next poll.
   std::vector<std::pair<TopicPartition, Offset>> positions_scratch_;
   std::vector<std::pair<TopicPartition, int64_t>> lags_scratch_;
   absl::Time last_lag_update_ = absl::InfinitePast();
