@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "reading.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
@@ -322,7 +323,13 @@ void Gateway::CheckReadiness() {
       runnel::Logger("sensor-gateway")
           ->warn("could not create topic '{}': {}", topic_, std::string(created.message()));
     }
+    // A new topic reaches the brokers' metadata a moment after CreateTopics
+    // returns: ask again for a few seconds before calling it missing.
     partitions = pipeline_->PartitionCount(absl::Seconds(5));
+    for (int attempt = 0; created.ok() && absl::IsNotFound(partitions.status()) && attempt < 20; ++attempt) {
+      absl::SleepFor(absl::Milliseconds(250));
+      partitions = pipeline_->PartitionCount(absl::Seconds(5));
+    }
   }
   std::string reason;
   if (partitions.ok()) {
