@@ -7,9 +7,9 @@
 #   RUNNEL_PG_DIR    the server dir; its file `conninfo` holds the libpq
 #                    connection string
 #   RUNNEL_PG_LOCAL  the pg-local script (to stop/start the server)
-# runnel_add_postgres_fixture(<test>...) adds the fixture and the
-# environment to tests registered otherwise (they keep their other
-# fixtures, e.g. "kafka").
+# Tests registered otherwise add the fixture and RUNNEL_PG_ENVIRONMENT
+# themselves (FIXTURES_REQUIRED "kafka;postgres", ENVIRONMENT); GoogleTest
+# binaries use runnel_postgres_integration_test (tests/integration).
 
 set(RUNNEL_PG_LOCAL ${PROJECT_SOURCE_DIR}/tools/pg-local/pg-local)
 set(RUNNEL_PG_DIR ${PROJECT_BINARY_DIR}/pg-local)
