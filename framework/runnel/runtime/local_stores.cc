@@ -10,7 +10,11 @@ namespace runnel {
 int64_t StoreCopyStatus::Lag() const {
   if (!standby_ && ready()) return 0;
   const int64_t end = changelog_end(), position = changelog_position();
-  if (end < 0) return position < 0 ? -1 : 0;
+  // Without an end there is no lag to tell: a standby opened from a
+  // checkpoint knows its position long before its consumer's first fetch
+  // says how far the changelog goes, and claiming 0 then answered max_lag=0
+  // queries with the checkpoint's stale state.
+  if (end < 0) return -1;
   return std::max<int64_t>(0, end - std::max<int64_t>(0, position));
 }
 

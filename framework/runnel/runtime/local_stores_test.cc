@@ -84,6 +84,15 @@ TEST(StoreCopyStatusTest, LagIsTheRecordsBehindTheChangelogsEnd) {
   StoreCopyStatus unknown(/*standby=*/true);
   EXPECT_EQ(unknown.Lag(), -1) << "neither position nor end known";
 
+  // A standby opened from a checkpoint knows its position before its first
+  // fetch tells the end: its lag is unknown, not 0 (it answered max_lag=0
+  // queries with the checkpoint's stale state).
+  StoreCopyStatus from_checkpoint(/*standby=*/true);
+  from_checkpoint.SetChangelogPosition(Offset(40));
+  EXPECT_EQ(from_checkpoint.Lag(), -1) << "position known, end not yet";
+  from_checkpoint.SetChangelogEnd(Offset(40));
+  EXPECT_EQ(from_checkpoint.Lag(), 0) << "caught up once the end is known";
+
   StoreCopyStatus standby(/*standby=*/true);
   standby.SetChangelogEnd(Offset(100));
   EXPECT_EQ(standby.Lag(), 100) << "nothing applied yet";

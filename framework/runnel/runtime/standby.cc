@@ -31,7 +31,9 @@ class StandbySink final : public ChangelogSink {
 
   absl::Status Apply(const TopicPartition& tp, const std::vector<const kafka::ConsumedRecord*>& records,
                      Offset next) override {
-    if (records.empty()) return absl::OkStatus();
+    // No records: the reader reached the partition's end past transaction
+    // markers; the position moves there, or an exactly-once standby would
+    // stay a marker behind its end forever.
     const std::vector<KeyValueStore::Write> writes = ChangelogWrites(records);
     RUNNEL_RETURN_IF_ERROR(stores_.ApplyStandby(tp, writes, next));
     if (auto end = consumer_.CachedEnd(tp)) stores_.SetChangelogEnd(tp, *end);
@@ -148,6 +150,7 @@ void StandbyManager::Run() {
     if (auto applied = reader_->Follow(absl::Milliseconds(50)); !applied.ok()) {
       log->warn("standby replicas: {}", applied.status().ToString());
     }
+    RefreshChangelogEnds();
     if (now - last_checkpoint >= config_.commit_interval()) {
       last_checkpoint = now;
       for (auto& [task, standby] : standbys_) {
@@ -157,6 +160,17 @@ void StandbyManager::Run() {
     }
   }
   while (!standbys_.empty()) Close(standbys_.begin()->first);
+}
+
+void StandbyManager::RefreshChangelogEnds() {
+  // The ends the consumer's fetches saw (no broker trip). Every fetch
+  // updates them, also one that brings nothing: a standby opened already
+  // caught up learns its end (lag 0) here, since no record reaches its sink.
+  for (auto& [task, standby] : standbys_) {
+    for (const auto& [tp, position] : standby.stores->StandbyPositions()) {
+      if (auto end = consumer_->CachedEnd(tp)) standby.stores->SetChangelogEnd(tp, *end);
+    }
+  }
 }
 
 absl::Status StandbyManager::Refresh() {

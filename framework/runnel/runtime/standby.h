@@ -74,6 +74,8 @@ class StandbyManager {
   void Run();
   // Reads the group and opens/closes standbys to match the placement.
   absl::Status Refresh();
+  // Sets each standby store's changelog end from the consumer's cache.
+  void RefreshChangelogEnds();
   absl::Status Open(TaskId task);
   void Close(TaskId task);
   absl::Status Reassign();

@@ -388,7 +388,7 @@ absl::Status TaskStores::ApplyStandby(const TopicPartition& tp, const std::vecto
                                       Offset next) {
   RUNNEL_ASSIGN_OR_RETURN(Entry* e, LoggedTo(tp));
   standby_applied_[tp] = next;
-  RUNNEL_RETURN_IF_ERROR(Replay(*e, writes, next));
+  if (!writes.empty()) RUNNEL_RETURN_IF_ERROR(Replay(*e, writes, next));
   if (e->status != nullptr) e->status->SetChangelogPosition(next);
   return absl::OkStatus();
 }

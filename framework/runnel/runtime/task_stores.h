@@ -134,7 +134,8 @@ class TaskStores final : private ChangelogSink {
   // Standby replicas: the stores follow their changelogs with no end.
   // StandbyPositions says where each logged RocksDB store resumes (its
   // checkpoint or committed offset; Offset(-2), the beginning, without one);
-  // ApplyStandby writes what arrived (under EOS with its offset, atomically);
+  // ApplyStandby writes what arrived (under EOS with its offset, atomically;
+  // with no writes it only moves the position, to an end past markers);
   // CheckpointStandby makes at-least-once positions durable (memtables, then
   // the checkpoint file).
   std::map<TopicPartition, Offset> StandbyPositions() const;
