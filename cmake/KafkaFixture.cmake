@@ -39,8 +39,9 @@ endfunction()
 #
 #   runnel_add_kafka3_test(NAME <test> COMMAND <cmd...> [LABELS ...] [EXCLUSIVE] [TIMEOUT s])
 #
-# CTest starts it (data under <build>/kafka-local-3) only when a selected test
-# requires it, and stops it, wiping its data, after the last. Tests find it
+# CTest starts it (data under <build>/kafka-local-3) before the first test
+# that requires it (with -R, only when such a test is selected: CTest adds the
+# fixture's setup itself) and stops it, wiping its data, after the last. Tests find it
 # through RUNNEL_KAFKA3_DIR (its file `bootstrap` holds the three host:port)
 # and RUNNEL_KAFKA_LOCAL (kill --node N, start-node N, leader, coordinator).
 # Every such test holds the RESOURCE_LOCK kafka3, so one runs at a time on
