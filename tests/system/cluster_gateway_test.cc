@@ -60,7 +60,9 @@ absl::StatusOr<std::map<int64_t, int>> ReadValues(const std::string& topic, cons
                                                    {"isolation.level", "read_committed"}});
   if (!consumer.ok()) return consumer.status();
   std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> from;
-  for (int32_t p = 0; p < kPartitions; ++p) from.emplace_back(runnel::TopicPartition{topic, runnel::Partition(p)}, runnel::Offset(-2));
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    from.emplace_back(runnel::TopicPartition{topic, runnel::Partition(p)}, runnel::Offset(-2));  // beginning
+  }
   if (absl::Status s = (*consumer)->AssignAt(from); !s.ok()) return s;
   std::map<int64_t, int> seen;
   size_t found = 0;
