@@ -32,3 +32,41 @@ function(runnel_add_kafka_test)
     set_tests_properties(${K_NAME} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endfunction()
+
+# A three-broker cluster (tools/kafka-local start --brokers 3: internal
+# topics of the brokers with replication 3, min ISR 2), as the fixture
+# "kafka3", for the tests that need replication or a broker to kill:
+#
+#   runnel_add_kafka3_test(NAME <test> COMMAND <cmd...> [LABELS ...] [EXCLUSIVE] [TIMEOUT s])
+#
+# CTest starts it (data under <build>/kafka-local-3) before the first test
+# that requires it (with -R, only when such a test is selected: CTest adds the
+# fixture's setup itself) and stops it, wiping its data, after the last. Tests find it
+# through RUNNEL_KAFKA3_DIR (its file `bootstrap` holds the three host:port)
+# and RUNNEL_KAFKA_LOCAL (kill --node N, start-node N, leader, coordinator).
+# Every such test holds the RESOURCE_LOCK kafka3, so one runs at a time on
+# the cluster (a test that kills a broker is not seen by another); they run
+# beside the tests of the one-broker fixture. EXCLUSIVE: alone altogether.
+set(RUNNEL_KAFKA3_DIR ${PROJECT_BINARY_DIR}/kafka-local-3)
+
+add_test(NAME kafka3_fixture_start COMMAND ${RUNNEL_KAFKA_LOCAL} start --brokers 3 --dir ${RUNNEL_KAFKA3_DIR})
+set_tests_properties(kafka3_fixture_start PROPERTIES FIXTURES_SETUP kafka3 LABELS "integration;cluster" TIMEOUT 300)
+add_test(NAME kafka3_fixture_stop COMMAND ${RUNNEL_KAFKA_LOCAL} stop --wipe --dir ${RUNNEL_KAFKA3_DIR})
+set_tests_properties(kafka3_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka3 LABELS "integration;cluster" TIMEOUT 120)
+
+function(runnel_add_kafka3_test)
+  cmake_parse_arguments(K "EXCLUSIVE" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT K_TIMEOUT)
+    set(K_TIMEOUT 600)
+  endif()
+  add_test(NAME ${K_NAME} COMMAND ${K_COMMAND})
+  set_tests_properties(${K_NAME} PROPERTIES
+    FIXTURES_REQUIRED kafka3
+    LABELS "integration;cluster;${K_LABELS}"
+    TIMEOUT ${K_TIMEOUT}
+    RESOURCE_LOCK kafka3
+    ENVIRONMENT "RUNNEL_KAFKA3_DIR=${RUNNEL_KAFKA3_DIR};RUNNEL_KAFKA_LOCAL=${RUNNEL_KAFKA_LOCAL}")
+  if(K_EXCLUSIVE)
+    set_tests_properties(${K_NAME} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endfunction()

@@ -123,7 +123,12 @@ int Produce(const std::map<std::string, std::string>& flags) {
   const int64_t rate = IntFlag(flags, "rate", 0), seed = IntFlag(flags, "seed", 1);
   const int64_t span = IntFlag(flags, "event-span-ms", 0);
   const int64_t base = (Clock::System().NowMillis().value() - span) / kWindowMs * kWindowMs;
-  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", flags.at("bootstrap")}, {"linger.ms", "5"}});
+  // Idempotent with acks=all: a broker lost mid-run (cluster_test.sh) makes
+  // the producer retry, never write a record twice or lose one.
+  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", flags.at("bootstrap")},
+                                                   {"linger.ms", "5"},
+                                                   {"enable.idempotence", "true"},
+                                                   {"acks", "all"}});
   if (!producer.ok()) {
     std::fprintf(stderr, "%s\n", producer.status().ToString().c_str());
     return 1;

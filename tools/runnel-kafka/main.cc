@@ -1,7 +1,14 @@
 // runnel-kafka: small Kafka chores for demos, tests and operators, built on
 // Runnel's kafka module.
 //
-//   runnel-kafka create-topic  --bootstrap B --topic T [--partitions N] [--config k=v]...
+//   runnel-kafka create-topic  --bootstrap B --topic T [--partitions N]
+//                [--replication-factor R] [--config k=v]...
+//       e.g. --replication-factor 3 --config min.insync.replicas=2
+//            --config compression.type=snappy --config retention.ms=-1
+//   runnel-kafka describe-topic --bootstrap B --topic T
+//       partitions with leader, replicas and in-sync replicas (broker ids),
+//       the live brokers, and the topic's main configs (retention,
+//       compression, min.insync.replicas, ...)
 //   runnel-kafka delete-topic  --bootstrap B --topic T
 //   runnel-kafka produce-sensors --bootstrap B --topic T --count N
 //                [--sensors S] [--bad-every K] [--seed X]
@@ -21,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,12 +38,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
 #include "runnel/kafka/consumer.h"
+#include "runnel/kafka/metadata.h"
 #include "runnel/kafka/producer.h"
 #include "runnel/runtime/dead_letter.h"
 #include "runnel/serde/protobuf_serde.h"
@@ -56,7 +66,7 @@ struct Args {
 int Usage(const std::string& why) {
   std::fprintf(stderr,
                "runnel-kafka: %s\n"
-               "usage: runnel-kafka create-topic|delete-topic|produce-sensors|consume|dlq "
+               "usage: runnel-kafka create-topic|describe-topic|delete-topic|produce-sensors|consume|dlq "
                "--bootstrap HOST:PORT --topic T [options]\n",
                why.c_str());
   return 2;
@@ -77,11 +87,17 @@ bool ParseInt(const Args& args, const std::string& name, int64_t fallback, int64
 }
 
 int CreateTopic(const Args& args, runnel::kafka::Admin& admin) {
-  int64_t partitions;
+  int64_t partitions, replication;
   if (!ParseInt(args, "partitions", 1, &partitions) || partitions < 1) {
     return Usage("--partitions must be a positive integer");
   }
-  runnel::kafka::NewTopic topic{.name = args.Get("topic"), .partitions = static_cast<int32_t>(partitions)};
+  if (!ParseInt(args, "replication-factor", -1, &replication) || replication == 0 || replication < -1 ||
+      replication > 32767) {
+    return Usage("--replication-factor must be a positive integer (or -1: the broker's default)");
+  }
+  runnel::kafka::NewTopic topic{.name = args.Get("topic"),
+                                .partitions = static_cast<int32_t>(partitions),
+                                .replication_factor = static_cast<int16_t>(replication)};
   if (auto it = args.flags.find("config"); it != args.flags.end()) {
     for (const auto& kv : it->second) {
       auto eq = kv.find('=');
@@ -92,6 +108,40 @@ int CreateTopic(const Args& args, runnel::kafka::Admin& admin) {
   absl::Status s = admin.CreateTopics({topic}, absl::Seconds(30));
   if (!s.ok()) return Fail(s);
   std::printf("topic %s ready (%d partitions)\n", topic.name.c_str(), topic.partitions);
+  return 0;
+}
+
+// The topic configs describe-topic prints (the broker reports all of them).
+const std::set<std::string>& ShownTopicConfigs() {
+  static const std::set<std::string> kShown = {"cleanup.policy", "compression.type", "retention.ms",
+                                               "retention.bytes", "min.insync.replicas", "segment.bytes",
+                                               "max.message.bytes", "message.timestamp.type"};
+  return kShown;
+}
+
+int DescribeTopic(const Args& args, const std::string& bootstrap, runnel::kafka::Admin& admin) {
+  const std::string topic = args.Get("topic");
+  auto metadata = runnel::kafka::Metadata::Create({{"bootstrap.servers", bootstrap}});
+  if (!metadata.ok()) return Fail(metadata.status());
+  auto partitions = (*metadata)->Partitions(topic, absl::Seconds(30));
+  if (!partitions.ok()) return Fail(partitions.status());
+  auto brokers = (*metadata)->Brokers(absl::Seconds(30));
+  if (!brokers.ok()) return Fail(brokers.status());
+  auto configs = admin.DescribeTopicConfigs(topic, absl::Seconds(30));
+  if (!configs.ok()) return Fail(configs.status());
+  auto ids = [](const std::vector<int32_t>& v) { return absl::StrJoin(v, ","); };
+  std::printf("topic %s: %zu partitions, replication %zu\n", topic.c_str(), partitions->size(),
+              partitions->empty() ? size_t{0} : partitions->front().replicas.size());
+  for (const auto& p : *partitions) {
+    std::printf("partition %d leader %d replicas %s isr %s\n", p.partition, p.leader, ids(p.replicas).c_str(),
+                ids(p.isr).c_str());
+  }
+  std::vector<std::string> live;
+  for (const auto& b : *brokers) live.push_back(absl::StrCat(b.id, "=", b.host, ":", b.port));
+  std::printf("brokers %s\n", absl::StrJoin(live, " ").c_str());
+  for (const auto& [name, value] : *configs) {
+    if (ShownTopicConfigs().contains(name)) std::printf("config %s=%s\n", name.c_str(), value.c_str());
+  }
   return 0;
 }
 
@@ -406,10 +456,11 @@ int main(int argc, char** argv) {
   std::string bootstrap = args.Get("bootstrap");
   if (bootstrap.empty()) return Usage("--bootstrap is required");
   if (args.Get("topic").empty()) return Usage("--topic is required");
-  if (args.command == "create-topic" || args.command == "delete-topic") {
+  if (args.command == "create-topic" || args.command == "delete-topic" || args.command == "describe-topic") {
     auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
     if (!admin.ok()) return Fail(admin.status());
     if (args.command == "create-topic") return CreateTopic(args, **admin);
+    if (args.command == "describe-topic") return DescribeTopic(args, bootstrap, **admin);
     absl::Status s = (*admin)->DeleteTopics({args.Get("topic")}, absl::Seconds(30));
     return s.ok() ? 0 : Fail(s);
   }

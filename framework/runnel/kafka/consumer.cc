@@ -257,6 +257,21 @@ absl::StatusOr<std::pair<Offset, Offset>> Consumer::Watermarks(const TopicPartit
   int64_t low = 0, high = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
       rk_, partition.topic.c_str(), partition.partition.value(), &low, &high, Millis(timeout));
+  if (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION || err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+    // librdkafka 2.0.2 asks the leader its metadata cache names and does not
+    // refresh the cache on this answer: after a leader moved (a broker of a
+    // cluster killed and back as a follower), a client that only queries
+    // watermarks (a restore consumer) would ask the old leader until the
+    // periodic refresh, minutes later. A metadata request updates the cache.
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, partition.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk_, 0, rkt, &md, Millis(timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      err = rd_kafka_query_watermark_offsets(rk_, partition.topic.c_str(), partition.partition.value(), &low,
+                                             &high, Millis(timeout));
+    }
+    rd_kafka_topic_destroy(rkt);
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, "watermarks");
   return std::make_pair(Offset(low), Offset(high));
 }

@@ -180,16 +180,17 @@ absl::Status KafkaStreams::PrepareTopics() {
     partitions[topic] = description->partitions;
   }
   RUNNEL_RETURN_IF_ERROR(topology_->SizeInternalTopics(&partitions));
-  const auto replication = static_cast<int16_t>(config_.config().GetInt("replication.factor"));
+  // One set of settings for every internal topic: replication.factor (0:
+  // min(3, brokers)) and the topic.* configs.
+  auto settings = runtime::internal::ResolveInternalTopicSettings(config_, clock_);
+  if (!settings.ok()) return settings.status();
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
-      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(**admin,
-                                                           {.name = topic,
-                                                            .partitions = partitions.at(topic),
-                                                            .replication_factor = replication,
-                                                            .configs = {{"cleanup.policy", "delete"}}},
-                                                           "repartition topic"));
+      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureInternalTopic(
+          **admin, *settings,
+          {.name = topic, .partitions = partitions.at(topic), .configs = {{"cleanup.policy", "delete"}}},
+          "repartition topic"));
     }
   }
   // A stateful sub-topology's source topics are co-partitioned: task p reads
@@ -205,21 +206,20 @@ absl::Status KafkaStreams::PrepareTopics() {
       kafka::NewTopic changelog{
           .name = ChangelogTopicName(config_.application_id(), store),
           .partitions = count,
-          .replication_factor = replication,
           .configs = {{"cleanup.policy", "compact"}}};
       if (spec.retention_ms) {
         constexpr int64_t kAdditionalRetentionMs = 24 * 3600 * 1000;
         changelog.configs = {{"cleanup.policy", "compact,delete"},
                              {"retention.ms", absl::StrCat(*spec.retention_ms + kAdditionalRetentionMs)}};
       }
-      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(**admin, changelog, "changelog topic"));
+      RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureInternalTopic(**admin, *settings, changelog, "changelog topic"));
     }
   }
   if (config_.deserialization_error_mode() == RecordErrorMode::kDeadLetter ||
       config_.processing_error_mode() == RecordErrorMode::kDeadLetter) {
-    RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureTopic(
-        **admin, {.name = config_.dead_letter_topic(), .partitions = max_partitions, .replication_factor = replication},
-        "dead-letter topic", runtime::internal::PartitionCount::kAny));
+    RUNNEL_RETURN_IF_ERROR(runtime::internal::EnsureInternalTopic(
+        **admin, *settings, {.name = config_.dead_letter_topic(), .partitions = max_partitions}, "dead-letter topic",
+        runtime::internal::PartitionCount::kAny));
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/check.h"
+#include "runnel/common/status.h"
 #include "runnel/common/strings.h"
 
 namespace runnel {
@@ -49,6 +50,38 @@ constexpr ReservedKey kReservedKeys[] = {
      "exactly_once_v2 sends through transactional producers, which must be idempotent",
      /*exactly_once_only=*/true},
 };
+
+bool IdempotentProducers(const std::map<std::string, std::string>& values) {
+  auto it = values.find("producer.enable.idempotence");
+  return it == values.end() || it->second != "false";
+}
+
+// The topic.* keys (internal topics' configs): what Runnel sets per topic
+// kind cannot be overridden, and min.insync.replicas must fit the
+// replication. The broker checks the rest when it creates a topic.
+absl::Status CheckTopicConfigs(const Config& config, const std::map<std::string, std::string>& values) {
+  if (values.contains("topic.")) return absl::InvalidArgumentError("config key 'topic.' names no topic config");
+  if (values.contains("topic.cleanup.policy")) {
+    return absl::InvalidArgumentError(
+        "config key 'topic.cleanup.policy' cannot be set: Runnel chooses each internal topic's policy (compact "
+        "for changelogs, which restores read as the latest value per key; compact,delete for windowed ones; "
+        "delete for repartition topics)");
+  }
+  auto min_isr = values.find("topic.min.insync.replicas");
+  if (min_isr == values.end()) return absl::OkStatus();
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(min_isr->second, &n) || n < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config key 'topic.min.insync.replicas' must be a positive integer, got '", min_isr->second, "'"));
+  }
+  const int64_t replication = config.GetInt("replication.factor");
+  if (replication > 0 && n > replication) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config key 'topic.min.insync.replicas' is ", n, ", above 'replication.factor' ", replication,
+        ": no write with acks=all (every Runnel producer's) could succeed on an internal topic"));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -161,13 +194,21 @@ const ConfigDef& StreamsConfig::Definition() {
                  .doc = "Prefix of the Kafka clients' client.id; default <application.id>."})
         .Define({.name = "replication.factor",
                  .type = ConfigType::kInt,
-                 .default_value = "-1",
+                 .default_value = "0",
                  .min = -1,
                  .max = 32,
-                 .doc = "Replication of topics Runnel creates; -1 = broker default."})
+                 .doc = "Replication of the internal topics Runnel creates (changelogs, repartition and "
+                        "dead-letter topics): 0 = min(3, live brokers of the cluster, asked at start); -1 = "
+                        "the broker's default.replication.factor; N = N replicas (creating a topic fails, "
+                        "naming this key, if the cluster has fewer live brokers)."})
         .PassThroughPrefix("consumer.")
         .PassThroughPrefix("producer.")
-        .PassThroughPrefix("admin.");
+        .PassThroughPrefix("admin.")
+        // Topic configs of the internal topics, as Kafka Streams' "topic."
+        // prefix: topic.min.insync.replicas (default 2 when the replication
+        // is 3 or more), topic.compression.type, topic.retention.ms, ... The
+        // broker validates them when it creates a topic.
+        .PassThroughPrefix("topic.");
     return d;
   }();
   return *def;
@@ -209,7 +250,17 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
   if (const std::string& server = streams.config().GetString("metrics.server"); !server.empty()) {
     if (absl::Status s = ParseMetricsServer(server).status(); !s.ok()) return s;
   }
+  RUNNEL_RETURN_IF_ERROR(CheckTopicConfigs(streams.config(), values));
   const bool exactly_once = streams.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2;
+  if (auto acks = values.find("producer.acks"); acks != values.end() && acks->second != "all" &&
+                                                  acks->second != "-1" &&
+                                                  (exactly_once || IdempotentProducers(values))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config key 'producer.acks' is '", acks->second,
+        "': Runnel's producers are idempotent, which needs acks=all (every in-sync replica has a record "
+        "before it counts as written)", exactly_once ? "" : "; set producer.enable.idempotence=false as well "
+                                                            "to trade that for fewer acknowledgements"));
+  }
   for (const ReservedKey& reserved : kReservedKeys) {
     if (!values.contains(reserved.key) || (reserved.exactly_once_only && !exactly_once)) continue;
     return absl::InvalidArgumentError(absl::StrCat("config key '", reserved.key, "' is set by Runnel",
@@ -317,6 +368,10 @@ kafka::ClientConfig StreamsConfig::ProducerConfig(std::string_view client_id) co
       {"bootstrap.servers", bootstrap_servers()},
       {"client.id", std::string(client_id)},
       {"enable.idempotence", "true"},
+      // What idempotence implies anyway, said out loud: a record counts as
+      // written once every in-sync replica has it (at least the topic's
+      // min.insync.replicas), so losing its leader does not lose it.
+      {"acks", "all"},
       {"linger.ms", "5"},
       {"batch.num.messages", "10000"},
       {"compression.type", "lz4"},

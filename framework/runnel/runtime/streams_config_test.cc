@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runnel/runtime/internal/topics.h"
 
 namespace runnel {
 namespace {
@@ -144,6 +145,117 @@ TEST(StreamsConfigTest, MetricsServerRejectsWhatIsNotHostColonPort) {
     EXPECT_TRUE(absl::IsInvalidArgument(config.status())) << bad;
     EXPECT_THAT(config.status().message(), HasSubstr("'metrics.server'")) << bad;
   }
+}
+
+
+// Internal topics: replication.factor, topic.* and acks (docs/cluster.md).
+
+using runtime::internal::CheckCreatable;
+using runtime::internal::MakeInternalTopicSettings;
+
+TEST(InternalTopicSettingsTest, ReplicationDefaultsToThreeOrTheBrokersThereAre) {
+  auto config = StreamsConfig::Create(Base());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->config().GetInt("replication.factor"), 0);
+  auto one = MakeInternalTopicSettings(*config, 1);
+  EXPECT_EQ(one.replication_factor, 1);
+  EXPECT_FALSE(one.configs.contains("min.insync.replicas"));  // the broker's own
+  EXPECT_TRUE(CheckCreatable(one).ok());
+  EXPECT_EQ(MakeInternalTopicSettings(*config, 2).replication_factor, 2);
+  auto three = MakeInternalTopicSettings(*config, 3);
+  EXPECT_EQ(three.replication_factor, 3);
+  EXPECT_EQ(three.configs["min.insync.replicas"], "2");
+  auto five = MakeInternalTopicSettings(*config, 5);
+  EXPECT_EQ(five.replication_factor, 3);
+  EXPECT_TRUE(CheckCreatable(five).ok());
+}
+
+TEST(InternalTopicSettingsTest, MinusOneLeavesReplicationToTheBroker) {
+  auto values = Base();
+  values["replication.factor"] = "-1";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto settings = MakeInternalTopicSettings(*config, 3);
+  EXPECT_EQ(settings.replication_factor, -1);
+  EXPECT_FALSE(settings.configs.contains("min.insync.replicas"));
+  EXPECT_TRUE(CheckCreatable(settings).ok());
+}
+
+TEST(InternalTopicSettingsTest, MoreReplicasThanBrokersIsRefusedNamingTheKey) {
+  auto values = Base();
+  values["replication.factor"] = "3";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Status s = CheckCreatable(MakeInternalTopicSettings(*config, 1));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("'replication.factor'"));
+  EXPECT_THAT(s.message(), HasSubstr("1 live broker"));
+  EXPECT_TRUE(CheckCreatable(MakeInternalTopicSettings(*config, 3)).ok());
+  values["replication.factor"] = "33";
+  EXPECT_THAT(StreamsConfig::Create(values).status().message(), HasSubstr("replication.factor"));
+}
+
+TEST(InternalTopicSettingsTest, TopicPrefixConfigsGoToEveryInternalTopic) {
+  auto values = Base();
+  values["topic.compression.type"] = "zstd";
+  values["topic.retention.ms"] = "-1";
+  values["topic.min.insync.replicas"] = "1";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto settings = MakeInternalTopicSettings(*config, 3);
+  EXPECT_EQ(settings.configs["compression.type"], "zstd");
+  EXPECT_EQ(settings.configs["retention.ms"], "-1");
+  EXPECT_EQ(settings.configs["min.insync.replicas"], "1");  // the user's, not the default 2
+  EXPECT_EQ(settings.origin["compression.type"], "topic.compression.type");
+}
+
+TEST(InternalTopicSettingsTest, MinInsyncReplicasMustFitTheReplication) {
+  auto values = Base();
+  values["topic.min.insync.replicas"] = "two";
+  auto bad = StreamsConfig::Create(values);
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("'topic.min.insync.replicas'"));
+  values["topic.min.insync.replicas"] = "3";
+  values["replication.factor"] = "2";
+  auto above = StreamsConfig::Create(values);
+  ASSERT_EQ(above.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(above.status().message(), HasSubstr("above 'replication.factor' 2"));
+  // With the default replication, the cluster decides: one broker cannot
+  // hold 2 in-sync replicas.
+  values.erase("replication.factor");
+  values["topic.min.insync.replicas"] = "2";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Status s = CheckCreatable(MakeInternalTopicSettings(*config, 1));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("'topic.min.insync.replicas'"));
+  EXPECT_TRUE(CheckCreatable(MakeInternalTopicSettings(*config, 3)).ok());
+}
+
+TEST(InternalTopicSettingsTest, CleanupPolicyIsRunnelsToChoose) {
+  auto values = Base();
+  values["topic.cleanup.policy"] = "delete";
+  auto config = StreamsConfig::Create(values);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("'topic.cleanup.policy'"));
+}
+
+TEST(StreamsConfigTest, ProducersAcknowledgeOnlyWhenEveryInSyncReplicaHasTheRecord) {
+  auto config = StreamsConfig::Create(Base());
+  ASSERT_TRUE(config.ok());
+  auto producer = config->ProducerConfig("p1");
+  EXPECT_EQ(producer["acks"], "all");
+  EXPECT_EQ(producer["enable.idempotence"], "true");
+  auto values = Base();
+  values["producer.acks"] = "1";
+  auto one = StreamsConfig::Create(values);
+  ASSERT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(one.status().message(), HasSubstr("'producer.acks'"));
+  // At least once without idempotence may trade durability for speed.
+  values["producer.enable.idempotence"] = "false";
+  EXPECT_TRUE(StreamsConfig::Create(values).ok());
+  values["processing.guarantee"] = "exactly_once_v2";
+  EXPECT_EQ(StreamsConfig::Create(values).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
