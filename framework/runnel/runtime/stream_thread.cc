@@ -538,7 +538,8 @@ absl::StatusOr<std::unique_ptr<StreamTask>> StreamThread::NewTask(TaskId id) {
                  .exactly_once = eos_,
                  .metrics = metrics_,
                  .global_stores = global_stores_,
-                 .clock = &clock_};
+                 .clock = &clock_,
+                 .stopping = &stop_};
   auto task = std::make_unique<StreamTask>(id, config_.application_id(), std::move(graph), &collector_,
                                            deserialization_handler_.get(), processing_handler_.get(), clock_,
                                            &topology_->stores(), topology_->subtopologies()[id.subtopology].stores,

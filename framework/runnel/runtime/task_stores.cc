@@ -176,6 +176,10 @@ absl::StatusOr<std::map<TopicPartition, std::pair<Offset, Offset>>> TaskStores::
     auto range = consumer.Watermarks(tp, absl::Seconds(30));
     for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
          absl::IsUnavailable(range.status()) && waited < absl::Seconds(60); waited += backoff) {
+      if (env_.stopping != nullptr && env_.stopping->load()) {
+        return absl::CancelledError(absl::StrCat("task ", task_.ToString(), ": shutting down while changelog ",
+                                                 tp.ToString(), " was unavailable"));
+      }
       log->info("task {}: changelog {} not ready ({}); retrying", task_.ToString(), tp.ToString(),
                 range.status().ToString());
       absl::SleepFor(backoff);

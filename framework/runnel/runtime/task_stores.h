@@ -31,6 +31,7 @@
 // only the changelog tail since the last commit. A store without one is
 // wiped and restored in full.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -89,6 +90,10 @@ struct StateEnv {
   // Required to restore: the injected clock restore progress and stalls
   // are timed by.
   const Clock* clock = nullptr;
+  // Optional: set (by another thread) when the owner shuts down; a restore
+  // waiting for an unavailable changelog gives up (Cancelled) rather than
+  // holding the shutdown for its whole retry time.
+  const std::atomic<bool>* stopping = nullptr;
 };
 
 class TaskStores final : private ChangelogSink {
