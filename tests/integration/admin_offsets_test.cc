@@ -63,7 +63,14 @@ TEST(AdminOffsetsTest, DeleteGroupOffsetsRemovesOnlyTheNamedPartitions) {
   ASSERT_TRUE(testing_fixtures::CreateTopic(b, 1).ok());
   const TopicPartition pa{a, Partition(0)}, pb{b, Partition(0)};
   auto admin = MakeAdmin();
-  ASSERT_TRUE(admin->AlterGroupOffsets(group, {{pa, Offset(0)}, {pb, Offset(0)}}, absl::Seconds(30)).ok());
+  // Topics created a moment ago may not be known to the group coordinator
+  // yet (UNKNOWN_TOPIC_OR_PARTITION on a busy broker): asked again.
+  absl::Status altered = admin->AlterGroupOffsets(group, {{pa, Offset(0)}, {pb, Offset(0)}}, absl::Seconds(30));
+  for (int i = 0; !altered.ok() && i < 60; ++i) {
+    absl::SleepFor(absl::Milliseconds(500));
+    altered = admin->AlterGroupOffsets(group, {{pa, Offset(0)}, {pb, Offset(0)}}, absl::Seconds(30));
+  }
+  ASSERT_TRUE(altered.ok()) << altered;
   absl::Status deleted = admin->DeleteGroupOffsets(group, {pb}, absl::Seconds(30));
   ASSERT_TRUE(deleted.ok()) << deleted;
   auto offsets = admin->ListGroupOffsets(group, absl::Seconds(30));

@@ -142,12 +142,10 @@ std::string FormatPlan(const Plan& plan, bool execute, bool force_wipe_state) {
   } else {
     absl::StrAppend(&out, "local state: no --state-dir given, nothing wiped here\n");
   }
-  absl::StrAppend(&out,
-                  "state on other machines: wipe <state.dir>/", app,
-                  " on each machine that ran an instance (runnel-reset --state-dir there). Left alone, a store "
-                  "whose checkpoint is past its recreated, shorter changelog is wiped and restored at start, but "
-                  "one whose new changelog has grown past its checkpoint by then would be trusted.\n");
-  absl::StrAppend(&out, "output topics are not touched: consumers see the results again after the rerun.\n");
+  absl::StrAppend(&out, "other machines: delete <state.dir>/", app,
+                  " on every other machine that ran an instance,\n  before it starts again "
+                  "(docs/replay.md, \"Rebuilding state\")\n");
+  absl::StrAppend(&out, "output topics are not touched: the rerun writes its results again\n");
   if (auto why = RefusalReason(plan, force_wipe_state)) {
     absl::StrAppend(&out, execute ? "refused: " : "--execute would refuse now: ", *why, "\n");
   } else if (!execute) {

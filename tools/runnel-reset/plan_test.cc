@@ -80,7 +80,7 @@ TEST(FormatPlanTest, ADryRunShowsOffsetsTopicsAndStateAndSaysNothingChanged) {
   EXPECT_THAT(text, HasSubstr("internal topics to delete (2):\n  app-counts-changelog\n  app-topology\n"));
   EXPECT_THAT(text, HasSubstr("offsets on internal topics to remove: 1 partition(s)"));
   EXPECT_THAT(text, HasSubstr("local state to wipe: /s/app (2 entries: 0_0, 0_1; .lock and process.id stay)"));
-  EXPECT_THAT(text, HasSubstr("on each machine that ran an instance"));
+  EXPECT_THAT(text, HasSubstr("on every other machine that ran an instance"));
   EXPECT_THAT(text, HasSubstr("dry run: nothing was changed"));
   EXPECT_THAT(FormatPlan(APlan(), true, false), Not(HasSubstr("dry run")));
 }

@@ -28,10 +28,14 @@ absl::StatusOr<Plan> MakePlan(const ResetOptions& options, kafka::Admin& admin, 
             .now_ms = clock.NowMillis().value(),
             .inputs_named = !options.input_topics.empty()};
   const std::string& app = options.application_id;
+  // A group that never committed may be unknown to the coordinator
+  // (GROUP_ID_NOT_FOUND): no members, no offsets.
   auto group = admin.DescribeGroup(app, kTimeout);
+  if (absl::IsNotFound(group.status())) group = kafka::GroupDescription{.state = "Dead"};
   if (!group.ok()) return Annotate(group.status(), absl::StrCat("describing consumer group '", app, "'"));
   plan.group = *std::move(group);
   auto committed = admin.ListGroupOffsets(app, kTimeout);
+  if (absl::IsNotFound(committed.status())) committed = std::map<TopicPartition, Offset>{};
   if (!committed.ok()) {
     return Annotate(committed.status(), absl::StrCat("committed offsets of consumer group '", app, "'"));
   }

@@ -7,6 +7,8 @@
 #     nothing, and --execute refuses (exit 1);
 #   - once it stopped, a dry run lists the input offsets, the changelog and
 #     the state directory, and two dry runs print the same (nothing moved);
+#     --to-latest, --by-duration and --to-datetime pick the offsets they
+#     should; a missing input topic is named (exit 1);
 #   - --execute resets: offsets to the start, the changelog gone, the state
 #     directory emptied;
 #   - docs/replay.md's "Rebuilding state": the application run again
@@ -85,6 +87,21 @@ grep -q "local state to wipe: $state/$app (.*0_0" "$work/dry1" || fail "state no
 grep -q "dry run: nothing was changed" "$work/dry1" || fail "$(cat "$work/dry1")"
 dry "$work/dry2"
 diff "$work/dry1" "$work/dry2" >&2 || fail "a dry run changed something"
+# The other targets, as dry runs: the end (= what the group committed: it
+# read everything), an hour back (before the first record: the start), a
+# time after the last record (the end, said so).
+"$reset" --application-id "$app" --bootstrap "$B" --to-latest >"$work/latest"
+[ "$(grep -Ec "^  $in-[0-2]  committed ([0-9]+) -> \1$" "$work/latest")" = 3 ] ||
+  fail "--to-latest: $(cat "$work/latest")"
+"$reset" --application-id "$app" --bootstrap "$B" --by-duration PT1H >"$work/back"
+[ "$(grep -Ec "^  $in-[0-2]  committed [0-9]+ -> 0$" "$work/back")" = 3 ] || fail "--by-duration: $(cat "$work/back")"
+"$reset" --application-id "$app" --bootstrap "$B" --to-datetime 2099-01-01T00:00:00Z >"$work/future"
+[ "$(grep -c "(no record that late: the end)" "$work/future")" = 3 ] || fail "--to-datetime: $(cat "$work/future")"
+set +e
+"$reset" --application-id "$app" --bootstrap "$B" --input-topics "$in,no-such-topic-$suffix" 2>"$work/err"; rc=$?
+set -e
+[ "$rc" = 1 ] || fail "a missing input topic: exit code $rc, expected 1"
+grep -q "input topic 'no-such-topic-$suffix'" "$work/err" || fail "missing topic not named: $(cat "$work/err")"
 
 # 5. --execute: offsets to the start, the changelog deleted, the state wiped.
 "$reset" --application-id "$app" --bootstrap "$B" --state-dir "$state" --execute >"$work/exec" ||
