@@ -13,7 +13,10 @@
 #     directory emptied;
 #   - docs/replay.md's "Rebuilding state": the application run again
 #     rebuilds the same counts: every key's final count in the second
-#     output equals the first output's (and the input's own count).
+#     output equals the first output's (and the input's own count);
+#   - a reset that leaves the stores on disk (another machine's): their
+#     checkpoints are past the recreated changelog's end, and the runtime
+#     rebuilds them rather than counting on top (exact output again).
 # Usage: reset_test.sh RUNNEL_RESET RUNNEL_KEYED_COUNT RUNNEL_KAFKA
 set -euo pipefail
 reset=$1 keyed=$2 kafka=$3
@@ -29,6 +32,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 log() { echo "[$(date +%T)] $*" >&2; }
 suffix="$$-$RANDOM"
 app="reset-demo-$suffix" in="reset-in-$suffix" out="reset-out-$suffix" out2="reset-out2-$suffix"
+out3="reset-out3-$suffix"
 state="$work/state"
 
 # 1. A bad flag: exit 2, named.
@@ -39,7 +43,7 @@ set -e
 grep -q -- "--to-offset: 'x' is not an offset" "$work/err" || fail "flag not named: $(cat "$work/err")"
 
 # 2. Input, and a first run of the application (the commands of docs/replay.md).
-"$keyed" topics --bootstrap "$B" --create "$in,$out,$out2" --partitions 3
+"$keyed" topics --bootstrap "$B" --create "$in,$out,$out2,$out3" --partitions 3
 "$keyed" produce --bootstrap "$B" --topic "$in" --count 20000 --keys 300
 run_app() {  # run_app OUTPUT: one instance in the background
   "$keyed" run --set bootstrap.servers="$B" --set application.id="$app" --set state.dir="$state" \
@@ -132,4 +136,19 @@ final_counts "$out" "$work/verify1" >"$work/final1"
 final_counts "$out2" "$work/verify2" >"$work/final2"
 [ "$(wc -l <"$work/final1")" = 300 ] || fail "first output has $(wc -l <"$work/final1") keys, expected 300"
 diff "$work/final1" "$work/final2" >&2 || fail "the rebuilt counts differ from the first run's"
-echo "ok: reset and rerun rebuilt the same $(wc -l <"$work/final2") counts ($(cat "$work/verify2"))"
+
+# 7. A machine whose state was not wiped: reset without --state-dir, run on
+# the old stores. Their checkpoints point past the recreated, empty
+# changelog, so the runtime must wipe and rebuild them, not count on top.
+"$reset" --application-id "$app" --bootstrap "$B" --execute >"$work/exec3" || fail "$(cat "$work/exec3")"
+grep -q "local state: no --state-dir given, nothing wiped here" "$work/exec3" || fail "$(cat "$work/exec3")"
+[ -n "$(ls "$state/$app" | grep '_')" ] || fail "no stores left to be stale"
+run_app "$out3"
+log "third run, on the stale stores; verifying its output"
+"$keyed" verify --bootstrap "$B" --input "$in" --output "$out3" --quiet-s 30 >"$work/verify3" ||
+  fail "a store outlived its changelog: $(cat "$work/verify3"); $(tail -5 "$work/app.log")"
+stop_app
+grep -q "is past the end .*wiping the store and restoring it" "$work/app.log" ||
+  fail "no store was found stale: $(grep -i wip "$work/app.log" | tail -3)"
+echo "ok: reset and rerun rebuilt the same $(wc -l <"$work/final2") counts ($(cat "$work/verify2"));" \
+  "stale stores were rebuilt too"
