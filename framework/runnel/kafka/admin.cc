@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runnel/kafka/errors.h"
 #include "runnel/kafka/internal/conf.h"
 
@@ -222,6 +223,37 @@ absl::Status Admin::DeleteRecords(const std::map<TopicPartition, Offset>& before
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<TopicPartition, std::optional<Offset>>> Admin::ListOffsets(
+    const std::map<TopicPartition, int64_t>& specs, absl::Duration timeout) {
+  std::map<TopicPartition, std::optional<Offset>> out;
+  if (specs.empty()) return out;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(specs.size()));
+  for (const auto& [tp, spec] : specs) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value())->offset = spec;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_, list, Millis(timeout));
+  absl::Status status;
+  for (int i = 0; status.ok() && i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    const TopicPartition tp{e.topic, Partition(e.partition)};
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = ErrorToStatus(e.err, absl::StrCat("list offsets of ", tp.ToString()));
+    } else if (e.offset >= 0) {
+      out[tp] = Offset(e.offset);
+    } else {
+      out[tp] = std::nullopt;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!status.ok()) return status;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::vector<std::string> names;
+    for (const auto& [tp, spec] : specs) names.push_back(tp.ToString());
+    return ErrorToStatus(err, absl::StrCat("list offsets of ", absl::StrJoin(names, ", ")));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> Admin::ListTopics(absl::Duration timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, Millis(timeout));
@@ -314,7 +346,8 @@ absl::Status Admin::AlterGroupOffsets(const std::string& group,
     const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(groups[i]);
     for (int j = 0; parts && j < parts->cnt; ++j) {
       if (parts->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return ErrorToStatus(parts->elems[j].err, absl::StrCat("alter offset of ", parts->elems[j].topic));
+        return ErrorToStatus(parts->elems[j].err, absl::StrCat("alter offset of ", parts->elems[j].topic, "-",
+                                                               parts->elems[j].partition));
       }
     }
   }
@@ -334,6 +367,36 @@ absl::Status Admin::DeleteGroup(const std::string& group, absl::Duration timeout
   for (size_t i = 0; i < n; ++i) {
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
       return ErrorToStatus(e, absl::StrCat("delete group '", group, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Admin::DeleteGroupOffsets(const std::string& group, const std::vector<TopicPartition>& partitions,
+                                       absl::Duration timeout) {
+  if (partitions.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value());
+  rd_kafka_DeleteConsumerGroupOffsets_t* req = rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
+  rd_kafka_DeleteConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
+  rd_kafka_DeleteConsumerGroupOffsets_destroy(req);
+  auto event = request.Wait("delete group offsets");
+  if (!event.ok()) return event.status();
+  size_t n = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
+      rd_kafka_event_DeleteConsumerGroupOffsets_result(*event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ErrorToStatus(e, absl::StrCat("delete offsets of group '", group, "'"));
+    }
+    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; parts && j < parts->cnt; ++j) {
+      const rd_kafka_resp_err_t e = parts->elems[j].err;
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+      return ErrorToStatus(e, absl::StrCat("delete offset of group '", group, "' for ", parts->elems[j].topic, "-",
+                                           parts->elems[j].partition));
     }
   }
   return absl::OkStatus();

@@ -81,6 +81,15 @@ class Admin {
   // Deletes every record before the given offset of each partition (the
   // partition's log start moves there; Offset(-1) means its high watermark).
   absl::Status DeleteRecords(const std::map<TopicPartition, Offset>& before, absl::Duration timeout);
+  // ListOffsets per partition (librdkafka's offsets_for_times): for a
+  // timestamp (epoch ms), the offset of the first record stamped at or after
+  // it, or std::nullopt when no record is that late; kLatestOffset and
+  // kEarliestOffset ask for the partition's end and log start. A partition
+  // the broker cannot answer for fails the call, naming it.
+  static constexpr int64_t kLatestOffset = -1;
+  static constexpr int64_t kEarliestOffset = -2;
+  absl::StatusOr<std::map<TopicPartition, std::optional<Offset>>> ListOffsets(
+      const std::map<TopicPartition, int64_t>& specs, absl::Duration timeout);
 
   // The committed offsets of a consumer group (partitions without one are
   // left out).
@@ -90,6 +99,11 @@ class Admin {
                                  const std::map<TopicPartition, Offset>& offsets,
                                  absl::Duration timeout);
   absl::Status DeleteGroup(const std::string& group, absl::Duration timeout);
+  // Removes the group's committed offsets of `partitions` (the coordinator
+  // refuses, an error naming the partition, while a member of the group is
+  // subscribed to its topic). Partitions without one are fine.
+  absl::Status DeleteGroupOffsets(const std::string& group, const std::vector<TopicPartition>& partitions,
+                                  absl::Duration timeout);
   // The group's members and their assignments (DescribeConsumerGroups).
   absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group, absl::Duration timeout);
 
