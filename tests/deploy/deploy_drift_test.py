@@ -151,32 +151,73 @@ def check_k8s(root, checker):
                 checker.check_env(program, env, where)
 
 
+def owner(path):
+    """The Debian package that installed a file (dpkg -S), or None."""
+    for candidate in (os.path.realpath(path), path):
+        result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        if result.returncode == 0:
+            return result.stdout.split(":")[0]
+    return None
+
+
+def dependency_closure(packages):
+    """The installed packages `packages` depend on (Depends, Pre-Depends), recursively."""
+    fields = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${Pre-Depends}, ${Depends}\n"],
+                            capture_output=True, text=True, check=True).stdout
+    depends = {}
+    for line in fields.splitlines():
+        name, _, deps = line.partition("\t")
+        names = []
+        for dep in deps.split(","):
+            first = dep.split("|")[0].strip()
+            if first:
+                names.append(re.split(r"[\s(:]", first, maxsplit=1)[0])
+        depends[name] = names
+    seen, todo = set(), list(packages)
+    while todo:
+        package = todo.pop()
+        if package in seen:
+            continue
+        seen.add(package)
+        todo.extend(depends.get(package, []))
+    return seen
+
+
 def check_dockerfile(root, checker, bin_dir):
+    """The runtime stage's packages are the owners of the libraries the
+    programs link directly (NEEDED); everything ldd resolves beyond them comes
+    with their dependencies or with debian:12-slim (Priority: required)."""
     for program in deploy_files.dockerfile_programs(root):
         checker.check_program(program, "Dockerfile")
     listed = deploy_files.dockerfile_runtime_packages(root)
-    libraries = set()
+    direct, loaded = set(), set()
     for program in sorted(os.listdir(bin_dir)):
-        out = subprocess.run(["ldd", os.path.join(bin_dir, program)], capture_output=True, text=True).stdout
-        libraries |= {m for m in re.findall(r"=> (/\S+)", out)}
-    owners = set()
-    for library in sorted(libraries):
-        real = os.path.realpath(library)
-        result = subprocess.run(["dpkg", "-S", real], capture_output=True, text=True)
-        if result.returncode != 0:
-            result = subprocess.run(["dpkg", "-S", library], capture_output=True, text=True)
-        check(result.returncode == 0, f"ldd: {library} belongs to no Debian package")
-        if result.returncode == 0:
-            owners.add(result.stdout.split(":")[0])
-    required = set(subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Priority}\n"], capture_output=True,
-                                  text=True).stdout.split("\n"))
-    in_slim = {line.split()[0] for line in required if line.endswith(" required")}
-    missing = owners - listed - in_slim
-    check(not missing, f"Dockerfile: the programs load libraries of {sorted(missing)}, which the runtime stage "
+        path = os.path.join(bin_dir, program)
+        resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", subprocess.run(
+            ["ldd", path], capture_output=True, text=True).stdout, re.M))
+        needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
+            ["objdump", "-p", path], capture_output=True, text=True).stdout)
+        for library in needed:
+            check(library in resolved, f"ldd: {program} needs {library}, which does not resolve")
+            if library in resolved:
+                direct.add(owner(resolved[library]))
+        loaded |= {owner(p) for p in resolved.values()}
+    check(None not in direct | loaded, "ldd: a library the programs load belongs to no Debian package")
+    direct.discard(None)
+    loaded.discard(None)
+    priorities = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Priority}\n"], capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+    in_slim = dependency_closure({line.split()[0] for line in priorities if line.endswith(" required")})
+    missing = direct - listed - in_slim
+    check(not missing, f"Dockerfile: the programs link libraries of {sorted(missing)}, which the runtime stage "
                        f"does not install")
-    needless = listed - owners - NOT_FOR_LIBRARIES
-    check(not needless, f"Dockerfile: the runtime stage installs {sorted(needless)}, which no program loads")
-    print(f"Dockerfile: {len(libraries)} shared libraries from {len(owners)} packages; runtime list matches")
+    needless = listed - direct - NOT_FOR_LIBRARIES
+    check(not needless, f"Dockerfile: the runtime stage installs {sorted(needless)}, which no program links")
+    uncovered = loaded - dependency_closure(listed) - in_slim
+    check(not uncovered, f"Dockerfile: ldd loads libraries of {sorted(uncovered)}, which neither the runtime "
+                         f"packages' dependencies nor debian:12-slim bring")
+    print(f"Dockerfile: programs link {len(direct)} packages directly ({len(loaded)} with their dependencies); "
+          f"the runtime list matches")
 
 
 def main(root, build_dir, helper):
