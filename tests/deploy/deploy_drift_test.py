@@ -198,6 +198,8 @@ def check_dockerfile(root, checker, bin_dir):
         needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
             ["objdump", "-p", path], capture_output=True, text=True).stdout)
         for library in needed:
+            if library.startswith("ld-linux"):
+                continue  # the dynamic loader itself (libc6)
             check(library in resolved, f"ldd: {program} needs {library}, which does not resolve")
             if library in resolved:
                 direct.add(owner(resolved[library]))

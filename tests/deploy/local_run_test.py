@@ -11,9 +11,10 @@ per instance, as each pod has its volume), the ports (both instances share
     sensor while each instance runs only some of the tasks: the other
     sensors' answers were routed through the other instance (application.
     server, static membership ids from the "pod" names);
-  - scale in: one dashboard stopped for good (SIGTERM, exit 0); the other
-    takes every task over once the static member's session times out (the
-    time is printed, for docs/deploy.md, not asserted) and answers alone;
+  - measured for docs/deploy.md (printed, not asserted): a rolling restart
+    of one instance (same name and state), scale out to 3, scale in to 1
+    (the removed static members' tasks move after the session timeout);
+    after each, the instances answer every sensor again;
   - SIGTERM stops the rest cleanly (exit 0), then everything is removed.
 
   local_run_test.py <repository root> <build dir> <kafka-local>
@@ -94,6 +95,11 @@ def running_tasks(metrics_text):
     return total
 
 
+def counter(metrics_text, name):
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
+
+
 def main(root, build_dir, kafka_local):
     work = tempfile.mkdtemp(prefix="deploy-local-run-")
     kafka_dir = os.path.join(work, "kafka")
@@ -114,7 +120,9 @@ def main(root, build_dir, kafka_local):
             with open(path, "w") as f:
                 f.write(f"# {name}: the prod overlay's ConfigMaps, with the pod-specific values replaced\n")
                 f.write(properties)
-            logs[name] = open(os.path.join(work, f"{name}.log"), "w")
+            if name in logs:
+                logs[name].close()
+            logs[name] = open(os.path.join(work, f"{name}.log"), "a")
             env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNEL_CONF_")}
             processes[name] = subprocess.Popen([os.path.join(prefix_dir, "bin", argv[0])] + argv[1:] +
                                                ["--config", path, "--log-level", "warn"],
@@ -132,8 +140,6 @@ def main(root, build_dir, kafka_local):
             assert code == 0, f"{name} exited with {code} after SIGTERM"
             log(f"{name} stopped cleanly in {time.monotonic() - t0:.1f} s")
 
-        session_timeout_ms = next(d for d in docs if d["metadata"]["name"] == "sensor-dashboard-config")[
-            "data"]["RUNNEL_CONF_CONSUMER_SESSION_TIMEOUT_MS"]
         gateway_port = free_port()
         start("sensor-gateway", ["sensor-gateway"],
               configmap_properties(docs, ["runnel-kafka", "sensor-gateway-config"],
@@ -144,10 +150,11 @@ def main(root, build_dir, kafka_local):
         log("gateway ready")
 
         dashboards = {}
-        for i in (0, 1):
-            pod = f"sensor-dashboard-{i}"
-            ports = {"http": free_port(), "query": free_port(), "metrics": free_port()}
-            dashboards[pod] = ports
+
+        def start_dashboard(pod):
+            if pod not in dashboards:
+                dashboards[pod] = {"http": free_port(), "query": free_port(), "metrics": free_port()}
+            ports = dashboards[pod]
             start(pod, ["sensor-dashboard"],
                   configmap_properties(docs, ["runnel-kafka", "sensor-dashboard-config"], {
                       "bootstrap.servers": bootstrap,
@@ -159,14 +166,31 @@ def main(root, build_dir, kafka_local):
                       "application.server": f"127.0.0.1:{ports['query']}",
                       "consumer.group.instance.id": pod,
                   }, prefix_dir))
+
+        def metrics(pod):
+            status, text = http(f"http://127.0.0.1:{dashboards[pod]['metrics']}/metrics")
+            return text if status == 200 else ""
+
+        def ready(pods):
+            return all(http(f"http://127.0.0.1:{dashboards[p]['metrics']}/readyz")[0] == 200 for p in pods)
+
+        def answers_all(pod):
+            for sensor in sensors:
+                status, body = http(f"http://127.0.0.1:{dashboards[pod]['http']}/api/sensors/{sensor}")
+                if status != 200 or json.loads(body).get("count") != 3:
+                    return False
+            return True
+
+        started = time.monotonic()
+        for pod in ("sensor-dashboard-0", "sensor-dashboard-1"):
+            start_dashboard(pod)
         for pod, ports in dashboards.items():
-            metrics = f"http://127.0.0.1:{ports['metrics']}"
-            wait_for(f"{pod} /readyz", lambda: http(metrics + "/readyz")[0] == 200, processes)
-            status, body = http(metrics + "/healthz")
+            wait_for(f"{pod} /readyz", lambda: ready([pod]), processes)
+            status, body = http(f"http://127.0.0.1:{ports['metrics']}/healthz")
             assert status == 200, f"{pod} /healthz: {status} {body}"
             status, body = http(f"http://127.0.0.1:{ports['http']}/healthz")
             assert status == 200, f"{pod} dashboard /healthz: {status} {body}"
-            log(f"{pod}: /healthz and /readyz 200")
+        log(f"both dashboards: /healthz and /readyz 200, {time.monotonic() - started:.1f} s after they started")
 
         sensors = [f"sensor{n:02d}" for n in range(1, 13)]
         now = datetime.now(timezone.utc)
@@ -180,51 +204,60 @@ def main(root, build_dir, kafka_local):
         assert status == 202, f"POST /sensors: {status} {body}"
         log(f"posted {len(readings)} readings for {len(sensors)} sensors")
 
-        def all_answered():
-            for pod, ports in dashboards.items():
-                for sensor in sensors:
-                    status, body = http(f"http://127.0.0.1:{ports['http']}/api/sensors/{sensor}")
-                    if status != 200 or json.loads(body).get("count") != 3:
-                        return False
-            return True
-
-        wait_for("both dashboards to answer every sensor with its 3 readings", all_answered, processes)
-        tasks = {}
-        for pod, ports in dashboards.items():
-            status, text = http(f"http://127.0.0.1:{ports['metrics']}/metrics")
-            assert status == 200, f"{pod} /metrics: {status}"
-            tasks[pod] = running_tasks(text)
+        wait_for("both dashboards to answer every sensor with its 3 readings",
+                 lambda: all(answers_all(p) for p in dashboards), processes)
+        tasks = {pod: running_tasks(metrics(pod)) for pod in dashboards}
         log(f"running tasks per instance: {tasks}")
         # Each instance runs part of the tasks, yet answered all 12 sensors:
         # the others' came through the other instance.
         assert all(t > 0 for t in tasks.values()), f"an instance runs no task: {tasks}"
+        total = sum(tasks.values())
         log("every sensor answered by both instances (routed for the tasks the other one runs)")
 
-        # Scale in: a pod removed for good. It is a static member, so it does
-        # not leave the group on SIGTERM; its tasks move once the broker
-        # gives up on it (consumer.session.timeout.ms). Measured, not asserted.
-        total = sum(tasks.values())
+        # The rest is measured for docs/deploy.md, not asserted on time.
+        # A rolling restart: the same pod name (static member) and volume.
+        rebalances = counter(metrics("sensor-dashboard-0"), "runnel_rebalances_total")
         stop("sensor-dashboard-1")
         t0 = time.monotonic()
-        survivor = dashboards["sensor-dashboard-0"]
+        start_dashboard("sensor-dashboard-1")
+        wait_for("the restarted sensor-dashboard-1 to be ready with its tasks",
+                 lambda: ready(["sensor-dashboard-1"]) and running_tasks(metrics("sensor-dashboard-1")) > 0, processes)
+        moved = counter(metrics("sensor-dashboard-0"), "runnel_rebalances_total") - rebalances
+        log(f"restart: sensor-dashboard-1 ready again {time.monotonic() - t0:.1f} s after it started; "
+            f"sensor-dashboard-0 went through {moved:.0f} rebalances meanwhile")
+        wait_for("both dashboards to answer every sensor after the restart",
+                 lambda: all(answers_all(p) for p in dashboards), processes)
 
-        def took_over():
-            status, text = http(f"http://127.0.0.1:{survivor['metrics']}/metrics")
-            return status == 200 and running_tasks(text) == total and \
-                http(f"http://127.0.0.1:{survivor['metrics']}/readyz")[0] == 200
+        # Scale out to 3.
+        t0 = time.monotonic()
+        start_dashboard("sensor-dashboard-2")
+        wait_for("3 instances ready, each running tasks",
+                 lambda: ready(dashboards) and all(running_tasks(metrics(p)) > 0 for p in dashboards), processes)
+        log(f"scale out to 3: all ready, tasks {[running_tasks(metrics(p)) for p in dashboards]}, "
+            f"{time.monotonic() - t0:.1f} s after the third started")
+        wait_for("3 dashboards to answer every sensor", lambda: all(answers_all(p) for p in dashboards), processes)
 
-        wait_for("sensor-dashboard-0 to run every task", took_over, processes)
-        log(f"scale in: sensor-dashboard-0 runs all {total:.0f} tasks {time.monotonic() - t0:.1f} s after "
-            f"sensor-dashboard-1 stopped (session timeout {session_timeout_ms} ms)")
-        wait_for("sensor-dashboard-0 to answer every sensor alone",
-                 lambda: all(http(f"http://127.0.0.1:{survivor['http']}/api/sensors/{s}")[0] == 200 for s in sensors),
+        # Scale in to 1: pods removed for good. They are static members, so
+        # they do not leave the group on SIGTERM; their tasks move once the
+        # broker gives up on them (consumer.session.timeout.ms).
+        session_timeout_ms = next(d for d in docs if d["metadata"]["name"] == "sensor-dashboard-config")[
+            "data"]["RUNNEL_CONF_CONSUMER_SESSION_TIMEOUT_MS"]
+        stop("sensor-dashboard-2")
+        stop("sensor-dashboard-1")
+        t0 = time.monotonic()
+        wait_for("sensor-dashboard-0 to run every task",
+                 lambda: running_tasks(metrics("sensor-dashboard-0")) == total and ready(["sensor-dashboard-0"]),
+                 processes)
+        log(f"scale in to 1: sensor-dashboard-0 runs all {total:.0f} tasks {time.monotonic() - t0:.1f} s after the "
+            f"others stopped (consumer.session.timeout.ms={session_timeout_ms})")
+        wait_for("sensor-dashboard-0 to answer every sensor alone", lambda: answers_all("sensor-dashboard-0"),
                  processes)
 
         for name in list(processes)[::-1]:
             stop(name)
         ok = True
-        print("local run: 3 brokers, gateway and 2 dashboards with the prod ConfigMaps: healthy, ready, routed, "
-              "scaled in")
+        print("local run: 3 brokers, the gateway and the dashboards with the prod ConfigMaps: healthy, ready, "
+              "routed; restarted, scaled out and in")
         return 0
     finally:
         for name, p in processes.items():
