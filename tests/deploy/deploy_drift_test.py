@@ -151,13 +151,22 @@ def check_k8s(root, checker):
                 checker.check_env(program, env, where)
 
 
-def owner(path):
-    """The Debian package that installed a file (dpkg -S), or None."""
-    for candidate in (os.path.realpath(path), path):
-        result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout.split(":")[0]
-    return None
+def owners(paths):
+    """The Debian package that installed each file, by one dpkg -S call (it
+    reads every package's file list, so one call per file would take
+    minutes). A library is registered under /lib or /usr/lib (merged /usr),
+    so both spellings are asked for."""
+    candidates = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        candidates[path] = [path, real, "/usr" + path if path.startswith("/lib/") else path]
+    asked = sorted({c for cs in candidates.values() for c in cs})
+    out = subprocess.run(["dpkg", "-S"] + asked, capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        package, _, file = line.partition(": ")
+        found[file.strip()] = package.split(":")[0]
+    return {path: next((found[c] for c in cs if c in found), None) for path, cs in candidates.items()}
 
 
 def dependency_closure(packages):
@@ -190,7 +199,7 @@ def check_dockerfile(root, checker, bin_dir):
     for program in deploy_files.dockerfile_programs(root):
         checker.check_program(program, "Dockerfile")
     listed = deploy_files.dockerfile_runtime_packages(root)
-    direct, loaded = set(), set()
+    needed_paths, loaded_paths = set(), set()
     for program in sorted(os.listdir(bin_dir)):
         path = os.path.join(bin_dir, program)
         resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", subprocess.run(
@@ -202,8 +211,11 @@ def check_dockerfile(root, checker, bin_dir):
                 continue  # the dynamic loader itself (libc6)
             check(library in resolved, f"ldd: {program} needs {library}, which does not resolve")
             if library in resolved:
-                direct.add(owner(resolved[library]))
-        loaded |= {owner(p) for p in resolved.values()}
+                needed_paths.add(resolved[library])
+        loaded_paths |= set(resolved.values())
+    package_of = owners(needed_paths | loaded_paths)
+    direct = {package_of[p] for p in needed_paths}
+    loaded = {package_of[p] for p in loaded_paths}
     check(None not in direct | loaded, "ldd: a library the programs load belongs to no Debian package")
     direct.discard(None)
     loaded.discard(None)
