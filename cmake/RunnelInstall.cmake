@@ -29,3 +29,25 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/RunnelConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/RunnelConfig.cmake ${PROJECT_BINARY_DIR}/RunnelConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Runnel)
+
+# The apps and command-line tools, for a deployment (deploy/Dockerfile
+# installs this tree into its image): every executable into bin/, the
+# dashboard's page into share/runnel/sensor-dashboard/web (point `web.dir`
+# there: its compiled-in default is the source folder) and the clickstream
+# schema into share/runnel/clickstream. runnel-query installs itself
+# (tools/runnel-query/CMakeLists.txt). Test and benchmark binaries stay out.
+set(runnel_deploy_programs sensor-clean sensor-stats sensor-gateway sensor-dashboard runnel-clickstream
+  runnel-kafka runnel-replay runnel-reset)
+foreach(program IN LISTS runnel_deploy_programs)
+  if(TARGET ${program})
+    install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endforeach()
+if(TARGET sensor-dashboard)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/apps/sensor-dashboard/web/
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/runnel/sensor-dashboard/web)
+endif()
+if(TARGET runnel-clickstream)
+  install(FILES ${PROJECT_SOURCE_DIR}/apps/clickstream/sql/schema.sql
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/runnel/clickstream)
+endif()
