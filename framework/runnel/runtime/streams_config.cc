@@ -165,6 +165,14 @@ const ConfigDef& StreamsConfig::Definition() {
                  .min = -1,
                  .max = 32,
                  .doc = "Replication of topics Runnel creates; -1 = broker default."})
+        .Define({.name = "topology.compatibility.check",
+                 .default_value = "fail",
+                 .allowed = {"fail", "warn", "off"},
+                 .doc = "At start, compare the topology with the one recorded for the application (topic "
+                        "<application.id>-topology): fail refuses a change that would orphan or misread "
+                        "state (a store renamed or removed, moved, retyped, its serdes changed; an internal "
+                        "topic renamed; a partition count changed), warn logs it and starts, off neither "
+                        "reads nor records."})
         .PassThroughPrefix("consumer.")
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("admin.");
