@@ -98,9 +98,15 @@ class TopologyCompatibilityTest : public ::testing::Test {
     ASSERT_TRUE(streams.ok()) << streams.status();
     absl::Status started = (*streams)->Start();
     ASSERT_TRUE(started.ok()) << started;
-    auto recorded = ConsumeUntil(
-        app_ + "-topology", [&](const std::vector<OutputRecord>& r) { return r.size() >= records; },
-        absl::Seconds(120));
+    // The topic may be too new for the consumer's metadata (NotFound) at
+    // first: ask again until the deadline.
+    const absl::Time deadline = absl::Now() + absl::Seconds(120);
+    absl::StatusOr<std::vector<OutputRecord>> recorded;
+    do {
+      recorded = ConsumeUntil(
+          app_ + "-topology", [&](const std::vector<OutputRecord>& r) { return r.size() >= records; },
+          absl::Seconds(5));
+    } while (!recorded.ok() && absl::Now() < deadline);
     ASSERT_TRUE(recorded.ok()) << recorded.status();
     EXPECT_EQ(recorded->back().key, std::optional<std::string>("topology"));
     ASSERT_TRUE((*streams)->Close().ok());
