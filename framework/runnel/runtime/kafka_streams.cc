@@ -15,6 +15,7 @@
 #include "runnel/runtime/internal/shutdown_request.h"
 #include "runnel/runtime/internal/topics.h"
 #include "runnel/runtime/task_assignment.h"
+#include "runnel/runtime/topology_compatibility.h"
 
 namespace runnel {
 
@@ -184,6 +185,9 @@ absl::Status KafkaStreams::PrepareTopics() {
   // min(3, brokers)) and the topic.* configs.
   auto settings = runtime::internal::ResolveInternalTopicSettings(config_, clock_);
   if (!settings.ok()) return settings.status();
+  // Before any internal topic is made: a refused topology creates nothing.
+  RUNNEL_ASSIGN_OR_RETURN(compatibility_,
+                          TopologyCompatibility::Check(**admin, config_, *topology_, partitions, *settings, clock_));
   for (const auto& sub : topology_->subtopologies()) {
     for (const auto& topic : sub.sink_topics) {
       if (!internal.contains(topic)) continue;
@@ -299,6 +303,11 @@ absl::Status KafkaStreams::Start() {
     }
   }
   SetState(State::kRunning);
+  compatibility_->RecordOnceStarted([this] {
+    if (state() != State::kRunning) return TopologyCompatibility::Progress::kStopped;
+    return CheckReadiness().ready ? TopologyCompatibility::Progress::kStarted
+                                  : TopologyCompatibility::Progress::kStarting;
+  });
   return absl::OkStatus();
 }
 

@@ -9,6 +9,9 @@
 //   (*streams)->Close();
 //
 // Start() checks the source topics exist (NotFound names a missing one),
+// compares the topology with the one recorded for the application
+// (FailedPrecondition on a change that would orphan or misread state; see
+// topology_compatibility.h),
 // creates the dead-letter topic if configured and missing, bootstraps the
 // global stores (GlobalKTable: every partition of their topics read to its
 // end, see global_thread.h) and starts the global thread and
@@ -58,6 +61,8 @@
 #include "runnel/topology/topology.h"
 
 namespace runnel {
+
+class TopologyCompatibility;
 
 class KafkaStreams {
  public:
@@ -203,11 +208,15 @@ class KafkaStreams {
   // The instance's runnel_tasks{state} gauges, read by CheckReadiness.
   const Gauge* tasks_created_;
   const Gauge* tasks_restoring_;
-  // metrics.server: from Start until Wait returns (or destruction). Last
-  // member: gone before anything its handlers read.
+  // metrics.server: from Start until Wait returns (or destruction).
+  // Declared after everything its handlers read: gone before it.
   absl::Mutex metrics_server_mu_;
   std::unique_ptr<MetricsServer> metrics_server_ ABSL_GUARDED_BY(metrics_server_mu_);
   std::atomic<uint16_t> metrics_port_{0};
+  // From Start: the topology check, and the recorder thread that records
+  // the topology once the instance has started (its callback reads this
+  // instance: it is destroyed first).
+  std::unique_ptr<TopologyCompatibility> compatibility_;
 };
 
 // Runs `streams` until SIGINT or SIGTERM, then shuts it down cleanly (final

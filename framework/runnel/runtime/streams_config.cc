@@ -197,10 +197,18 @@ const ConfigDef& StreamsConfig::Definition() {
                  .default_value = "0",
                  .min = -1,
                  .max = 32,
-                 .doc = "Replication of the internal topics Runnel creates (changelogs, repartition and "
-                        "dead-letter topics): 0 = min(3, live brokers of the cluster, asked at start); -1 = "
+                 .doc = "Replication of the internal topics Runnel creates (changelogs, repartition, "
+                        "dead-letter and topology topics): 0 = min(3, live brokers of the cluster, asked at start); -1 = "
                         "the broker's default.replication.factor; N = N replicas (creating a topic fails, "
                         "naming this key, if the cluster has fewer live brokers)."})
+        .Define({.name = "topology.compatibility.check",
+                 .default_value = "fail",
+                 .allowed = {"fail", "warn", "off"},
+                 .doc = "At start, compare the topology with the one recorded for the application (topic "
+                        "<application.id>-topology): fail refuses a change that would orphan or misread "
+                        "state (a store renamed or removed, moved, retyped, its serdes changed; an internal "
+                        "topic renamed; a partition count changed), warn logs it and starts, off neither "
+                        "reads nor records."})
         .PassThroughPrefix("consumer.")
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("admin.")
