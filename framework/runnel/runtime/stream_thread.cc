@@ -467,8 +467,17 @@ std::vector<TopicPartition> StreamThread::ChooseAssignment(const std::vector<Top
     admin_ = *std::move(admin);
   }
   std::map<std::string, int32_t> topic_partitions;
-  auto tasks_per_subtopology = TasksPerSubtopology(
-      *topology_, [this](const std::string& topic) { return collector_.PartitionCount(topic); }, &topic_partitions);
+  // A repartition topic Start created a moment ago may not be in the
+  // broker's metadata yet (NotFound): asked again for up to ~10 s, counted
+  // in attempts since a test's manual clock does not move here.
+  auto partition_count = [this](const std::string& topic) -> absl::StatusOr<int32_t> {
+    for (int attempt = 1;; ++attempt) {
+      auto count = collector_.PartitionCount(topic);
+      if (count.ok() || !absl::IsNotFound(count.status()) || attempt >= 100 || stop_.load()) return count;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  };
+  auto tasks_per_subtopology = TasksPerSubtopology(*topology_, partition_count, &topic_partitions);
   if (!tasks_per_subtopology.ok()) return fail(tasks_per_subtopology.status());
   // The members of this generation: once the group is Stable, every member
   // reads the same list (see task_assignment.h). Never fall back to what
