@@ -117,6 +117,9 @@ absl::Status AppendNumber(double d, std::string& out) {
   if (!std::isfinite(d)) {
     return absl::InvalidArgumentError("json serde: NaN and infinity have no JSON form");
   }
+  // -0 prints as 0: equal numbers print alike, and protobuf's parser
+  // reads "-0" as 0 anyway, so "-0" would not survive a round trip.
+  if (d == 0) d = 0;
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.15g", d);
   if (std::strtod(buf, nullptr) != d) std::snprintf(buf, sizeof(buf), "%.17g", d);

@@ -59,6 +59,10 @@ TEST(JsonSerdeTest, PrintsNumbersAndEscapesLikeProtobufAndRefusesWhatJsonCannotH
   auto text = PrintJson(*v);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(*text, "[\"tab\\t\\\"q\\\" \\\\ \\u0001 é\",0.1,1e+21,-3,1e-07,1.2345678901234568e+17]");
+  // Found by tests/fuzz/json_serde: "-0.e00" is -0 but "-0" parses as 0.
+  auto negative_zero = ParseJson("-0.e00");
+  ASSERT_TRUE(negative_zero.ok()) << negative_zero.status();
+  EXPECT_EQ(*PrintJson(*negative_zero), "0");
   JsonValue nan;
   nan.set_number_value(std::nan(""));
   EXPECT_TRUE(absl::IsInvalidArgument(PrintJson(nan).status()));
