@@ -15,6 +15,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "absl/strings/str_cat.h"
 #include "fuzz_check.h"
 #include "runnel/state/in_memory_kv_store.h"
 #include "runnel/state/window_store.h"
@@ -39,7 +40,10 @@ void Windows(runnel::InMemoryKeyValueStore& kv, const runnel::SegmentedStoreOpti
   runnel::WindowStore view(static_cast<const runnel::ReadOnlyKeyValueStore*>(&kv), options);
   if (!view.Init().ok()) return;
   if (auto w = view.Fetch(key, Timestamp(from), Timestamp(to)); w.ok()) {
-    for (const auto& e : *w) FUZZ_CHECK(e.key == key && e.start.value() >= from && e.start.value() <= to, "window out of range");
+    for (const auto& e : *w) {
+      FUZZ_CHECK(e.key == key && e.start.value() >= from && e.start.value() <= to,
+                 absl::StrCat("window at ", e.start.value(), " is outside [", from, ", ", to, "]"));
+    }
   }
   (void)view.FetchRange(key, std::nullopt, Timestamp(from), Timestamp(to));
   (void)view.FetchAll(Timestamp(from), Timestamp(to));
@@ -56,7 +60,11 @@ void Sessions(runnel::InMemoryKeyValueStore& kv, const runnel::SegmentedStoreOpt
   runnel::SessionStore view(static_cast<const runnel::ReadOnlyKeyValueStore*>(&kv), options);
   if (!view.Init().ok()) return;
   if (auto s = view.FindSessions(key, Timestamp(from), Timestamp(to)); s.ok()) {
-    for (const auto& e : *s) FUZZ_CHECK(e.key == key && e.end.value() >= from && e.start.value() <= to, "session out of range");
+    for (const auto& e : *s) {
+      FUZZ_CHECK(e.key == key && e.end.value() >= from && e.start.value() <= to,
+                 absl::StrCat("session [", e.start.value(), ", ", e.end.value(), "] is outside ends >= ", from,
+                              ", starts <= ", to));
+    }
   }
   (void)view.FetchAllEndingIn(Timestamp(from), Timestamp(to));
   runnel::SessionStore store(&kv, options);

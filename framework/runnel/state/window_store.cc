@@ -34,6 +34,14 @@ std::string BE64(int64_t v) {
   AppendBE64(static_cast<uint64_t>(v), s);
   return s;
 }
+// Put never writes a session with a negative time or ending before it
+// starts: such an entry is damage, and its end would slip through the
+// bytewise range checks (a negative end sorts after every positive one).
+absl::Status CheckSession(std::string_view store, int64_t start, int64_t end) {
+  if (start >= 0 && end >= start) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("store '", ToAbsl(store), "': a session entry [", start, ", ", end, "] is damaged"));
+}
 absl::Status NegativeTime(std::string_view store, Timestamp t) {
   return absl::InvalidArgumentError(
       absl::StrCat("store '", ToAbsl(store), "': negative timestamp ", t.value(), " (window timestamps must be >= 0)"));
@@ -297,6 +305,7 @@ absl::StatusOr<std::vector<SessionEntry>> SessionStore::FindSessions(std::option
                               [&](std::string_view key, std::string_view suffix, std::string_view value) {
                                 const auto end = static_cast<int64_t>(ReadBE64(suffix));
                                 const auto start = static_cast<int64_t>(ReadBE64(suffix.substr(8)));
+                                RUNNEL_RETURN_IF_ERROR(CheckSession(name(), start, end));
                                 if (start > latest_start.value()) return absl::OkStatus();
                                 out.push_back({std::string(key), Timestamp(start), Timestamp(end), std::string(value)});
                                 return absl::OkStatus();
@@ -315,10 +324,10 @@ absl::StatusOr<std::vector<SessionEntry>> SessionStore::FetchAllEndingIn(Timesta
   const std::string hi = BE64(to.value());
   RUNNEL_RETURN_IF_ERROR(Scan(SegmentOf(from), SegmentOf(to), std::nullopt, std::nullopt, kSessionSuffix, lo, hi,
                               [&](std::string_view key, std::string_view suffix, std::string_view value) {
-                                out.push_back({std::string(key),
-                                               Timestamp(static_cast<int64_t>(ReadBE64(suffix.substr(8)))),
-                                               Timestamp(static_cast<int64_t>(ReadBE64(suffix))),
-                                               std::string(value)});
+                                const auto end = static_cast<int64_t>(ReadBE64(suffix));
+                                const auto start = static_cast<int64_t>(ReadBE64(suffix.substr(8)));
+                                RUNNEL_RETURN_IF_ERROR(CheckSession(name(), start, end));
+                                out.push_back({std::string(key), Timestamp(start), Timestamp(end), std::string(value)});
                                 return absl::OkStatus();
                               }));
   std::sort(out.begin(), out.end(), [](const SessionEntry& a, const SessionEntry& b) {

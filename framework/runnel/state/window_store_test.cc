@@ -208,6 +208,25 @@ TEST(SessionStoreTest, FindsTheSessionsARecordCanMergeWith) {
   EXPECT_EQ(store.Put("k", T(5), T(4), "bad").code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/window_store: a damaged session entry with a negative
+// end passed the bytewise range check (a negative end sorts after every
+// positive one) and was returned as a session of the asked range.
+TEST(SessionStoreTest, ADamagedSessionEntryIsDataLoss) {
+  InMemoryKeyValueStore kv("s");
+  SessionStore store(&kv, {.retention_ms = 100'000, .segment_interval_ms = 1'000});
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Put("k", T(0), T(100), "A").ok());
+  // Segment 0, key "k", end -5, start 7: what Put never writes.
+  std::string damaged(8, '\0');
+  damaged += "k";
+  for (int64_t v : {int64_t{-5}, int64_t{7}}) {
+    for (int shift = 56; shift >= 0; shift -= 8) damaged.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xff));
+  }
+  ASSERT_TRUE(kv.Put(damaged, "X").ok());
+  EXPECT_TRUE(absl::IsDataLoss(store.FindSessions("k", T(0), T(10'000)).status()));
+  EXPECT_TRUE(absl::IsDataLoss(store.FindSessions(std::nullopt, std::nullopt, T(0), T(10'000)).status()));
+}
+
 TEST(SessionStoreTest, RetentionFollowsTheSessionEnd) {
   InMemoryKeyValueStore kv("s");
   SessionStore store(&kv, {.retention_ms = 1'000, .segment_interval_ms = 500});
