@@ -29,6 +29,14 @@ bool Fail(ReadingError& error, std::string message, std::string field, std::opti
 
 std::string_view View(const boost::json::string& s) { return std::string_view(s.data(), s.size()); }
 
+// At most `max` bytes of `s` (valid UTF-8, as Boost.JSON checked), cut on a
+// character boundary so that an error quoting it stays valid JSON.
+std::string_view Excerpt(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xc0) == 0x80) --max;
+  return s.substr(0, max);
+}
+
 // Validates one reading object and appends its record.
 bool ConvertReading(const boost::json::value& v, std::optional<size_t> index, std::vector<ReadingRecord>& out,
                     ReadingError& error) {
@@ -60,7 +68,7 @@ bool ConvertReading(const boost::json::value& v, std::optional<size_t> index, st
     return Fail(error,
                 absl::StrCat("field 'timestamp' is not an ISO-8601 date-time with a zone (like "
                              "2025-11-17T14:20:00Z) between 1970 and 9999: '",
-                             ToAbsl(View(ts->get_string()).substr(0, 64)), "'"),
+                             ToAbsl(Excerpt(View(ts->get_string()), 64)), "'"),
                 "timestamp", index);
   }
   if (!string_field("type", strings[1])) return false;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "runnel/http/json.h"
 
 namespace runnel_apps::gateway {
 namespace {
@@ -89,6 +90,20 @@ TEST(ReadingTest, EachBadFieldIsNamed) {
     EXPECT_EQ(error.field, c.field) << c.body << " -> " << error.message;
     EXPECT_FALSE(error.index);
   }
+}
+
+// Found by tests/fuzz/gateway_reading: the error quoted the first 64 bytes
+// of a bad timestamp, cutting a multi-byte character in two, so the 400's
+// body was not valid JSON (nor UTF-8).
+TEST(ReadingTest, AQuotedBadTimestampIsCutOnACharacterBoundary) {
+  const std::string timestamp = std::string(63, 'x') + "\u00e9tait";  // 'é' spans bytes 64-65
+  const std::string body = absl::StrCat(R"({"sensor_id":"s","timestamp":")", timestamp,
+                                        R"(","type":"t","value":1,"unit":"u","location":"l"})");
+  ReadingError error;
+  EXPECT_FALSE(ParseReading(body, error));
+  EXPECT_EQ(error.field, "timestamp");
+  EXPECT_NE(error.message.find(std::string(63, 'x') + "'"), std::string::npos) << error.message;
+  EXPECT_TRUE(runnel::http::ParseJson(error.ToJson()).ok()) << error.ToJson();
 }
 
 TEST(ReadingTest, BodiesThatAreNotOneReading) {

@@ -31,6 +31,12 @@ std::optional<std::string> Nearest(std::string_view word, const std::vector<std:
   size_t best_distance = max_distance + 1;
   for (const std::string& candidate : candidates) {
     if (candidate == word) continue;
+    // The distance is at least the difference in length: skip the
+    // quadratic computation for words that cannot be near (a long unknown
+    // key made config parsing crawl under tests/fuzz/config).
+    const size_t length_gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                             : candidate.size() - word.size();
+    if (length_gap >= best_distance) continue;
     const size_t d = EditDistance(word, candidate);
     if (d < best_distance) {
       best_distance = d;

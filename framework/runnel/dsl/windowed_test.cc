@@ -1,6 +1,7 @@
 // Oracle tests of windowed aggregations through the TopologyTestDriver.
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -677,6 +678,26 @@ TEST(SessionWindowsTest, EmitFinalSendsASessionOnceNoRecordCanExtendIt) {
   ASSERT_TRUE(in.PipeInput("x", "x", Timestamp(100)).ok());
   EXPECT_EQ(ReadSessions(*driver), (std::vector<Out>{{"u", 19, 19, 1, 19}, {"v", 23, 24, 2, 24}}));
   EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
+}
+
+// Found by tests/fuzz/windowed_key: a damaged window store key whose start
+// is near the end of time overflowed start + size (undefined behaviour).
+TEST(WindowStoreKeyTest, AWindowStartingNearTheEndOfTimeEndsAtTheEndOfTime) {
+  std::string store_key(8, '\0');
+  store_key += "k";
+  serdes::AppendBigEndian64(static_cast<uint64_t>(std::numeric_limits<int64_t>::max() - 10), store_key);
+  serdes::AppendBigEndian32(0, store_key);
+  auto w = dsl::internal::DecodeWindowStoreKey(*serdes::String(), store_key, 60'000);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->key, "k");
+  EXPECT_EQ(w->window.start.value(), std::numeric_limits<int64_t>::max() - 10);
+  EXPECT_EQ(w->window.end.value(), std::numeric_limits<int64_t>::max());
+  auto ordinary = dsl::internal::DecodeWindowStoreKey(*serdes::String(), store_key.substr(0, 9) + std::string(7, '\0') +
+                                                                             "\x64" + std::string(4, '\0'),
+                                                      60'000);
+  ASSERT_TRUE(ordinary.ok()) << ordinary.status();
+  EXPECT_EQ(ordinary->window.start.value(), 100);
+  EXPECT_EQ(ordinary->window.end.value(), 60'100);
 }
 
 }  // namespace

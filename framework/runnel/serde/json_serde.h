@@ -22,8 +22,14 @@ using JsonValue = google::protobuf::Value;
 SerdePtr<JsonValue> Json();
 
 // Parses / prints JSON text; the serde's building blocks, also for tools.
+// Printing is compact and canonical: an object's keys in byte order, so
+// equal documents print to equal bytes (a JSON key chooses a partition and
+// a store entry). Invalid UTF-8, NaN, infinity and a value of no kind are
+// InvalidArgument.
 absl::StatusOr<JsonValue> ParseJson(std::string_view text);
 absl::StatusOr<std::string> PrintJson(const JsonValue& value);
+// PrintJson, appending to `out` (which holds a prefix on error).
+absl::Status AppendJson(const JsonValue& value, std::string& out);
 
 }  // namespace runnel::serdes
 

@@ -13,6 +13,7 @@
 //
 // Threading: immutable after construction; call from any thread.
 
+#include <charconv>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -57,6 +59,12 @@ std::optional<std::string> ToText(const T& value) {
   } else if constexpr (std::is_same_v<T, serdes::JsonValue>) {
     auto text = serdes::PrintJson(value);
     return text.ok() ? std::optional<std::string>(*std::move(text)) : std::nullopt;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    // Shortest text that reads back as the same number (StrCat keeps only
+    // six digits: 1.2345678 would print as a different key, 1.23457).
+    char buf[64];
+    const auto end = std::to_chars(buf, buf + sizeof(buf), value).ptr;
+    return std::string(buf, end);
   } else if constexpr (std::is_arithmetic_v<T>) {
     return absl::StrCat(value);
   } else {
@@ -80,6 +88,11 @@ absl::StatusOr<T> FromText(std::string_view text) {
     int64_t n = 0;
     if (!absl::SimpleAtoi(ToAbsl(text), &n)) {
       return absl::InvalidArgumentError(absl::StrCat("'", ToAbsl(text), "' is not an integer"));
+    }
+    // Out of range is an error, not another key (int32 "4294967297" was 1).
+    if (!std::in_range<T>(n)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", ToAbsl(text), "' is out of range for a ",
+                                                     sizeof(T) * 8, "-bit integer key"));
     }
     return static_cast<T>(n);
   }

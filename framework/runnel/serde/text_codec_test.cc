@@ -29,6 +29,29 @@ TEST(TextCodecTest, NumericKeysParseAndBadTextIsRefused) {
   EXPECT_EQ(codec->value_json("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"");
 }
 
+// Found by tests/fuzz/serde: an int32 key's text outside int32 named
+// another key ("4294967297" was key 1), and a double key printed with six
+// digits named another key (1.2345678 printed as 1.23457).
+TEST(TextCodecTest, IntegerKeyTextOutOfRangeIsRefused) {
+  auto codec = MakeTextCodec(serdes::Int32(), serdes::Int32());
+  EXPECT_TRUE(absl::IsInvalidArgument(codec->parse_key("4294967297").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(codec->parse_key("-2147483649").status()));
+  auto max = codec->parse_key("2147483647");
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(codec->key_text(*max), "2147483647");
+}
+
+TEST(TextCodecTest, DoubleKeysPrintAsTheNumberTheyAre) {
+  auto codec = MakeTextCodec(serdes::Double(), serdes::Double());
+  auto key = codec->parse_key("1.2345678");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(codec->key_text(*key), "1.2345678");
+  EXPECT_EQ(codec->value_json(*key), "1.2345678");
+  auto big = codec->parse_key("123456789.125");
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(codec->key_text(*big), "123456789.125");
+}
+
 TEST(TextCodecTest, TypesWithoutTextFormAreBytesOnly) {
   struct Opaque {};
   auto codec = MakeTextCodec<Opaque, Opaque>(nullptr, nullptr);

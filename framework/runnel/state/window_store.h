@@ -105,6 +105,8 @@ class SegmentedStore {
 
  private:
   absl::Status DropExpired();
+  // The first segment stream time has not expired (0 before any record).
+  int64_t FirstLiveSegment() const;
 
   int64_t retention_ms_;
   int64_t segment_interval_ms_;

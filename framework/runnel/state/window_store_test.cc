@@ -1,5 +1,6 @@
 #include "runnel/state/window_store.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,34 @@ TEST(WindowStoreTest, AReadOnlyViewReadsStreamTimeAndWindowsButNeverWritesOrDrop
   EXPECT_EQ(StartsOf(*writer.Fetch("k", T(0), T(300'000))).size(), 1u);
 }
 
+// Found by tests/fuzz/window_store: a read-only view (interactive queries)
+// visited every segment from the asked start, expired or not, so a query
+// from time 0 over a store whose stream time is far from 0 looped for ages;
+// a persisted stream time near the end of time overflowed, and a negative
+// one (never written) was trusted.
+TEST(WindowStoreTest, AReadOnlyViewSkipsExpiredSegmentsAndRefusesADamagedStreamTime) {
+  constexpr int64_t kEndOfTime = std::numeric_limits<int64_t>::max();
+  InMemoryKeyValueStore kv("w");
+  WindowStore writer(&kv, {.retention_ms = 60'000});
+  ASSERT_TRUE(writer.Init().ok());
+  ASSERT_TRUE(writer.Put("k", T(kEndOfTime - 10), "late").ok());
+  const ReadOnlyKeyValueStore& reader_kv = kv;
+  WindowStore reader(&reader_kv, {.retention_ms = 60'000});
+  ASSERT_TRUE(reader.Init().ok());
+  auto all = reader.Fetch("k", T(0), T(kEndOfTime));  // returns at once
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(StartsOf(*all), (std::vector<std::string>{"k@" + std::to_string(kEndOfTime - 10) + "=late"}));
+  SessionStore sessions(&reader_kv, {.retention_ms = 60'000});
+  ASSERT_TRUE(sessions.Init().ok());
+  EXPECT_TRUE(sessions.FindSessions("k", T(0), T(kEndOfTime)).ok());
+
+  InMemoryKeyValueStore damaged("d");
+  WindowStore damaged_writer(&damaged, {.retention_ms = 60'000});
+  ASSERT_TRUE(damaged_writer.PutMeta("stream-time", -5).ok());
+  WindowStore damaged_reader(&damaged, {.retention_ms = 60'000});
+  EXPECT_TRUE(absl::IsDataLoss(damaged_reader.Init()));
+}
+
 TEST(WindowStoreTest, DuplicatesAreKeptInInsertionOrder) {
   InMemoryKeyValueStore kv("w");
   WindowStore store(&kv, {.retention_ms = 10'000}, /*retain_duplicates=*/true);
@@ -177,6 +206,25 @@ TEST(SessionStoreTest, FindsTheSessionsARecordCanMergeWith) {
   ASSERT_TRUE(store.Put("k", T(500), T(2500), std::nullopt).ok());
   EXPECT_EQ(values(store.FindSessions("k", T(0), T(10'000))), (std::vector<std::string>{"A", "C"}));
   EXPECT_EQ(store.Put("k", T(5), T(4), "bad").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Found by tests/fuzz/window_store: a damaged session entry with a negative
+// end passed the bytewise range check (a negative end sorts after every
+// positive one) and was returned as a session of the asked range.
+TEST(SessionStoreTest, ADamagedSessionEntryIsDataLoss) {
+  InMemoryKeyValueStore kv("s");
+  SessionStore store(&kv, {.retention_ms = 100'000, .segment_interval_ms = 1'000});
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Put("k", T(0), T(100), "A").ok());
+  // Segment 0, key "k", end -5, start 7: what Put never writes.
+  std::string damaged(8, '\0');
+  damaged += "k";
+  for (int64_t v : {int64_t{-5}, int64_t{7}}) {
+    for (int shift = 56; shift >= 0; shift -= 8) damaged.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xff));
+  }
+  ASSERT_TRUE(kv.Put(damaged, "X").ok());
+  EXPECT_TRUE(absl::IsDataLoss(store.FindSessions("k", T(0), T(10'000)).status()));
+  EXPECT_TRUE(absl::IsDataLoss(store.FindSessions(std::nullopt, std::nullopt, T(0), T(10'000)).status()));
 }
 
 TEST(SessionStoreTest, RetentionFollowsTheSessionEnd) {

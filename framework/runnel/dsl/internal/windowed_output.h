@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -288,7 +289,11 @@ absl::StatusOr<Windowed<K>> DecodeWindowStoreKey(const Serde<K>& key_serde, std:
   auto key = key_serde.Deserialize(store_key.substr(8, store_key.size() - 20));
   if (!key.ok()) return key.status();
   const auto start = static_cast<int64_t>(serdes::ReadBigEndian64(store_key.data() + store_key.size() - 12));
-  return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(start + size)}};
+  // The end saturates like TimeWindowedSerde's: a stored start near the end
+  // of time (a damaged changelog) must not overflow.
+  const int64_t end =
+      start > std::numeric_limits<int64_t>::max() - size ? std::numeric_limits<int64_t>::max() : start + size;
+  return Windowed<K>{*std::move(key), Window{Timestamp(start), Timestamp(end)}};
 }
 
 // Emit-final: sends every window with start in [from, to] (windows of
