@@ -154,14 +154,8 @@ for i in $(seq 1 "$instances"); do
     show_log "$i" 30
     exit 1
   fi
-  kill -TERM "${pids[$i]}"
-  if ! wait "${pids[$i]}"; then
-    echo "FAIL: instance $i did not exit cleanly on SIGTERM" >&2
-    show_log "$i" 30
-    exit 1
-  fi
 done
-pids=()
+stop_instances "$instances"
 if [ "$verified" != 0 ]; then
   echo "FAIL: the output is not exactly the oracle" >&2
   for i in $(seq 1 "$instances"); do show_log "$i" 15; done

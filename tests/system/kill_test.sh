@@ -147,15 +147,7 @@ if [ "$query" = 1 ]; then
     exit 1
   fi
 fi
-for i in $(seq 1 "$instances"); do
-  kill -TERM "${pids[$i]}"
-  if ! wait "${pids[$i]}"; then
-    echo "FAIL: instance $i did not exit cleanly on SIGTERM" >&2
-    show_log "$i" 30
-    exit 1
-  fi
-done
-pids=()
+stop_instances "$instances"
 # Static membership and the sticky assignor: a member restarted within its
 # session timeout gets its own tasks back, and no task changes instance
 # (a rebalance may still happen, e.g. when the group's leader restarts, but

@@ -39,6 +39,21 @@ start_instance() {
 # The last lines of instance I's log, for a failure message.
 show_log() { echo "--- instance $1" >&2; grep -v "^\s*$" "$work/instance-$1.log" | tail -"${2:-20}" >&2; }
 
+# stop_instances N: SIGTERM to instances 1..N; each must exit cleanly
+# (exit 0), or the test fails showing its log. Empties pids.
+stop_instances() {
+  local i
+  for i in $(seq 1 "$1"); do
+    kill -TERM "${pids[$i]}"
+    if ! wait "${pids[$i]}"; then
+      echo "FAIL: instance $i did not exit cleanly on SIGTERM" >&2
+      show_log "$i" 30
+      exit 1
+    fi
+  done
+  pids=()
+}
+
 # verify_output INPUTS QUIET_SECONDS [VERIFY FLAGS...]: checks the
 # read_committed output topic $out against the oracle (runnel-keyed-count
 # verify, e.g. with --at-least-once 1); sets $result (its JSON line) and
