@@ -15,9 +15,17 @@ constexpr absl::Duration kTimeout = absl::Seconds(30);
 // Topic deletion completes asynchronously on the controller.
 constexpr absl::Duration kDeletionWait = absl::Seconds(120);
 
-absl::Status Annotate(const absl::Status& s, const std::string& what) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+// A group coordinator still loading its partition (a broker that has just
+// started: COORDINATOR_LOAD_IN_PROGRESS) answers Unavailable: asked again,
+// every 200 ms for up to 30 s, before the tool gives up.
+template <typename Call>
+auto RetryUnavailable(Call call) {
+  auto result = call();
+  for (int attempt = 1; absl::IsUnavailable(result.status()) && attempt < 150; ++attempt) {
+    absl::SleepFor(absl::Milliseconds(200));
+    result = call();
+  }
+  return result;
 }
 
 }  // namespace
@@ -30,11 +38,11 @@ absl::StatusOr<Plan> MakePlan(const ResetOptions& options, kafka::Admin& admin, 
   const std::string& app = options.application_id;
   // A group that never committed may be unknown to the coordinator
   // (GROUP_ID_NOT_FOUND): no members, no offsets.
-  auto group = admin.DescribeGroup(app, kTimeout);
+  auto group = RetryUnavailable([&] { return admin.DescribeGroup(app, kTimeout); });
   if (absl::IsNotFound(group.status())) group = kafka::GroupDescription{.state = "Dead"};
   if (!group.ok()) return Annotate(group.status(), absl::StrCat("describing consumer group '", app, "'"));
   plan.group = *std::move(group);
-  auto committed = admin.ListGroupOffsets(app, kTimeout);
+  auto committed = RetryUnavailable([&] { return admin.ListGroupOffsets(app, kTimeout); });
   if (absl::IsNotFound(committed.status())) committed = std::map<TopicPartition, Offset>{};
   if (!committed.ok()) {
     return Annotate(committed.status(), absl::StrCat("committed offsets of consumer group '", app, "'"));
