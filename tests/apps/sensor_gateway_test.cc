@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -12,7 +13,9 @@
 #include <boost/json/value.hpp>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "runnel/http/json.h"
 #include "sensor_gateway_fixture.h"
 
@@ -213,6 +216,41 @@ TEST(SensorGatewayTest, HealthzIsUpAndReadyzFollowsTheTopic) {
   EXPECT_FALSE(ConsumeAll(topic, 2, absl::Seconds(3)).ok());
 }
 
+// For a shortfall: reads the topic until it stops growing and says which
+// accepted readings are missing and whether a partition's offsets have a
+// hole (the reader skipped a record) or not (it was never written).
+std::string DescribeShortfall(const std::string& topic, const std::set<int64_t>& accepted) {
+  size_t last_size = 0;
+  absl::Time last_growth = absl::Now();
+  auto read = runnel::testing_fixtures::ConsumeUntil(
+      topic,
+      [&](const std::vector<runnel::testing_fixtures::OutputRecord>& records) {
+        if (records.size() != last_size) {
+          last_size = records.size();
+          last_growth = absl::Now();
+        }
+        return absl::Now() - last_growth > absl::Seconds(5);
+      },
+      absl::Seconds(60));
+  if (!read.ok()) return absl::StrCat("re-reading failed: ", read.status().ToString());
+  std::set<int64_t> found;
+  std::map<int32_t, std::pair<int64_t, int64_t>> range;  // partition -> (count, max offset)
+  for (const auto& rec : *read) {
+    found.insert(Json(*rec.value).at("value").as_int64());
+    auto& [count, max_offset] = range[rec.partition];
+    ++count;
+    max_offset = std::max(max_offset, rec.offset);
+  }
+  std::string out = absl::StrCat("re-read ", read->size(), " records; missing values:");
+  for (int64_t v : accepted) {
+    if (!found.count(v)) absl::StrAppend(&out, " ", v);
+  }
+  for (const auto& [partition, cr] : range) {
+    absl::StrAppend(&out, "; partition ", partition, ": ", cr.first, " records, last offset ", cr.second);
+  }
+  return out;
+}
+
 // 8 clients, 3,200 requests (every fourth a batch of 3): every 202'd
 // reading is in the topic exactly once.
 void PostManyAndFindEveryAcceptedReadingOnce(std::map<std::string, std::string> overrides) {
@@ -221,6 +259,8 @@ void PostManyAndFindEveryAcceptedReadingOnce(std::map<std::string, std::string> 
   ASSERT_NE(gateway, nullptr);
   constexpr int kThreads = 8, kPerThread = 400;
   std::atomic<int> accepted{0}, other{0};
+  std::mutex values_mu;
+  std::set<int64_t> accepted_values;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -238,6 +278,8 @@ void PostManyAndFindEveryAcceptedReadingOnce(std::map<std::string, std::string> 
         }
         if (r.ok() && r->status == 202) {
           accepted += i % 4 == 3 ? 3 : 1;
+          std::lock_guard<std::mutex> lock(values_mu);
+          for (int k = 0; k < (i % 4 == 3 ? 3 : 1); ++k) accepted_values.insert(id * 10 + k);
         } else {
           ++other;
         }
@@ -250,7 +292,15 @@ void PostManyAndFindEveryAcceptedReadingOnce(std::map<std::string, std::string> 
   EXPECT_EQ(accepted.load(), expected);
   EXPECT_EQ(gateway->accepted_readings(), accepted.load());
   auto records = ConsumeAll(topic, accepted.load(), absl::Seconds(60));
-  ASSERT_TRUE(records.ok()) << records.status();
+  if (!records.ok()) {
+    std::string metrics;
+    if (auto m = ConnectTo(*gateway)->Get("/metrics"); m.ok()) {
+      for (absl::string_view line : absl::StrSplit(m->body, '\n')) {
+        if (absl::StartsWith(line, "sensor_gateway_")) absl::StrAppend(&metrics, line, "\n");
+      }
+    }
+    FAIL() << records.status() << "\n" << DescribeShortfall(topic, accepted_values) << "\n" << metrics;
+  }
   std::set<int64_t> distinct;
   for (const auto& rec : *records) distinct.insert(Json(*rec.value).at("value").as_int64());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(accepted.load()));
