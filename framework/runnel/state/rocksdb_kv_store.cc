@@ -67,6 +67,22 @@ class RocksDbIterator final : public KeyValueIterator {
 // so a memtable bloom filter answers those misses without searching the
 // memtable, and L0 files keep their filter blocks pinned instead of
 // looking them up in the block cache on every Get.
+//
+// Found by the soak run (docs/reliability.md#soak), for a process with many
+// stores (the sensor dashboard: 20 stores, 40 column families):
+// - Memtable arena blocks of 64 KiB, not RocksDB's min(1 MiB, buffer / 8): a
+//   memtable holds at least one arena block from its first write, and the
+//   WriteBufferManager flushes whenever the process's memtables exceed 7/8
+//   of rocksdb.write.buffer.bytes, so 40 memtables x 1 MiB > 28 MiB made
+//   every store flush nearly empty memtables about once a second (tiny SST
+//   files, compactions, WAL switches) for as long as it ran.
+// - The info LOG is capped (1 MiB, 2 files): it grew without bound, about
+//   3 MiB per store in 10 minutes, most of the state directory.
+// - No fallocate: RocksDB reserved ~18 MiB of disk per WAL file (and 4 MiB
+//   per MANIFEST) up front, so the state directory took ~10x its data on
+//   disk (du), though the WAL only carries exactly-once commits.
+constexpr size_t kArenaBlockBytes = 64 << 10;
+
 rocksdb::Options StoreOptions(const RocksDbResources& resources) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -80,6 +96,10 @@ rocksdb::Options StoreOptions(const RocksDbResources& resources) {
   options.avoid_flush_during_shutdown = false;
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
+  options.arena_block_size = kArenaBlockBytes;
+  options.max_log_file_size = 1 << 20;
+  options.keep_log_file_num = 2;
+  options.allow_fallocate = false;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = resources.cache();
   table.block_size = 16 << 10;
@@ -126,9 +146,13 @@ absl::StatusOr<std::unique_ptr<RocksDbKeyValueStore>> RocksDbKeyValueStore::Open
   }
   rocksdb::Options options = StoreOptions(*resources);
   options.create_missing_column_families = true;
+  // The meta family holds one key (the committed changelog offset): a small
+  // memtable with the same small arena blocks (see StoreOptions).
+  rocksdb::ColumnFamilyOptions meta;
+  meta.write_buffer_size = 1 << 20;
+  meta.arena_block_size = kArenaBlockBytes;
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
-      {kMetaFamily, rocksdb::ColumnFamilyOptions()}};
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)}, {kMetaFamily, meta}};
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, families, &handles, &db);
