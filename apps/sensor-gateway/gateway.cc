@@ -94,6 +94,7 @@ const runnel::ConfigDef& GatewayConfigDef() {
                     "on SIGTERM, how long requests in flight may take to get their answer"))
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("topic.config.");
+    runnel::DefineTlsKeys(*d, "http.tls.", "the HTTP server");
     return d;
   }();
   return *def;
@@ -217,6 +218,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   options.max_body_bytes = static_cast<size_t>(config.GetInt("http.max.body.bytes"));
   options.clock = &clock;
   options.server_name = "runnel-sensor-gateway";
+  options.tls = runnel::TlsSettingsFromConfig(config, "http.tls.");
+  // TLS errors name their own key; the rest are about the listen address.
+  if (absl::Status s = runnel::CheckServerTls(options.tls); !s.ok()) return s;
+  if (absl::Status s = runnel::ReadTlsFiles(options.tls).status(); !s.ok()) return s;
   auto server = http::Server::Start(options, std::move(router));
   if (!server.ok()) {
     return runnel::Annotate(server.status(), absl::StrCat("config key 'listen.port'/'listen.address'"));

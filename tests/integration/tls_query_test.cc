@@ -92,7 +92,12 @@ TEST_F(TlsQueryTest, AMissingCertificateFileStopsTheQueryServerNamingKeyAndPath)
 }
 
 TEST_F(TlsQueryTest, AQueryIsAnsweredOverTlsAndPlaintextIsRefused) {
-  Instance& instance = AddInstance("200", TlsConfig(/*mutual=*/false));
+  auto config = TlsConfig(/*mutual=*/false);
+  // The metrics server over HTTPS too (metrics.tls.*).
+  config["metrics.server"] = "127.0.0.1:0";
+  config["metrics.tls.cert.file"] = certs_.Path("server.pem");
+  config["metrics.tls.key.file"] = certs_.Path("server.key");
+  Instance& instance = AddInstance("200", config);
   channel_credentials_ = TlsCredentials(certs_, "ca.pem");
   AwaitConverged(instance.endpoint);
   EXPECT_EQ(GetWith(instance.endpoint, grpc::InsecureChannelCredentials()), grpc::StatusCode::UNAVAILABLE);
@@ -107,6 +112,14 @@ TEST_F(TlsQueryTest, AQueryIsAnsweredOverTlsAndPlaintextIsRefused) {
   auto answer = (*client)->Get(get);
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(Long(answer->value().raw()), counts_.begin()->second);
+
+  const std::string healthz = absl::StrCat("https://127.0.0.1:", instance.streams->metrics_port(), "/healthz");
+  auto metrics = RunCommand(absl::StrCat("curl -sS --max-time 10 --cacert ", certs_.Path("ca.pem"), " ", healthz));
+  EXPECT_EQ(metrics.exit_code, 0) << metrics.output;
+  EXPECT_TRUE(absl::StrContains(metrics.output, "up")) << metrics.output;
+  auto plain = RunCommand(absl::StrCat("curl -sS --max-time 10 http://127.0.0.1:", instance.streams->metrics_port(),
+                                       "/healthz"));
+  EXPECT_NE(plain.exit_code, 0) << plain.output;
 }
 
 TEST_F(TlsQueryTest, MutualTlsRefusesClientsWithoutACertificateOrWithOneFromAnotherCa) {

@@ -99,4 +99,33 @@ absl::StatusOr<TlsPem> ReadTlsFiles(const TlsSettings& settings) {
   return pem;
 }
 
+ConfigDef& DefineTlsKeys(ConfigDef& def, std::string_view prefix, std::string_view server) {
+  const std::string p(prefix);
+  const std::string what(server);
+  return def
+      .Define({.name = p + "cert.file",
+               .default_value = "",
+               .doc = absl::StrCat("PEM certificate (chain) of ", what, "; set: it serves TLS only (docs/tls.md)")})
+      .Define({.name = p + "key.file", .default_value = "", .doc = absl::StrCat("PEM private key of ", p, "cert.file")})
+      .Define({.name = p + "ca.file",
+               .default_value = "",
+               .doc = absl::StrCat("PEM CA certificates that client certificates are checked against (",
+                                   p, "client.auth=required)")})
+      .Define({.name = p + "client.auth",
+               .default_value = "none",
+               .allowed = {"none", "required"},
+               .doc = "required: mutual TLS, a client without a certificate issued by " + p +
+                      "ca.file is refused at the handshake"});
+}
+
+TlsSettings TlsSettingsFromConfig(const Config& config, std::string_view prefix) {
+  const std::string p(prefix);
+  return TlsSettings{.cert_file = config.GetString(p + "cert.file"),
+                     .key_file = config.GetString(p + "key.file"),
+                     .ca_file = config.GetString(p + "ca.file"),
+                     .client_auth = config.GetString(p + "client.auth") == "required" ? TlsClientAuth::kRequired
+                                                                                       : TlsClientAuth::kNone,
+                     .key_prefix = p};
+}
+
 }  // namespace runnel

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runnel/common/config.h"
 
 namespace runnel {
 
@@ -59,6 +60,13 @@ absl::Status CheckClientTls(const TlsSettings& settings);
 // Reads every file that is set. InvalidArgument naming the key and the path
 // when one cannot be read or holds no PEM block of the expected kind.
 absl::StatusOr<TlsPem> ReadTlsFiles(const TlsSettings& settings);
+
+// Defines `<prefix>cert.file`, `key.file`, `ca.file` (default empty) and
+// `client.auth` (none|required) in `def`, documented for `server` ("the
+// HTTP server"). For the apps' own configs.
+ConfigDef& DefineTlsKeys(ConfigDef& def, std::string_view prefix, std::string_view server);
+// Those keys' values (from a Config parsed with them defined).
+TlsSettings TlsSettingsFromConfig(const Config& config, std::string_view prefix);
 
 }  // namespace runnel
 

@@ -235,6 +235,8 @@ const ConfigDef& StreamsConfig::Definition() {
         // is 3 or more), topic.compression.type, topic.retention.ms, ... The
         // broker validates them when it creates a topic.
         .PassThroughPrefix("topic.");
+    // metrics.tls.*: HTTPS for metrics.server (docs/tls.md).
+    DefineTlsKeys(*d, "metrics.tls.", "the metrics server (metrics.server)");
     return d;
   }();
   return *def;
@@ -274,6 +276,7 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
     }
   }
   if (absl::Status s = CheckServerTls(streams.query_tls()); !s.ok()) return s;
+  if (absl::Status s = CheckServerTls(TlsSettingsFromConfig(streams.config(), "metrics.tls.")); !s.ok()) return s;
   if (streams.query_tls().enabled() && streams.application_server().empty()) {
     return absl::InvalidArgumentError(
         "config key 'query.tls.cert.file' is set but 'application.server' is not: there is no query server");
@@ -426,14 +429,6 @@ kafka::ClientConfig StreamsConfig::AdminConfig() const {
 
 namespace runnel {
 
-TlsSettings StreamsConfig::query_tls() const {
-  return TlsSettings{.cert_file = config_.GetString("query.tls.cert.file"),
-                     .key_file = config_.GetString("query.tls.key.file"),
-                     .ca_file = config_.GetString("query.tls.ca.file"),
-                     .client_auth = config_.GetString("query.tls.client.auth") == "required"
-                                        ? TlsClientAuth::kRequired
-                                        : TlsClientAuth::kNone,
-                     .key_prefix = "query.tls."};
-}
+TlsSettings StreamsConfig::query_tls() const { return TlsSettingsFromConfig(config_, "query.tls."); }
 
 }  // namespace runnel
