@@ -136,6 +136,11 @@ Gateway::Gateway(const runnel::Config& config, const runnel::Clock& clock)
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& config, const runnel::Clock& clock) {
   if (config.GetString("topic").empty()) return absl::InvalidArgumentError("config key 'topic': must not be empty");
+  // http.tls.*, checked before anything starts: these errors name their own
+  // key (the server's other start-up errors are about the listen address).
+  const runnel::TlsSettings tls = runnel::TlsSettingsFromConfig(config, "http.tls.");
+  if (absl::Status s = runnel::CheckServerTls(tls); !s.ok()) return s;
+  if (absl::Status s = runnel::ReadTlsFiles(tls).status(); !s.ok()) return s;
   std::unique_ptr<Gateway> gateway(new Gateway(config, clock));
 
   IngestOptions ingest;
@@ -219,9 +224,6 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   options.clock = &clock;
   options.server_name = "runnel-sensor-gateway";
   options.tls = runnel::TlsSettingsFromConfig(config, "http.tls.");
-  // TLS errors name their own key; the rest are about the listen address.
-  if (absl::Status s = runnel::CheckServerTls(options.tls); !s.ok()) return s;
-  if (absl::Status s = runnel::ReadTlsFiles(options.tls).status(); !s.ok()) return s;
   auto server = http::Server::Start(options, std::move(router));
   if (!server.ok()) {
     return runnel::Annotate(server.status(), absl::StrCat("config key 'listen.port'/'listen.address'"));
