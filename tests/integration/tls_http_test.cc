@@ -23,6 +23,8 @@ using tls_test::RunCommand;
 
 class TlsHttpTest : public ::testing::Test {
  protected:
+  ~TlsHttpTest() override { std::filesystem::remove_all(certs_.dir); }
+
   std::unique_ptr<Server> StartServer(bool mutual) {
     Router router;
     router.Get("/hello", Sync([](const Request& r) {

@@ -33,6 +33,8 @@ std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const Certs& certs, con
 
 class TlsQueryTest : public InteractiveQueryTest {
  protected:
+  ~TlsQueryTest() override { std::filesystem::remove_all(certs_.dir); }
+
   std::map<std::string, std::string> TlsConfig(bool mutual) const {
     std::map<std::string, std::string> c = {{"query.tls.cert.file", certs_.Path("server.pem")},
                                             {"query.tls.key.file", certs_.Path("server.key")}};
