@@ -29,3 +29,5 @@ endif()
 # required here so a missing libboost-json-dev fails at configure time.
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(Threads REQUIRED)
+# OpenSSL (libssl-dev) for HTTPS in the http module (boost::asio::ssl).
+find_package(OpenSSL REQUIRED)

@@ -118,6 +118,7 @@ const runnel::ConfigDef& DashboardConfigDef() {
         .Define(Int("windows.idle.advance.ms", 0, 0, 3'600'000,
                     "> 0: after this long without readings, stream time follows the wall clock so the last "
                     "windows close and are emitted"));
+    runnel::DefineTlsKeys(*d, "http.tls.", "the HTTP server");
     return d;
   }();
   return *def;
@@ -222,6 +223,7 @@ absl::Status Dashboard::StartServing(const DashboardConfig& config) {
                                      .port = static_cast<uint16_t>(own.GetInt("http.port")),
                                      .threads = static_cast<int>(own.GetInt("http.threads")),
                                      .server_name = "runnel-sensor-dashboard",
+                                     .tls = runnel::TlsSettingsFromConfig(own, "http.tls."),
                                      .clock = &clock_},
                                     std::move(router));
   if (!server.ok()) return server.status();

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     const absl::Status& s = dashboard.status();
     return Fail(s, absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? 2 : 1);
   }
-  std::printf("sensor-dashboard: page and API on http://%s:%d/ (input '%s', queries at %s)\n",
+  std::printf("sensor-dashboard: page and API on %s://%s:%d/ (input '%s', queries at %s)\n",
+              config->own.GetString("http.tls.cert.file").empty() ? "http" : "https",
               config->own.GetString("http.address").c_str(), (*dashboard)->port(),
               config->own.GetString("input.topic").c_str(), (*dashboard)->pipeline().instance.c_str());
   std::fflush(stdout);

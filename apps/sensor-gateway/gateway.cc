@@ -94,6 +94,7 @@ const runnel::ConfigDef& GatewayConfigDef() {
                     "on SIGTERM, how long requests in flight may take to get their answer"))
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("topic.config.");
+    runnel::DefineTlsKeys(*d, "http.tls.", "the HTTP server");
     return d;
   }();
   return *def;
@@ -135,6 +136,11 @@ Gateway::Gateway(const runnel::Config& config, const runnel::Clock& clock)
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& config, const runnel::Clock& clock) {
   if (config.GetString("topic").empty()) return absl::InvalidArgumentError("config key 'topic': must not be empty");
+  // http.tls.*, checked before anything starts: these errors name their own
+  // key (the server's other start-up errors are about the listen address).
+  const runnel::TlsSettings tls = runnel::TlsSettingsFromConfig(config, "http.tls.");
+  if (absl::Status s = runnel::CheckServerTls(tls); !s.ok()) return s;
+  if (absl::Status s = runnel::ReadTlsFiles(tls).status(); !s.ok()) return s;
   std::unique_ptr<Gateway> gateway(new Gateway(config, clock));
 
   IngestOptions ingest;
@@ -217,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   options.max_body_bytes = static_cast<size_t>(config.GetInt("http.max.body.bytes"));
   options.clock = &clock;
   options.server_name = "runnel-sensor-gateway";
+  options.tls = runnel::TlsSettingsFromConfig(config, "http.tls.");
   auto server = http::Server::Start(options, std::move(router));
   if (!server.ok()) {
     return runnel::Annotate(server.status(), absl::StrCat("config key 'listen.port'/'listen.address'"));

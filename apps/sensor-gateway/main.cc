@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
 
   auto gateway = runnel_apps::gateway::Gateway::Start(*config);
   if (!gateway.ok()) return Fail(gateway.status(), absl::IsInvalidArgument(gateway.status()) ? 2 : 1);
-  std::printf("sensor-gateway listening on http://%s:%d, topic '%s' (%s)\n",
+  std::printf("sensor-gateway listening on %s://%s:%d, topic '%s' (%s)\n",
+              config->GetString("http.tls.cert.file").empty() ? "http" : "https",
               config->GetString("listen.address").c_str(), (*gateway)->port(), (*gateway)->topic().c_str(),
               (*gateway)->ready() ? "ready" : "not ready yet: see /readyz");
   std::fflush(stdout);

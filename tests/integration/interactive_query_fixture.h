@@ -114,16 +114,20 @@ class InteractiveQueryTest : public ::testing::Test {
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
   }
 
-  Instance& AddInstance(const std::string& commit_interval_ms = "200") {
+  // `extra`: more config keys (query.tls.* in the TLS tests).
+  Instance& AddInstance(const std::string& commit_interval_ms = "200",
+                        const std::map<std::string, std::string>& extra = {}) {
     auto instance = std::make_unique<Instance>();
     instance->endpoint = absl::StrCat("127.0.0.1:", FreePort());
     instance->state_dir = std::filesystem::temp_directory_path() / UniqueName("iq-state");
-    auto config = StreamsConfig::Create({{"application.id", app_},
-                                         {"bootstrap.servers", BootstrapServers()},
-                                         {"state.dir", instance->state_dir},
-                                         {"commit.interval.ms", commit_interval_ms},
-                                         {"num.standby.replicas", "1"},
-                                         {"application.server", instance->endpoint}});
+    std::map<std::string, std::string> values = {{"application.id", app_},
+                                                 {"bootstrap.servers", BootstrapServers()},
+                                                 {"state.dir", instance->state_dir},
+                                                 {"commit.interval.ms", commit_interval_ms},
+                                                 {"num.standby.replicas", "1"},
+                                                 {"application.server", instance->endpoint}};
+    values.insert(extra.begin(), extra.end());
+    auto config = StreamsConfig::Create(values);
     EXPECT_TRUE(config.ok()) << config.status();
     auto streams = KafkaStreams::Create(CountTopology(input_), *config);
     EXPECT_TRUE(streams.ok()) << streams.status();
@@ -136,8 +140,9 @@ class InteractiveQueryTest : public ::testing::Test {
     return *instances_.back();
   }
 
-  static std::unique_ptr<v1::QueryService::Stub> Stub(const std::string& endpoint) {
-    return v1::QueryService::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  // A stub with channel_credentials_ (plaintext unless a test sets TLS).
+  std::unique_ptr<v1::QueryService::Stub> Stub(const std::string& endpoint) const {
+    return v1::QueryService::NewStub(grpc::CreateChannel(endpoint, channel_credentials_));
   }
 
   static int64_t Long(const std::string& bytes) {
@@ -196,6 +201,7 @@ class InteractiveQueryTest : public ::testing::Test {
   std::map<std::string, int64_t> counts_;
   std::map<std::pair<std::string, int64_t>, int64_t> windows_;
   std::vector<std::unique_ptr<Instance>> instances_;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials_ = grpc::InsecureChannelCredentials();
 };
 
 }  // namespace runnel::iq_test

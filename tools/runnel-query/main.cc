@@ -10,12 +10,17 @@
 //   runnel-query --server HOST:PORT metadata [STORE KEY]
 //
 // Options: --max-lag N (a standby or restoring copy this many changelog
-// records behind may answer), --timeout-ms N (default 10000). Keys are given
+// records behind may answer), --timeout-ms N (default 10000); TLS (see
+// docs/tls.md): --tls (the system's roots), --cacert FILE (the CA that
+// issued the servers' certificates; implies --tls), --cert FILE and --key
+// FILE (this client's certificate, for servers with
+// query.tls.client.auth=required). Keys are given
 // as text (the store's key serde parses them). Exit codes: 0 ok, 1 the
 // query failed (the gRPC status is printed to stderr), 2 bad usage.
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +62,7 @@ int Usage(const char* why) {
   std::fprintf(stderr,
                "runnel-query: %s\n"
                "usage: runnel-query --server HOST:PORT [--max-lag N] [--timeout-ms N] [--limit N]\n"
+               "         [--tls] [--cacert FILE] [--cert FILE --key FILE]\n"
                "         get STORE KEY | range STORE [FROM [TO]] | all STORE | window STORE KEY FROM_MS TO_MS\n"
                "         | windows STORE FROM_MS TO_MS | session STORE KEY | metadata [STORE KEY]\n",
                why);
@@ -75,6 +81,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   v1::ReadOptions options;
   int64_t timeout_ms = 10'000, limit = 0;
+  std::optional<runnel::TlsSettings> tls;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto number = [&](int64_t& out) {
@@ -92,6 +99,12 @@ int main(int argc, char** argv) {
       if (!number(timeout_ms)) return Usage("--timeout-ms needs a number");
     } else if (a == "--limit") {
       if (!number(limit)) return Usage("--limit needs a number");
+    } else if (a == "--tls") {
+      tls.emplace();
+    } else if ((a == "--cacert" || a == "--cert" || a == "--key") && i + 1 < argc) {
+      if (!tls.has_value()) tls.emplace();
+      std::string& file = a == "--cacert" ? tls->ca_file : a == "--cert" ? tls->cert_file : tls->key_file;
+      file = argv[++i];
     } else if (a.rfind("--", 0) == 0) {
       return Usage(absl::StrCat("unknown option ", a).c_str());
     } else {
@@ -100,7 +113,8 @@ int main(int argc, char** argv) {
   }
   if (server.empty()) return Usage("--server is required");
   if (args.empty()) return Usage("no command");
-  auto client = runnel::query::Client::Connect(server, {.timeout = absl::Milliseconds(timeout_ms)});
+  auto client =
+      runnel::query::Client::Connect(server, {.timeout = absl::Milliseconds(timeout_ms), .tls = std::move(tls)});
   if (!client.ok()) return Fail(client.status());
   const std::string& cmd = args[0];
   auto time_arg = [&](size_t i, int64_t& out) { return i < args.size() && absl::SimpleAtoi(args[i], &out); };

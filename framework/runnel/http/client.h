@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runnel/common/tls.h"
 #include "runnel/http/message.h"
 
 namespace runnel::http {
@@ -35,10 +36,22 @@ struct ClientResponse {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+struct ClientOptions {
+  // Per Send (and per connect).
+  absl::Duration timeout = absl::Seconds(30);
+  // Unset: plain HTTP. Set: HTTPS, the server's certificate checked against
+  // ca_file (empty: the system's roots) and the host name (or IP address)
+  // Connect was given; cert_file/key_file are this client's certificate for
+  // a server that requires one. A failed handshake is Unavailable.
+  std::optional<TlsSettings> tls;
+};
+
 class Client {
  public:
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& host, uint16_t port,
                                                          absl::Duration timeout = absl::Seconds(30));
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& host, uint16_t port,
+                                                         ClientOptions options);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

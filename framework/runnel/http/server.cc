@@ -8,6 +8,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/http/internal/core.h"
 #include "runnel/http/internal/session.h"
+#include "runnel/http/internal/tls_context.h"
 
 namespace runnel::http {
 namespace internal {
@@ -194,7 +195,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Rou
     return absl::InvalidArgumentError("http read and write timeouts must be positive");
   }
   if (options.clock == nullptr) return absl::InvalidArgumentError("http server needs a clock");
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  if (absl::Status s = CheckServerTls(options.tls); !s.ok()) return s;
+  if (options.tls.enabled()) {
+    auto context = internal::MakeServerTlsContext(options.tls);
+    if (!context.ok()) return context.status();
+    tls = *std::move(context);
+  }
   auto core = std::make_shared<internal::Core>(std::move(options), std::move(router));
+  core->tls = std::move(tls);
   absl::StatusOr<uint16_t> port = core->Listen();
   if (!port.ok()) return port.status();
   core->Run();

@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/tls.h"
 #include "runnel/http/router.h"
 
 namespace runnel::http {
@@ -70,6 +71,12 @@ struct ServerOptions {
   size_t max_queued_events = 1024;
   // Sent as the Server header.
   std::string server_name = "runnel";
+  // TLS: with tls.cert_file set the server speaks HTTPS only (TLS 1.2+);
+  // tls.client_auth=required also demands a client certificate issued by
+  // tls.ca_file (mutual TLS), refusing others at the handshake. Start reads
+  // the files; errors name `tls.key_prefix` + "cert.file" etc. ("http.tls."
+  // in the apps' configs) and the path. See docs/tls.md.
+  TlsSettings tls{.key_prefix = "http.tls."};
   // For the Date header. Not owned; must outlive the server.
   const Clock* clock = &Clock::System();
 };

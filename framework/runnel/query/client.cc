@@ -9,23 +9,31 @@
 #include "runnel/common/clock.h"
 #include "runnel/kafka/partitioner.h"
 #include "runnel/query/internal/grpc_convert.h"
+#include "runnel/query/internal/tls_credentials.h"
 
 namespace runnel::query {
 using internal::FromGrpc;
 using internal::ToGrpcDeadline;
 
-Client::Client(std::string endpoint, ClientOptions options) : seed_(std::move(endpoint)), options_(options) {}
+Client::Client(std::string endpoint, ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : seed_(std::move(endpoint)), options_(std::move(options)), credentials_(std::move(credentials)) {}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string endpoint, ClientOptions options) {
   if (endpoint.empty()) return absl::InvalidArgumentError("query client: no endpoint given");
   if (options.clock == nullptr) return absl::InvalidArgumentError("query client: ClientOptions.clock is null");
-  return std::unique_ptr<Client>(new Client(std::move(endpoint), options));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls.has_value()) {
+    auto tls = internal::MakeTlsChannelCredentials(*options.tls);
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+  }
+  return std::unique_ptr<Client>(new Client(std::move(endpoint), std::move(options), std::move(credentials)));
 }
 
 std::shared_ptr<v1::QueryService::Stub> Client::StubFor(const std::string& endpoint) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& stub = stubs_[endpoint];
-  if (stub == nullptr) stub = v1::QueryService::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  if (stub == nullptr) stub = v1::QueryService::NewStub(grpc::CreateChannel(endpoint, credentials_));
   return stub;
 }
 

@@ -22,12 +22,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "runnel/common/clock.h"
+#include "runnel/common/tls.h"
 #include "runnel/query/v1/query.grpc.pb.h"
 
 namespace runnel::query {
@@ -42,6 +45,11 @@ struct ClientOptions {
   // Measures timeouts, backoff deadlines and the metadata's age; the
   // default is the app's real clock, tests give a ManualClock.
   const Clock* clock = &Clock::System();
+  // Unset: plaintext. Set: TLS to every instance, each server's certificate
+  // checked against ca_file (empty: the system's roots); cert_file and
+  // key_file are this client's certificate for servers that require one
+  // (query.tls.client.auth=required). The files are read by Connect.
+  std::optional<TlsSettings> tls;
 };
 
 class Client {
@@ -62,7 +70,7 @@ class Client {
   std::string EndpointFor(const std::string& store, const v1::Key& key);
 
  private:
-  Client(std::string endpoint, ClientOptions options);
+  Client(std::string endpoint, ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials);
   std::shared_ptr<v1::QueryService::Stub> StubFor(const std::string& endpoint);
   // Calls `call(stub, context)` on the key's owner (or the seed), retrying
   // UNAVAILABLE until the timeout.
@@ -79,6 +87,8 @@ class Client {
 
   const std::string seed_;
   const ClientOptions options_;
+  // Every channel's: insecure, or TLS from options_.tls.
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<v1::QueryService::Stub>> stubs_;
   std::shared_ptr<const v1::MetadataResponse> metadata_;

@@ -28,6 +28,7 @@
 #include "runnel/query/internal/range_writer.h"
 #include "runnel/query/internal/rendering.h"
 #include "runnel/query/internal/resolution.h"
+#include "runnel/query/internal/tls_credentials.h"
 #include "runnel/query/v1/query.grpc.pb.h"
 #include "runnel/state/window_store.h"
 
@@ -103,15 +104,30 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
           "interactive queries need an endpoint: set config key 'application.server' (host:port)");
     }
     self_.endpoint = streams_.config().application_server().empty() ? listen : streams_.config().application_server();
+    // query.tls.*: the files are read now, so a missing one stops start-up
+    // naming its key; forwarding presents the same certificate.
+    const TlsSettings tls = streams_.config().query_tls();
+    auto server_credentials = internal::MakeServerCredentials(tls);
+    if (!server_credentials.ok()) return server_credentials.status();
+    if (tls.enabled()) {
+      auto channel_credentials = internal::MakeTlsChannelCredentials(tls);
+      if (!channel_credentials.ok()) return channel_credentials.status();
+      forward_credentials_ = *std::move(channel_credentials);
+    } else {
+      forward_credentials_ = grpc::InsecureChannelCredentials();
+    }
     internal::EnableStandardServices();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort(listen, *server_credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(absl::StrCat("interactive queries: cannot listen on '", listen, "'"));
     }
-    Logger("runnel")->info("interactive queries served at {} (port {})", self_.endpoint, port_);
+    Logger("runnel")->info("interactive queries served at {} (port {}){}", self_.endpoint, port_,
+                           !tls.enabled()                                 ? ""
+                           : tls.client_auth == TlsClientAuth::kRequired ? " over mutual TLS"
+                                                                          : " over TLS");
     return absl::OkStatus();
   }
 
@@ -649,7 +665,7 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
     std::lock_guard<std::mutex> lock(mu_);
     auto& stub = stubs_[endpoint];
     if (stub == nullptr) {
-      stub = v1::QueryService::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+      stub = v1::QueryService::NewStub(grpc::CreateChannel(endpoint, forward_credentials_));
     }
     return stub;
   }
@@ -662,6 +678,9 @@ class QueryServer::Impl final : public v1::QueryService::CallbackService {
   internal::MetadataCache metadata_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<v1::QueryService::Stub>> stubs_;
+  // For forwards and fan-outs to other instances: TLS with this instance's
+  // certificate when query.tls is on. Set by Listen, read-only after.
+  std::shared_ptr<grpc::ChannelCredentials> forward_credentials_;
   // Before the server: they outlive it.
   ArenaMessages<v1::GetRequest, v1::GetResponse> get_messages_;
   ArenaMessages<v1::MultiGetRequest, v1::MultiGetResponse> multi_get_messages_;

@@ -63,7 +63,8 @@ absl::Status KafkaStreams::StartMetricsServer() {
     absl::MutexLock lock(&metrics_server_mu_);
     if (metrics_server_ != nullptr) return absl::OkStatus();
   }
-  auto server = MetricsServer::Start(*address, &metrics_, [this] { return CheckReadiness(); }, clock_);
+  auto server = MetricsServer::Start(*address, &metrics_, [this] { return CheckReadiness(); }, clock_,
+                                     TlsSettingsFromConfig(config_.config(), "metrics.tls."));
   if (!server.ok()) return server.status();
   metrics_port_.store((*server)->port());
   Logger("runnel")->info("serving /metrics, /healthz and /readyz on {}:{}", address->host, (*server)->port());

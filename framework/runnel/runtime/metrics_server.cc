@@ -101,7 +101,7 @@ void DescribeRuntimeMetrics(MetricsRegistry& registry) {
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const MetricsServerAddress& address,
                                                                     const MetricsRegistry* metrics,
                                                                     std::function<Readiness()> readiness,
-                                                                    const Clock& clock) {
+                                                                    const Clock& clock, TlsSettings tls) {
   http::Router router;
   router.Get("/metrics", http::Sync([metrics](const http::Request&) {
     http::Response r = http::Response::Text(200, metrics->ToPrometheusText());
@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const Metric
   options.threads = 1;
   options.server_name = "runnel-metrics";
   options.clock = &clock;
+  options.tls = std::move(tls);
   auto server = http::Server::Start(std::move(options), std::move(router));
   if (!server.ok()) {
     return absl::Status(server.status().code(), absl::StrCat("metrics.server ", address.host, ":", address.port,

@@ -42,11 +42,12 @@ struct Readiness {
 class MetricsServer {
  public:
   // Binds `address` (port 0: any free port) and serves. Unavailable when it
-  // cannot be bound, InvalidArgument for a bad host.
+  // cannot be bound, InvalidArgument for a bad host or TLS file. `tls`
+  // (metrics.tls.*): HTTPS when it has a certificate.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const MetricsServerAddress& address,
                                                               const MetricsRegistry* metrics,
                                                               std::function<Readiness()> readiness,
-                                                              const Clock& clock);
+                                                              const Clock& clock, TlsSettings tls = {});
   ~MetricsServer();
 
   // The bound port.

@@ -146,6 +146,24 @@ const ConfigDef& StreamsConfig::Definition() {
         .Define({.name = "application.server",
                  .default_value = "",
                  .doc = "host:port where this instance serves interactive queries."})
+        .Define({.name = "query.tls.cert.file",
+                 .default_value = "",
+                 .doc = "PEM certificate (chain) of the query server; set: queries are served over TLS "
+                        "only, and forwarded to other instances over TLS (docs/tls.md)."})
+        .Define({.name = "query.tls.key.file",
+                 .default_value = "",
+                 .doc = "PEM private key of query.tls.cert.file."})
+        .Define({.name = "query.tls.ca.file",
+                 .default_value = "",
+                 .doc = "PEM CA certificates: the query server checks client certificates against them "
+                        "(query.tls.client.auth=required), and forwarding checks the other instances' "
+                        "certificates against them (empty: the system's roots)."})
+        .Define({.name = "query.tls.client.auth",
+                 .default_value = "none",
+                 .allowed = {"none", "required"},
+                 .doc = "required: mutual TLS, a client without a certificate issued by query.tls.ca.file "
+                        "is refused at the handshake; forwarded queries present this instance's "
+                        "certificate."})
         .Define({.name = "metrics.server",
                  .default_value = "",
                  .doc = "host:port where this instance serves GET /metrics (Prometheus text format), "
@@ -217,6 +235,8 @@ const ConfigDef& StreamsConfig::Definition() {
         // is 3 or more), topic.compression.type, topic.retention.ms, ... The
         // broker validates them when it creates a topic.
         .PassThroughPrefix("topic.");
+    // metrics.tls.*: HTTPS for metrics.server (docs/tls.md).
+    DefineTlsKeys(*d, "metrics.tls.", "the metrics server (metrics.server)");
     return d;
   }();
   return *def;
@@ -254,6 +274,12 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
       return absl::InvalidArgumentError(absl::StrCat("config key 'application.server' must be host:port with a port in "
                                                      "1..65535, got '", server, "'"));
     }
+  }
+  if (absl::Status s = CheckServerTls(streams.query_tls()); !s.ok()) return s;
+  if (absl::Status s = CheckServerTls(TlsSettingsFromConfig(streams.config(), "metrics.tls.")); !s.ok()) return s;
+  if (streams.query_tls().enabled() && streams.application_server().empty()) {
+    return absl::InvalidArgumentError(
+        "config key 'query.tls.cert.file' is set but 'application.server' is not: there is no query server");
   }
   if (const std::string& server = streams.config().GetString("metrics.server"); !server.empty()) {
     if (absl::Status s = ParseMetricsServer(server).status(); !s.ok()) return s;
@@ -398,5 +424,11 @@ kafka::ClientConfig StreamsConfig::AdminConfig() const {
   for (const auto& [k, v] : config_.WithPrefix("admin.")) c[k] = v;
   return c;
 }
+
+}  // namespace runnel
+
+namespace runnel {
+
+TlsSettings StreamsConfig::query_tls() const { return TlsSettingsFromConfig(config_, "query.tls."); }
 
 }  // namespace runnel

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runnel/common/config.h"
+#include "runnel/common/tls.h"
 #include "runnel/kafka/client_config.h"
 
 namespace runnel {
@@ -67,6 +68,9 @@ class StreamsConfig {
   const std::string& client_id_prefix() const { return client_id().empty() ? application_id() : client_id(); }
   // application.server: host:port of the query endpoint, empty when unset.
   const std::string& application_server() const { return config_.GetString("application.server"); }
+  // query.tls.*: TLS of the query server and of its forwarding (checked
+  // by Create; the files are read when the query server starts).
+  TlsSettings query_tls() const;
   // metrics.server; nullopt when unset.
   std::optional<MetricsServerAddress> metrics_server() const;
   const std::string& state_dir() const { return config_.GetString("state.dir"); }

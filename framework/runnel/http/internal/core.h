@@ -22,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -77,6 +78,9 @@ class Core : public std::enable_shared_from_this<Core> {
   const ServerOptions options;
   const Router router;
   asio::io_context ioc;
+  // The TLS context of every connection (ServerOptions::tls); null: plain
+  // TCP. Set by Server::Start before Run, read-only after.
+  std::unique_ptr<asio::ssl::context> tls;
 
   std::atomic<int64_t> accepted{0}, open{0}, requests{0}, in_flight{0}, rejected{0}, streams_open{0};
 

@@ -36,17 +36,42 @@ bool IsQuietEnd(const beast::error_code& ec) {
 }  // namespace
 
 Session::Session(std::shared_ptr<Core> core, Strand strand, tcp::socket socket, uint64_t id)
-    : core_(std::move(core)), id_(id), strand_(strand), stream_(std::move(socket)), heartbeat_(strand) {
+    : core_(std::move(core)),
+      id_(id),
+      strand_(strand),
+      stream_(std::move(socket), core_->tls.get()),
+      heartbeat_(strand) {
   beast::error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = stream_.tcp().socket().remote_endpoint(ec);
   if (!ec) remote_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  stream_.tcp().socket().set_option(tcp::no_delay(true), ec);
 }
 
 Session::~Session() = default;
 
 void Session::Start() {
-  core_->Post(strand_, [self = shared_from_this()] { self->DoIdle(); });
+  core_->Post(strand_, [self = shared_from_this()] {
+    if (self->stream_.is_tls()) {
+      self->DoHandshake();
+    } else {
+      self->DoIdle();
+    }
+  });
+}
+
+void Session::DoHandshake() {
+  state_ = State::kReading;
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
+  stream_.async_handshake([self = shared_from_this()](beast::error_code ec) {
+    if (self->state_ != State::kReading) return;
+    if (ec) {
+      // No certificate, one from another CA, not TLS at all: nothing to answer.
+      Logger("http")->debug("TLS handshake with {} failed: {}", self->remote_, ec.message());
+      self->Close();
+      return;
+    }
+    self->DoIdle();
+  });
 }
 
 // Waits for the first byte of the next request with nothing buffered: the
@@ -62,7 +87,7 @@ void Session::DoIdle() {
     DoReadHeader();
     return;
   }
-  stream_.expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
   stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
     if (ec) {
       self->Close();
@@ -78,7 +103,7 @@ void Session::DoReadHeader() {
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
   parser_->body_limit(core_->options.max_body_bytes);
-  stream_.expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
@@ -96,7 +121,7 @@ void Session::OnHeader(beast::error_code ec) {
   const auto& header = parser_->get();
   auto expect = header.find(bhttp::field::expect);
   if (expect != header.end() && absl::EqualsIgnoreCase(ToAbsl(std::string_view(expect->value())), "100-continue")) {
-    stream_.expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
+    stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) {
@@ -112,7 +137,7 @@ void Session::OnHeader(beast::error_code ec) {
 
 void Session::DoReadBody() {
   if (state_ != State::kReading) return;
-  stream_.expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.read_timeout));
   bhttp::async_read(stream_, buffer_, *parser_,
                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
 }
@@ -203,7 +228,7 @@ void Session::DoRespond(Response r) {
   response_.keep_alive(keep_alive_ && !shutdown_requested_ && !core_->stopping());
   response_.prepare_payload();
   state_ = State::kWriting;
-  stream_.expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
   bhttp::async_write(stream_, response_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
 }
@@ -246,7 +271,7 @@ void Session::DoStartStream(std::shared_ptr<EventStream> stream) {
                                 "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                                 "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n"));
   // Reads (to notice the client leaving) never time out; writes do.
-  stream_.expires_never();
+  stream_.tcp().expires_never();
   WatchClient();
   StartStreamWrite();
   ArmHeartbeat();
@@ -286,7 +311,7 @@ void Session::DoEndStream() {
 void Session::StartStreamWrite() {
   if (queue_.empty() || state_ != State::kStreaming) return;
   writing_ = true;
-  stream_.expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
+  stream_.tcp().expires_after(absl::ToChronoNanoseconds(core_->options.write_timeout));
   asio::async_write(stream_, asio::buffer(queue_.front()),
                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnStreamWrite(ec); });
 }
@@ -335,13 +360,19 @@ void Session::LingerClose() {
   }
   lingering_ = true;
   state_ = State::kIdle;  // nothing in flight; shutdown may cut this short
+  if (stream_.is_tls()) {
+    // close_notify, then wait a moment for the client's (or its close).
+    stream_.tcp().expires_after(std::chrono::seconds(2));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
+    return;
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) {
     Close();
     return;
   }
-  stream_.expires_after(std::chrono::seconds(2));
+  stream_.tcp().expires_after(std::chrono::seconds(2));
   Drain();
 }
 
@@ -393,8 +424,8 @@ void Session::Close() {
   queue_.clear();
   heartbeat_.cancel();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.tcp().close();
   core_->Unregister(id_);
 }
 

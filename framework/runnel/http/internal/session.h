@@ -10,7 +10,7 @@
 // thread and post to the strand (through Core::Post, so nothing is posted
 // once the server has stopped).
 //
-// Lifecycle: kIdle (waiting for a request) -> kReading -> kHandling (a
+// Lifecycle: (TLS: the handshake, counted as kReading) kIdle (waiting for a request) -> kReading -> kHandling (a
 // handler owns the Responder) -> kWriting -> kIdle ...; kHandling ->
 // kStreaming; any -> kClosed. Owned by shared_ptrs: the pending I/O
 // operation's handler, the outstanding Responder, and nothing else.
@@ -22,13 +22,13 @@
 #include <string>
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "runnel/http/event_stream.h"
 #include "runnel/http/internal/core.h"
+#include "runnel/http/internal/stream.h"
 #include "runnel/http/message.h"
 
 namespace runnel::http::internal {
@@ -56,6 +56,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnShutdown(bool force);
   enum class State { kIdle, kReading, kHandling, kWriting, kStreaming, kClosed };
 
+  // TLS: the handshake, then DoIdle; a failed handshake closes.
+  void DoHandshake();
   void DoIdle();
   void DoReadHeader();
   void OnHeader(beast::error_code ec);
@@ -83,7 +85,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Core> core_;
   const uint64_t id_;
   Strand strand_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
