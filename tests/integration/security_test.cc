@@ -44,7 +44,7 @@ using testing_fixtures::ConsumeUntil;
 using testing_fixtures::OutputRecord;
 using testing_fixtures::UniqueName;
 
-constexpr int kKeys = 40;
+constexpr int kKeys = 50;  // 500 records per window: 10 per key
 constexpr int kRecords = 2000;  // 10 ms apart: 20 s, four 5 s windows
 constexpr int64_t kWindowMs = 5000;
 
@@ -229,15 +229,16 @@ TEST(SecurityTest, WrongPasswordFailsStartUpNamingAuthentication) {
 }
 
 // A certificate-less client on the SSL listener (which requires one) fails
-// start-up as well, Unauthenticated: the TLS handshake is refused.
+// start-up as well, not a hang. Under TLS 1.3 the broker refuses the
+// missing certificate after the handshake, so librdkafka sees a disconnect
+// (Unavailable), not an SSL error.
 TEST(SecurityTest, MissingClientCertificateFailsStartUp) {
   std::map<std::string, std::string> security = Connection("ssl", "ssl");
   for (const char* key : {"ssl.certificate.location", "ssl.key.location", "ssl.key.password"}) security.erase(key);
   const std::string app = UniqueName("sec-nocert");
   RunResult run = RunWindowedCount(app, security, app + "-in", app + "-out",
                                    [](const std::vector<OutputRecord>&) { return true; });
-  EXPECT_FALSE(run.start.ok());
-  EXPECT_EQ(run.start.code(), absl::StatusCode::kUnauthenticated) << run.start;
+  EXPECT_TRUE(absl::IsUnavailable(run.start) || absl::IsUnauthenticated(run.start)) << run.start;
 }
 
 // librdkafka before 2.6.1 cannot log in with SCRAM to a Kafka 4.x broker
