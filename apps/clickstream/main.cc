@@ -23,6 +23,7 @@
 #include "generator.h"
 #include "oracle.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/kafka/client_config.h"
 #include "runnel/kafka/producer.h"
 #include "runnel/runnel.h"
 #include "tables.h"
@@ -36,7 +37,8 @@ using runnel::ConfigType;
 
 constexpr char kUsage[] =
     "usage: runnel-clickstream generate|run|oracle ...\n"
-    "  generate --bootstrap host:port [--topic clickstream-events] [--rate N/s, 0 = fast] [--count N]\n"
+    "  generate --bootstrap host:port [--command-config client.properties] [--topic clickstream-events]\n"
+    "           [--rate N/s, 0 = fast] [--count N]\n"
     "           [--users U] [--malformed-share 0.02] [--seed S] [--start-time 2026-12-07T12:00:00Z]\n"
     "           [--max-delay-ms 20000] [--partitions 4]\n"
     "  run      [--config file] [--set key=value ...] [--log-level level]\n"
@@ -102,7 +104,7 @@ absl::StatusOr<cs::GeneratorOptions> GeneratorOptionsFrom(const std::map<std::st
 
 int Generate(int argc, char** argv) {
   std::vector<std::string> known = kGeneratorFlags;
-  known.insert(known.end(), {"--bootstrap", "--topic", "--rate", "--partitions"});
+  known.insert(known.end(), {"--bootstrap", "--command-config", "--topic", "--rate", "--partitions"});
   auto flags = Flags(argc, argv, known);
   if (!flags.ok()) return Fail(flags.status(), 2);
   auto options = GeneratorOptionsFrom(*flags);
@@ -113,15 +115,16 @@ int Generate(int argc, char** argv) {
   int32_t partitions = 4;
   if (absl::Status s = ParseFlag(*flags, "--rate", rate); !s.ok()) return Fail(s, 2);
   if (absl::Status s = ParseFlag(*flags, "--partitions", partitions); !s.ok()) return Fail(s, 2);
-  const runnel::kafka::ClientConfig kafka = {{"bootstrap.servers", flags->at("--bootstrap")}};
+  auto kafka = runnel::kafka::ToolConnection(
+      flags->at("--bootstrap"), flags->contains("--command-config") ? flags->at("--command-config") : "");
+  if (!kafka.ok()) return Fail(kafka.status(), 2);
 
-  auto admin = runnel::kafka::Admin::Create(kafka);
+  auto admin = runnel::kafka::Admin::Create(*kafka);
   if (!admin.ok()) return Fail(admin.status(), 1);
   absl::Status created = (*admin)->CreateTopics({{.name = topic, .partitions = partitions}}, absl::Seconds(30));
   if (!created.ok() && !absl::IsAlreadyExists(created)) return Fail(created, 1);
-  auto producer = runnel::kafka::Producer::Create(
-      {{"bootstrap.servers", kafka.at("bootstrap.servers")}, {"enable.idempotence", "true"}, {"acks", "all"},
-       {"linger.ms", "10"}});
+  auto producer = runnel::kafka::Producer::Create(runnel::kafka::ClientConfigFor(
+      *kafka, {{"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "10"}}));
   if (!producer.ok()) return Fail(producer.status(), 1);
 
   cs::EventGenerator generator(*options);
@@ -204,7 +207,7 @@ const runnel::ConfigDef& AppConfigDef() {
 }
 
 absl::Status EnsureTopics(const runnel::StreamsConfig& streams, const cs::TopologyOptions& t, int32_t partitions) {
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", streams.bootstrap_servers()}});
+  auto admin = runnel::kafka::Admin::Create(streams.AdminConfig());
   if (!admin.ok()) return admin.status();
   std::vector<runnel::kafka::NewTopic> topics;
   for (const std::string& name : {t.input, t.events_per_minute, t.revenue_per_minute, t.active_users_5m, t.user_sessions}) {
@@ -303,7 +306,7 @@ int Run(int argc, char** argv) {
   runnel::sink::PostgresSinkOptions sink_options{
       .name = sink_name,
       .conninfo = conninfo,
-      .kafka = {{"bootstrap.servers", config->bootstrap_servers()}},
+      .kafka = config->ConnectionConfig(),
       .routes = cs::SinkRoutes(topics),
       .create_tables = false,
       .clock = &(*streams)->clock(),

@@ -78,7 +78,7 @@ std::string StaticPath(const runnel::Config& own, const StaticFile& f) {
 // created like the input (same partition count) when missing.
 absl::Status EnsureOutputTopic(const runnel::StreamsConfig& streams, const std::string& input,
                                const std::string& output) {
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", streams.bootstrap_servers()}});
+  auto admin = runnel::kafka::Admin::Create(streams.AdminConfig());
   if (!admin.ok()) return admin.status();
   auto in = (*admin)->DescribeTopic(input, absl::Seconds(30));
   if (absl::IsNotFound(in.status())) {

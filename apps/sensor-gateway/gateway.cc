@@ -9,6 +9,7 @@
 #include "runnel/common/strings.h"
 #include "runnel/http/json.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/kafka/client_config.h"
 
 namespace runnel_apps::gateway {
 namespace {
@@ -92,6 +93,13 @@ const runnel::ConfigDef& GatewayConfigDef() {
         .Define(Int("readiness.interval.ms", 1000, 50, 600'000, "how often /readyz's state is refreshed"))
         .Define(Int("shutdown.grace.ms", 10'000, 0, 600'000,
                     "on SIGTERM, how long requests in flight may take to get their answer"))
+        .Define(ConfigKey{.name = "security.protocol",
+                          .default_value = "PLAINTEXT",
+                          .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+                          .doc = "how the gateway's Kafka clients connect, with the ssl.* and sasl.* keys "
+                                 "(docs/security.md)"})
+        .PassThroughPrefix("ssl.")
+        .PassThroughPrefix("sasl.")
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("topic.config.");
     runnel::DefineTlsKeys(*d, "http.tls.", "the HTTP server");
@@ -99,6 +107,20 @@ const runnel::ConfigDef& GatewayConfigDef() {
   }();
   return *def;
 }
+
+namespace {
+
+// Every Kafka client of the gateway (its admin and its producers): the
+// connection (bootstrap.servers, security.protocol, ssl.*, sasl.*), then the
+// producer.* settings.
+runnel::kafka::ClientConfig GatewayClientConfig(const runnel::Config& config) {
+  runnel::kafka::ClientConfig connection = runnel::kafka::ConnectionConfig(config.raw());
+  connection["bootstrap.servers"] = config.GetString("bootstrap.servers");
+  connection["security.protocol"] = config.GetString("security.protocol");
+  return runnel::kafka::ClientConfigFor(connection, config.WithPrefix("producer."));
+}
+
+}  // namespace
 
 absl::StatusOr<runnel::Config> ParseGatewayConfig(const std::map<std::string, std::string>& values) {
   for (const ReservedKey& reserved : kReservedKeys) {
@@ -117,11 +139,7 @@ Gateway::Gateway(const runnel::Config& config, const runnel::Clock& clock)
       topic_partitions_(static_cast<int32_t>(config.GetInt("topic.partitions"))),
       topic_replication_(static_cast<int16_t>(config.GetInt("topic.replication.factor"))),
       topic_configs_(config.WithPrefix("topic.config.")),
-      admin_config_([&] {
-        runnel::kafka::ClientConfig c = config.WithPrefix("producer.");
-        c["bootstrap.servers"] = config.GetString("bootstrap.servers");
-        return c;
-      }()),
+      admin_config_(GatewayClientConfig(config)),
       delivery_timeout_(absl::Milliseconds(config.GetInt("delivery.timeout.ms"))),
       retry_after_seconds_(config.GetInt("retry.after.seconds")),
       max_readings_(static_cast<size_t>(config.GetInt("batch.max.readings"))),
@@ -147,8 +165,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   ingest.topic = gateway->topic_;
   ingest.producers = static_cast<int>(config.GetInt("producers"));
   ingest.max_queued_requests = static_cast<size_t>(config.GetInt("max.queued.requests"));
-  ingest.producer_config = config.WithPrefix("producer.");
-  ingest.producer_config["bootstrap.servers"] = config.GetString("bootstrap.servers");
+  ingest.producer_config = GatewayClientConfig(config);
   // The gateway groups requests itself and waits for their acks: send at
   // once. Records are given up by librdkafka about when their request is
   // answered 503, so few are stored after the client was told they were not.

@@ -44,6 +44,7 @@
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/kafka/client_config.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/metadata.h"
 #include "runnel/kafka/producer.h"
@@ -67,7 +68,7 @@ int Usage(const std::string& why) {
   std::fprintf(stderr,
                "runnel-kafka: %s\n"
                "usage: runnel-kafka create-topic|describe-topic|delete-topic|produce-sensors|consume|dlq "
-               "--bootstrap HOST:PORT --topic T [options]\n",
+               "--bootstrap HOST:PORT [--command-config client.properties] --topic T [options]\n",
                why.c_str());
   return 2;
 }
@@ -119,9 +120,9 @@ const std::set<std::string>& ShownTopicConfigs() {
   return kShown;
 }
 
-int DescribeTopic(const Args& args, const std::string& bootstrap, runnel::kafka::Admin& admin) {
+int DescribeTopic(const Args& args, const runnel::kafka::ClientConfig& bootstrap, runnel::kafka::Admin& admin) {
   const std::string topic = args.Get("topic");
-  auto metadata = runnel::kafka::Metadata::Create({{"bootstrap.servers", bootstrap}});
+  auto metadata = runnel::kafka::Metadata::Create(bootstrap);
   if (!metadata.ok()) return Fail(metadata.status());
   auto partitions = (*metadata)->Partitions(topic, absl::Seconds(30));
   if (!partitions.ok()) return Fail(partitions.status());
@@ -145,14 +146,14 @@ int DescribeTopic(const Args& args, const std::string& bootstrap, runnel::kafka:
   return 0;
 }
 
-int ProduceSensors(const Args& args, const std::string& bootstrap) {
+int ProduceSensors(const Args& args, const runnel::kafka::ClientConfig& bootstrap) {
   int64_t count, sensors, bad_every, seed;
   if (!ParseInt(args, "count", 1000, &count) || !ParseInt(args, "sensors", 50, &sensors) ||
       !ParseInt(args, "bad-every", 0, &bad_every) || !ParseInt(args, "seed", 1, &seed) ||
       count < 0 || sensors < 1 || bad_every < 0) {
     return Usage("--count, --sensors, --bad-every and --seed must be non-negative integers");
   }
-  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", bootstrap}});
+  auto producer = runnel::kafka::Producer::Create(bootstrap);
   if (!producer.ok()) return Fail(producer.status());
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   std::normal_distribution<double> temp(68.0, 15.0);
@@ -180,17 +181,15 @@ int ProduceSensors(const Args& args, const std::string& bootstrap) {
 // produce-bench --value-number: the digits of the number a value starts with.
 constexpr int64_t kValueNumberDigits = 9;
 
-int ProduceBench(const Args& args, const std::string& bootstrap) {
+int ProduceBench(const Args& args, const runnel::kafka::ClientConfig& bootstrap) {
   int64_t count, keys, value_bytes;
   if (!ParseInt(args, "count", 1000000, &count) || !ParseInt(args, "keys", 10000, &keys) ||
       !ParseInt(args, "value-bytes", 100, &value_bytes) || count < 0 || keys < 1 ||
       value_bytes < 1) {
     return Usage("--count, --keys and --value-bytes must be positive integers");
   }
-  auto producer = runnel::kafka::Producer::Create({{"bootstrap.servers", bootstrap},
-                                                   {"linger.ms", "20"},
-                                                   {"batch.num.messages", "10000"},
-                                                   {"compression.type", "lz4"}});
+  auto producer = runnel::kafka::Producer::Create(runnel::kafka::ClientConfigFor(
+      bootstrap, {{"linger.ms", "20"}, {"batch.num.messages", "10000"}, {"compression.type", "lz4"}}));
   if (!producer.ok()) return Fail(producer.status());
   // --seed X: the random keys and values (default 42); two topics filled
   // with different seeds draw independent keys.
@@ -252,16 +251,15 @@ struct TopicMarks {
   std::unique_ptr<runnel::kafka::Consumer> consumer;
   std::vector<std::pair<runnel::Offset, runnel::Offset>> marks;  // by partition
 };
-absl::StatusOr<TopicMarks> ReadMarks(const std::string& bootstrap, const std::string& topic) {
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+absl::StatusOr<TopicMarks> ReadMarks(const runnel::kafka::ClientConfig& bootstrap, const std::string& topic) {
+  auto admin = runnel::kafka::Admin::Create(bootstrap);
   if (!admin.ok()) return admin.status();
   auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
   if (!description.ok()) return description.status();
   // End-of-partition positions say where a transactional topic ends: past
   // its trailing commit marker, which no record has.
-  auto consumer = runnel::kafka::Consumer::Create({{"bootstrap.servers", bootstrap},
-                                                   {"group.id", absl::StrCat("runnel-kafka-", getpid())},
-                                                   {"enable.partition.eof", "true"}});
+  auto consumer = runnel::kafka::Consumer::Create(runnel::kafka::ClientConfigFor(
+      bootstrap, {{"group.id", absl::StrCat("runnel-kafka-", getpid())}, {"enable.partition.eof", "true"}}));
   if (!consumer.ok()) return consumer.status();
   TopicMarks out{.consumer = *std::move(consumer)};
   for (int32_t p = 0; p < description->partitions; ++p) {
@@ -275,7 +273,7 @@ absl::StatusOr<TopicMarks> ReadMarks(const std::string& bootstrap, const std::st
 // Records in a topic = sum over partitions of (high - low watermark). Exact
 // for topics written without transactions (no control records); a
 // transactional topic counts its markers and aborted records too.
-int Count(const Args& args, const std::string& bootstrap) {
+int Count(const Args& args, const runnel::kafka::ClientConfig& bootstrap) {
   auto topic = ReadMarks(bootstrap, args.Get("topic"));
   if (!topic.ok()) return Fail(topic.status());
   int64_t total = 0;
@@ -286,7 +284,7 @@ int Count(const Args& args, const std::string& bootstrap) {
 
 // Reads every record of `topic` up to the end it has now (each partition
 // in offset order, partitions interleaved), handing each to `visit`.
-absl::Status ReadToEnd(const std::string& bootstrap, const std::string& topic,
+absl::Status ReadToEnd(const runnel::kafka::ClientConfig& bootstrap, const std::string& topic,
                        const std::function<absl::Status(const runnel::kafka::ConsumedRecord&)>& visit) {
   auto read = ReadMarks(bootstrap, topic);
   if (!read.ok()) return read.status();
@@ -353,7 +351,7 @@ uint64_t RecordHash(std::string_view key, std::string_view value) {
 // value): equal digests mean the same final value for every key, whatever
 // the order or partition of the updates. Benchmarks compare contenders'
 // results with it.
-int TableSum(const Args& args, const std::string& bootstrap) {
+int TableSum(const Args& args, const runnel::kafka::ClientConfig& bootstrap) {
   absl::flat_hash_map<std::string, std::string> last;
   absl::Status s = ReadToEnd(bootstrap, args.Get("topic"), [&](const runnel::kafka::ConsumedRecord& r) {
     const std::optional<std::string_view> value = r.value();
@@ -381,7 +379,7 @@ int TableSum(const Args& args, const std::string& bootstrap) {
 // record's key and value, so it depends on the multiset of (key, value)
 // pairs and not on their order or partition. Benchmarks compare contenders'
 // outputs with it.
-int Digest(const Args& args, const std::string& bootstrap) {
+int Digest(const Args& args, const runnel::kafka::ClientConfig& bootstrap) {
   int64_t records = 0;
   uint64_t digest = 0;
   absl::flat_hash_set<std::string> keys;
@@ -401,14 +399,14 @@ int Digest(const Args& args, const std::string& bootstrap) {
   return 0;
 }
 
-int Consume(const Args& args, const std::string& bootstrap, bool dead_letters) {
+int Consume(const Args& args, const runnel::kafka::ClientConfig& bootstrap, bool dead_letters) {
   int64_t max, timeout_ms;
   if (!ParseInt(args, "max", 20, &max) || !ParseInt(args, "timeout-ms", 10000, &timeout_ms)) {
     return Usage("--max and --timeout-ms must be integers");
   }
   std::string topic = args.Get("topic");
   auto consumer = runnel::kafka::Consumer::Create(
-      {{"bootstrap.servers", bootstrap}, {"group.id", absl::StrCat("runnel-kafka-", getpid())}});
+      runnel::kafka::ClientConfigFor(bootstrap, {{"group.id", absl::StrCat("runnel-kafka-", getpid())}}));
   if (!consumer.ok()) return Fail(consumer.status());
   absl::Status s = (*consumer)->Subscribe({topic});
   if (!s.ok()) return Fail(s);
@@ -453,11 +451,15 @@ int main(int argc, char** argv) {
     args.flags[flag.substr(2)].push_back(argv[++i]);
   }
   (void)runnel::SetLogLevel("warn");
-  std::string bootstrap = args.Get("bootstrap");
-  if (bootstrap.empty()) return Usage("--bootstrap is required");
+  if (args.Get("bootstrap").empty()) return Usage("--bootstrap is required");
+  // Every client of the tool: --bootstrap and the --command-config file
+  // (security.protocol, sasl.*, ssl.*: docs/security.md).
+  auto connection = runnel::kafka::ToolConnection(args.Get("bootstrap"), args.Get("command-config"));
+  if (!connection.ok()) return Fail(connection.status());
+  const runnel::kafka::ClientConfig& bootstrap = *connection;
   if (args.Get("topic").empty()) return Usage("--topic is required");
   if (args.command == "create-topic" || args.command == "delete-topic" || args.command == "describe-topic") {
-    auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", bootstrap}});
+    auto admin = runnel::kafka::Admin::Create(bootstrap);
     if (!admin.ok()) return Fail(admin.status());
     if (args.command == "create-topic") return CreateTopic(args, **admin);
     if (args.command == "describe-topic") return DescribeTopic(args, bootstrap, **admin);

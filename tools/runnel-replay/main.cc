@@ -31,11 +31,11 @@ using runnel::replay::CsvOptions;
 using runnel::replay::PlotTopicOptions;
 
 constexpr const char* kUsage =
-    "usage: runnel-replay csv FILE --bootstrap B --topic T [--key-column C] [--time-column C]\n"
+    "usage: runnel-replay csv FILE --bootstrap B [--command-config F] --topic T [--key-column C] [--time-column C]\n"
     "           [--time-format iso|epoch-ms|epoch-s|auto] [--header-columns a,b] [--value-column C]\n"
     "           [--speed asap|original|N] [--on-error skip|fail] [--partitions N] [--create-topic]\n"
     "           [--plot OUT.png --plot-field F [--title T] [--unit U]]\n"
-    "       runnel-replay plot --bootstrap B --topic T --field F --out OUT.png [--title T] [--unit U]\n";
+    "       runnel-replay plot --bootstrap B [--command-config F] --topic T --field F --out OUT.png [--title T] [--unit U]\n";
 
 int Usage(const std::string& why) {
   std::fprintf(stderr, "runnel-replay: %s\n%s", why.c_str(), kUsage);
@@ -85,12 +85,15 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv, const std::set<std::string
 
 int Csv(int argc, char** argv, const runnel::replay::ReplayEnv& env) {
   auto args = ParseArgs(argc, argv,
-                        {"bootstrap", "topic", "key-column", "time-column", "time-format", "header-columns",
+                        {"bootstrap", "command-config", "topic", "key-column", "time-column", "time-format", "header-columns",
                          "value-column", "speed", "on-error", "partitions", "plot", "plot-field", "title", "unit"},
                         {"create-topic"});
   if (!args.ok()) return Usage(std::string(args.status().message()));
   if (args->positional.size() != 1) return Usage("csv wants exactly one FILE");
-  CsvOptions o{.file = args->positional[0], .bootstrap = args->Get("bootstrap"), .topic = args->Get("topic")};
+  CsvOptions o{.file = args->positional[0],
+               .bootstrap = args->Get("bootstrap"),
+               .command_config = args->Get("command-config"),
+               .topic = args->Get("topic")};
   o.plot_path = args->Get("plot");
   o.plot_field = args->Get("plot-field");
   o.plot_title = args->Get("title");
@@ -121,9 +124,9 @@ int Csv(int argc, char** argv, const runnel::replay::ReplayEnv& env) {
 }
 
 int Plot(int argc, char** argv, const runnel::replay::ReplayEnv& env) {
-  auto args = ParseArgs(argc, argv, {"bootstrap", "topic", "field", "out", "title", "unit"}, {});
+  auto args = ParseArgs(argc, argv, {"bootstrap", "command-config", "topic", "field", "out", "title", "unit"}, {});
   if (!args.ok()) return Usage(std::string(args.status().message()));
-  PlotTopicOptions o{.bootstrap = args->Get("bootstrap"), .topic = args->Get("topic"), .field = args->Get("field"),
+  PlotTopicOptions o{.bootstrap = args->Get("bootstrap"), .command_config = args->Get("command-config"), .topic = args->Get("topic"), .field = args->Get("field"),
                      .out = args->Get("out"), .title = args->Get("title"), .unit = args->Get("unit")};
   if (o.bootstrap.empty() || o.topic.empty() || o.field.empty() || o.out.empty()) {
     return Usage("plot needs --bootstrap, --topic, --field and --out");

@@ -18,6 +18,7 @@
 #include "runnel/common/status.h"
 #include "runnel/http/json.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/kafka/client_config.h"
 #include "runnel/kafka/consumer.h"
 #include "runnel/kafka/producer.h"
 
@@ -125,7 +126,8 @@ absl::StatusOr<Scan> ScanCsv(const CsvOptions& o, const ReplayEnv& env) {
 // Creates the topic or checks the existing one's retention; prints what it
 // decided.
 absl::Status PrepareTopic(const CsvOptions& o, const Scan& scan, const ReplayEnv& env) {
-  auto admin = kafka::Admin::Create({{"bootstrap.servers", o.bootstrap}}, {.clock = &env.clock});
+  RUNNEL_ASSIGN_OR_RETURN(const kafka::ClientConfig connection, kafka::ToolConnection(o.bootstrap, o.command_config));
+  auto admin = kafka::Admin::Create(connection, {.clock = &env.clock});
   if (!admin.ok()) return admin.status();
   RetentionInput input{.topic = o.topic, .oldest_ms = scan.oldest_ms, .now_ms = env.clock.NowMillis().value(),
                        .bytes = scan.bytes};
@@ -163,8 +165,9 @@ struct Deliveries {
 
 absl::Status SendRows(const CsvOptions& o, const Scan& scan, const ReplayEnv& env, ReplaySummary& summary) {
   Deliveries deliveries;
+  RUNNEL_ASSIGN_OR_RETURN(const kafka::ClientConfig connection, kafka::ToolConnection(o.bootstrap, o.command_config));
   auto producer = kafka::Producer::Create(
-      {{"bootstrap.servers", o.bootstrap}, {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"}},
+      kafka::ClientConfigFor(connection, {{"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"}}),
       {.on_delivery =
            [&deliveries](const kafka::DeliveryReport& report) {
              if (report.status.ok()) {
@@ -275,13 +278,14 @@ absl::StatusOr<ReplaySummary> ReplayCsv(const CsvOptions& o, const ReplayEnv& en
 }
 
 absl::Status PlotTopic(const PlotTopicOptions& o, const ReplayEnv& env) {
-  auto admin = kafka::Admin::Create({{"bootstrap.servers", o.bootstrap}}, {.clock = &env.clock});
+  RUNNEL_ASSIGN_OR_RETURN(const kafka::ClientConfig connection, kafka::ToolConnection(o.bootstrap, o.command_config));
+  auto admin = kafka::Admin::Create(connection, {.clock = &env.clock});
   if (!admin.ok()) return admin.status();
   auto description = (*admin)->DescribeTopic(o.topic, kAdminTimeout);
   if (!description.ok()) return description.status();
-  auto consumer = kafka::Consumer::Create({{"bootstrap.servers", o.bootstrap},
-                                           {"group.id", absl::StrCat("runnel-replay-plot-", getpid())}},
-                                          {.clock = &env.clock});
+  auto consumer = kafka::Consumer::Create(
+      kafka::ClientConfigFor(connection, {{"group.id", absl::StrCat("runnel-replay-plot-", getpid())}}),
+      {.clock = &env.clock});
   if (!consumer.ok()) return consumer.status();
   std::map<int32_t, int64_t> ends;  // partitions still to read -> end offset
   std::vector<std::pair<TopicPartition, Offset>> from;

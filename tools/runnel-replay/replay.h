@@ -27,6 +27,9 @@ namespace runnel::replay {
 struct CsvOptions {
   std::string file;
   std::string bootstrap;
+  // --command-config: librdkafka settings (security.protocol, sasl.*, ssl.*)
+  // for every Kafka client of the tool; empty: none.
+  std::string command_config;
   std::string topic;  // empty with plot_path: only plot, send nothing
   ColumnRoles roles;
   double speed = 0;  // 0 = asap, 1 = original pace, N = N times faster
@@ -59,6 +62,7 @@ absl::StatusOr<ReplaySummary> ReplayCsv(const CsvOptions& options, const ReplayE
 
 struct PlotTopicOptions {
   std::string bootstrap;
+  std::string command_config;  // as CsvOptions::command_config
   std::string topic;
   std::string field;
   std::string out;

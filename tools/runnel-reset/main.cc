@@ -14,6 +14,7 @@
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/kafka/admin.h"
+#include "runnel/kafka/client_config.h"
 
 int main(int argc, char** argv) {
   using namespace runnel::reset;
@@ -28,7 +29,12 @@ int main(int argc, char** argv) {
   }
   (void)runnel::SetLogLevel("warn");
   const runnel::Clock& clock = runnel::Clock::System();
-  auto admin = runnel::kafka::Admin::Create({{"bootstrap.servers", options->bootstrap}});
+  auto connection = runnel::kafka::ToolConnection(options->bootstrap, options->command_config);
+  if (!connection.ok()) {
+    std::fprintf(stderr, "runnel-reset: %s\n", connection.status().ToString().c_str());
+    return 2;
+  }
+  auto admin = runnel::kafka::Admin::Create(*connection);
   if (!admin.ok()) {
     std::fprintf(stderr, "runnel-reset: %s\n", admin.status().ToString().c_str());
     return admin.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -14,7 +14,7 @@
 namespace runnel::reset {
 
 const char kUsage[] =
-    "usage: runnel-reset --application-id ID --bootstrap HOST:PORT\n"
+    "usage: runnel-reset --application-id ID --bootstrap HOST:PORT [--command-config client.properties]\n"
     "         [--input-topics T1,T2] [--internal-topics ID-...-changelog,...]\n"
     "         [--to-earliest | --to-latest | --to-datetime 2026-03-02T06:00:00Z |\n"
     "          --by-duration P1DT2H | --to-offset N]\n"
@@ -141,7 +141,7 @@ absl::StatusOr<ResetOptions> ParseArgs(const std::vector<std::string>& args) {
       }
       continue;
     }
-    if (flag != "--application-id" && flag != "--bootstrap" && flag != "--input-topics" &&
+    if (flag != "--application-id" && flag != "--bootstrap" && flag != "--command-config" && flag != "--input-topics" &&
         flag != "--internal-topics" && flag != "--state-dir" && flag != "--to-datetime" &&
         flag != "--by-duration" && flag != "--to-offset") {
       return Bad(flag, "unknown flag");
@@ -153,6 +153,8 @@ absl::StatusOr<ResetOptions> ParseArgs(const std::vector<std::string>& args) {
       o.application_id = *v;
     } else if (flag == "--bootstrap") {
       o.bootstrap = *v;
+    } else if (flag == "--command-config") {
+      o.command_config = *v;
     } else if (flag == "--state-dir") {
       o.state_dir = *v;
     } else if (flag == "--input-topics" || flag == "--internal-topics") {

@@ -33,6 +33,9 @@ struct OffsetTarget {
 struct ResetOptions {
   std::string application_id;
   std::string bootstrap;
+  // --command-config: a properties file of librdkafka settings for the
+  // tool's Kafka client (security.protocol, sasl.*, ssl.*); empty: none.
+  std::string command_config;
   // Empty: taken from the group's committed offsets (minus internal topics).
   std::vector<std::string> input_topics;
   // Empty: every internal topic of the application the broker has.

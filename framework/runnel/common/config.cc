@@ -32,8 +32,8 @@ absl::string_view TypeName(ConfigType type) {
 }
 
 absl::Status BadValue(const ConfigKey& key, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("config key '", key.name, "': invalid value '", value, "': ", why));
+  return absl::InvalidArgumentError(absl::StrCat("config key '", key.name, "': invalid value '",
+                                                 DisplayConfigValue(key.name, ToStd(value)), "': ", why));
 }
 
 absl::StatusOr<ConfigValue> ParseValue(const ConfigKey& key, absl::string_view raw) {
@@ -195,6 +195,28 @@ const std::vector<std::string>& Config::GetList(std::string_view key) const {
   return *v;
 }
 bool Config::IsSet(std::string_view key) const { return raw_.contains(std::string(key)); }
+
+std::string Config::Describe() const { return DescribeConfigValues(raw_); }
+
+bool IsSecretConfigKey(std::string_view key) {
+  const std::string lower = absl::AsciiStrToLower(ToAbsl(key));
+  for (absl::string_view word : {"password", "secret", "token", "credential", "jaas"}) {
+    if (absl::StrContains(lower, word)) return true;
+  }
+  // Private key material: ssl.key.pem, ssl_key (librdkafka), *.private.key.
+  return absl::EndsWith(lower, "key.pem") || absl::EndsWith(lower, "ssl_key") ||
+         absl::EndsWith(lower, "private.key");
+}
+
+std::string DisplayConfigValue(std::string_view key, std::string_view value) {
+  return std::string(IsSecretConfigKey(key) ? kHiddenConfigValue : value);
+}
+
+std::string DescribeConfigValues(const std::map<std::string, std::string>& values) {
+  std::string out;
+  for (const auto& [key, value] : values) absl::StrAppend(&out, key, "=", DisplayConfigValue(key, value), "\n");
+  return out;
+}
 
 std::map<std::string, std::string> Config::WithPrefix(std::string_view prefix) const {
   std::map<std::string, std::string> out;

@@ -81,14 +81,33 @@ class Config {
 
   // Pass-through keys under `prefix`, with the prefix removed.
   std::map<std::string, std::string> WithPrefix(std::string_view prefix) const;
-  // Every value as the user gave it (after layering), for logging at start.
+  // Every value as the user gave it (after layering). Holds secrets: print
+  // Describe(), never this.
   const std::map<std::string, std::string>& raw() const { return raw_; }
+  // One "key=value" line per key the user set, sorted, secrets hidden
+  // (IsSecretConfigKey): what a log or a config dump may show.
+  std::string Describe() const;
 
  private:
   const ConfigValue& Get(std::string_view key) const;
   std::map<std::string, ConfigValue, std::less<>> values_;
   std::map<std::string, std::string> raw_;
 };
+
+// Secrets. A key whose value must never be shown (logs, Describe(), error
+// messages, the topology record): any dotted part that is or contains
+// "password", "secret", "token", "credential" or "jaas" (sasl.password,
+// ssl.key.password, ssl.keystore.password, sasl.jaas.config,
+// sasl.oauthbearer.client.secret, db.password, ...), and private key
+// material (ssl.key.pem, ssl_key, *.private.key). Case-insensitive; a
+// prefixed key ("consumer.sasl.password") is judged by its whole name.
+bool IsSecretConfigKey(std::string_view key);
+// What replaces a secret's value wherever it would be shown.
+inline constexpr std::string_view kHiddenConfigValue = "[hidden]";
+// `value`, or kHiddenConfigValue when `key` is a secret.
+std::string DisplayConfigValue(std::string_view key, std::string_view value);
+// "key=value" lines of `values` (sorted), secrets hidden.
+std::string DescribeConfigValues(const std::map<std::string, std::string>& values);
 
 // Reads Java-style .properties: `key=value` or `key: value`, # and ! comments,
 // trailing-backslash continuation lines. Errors name the file and line.

@@ -77,6 +77,45 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   }
 }
 
+TEST(ConfigTest, SecretKeysAreRecognised) {
+  for (const char* key : {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password",
+                          "ssl.key.pem", "sasl.jaas.config", "sasl.oauthbearer.client.secret", "consumer.sasl.password",
+                          "admin.ssl.key.pem", "db.PASSWORD", "api.token", "sasl.oauthbearer.token.endpoint.url",
+                          "aws.credentials"}) {
+    EXPECT_TRUE(IsSecretConfigKey(key)) << key;
+  }
+  for (const char* key : {"sasl.username", "sasl.mechanism", "security.protocol", "ssl.ca.location",
+                          "ssl.certificate.location", "ssl.key.location", "bootstrap.servers", "application.id"}) {
+    EXPECT_FALSE(IsSecretConfigKey(key)) << key;
+  }
+}
+
+TEST(ConfigTest, DescribeHidesSecretValues) {
+  ConfigDef def = TestDef();
+  def.PassThroughPrefix("sasl.").Define({.name = "db.password", .default_value = ""});
+  auto config = Config::Parse(def, {{"application.id", "app"},
+                                    {"sasl.username", "alice"},
+                                    {"sasl.password", "hunter2-sasl"},
+                                    {"consumer.ssl.key.password", "hunter2-key"},
+                                    {"db.password", "hunter2-db"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string described = config->Describe();
+  EXPECT_THAT(described, HasSubstr("sasl.username=alice\n"));
+  EXPECT_THAT(described, HasSubstr("sasl.password=[hidden]\n"));
+  EXPECT_THAT(described, HasSubstr("consumer.ssl.key.password=[hidden]\n"));
+  EXPECT_THAT(described, HasSubstr("db.password=[hidden]\n"));
+  EXPECT_THAT(described, ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(ConfigTest, BadSecretValueIsNotEchoed) {
+  ConfigDef def = TestDef();
+  def.Define({.name = "db.password", .type = ConfigType::kInt, .default_value = "0"});
+  auto config = Config::Parse(def, {{"application.id", "a"}, {"db.password", "hunter2"}});
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("'db.password'"));
+  EXPECT_THAT(config.status().message(), ::testing::Not(HasSubstr("hunter2")));
+}
+
 TEST(ConfigTest, MissingRequiredKeyIsAnError) {
   auto config = Config::Parse(TestDef(), {});
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

@@ -14,10 +14,17 @@ int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds
 
 // One admin request: options with the timeout, a private result queue, and
 // the wait for the result event. The event is destroyed with the request.
+// The wait ends early, Unauthenticated, once the client saw an
+// authentication or TLS failure: with a wrong password librdkafka retries
+// forever and the request would only time out.
 class Request {
  public:
-  Request(rd_kafka_t* rk, rd_kafka_admin_op_t op, absl::Duration timeout)
-      : queue_(rd_kafka_queue_new(rk)), options_(rd_kafka_AdminOptions_new(rk, op)), timeout_(timeout) {
+  Request(rd_kafka_t* rk, internal::ClientContext& context, rd_kafka_admin_op_t op, absl::Duration timeout)
+      : rk_(rk),
+        context_(context),
+        queue_(rd_kafka_queue_new(rk)),
+        options_(rd_kafka_AdminOptions_new(rk, op)),
+        timeout_(timeout) {
     char err[256];
     rd_kafka_AdminOptions_set_request_timeout(options_, Millis(timeout), err, sizeof err);
     rd_kafka_AdminOptions_set_operation_timeout(options_, Millis(timeout), err, sizeof err);
@@ -32,19 +39,32 @@ class Request {
 
   // Waits for the result; the event's own error becomes the Status.
   absl::StatusOr<rd_kafka_event_t*> Wait(const char* what) {
-    event_ = rd_kafka_queue_poll(queue_, Millis(timeout_) + 1000);
+    // Slices of 200 ms (librdkafka's own time: the request's deadline is
+    // librdkafka's, not the injected clock's).
+    constexpr int kSliceMs = 200;
+    for (int waited = 0; event_ == nullptr && waited <= Millis(timeout_) + 1000; waited += kSliceMs) {
+      event_ = rd_kafka_queue_poll(queue_, kSliceMs);
+      if (event_ != nullptr) break;
+      absl::Status unauthenticated = internal::ExplainSecurityFailure(
+          rk_, context_, absl::UnavailableError(absl::StrCat(what, ": no answer yet")));
+      if (absl::IsUnauthenticated(unauthenticated)) return unauthenticated;
+    }
     if (event_ == nullptr) {
-      return absl::DeadlineExceededError(absl::StrCat(what, ": no answer within ",
-                                                      absl::FormatDuration(timeout_)));
+      return internal::ExplainSecurityFailure(
+          rk_, context_,
+          absl::DeadlineExceededError(absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout_))));
     }
     if (rd_kafka_event_error(event_) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ErrorToStatus(rd_kafka_event_error(event_),
-                           absl::StrCat(what, ": ", rd_kafka_event_error_string(event_)));
+      return internal::ExplainSecurityFailure(
+          rk_, context_,
+          ErrorToStatus(rd_kafka_event_error(event_), absl::StrCat(what, ": ", rd_kafka_event_error_string(event_))));
     }
     return event_;
   }
 
  private:
+  rd_kafka_t* rk_;
+  internal::ClientContext& context_;
   rd_kafka_queue_t* queue_;
   rd_kafka_AdminOptions_t* options_;
   absl::Duration timeout_;
@@ -89,7 +109,7 @@ absl::Status Admin::CreateTopics(const std::vector<NewTopic>& topics, absl::Dura
     rd_kafka_NewTopic_destroy_array(handles.data(), handles.size());
     return status;
   }
-  Request request(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
   rd_kafka_CreateTopics(rk_, handles.data(), handles.size(), request.options(), request.queue());
   rd_kafka_NewTopic_destroy_array(handles.data(), handles.size());
   auto event = request.Wait("create topics");
@@ -131,7 +151,9 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& topic, 
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, Millis(timeout));
   rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, absl::StrCat("metadata of ", topic));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::ExplainSecurityFailure(rk_, *context_, ErrorToStatus(err, absl::StrCat("metadata of ", topic)));
+  }
   absl::StatusOr<TopicDescription> result =
       absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist"));
   for (int i = 0; i < md->topic_cnt; ++i) {
@@ -156,7 +178,7 @@ absl::StatusOr<TopicDescription> Admin::DescribeTopic(const std::string& topic, 
 absl::StatusOr<std::map<std::string, std::string>> Admin::DescribeTopicConfigs(
     const std::string& topic, absl::Duration timeout) {
   rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
   rd_kafka_DescribeConfigs(rk_, &resource, 1, request.options(), request.queue());
   rd_kafka_ConfigResource_destroy(resource);
   auto event = request.Wait("describe configs");
@@ -183,7 +205,7 @@ absl::Status Admin::DeleteTopics(const std::vector<std::string>& topics, absl::D
   if (topics.empty()) return absl::OkStatus();
   std::vector<rd_kafka_DeleteTopic_t*> handles;
   for (const auto& t : topics) handles.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout);
   rd_kafka_DeleteTopics(rk_, handles.data(), handles.size(), request.options(), request.queue());
   rd_kafka_DeleteTopic_destroy_array(handles.data(), handles.size());
   auto event = request.Wait("delete topics");
@@ -207,7 +229,7 @@ absl::Status Admin::DeleteRecords(const std::map<TopicPartition, Offset>& before
   }
   rd_kafka_DeleteRecords_t* request_records = rd_kafka_DeleteRecords_new(list);
   rd_kafka_topic_partition_list_destroy(list);
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout);
   rd_kafka_DeleteRecords(rk_, &request_records, 1, request.options(), request.queue());
   rd_kafka_DeleteRecords_destroy(request_records);
   auto event = request.Wait("delete records");
@@ -249,7 +271,8 @@ absl::StatusOr<std::map<TopicPartition, std::optional<Offset>>> Admin::ListOffse
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     std::vector<std::string> names;
     for (const auto& [tp, spec] : specs) names.push_back(tp.ToString());
-    return ErrorToStatus(err, absl::StrCat("list offsets of ", absl::StrJoin(names, ", ")));
+    return internal::ExplainSecurityFailure(
+        rk_, *context_, ErrorToStatus(err, absl::StrCat("list offsets of ", absl::StrJoin(names, ", "))));
   }
   return out;
 }
@@ -257,7 +280,9 @@ absl::StatusOr<std::map<TopicPartition, std::optional<Offset>>> Admin::ListOffse
 absl::StatusOr<std::vector<std::string>> Admin::ListTopics(absl::Duration timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 1, nullptr, &md, Millis(timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, "list topics");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::ExplainSecurityFailure(rk_, *context_, ErrorToStatus(err, "list topics"));
+  }
   std::vector<std::string> out;
   for (int i = 0; i < md->topic_cnt; ++i) out.emplace_back(md->topics[i].topic);
   rd_kafka_metadata_destroy(md);
@@ -267,7 +292,7 @@ absl::StatusOr<std::vector<std::string>> Admin::ListTopics(absl::Duration timeou
 absl::StatusOr<std::map<TopicPartition, Offset>> Admin::ListGroupOffsets(const std::string& group,
                                                                          absl::Duration timeout) {
   rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr);
-  Request request(rk_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout);
   rd_kafka_ListConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
   rd_kafka_ListConsumerGroupOffsets_destroy(req);
   auto event = request.Wait("list group offsets");
@@ -292,7 +317,7 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Admin::ListGroupOffsets(const s
 
 absl::StatusOr<GroupDescription> Admin::DescribeGroup(const std::string& group, absl::Duration timeout) {
   const char* groups[] = {group.c_str()};
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout);
   rd_kafka_DescribeConsumerGroups(rk_, groups, 1, request.options(), request.queue());
   auto event = request.Wait("describe group");
   if (!event.ok()) return event.status();
@@ -331,7 +356,7 @@ absl::Status Admin::AlterGroupOffsets(const std::string& group,
   rd_kafka_topic_partition_list_t* list = internal::ToList(v);
   rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list);
   rd_kafka_topic_partition_list_destroy(list);
-  Request request(rk_, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
   rd_kafka_AlterConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
   rd_kafka_AlterConsumerGroupOffsets_destroy(req);
   auto event = request.Wait("alter group offsets");
@@ -356,7 +381,7 @@ absl::Status Admin::AlterGroupOffsets(const std::string& group,
 
 absl::Status Admin::DeleteGroup(const std::string& group, absl::Duration timeout) {
   rd_kafka_DeleteGroup_t* req = rd_kafka_DeleteGroup_new(group.c_str());
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout);
   rd_kafka_DeleteGroups(rk_, &req, 1, request.options(), request.queue());
   rd_kafka_DeleteGroup_destroy(req);
   auto event = request.Wait("delete group");
@@ -379,7 +404,7 @@ absl::Status Admin::DeleteGroupOffsets(const std::string& group, const std::vect
   for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value());
   rd_kafka_DeleteConsumerGroupOffsets_t* req = rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list);
   rd_kafka_topic_partition_list_destroy(list);
-  Request request(rk_, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
+  Request request(rk_, *context_, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
   rd_kafka_DeleteConsumerGroupOffsets(rk_, &req, 1, request.options(), request.queue());
   rd_kafka_DeleteConsumerGroupOffsets_destroy(req);
   auto event = request.Wait("delete group offsets");

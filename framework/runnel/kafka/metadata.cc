@@ -31,7 +31,9 @@ Metadata::~Metadata() { rd_kafka_destroy(rk_); }
 absl::StatusOr<std::vector<BrokerDescription>> Metadata::Brokers(absl::Duration timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, Millis(timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, "metadata of the cluster's brokers");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::ExplainSecurityFailure(rk_, *context_, ErrorToStatus(err, "metadata of the cluster's brokers"));
+  }
   std::vector<BrokerDescription> out;
   for (int i = 0; i < md->broker_cnt; ++i) {
     out.push_back({.id = md->brokers[i].id, .host = md->brokers[i].host, .port = md->brokers[i].port});
@@ -47,7 +49,9 @@ absl::StatusOr<std::vector<PartitionDescription>> Metadata::Partitions(const std
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, Millis(timeout));
   rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ErrorToStatus(err, absl::StrCat("metadata of ", topic));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::ExplainSecurityFailure(rk_, *context_, ErrorToStatus(err, absl::StrCat("metadata of ", topic)));
+  }
   absl::StatusOr<std::vector<PartitionDescription>> result =
       absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist"));
   for (int i = 0; i < md->topic_cnt; ++i) {

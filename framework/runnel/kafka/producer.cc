@@ -172,15 +172,21 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   while (impl_->in_flight.load(std::memory_order_acquire) > 0) {
     absl::Duration left = deadline - impl_->clock().Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(InFlight(), " records still in flight after ", absl::FormatDuration(timeout)));
+      return internal::ExplainSecurityFailure(
+          rk_, *impl_,
+          absl::DeadlineExceededError(
+              absl::StrCat(InFlight(), " records still in flight after ", absl::FormatDuration(timeout))));
     }
     rd_kafka_flush(rk_, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 100)));
   }
-  absl::MutexLock lock(&impl_->mu);
-  absl::Status error = impl_->first_error;
-  impl_->first_error = absl::OkStatus();
-  return error;
+  absl::Status error;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    error = impl_->first_error;
+    impl_->first_error = absl::OkStatus();
+  }
+  // Outside the lock: serving events may run the delivery callback, which takes it.
+  return internal::ExplainSecurityFailure(rk_, *impl_, std::move(error));
 }
 
 int64_t Producer::InFlight() const { return impl_->in_flight.load(std::memory_order_acquire); }

@@ -238,8 +238,9 @@ absl::Status KafkaStreams::Start() {
     }
   }
   RUNNEL_RETURN_IF_ERROR(StartMetricsServer());
-  Logger("runnel")->info("starting {} with {} stream threads\n{}", config_.application_id(),
-                         config_.num_stream_threads(), topology_->Describe());
+  // Secrets (sasl.password, ssl.key.password, ...) show as [hidden].
+  Logger("runnel")->info("starting {} with {} stream threads, config:\n{}{}", config_.application_id(),
+                         config_.num_stream_threads(), config_.config().Describe(), topology_->Describe());
   RUNNEL_RETURN_IF_ERROR(PrepareTopics());
   // A stateless instance needs no directory; its process id (which only
   // names its transactional producers) is then new on every start.

@@ -1,5 +1,6 @@
 #include "runnel/runtime/streams_config.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runnel/common/check.h"
@@ -91,6 +92,18 @@ const ConfigDef& StreamsConfig::Definition() {
     d->Define({.name = "application.id",
                .doc = "Names the consumer group, internal topics and state directories."})
         .Define({.name = "bootstrap.servers", .doc = "Kafka brokers, host:port[,host:port...]."})
+        .Define({.name = "security.protocol",
+                 .default_value = "PLAINTEXT",
+                 .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+                 .doc = "How every Kafka client of the instance connects (with the ssl.* and sasl.* keys, "
+                        "librdkafka's names, which reach every client as well; docs/security.md)."})
+        // The connection's TLS and SASL settings, for every client (stream
+        // threads' consumers and producers, restore, standby, global and
+        // admin clients): ssl.ca.location, ssl.certificate.location,
+        // ssl.key.location, ssl.key.password, sasl.mechanism,
+        // sasl.username, sasl.password, ... librdkafka validates them.
+        .PassThroughPrefix("ssl.")
+        .PassThroughPrefix("sasl.")
         .Define({.name = "num.stream.threads",
                  .type = ConfigType::kInt,
                  .default_value = "1",
@@ -285,6 +298,13 @@ absl::StatusOr<StreamsConfig> StreamsConfig::Create(const std::map<std::string, 
     if (absl::Status s = ParseMetricsServer(server).status(); !s.ok()) return s;
   }
   RUNNEL_RETURN_IF_ERROR(CheckTopicConfigs(streams.config(), values));
+  if (absl::StartsWith(streams.config().GetString("security.protocol"), "SASL_") && !values.contains("sasl.mechanism")) {
+    // librdkafka would try GSSAPI (Kerberos), its default, and fail later
+    // with a message about Kerberos.
+    return absl::InvalidArgumentError(absl::StrCat("config key 'sasl.mechanism' is required when 'security.protocol' is ",
+                                                   streams.config().GetString("security.protocol"),
+                                                   ": PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"));
+  }
   const bool exactly_once = streams.processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2;
   if (auto acks = values.find("producer.acks"); acks != values.end() && acks->second != "all" &&
                                                   acks->second != "-1" &&
@@ -364,9 +384,15 @@ UncaughtErrorResponse StreamsConfig::uncaught_error_policy() const {
   return UncaughtErrorResponse::kShutdownClient;
 }
 
+kafka::ClientConfig StreamsConfig::ConnectionConfig() const {
+  kafka::ClientConfig c = kafka::ConnectionConfig(config_.raw());
+  c["bootstrap.servers"] = bootstrap_servers();
+  c["security.protocol"] = config_.GetString("security.protocol");
+  return c;
+}
+
 kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) const {
   kafka::ClientConfig c{
-      {"bootstrap.servers", bootstrap_servers()},
       {"group.id", application_id()},
       {"client.id", std::string(client_id)},
       {"enable.auto.commit", "false"},
@@ -394,12 +420,11 @@ kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) co
       {"queued.min.messages", "500000"},
   };
   for (const auto& [k, v] : config_.WithPrefix("consumer.")) c[k] = v;
-  return c;
+  return kafka::ClientConfigFor(ConnectionConfig(), c);
 }
 
 kafka::ClientConfig StreamsConfig::ProducerConfig(std::string_view client_id) const {
   kafka::ClientConfig c{
-      {"bootstrap.servers", bootstrap_servers()},
       {"client.id", std::string(client_id)},
       {"enable.idempotence", "true"},
       // What idempotence implies anyway, said out loud: a record counts as
@@ -415,14 +440,13 @@ kafka::ClientConfig StreamsConfig::ProducerConfig(std::string_view client_id) co
   // every read_committed reader and restore) for at most this long.
   if (processing_guarantee() == ProcessingGuarantee::kExactlyOnceV2) c["transaction.timeout.ms"] = "10000";
   for (const auto& [k, v] : config_.WithPrefix("producer.")) c[k] = v;
-  return c;
+  return kafka::ClientConfigFor(ConnectionConfig(), c);
 }
 
 kafka::ClientConfig StreamsConfig::AdminConfig() const {
-  kafka::ClientConfig c{{"bootstrap.servers", bootstrap_servers()},
-                        {"client.id", absl::StrCat(application_id(), "-admin")}};
+  kafka::ClientConfig c{{"client.id", absl::StrCat(application_id(), "-admin")}};
   for (const auto& [k, v] : config_.WithPrefix("admin.")) c[k] = v;
-  return c;
+  return kafka::ClientConfigFor(ConnectionConfig(), c);
 }
 
 }  // namespace runnel

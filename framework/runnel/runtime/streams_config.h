@@ -78,8 +78,13 @@ class StreamsConfig {
   int64_t rocksdb_block_cache_bytes() const { return config_.GetInt("rocksdb.block.cache.bytes"); }
   int64_t rocksdb_write_buffer_bytes() const { return config_.GetInt("rocksdb.write.buffer.bytes"); }
 
-  // librdkafka configs for the clients, defaults first, then the user's
-  // prefixed overrides.
+  // Where the cluster is and how to log in: bootstrap.servers,
+  // security.protocol and every ssl.* and sasl.* key. Every client config
+  // below starts from it (kafka::ClientConfigFor); a client made outside the
+  // runtime (an app's own admin or sink) should start from AdminConfig().
+  kafka::ClientConfig ConnectionConfig() const;
+  // librdkafka configs for the clients: the connection, the runtime's
+  // defaults, then the user's prefixed overrides.
   kafka::ClientConfig ConsumerConfig(std::string_view client_id) const;
   kafka::ClientConfig ProducerConfig(std::string_view client_id) const;
   kafka::ClientConfig AdminConfig() const;

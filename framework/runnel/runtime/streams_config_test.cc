@@ -44,6 +44,47 @@ TEST(StreamsConfigTest, ClientConfigsCarryDefaultsAndOverrides) {
   EXPECT_EQ(producer["linger.ms"], "50");
 }
 
+// security.protocol, ssl.* and sasl.* (unprefixed) reach every client; a
+// prefixed key still overrides one kind of client.
+TEST(StreamsConfigTest, SecuritySettingsReachEveryClient) {
+  auto values = Base();
+  values.insert({{"security.protocol", "SASL_SSL"},
+                 {"sasl.mechanism", "SCRAM-SHA-512"},
+                 {"sasl.username", "app-user"},
+                 {"sasl.password", "s3cret"},
+                 {"ssl.ca.location", "/etc/ca.pem"},
+                 {"admin.sasl.username", "admin-user"}});
+  auto config = StreamsConfig::Create(values);
+  ASSERT_TRUE(config.ok()) << config.status();
+  for (const kafka::ClientConfig& client :
+       {config->ConsumerConfig("c"), config->ProducerConfig("p"), config->AdminConfig(), config->ConnectionConfig()}) {
+    EXPECT_EQ(client.at("bootstrap.servers"), "127.0.0.1:9092");
+    EXPECT_EQ(client.at("security.protocol"), "SASL_SSL");
+    EXPECT_EQ(client.at("sasl.mechanism"), "SCRAM-SHA-512");
+    EXPECT_EQ(client.at("sasl.password"), "s3cret");
+    EXPECT_EQ(client.at("ssl.ca.location"), "/etc/ca.pem");
+  }
+  EXPECT_EQ(config->ConsumerConfig("c").at("sasl.username"), "app-user");
+  EXPECT_EQ(config->AdminConfig().at("sasl.username"), "admin-user");
+  EXPECT_EQ(config->ConsumerConfig("c").at("group.id"), "app");
+  EXPECT_THAT(config->config().Describe(), HasSubstr("sasl.password=[hidden]"));
+  EXPECT_THAT(config->config().Describe(), ::testing::Not(HasSubstr("s3cret")));
+}
+
+TEST(StreamsConfigTest, SecurityProtocolIsCheckedAndSaslNeedsAMechanism) {
+  auto values = Base();
+  values["security.protocol"] = "TLS";
+  auto bad = StreamsConfig::Create(values);
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("'security.protocol'"));
+  values["security.protocol"] = "SASL_SSL";
+  auto no_mechanism = StreamsConfig::Create(values);
+  ASSERT_EQ(no_mechanism.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_mechanism.status().message(), HasSubstr("'sasl.mechanism'"));
+  values["sasl.mechanism"] = "PLAIN";
+  EXPECT_TRUE(StreamsConfig::Create(values).ok());
+}
+
 TEST(StreamsConfigTest, ErrorsNameTheKey) {
   auto values = Base();
   values["num.stream.threads"] = "0";

@@ -1,6 +1,8 @@
 #include "runnel/kafka/internal/conf.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runnel/common/config.h"
 #include "runnel/kafka/errors.h"
 #include "runnel/kafka/logging.h"
 
@@ -17,11 +19,43 @@ void OnClientError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     Logger("rdkafka")->error("{}: fatal error: {}", rd_kafka_name(rk), buf);
     return;
   }
+  if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL) {
+    context->RecordSecurityFailure(reason);
+  }
   int64_t suppressed = 0;
   if (context->error_limiter().Allow(context->clock().NowMillis().value(), &suppressed)) {
     Logger("rdkafka")->warn("{}: {} ({}){}", rd_kafka_name(rk), reason, rd_kafka_err2name(code),
                             suppressed ? absl::StrCat(" [", suppressed, " similar suppressed]") : "");
   }
+}
+
+void ClientContext::RecordSecurityFailure(std::string reason) {
+  absl::MutexLock lock(&mu_);
+  security_failure_ = std::move(reason);
+}
+
+std::string ClientContext::security_failure() const {
+  absl::MutexLock lock(&mu_);
+  return security_failure_;
+}
+
+absl::Status ExplainSecurityFailure(rd_kafka_t* rk, ClientContext& context, absl::Status status) {
+  if (status.ok()) return status;
+  rd_kafka_poll(rk, 0);  // serves pending error events into OnClientError
+  const std::string failure = context.security_failure();
+  if (failure.empty()) return status;
+  // librdkafka before 2.6.1 builds SCRAM's client-final message with the
+  // client nonce twice; Kafka 4.x checks it strictly and refuses every SCRAM
+  // login (librdkafka#4895). Say so rather than suspect the password.
+  const bool old_scram = absl::StrContains(failure, "SCRAM") && rd_kafka_version() < 0x020601ff;
+  return absl::UnauthenticatedError(absl::StrCat(
+      "Kafka authentication failed: ", failure,
+      old_scram ? absl::StrCat(" (note: librdkafka ", rd_kafka_version_str(),
+                               " cannot log in with SCRAM to Kafka 4.x brokers, fixed in 2.6.1; use PLAIN over "
+                               "SASL_SSL or mutual TLS with such brokers)")
+                : "",
+      "; check security.protocol, sasl.mechanism, sasl.username, sasl.password and the ssl.* settings (",
+      status.message(), ")"));
 }
 
 absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config,
@@ -31,7 +65,7 @@ absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const Cl
   auto set = [&](const std::string& key, const std::string& value) -> absl::Status {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Kafka client property '", key, "' = '", value, "': ", err));
+          absl::StrCat("Kafka client property '", key, "' = '", DisplayConfigValue(key, value), "': ", err));
     }
     return absl::OkStatus();
   };

@@ -6,7 +6,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <string>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "runnel/common/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/types.h"
@@ -25,14 +29,28 @@ class ClientContext {
   const Clock& clock() const { return clock_; }
   // Client-level errors (broker down, ...): one warning per 5 s.
   RateLimiter& error_limiter() { return error_limiter_; }
+  // The last SASL authentication or TLS failure the error callback saw
+  // (librdkafka's reason: broker, mechanism, never a secret); empty if none.
+  // Thread-safe: written on librdkafka's threads, read by the client's owner.
+  void RecordSecurityFailure(std::string reason);
+  std::string security_failure() const;
 
  private:
   const Clock& clock_;
   RateLimiter error_limiter_{5000};
+  mutable absl::Mutex mu_;
+  std::string security_failure_ ABSL_GUARDED_BY(mu_);
 };
 
+// `status` unless it is an error and the client saw an authentication or TLS
+// failure (after serving `rk`'s pending error events, for clients that do not
+// poll: Admin, Metadata): then Unauthenticated, naming the failure and the
+// settings to check, with `status`'s message after it. Called from the
+// client owner's thread.
+absl::Status ExplainSecurityFailure(rd_kafka_t* rk, ClientContext& context, absl::Status status);
+
 // Caller owns the result (or hands it to rd_kafka_new). A bad property is
-// InvalidArgument naming it. `context` becomes the client's opaque and must
+// InvalidArgument naming it (a secret's value is not repeated). `context` becomes the client's opaque and must
 // outlive the client.
 absl::StatusOr<rd_kafka_conf_t*> MakeConf(const ClientConfig& defaults, const ClientConfig& config,
                                           ClientContext* context);

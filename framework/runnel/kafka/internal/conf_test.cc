@@ -1,5 +1,6 @@
 // The error callback every client installs: rate limited on the client's
-// injected clock, not the system's.
+// injected clock, not the system's; authentication failures it sees become
+// an Unauthenticated status; a bad property's secret value is not echoed.
 
 #include "runnel/kafka/internal/conf.h"
 
@@ -55,6 +56,58 @@ TEST(ConfTest, ClientErrorsAreRateLimitedOnTheInjectedClock) {
 
   rd_kafka_destroy(*rk);
   logger->sinks().pop_back();
+}
+
+TEST(ConfTest, AuthenticationFailureSeenByTheErrorCallbackExplainsAFailedCall) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  ClientContext context(clock);
+  auto conf = MakeConf({}, {{"client.id", "conf-test"}}, &context);
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  auto rk = NewClient(RD_KAFKA_PRODUCER, *conf);
+  ASSERT_TRUE(rk.ok()) << rk.status();
+  // Before any failure: statuses pass through unchanged.
+  absl::Status timeout = absl::DeadlineExceededError("list topics: timed out");
+  EXPECT_EQ(ExplainSecurityFailure(*rk, context, timeout), timeout);
+  EXPECT_TRUE(ExplainSecurityFailure(*rk, context, absl::OkStatus()).ok());
+  // A transport error is no authentication failure.
+  OnClientError(*rk, RD_KAFKA_RESP_ERR__TRANSPORT, "Connection refused", &context);
+  EXPECT_EQ(ExplainSecurityFailure(*rk, context, timeout), timeout);
+
+  OnClientError(*rk, RD_KAFKA_RESP_ERR__AUTHENTICATION,
+                "sasl_ssl://127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed during "
+                "authentication due to invalid credentials with SASL mechanism PLAIN",
+                &context);
+  absl::Status explained = ExplainSecurityFailure(*rk, context, timeout);
+  EXPECT_EQ(explained.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(explained.message(), HasSubstr("Kafka authentication failed"));
+  EXPECT_THAT(explained.message(), HasSubstr("mechanism PLAIN"));
+  EXPECT_THAT(explained.message(), HasSubstr("sasl.password"));
+  EXPECT_THAT(explained.message(), HasSubstr("list topics: timed out"));
+  EXPECT_THAT(explained.message(), Not(HasSubstr("2.6.1")));
+  EXPECT_TRUE(ExplainSecurityFailure(*rk, context, absl::OkStatus()).ok());
+
+  // SCRAM with a librdkafka that cannot log in to Kafka 4.x says so.
+  OnClientError(*rk, RD_KAFKA_RESP_ERR__AUTHENTICATION,
+                "SASL authentication error: Authentication failed during authentication due to invalid "
+                "credentials with SASL mechanism SCRAM-SHA-512",
+                &context);
+  explained = ExplainSecurityFailure(*rk, context, timeout);
+  if (rd_kafka_version() < 0x020601ff) {
+    EXPECT_THAT(explained.message(), HasSubstr("fixed in 2.6.1"));
+  }
+  rd_kafka_destroy(*rk);
+}
+
+TEST(ConfTest, BadPropertyErrorHidesASecretValue) {
+  ManualClock clock(absl::FromUnixSeconds(1'700'000'000));
+  ClientContext context(clock);
+  auto conf = MakeConf({}, {{"sasl.password.typo", "hunter2"}}, &context);
+  ASSERT_FALSE(conf.ok());
+  EXPECT_THAT(conf.status().message(), HasSubstr("'sasl.password.typo'"));
+  EXPECT_THAT(conf.status().message(), Not(HasSubstr("hunter2")));
+  auto plain = MakeConf({}, {{"linger.ms", "soon"}}, &context);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_THAT(plain.status().message(), HasSubstr("'soon'"));
 }
 
 }  // namespace
