@@ -118,6 +118,8 @@ done
 grep -q "sticky assignment" "$work/instance-1.log" ||
   { echo "FAIL: instance 1 had no tasks before the cut" >&2; show_log 1 30; exit 1; }
 mark=$(wc -l <"$work/instance-1.log")
+declare -a others_mark
+for i in $(seq 2 "$instances"); do others_mark[$i]=$(wc -l <"$work/instance-$i.log"); done
 log "cut: $veth_root down for ${cut_s}s"
 ip link set "$veth_root" down
 sleep "$cut_s"
@@ -147,6 +149,17 @@ if ! grep -Eq "transaction failed|partitions lost|not a member of the stable gro
 fi
 if ! tail -n +"$(( heal_mark + 1 ))" "$work/instance-1.log" | grep -q "sticky assignment"; then
   echo "FAIL: instance 1 did not rejoin the group after the heal" >&2
+  status=1
+fi
+# The others took instance 1's tasks while it was cut off: a group of one
+# member fewer.
+taken=""
+for i in $(seq 2 "$instances"); do
+  if tail -n +"$(( others_mark[i] + 1 ))" "$work/instance-$i.log" |
+    grep -q "sticky assignment over $(( instances - 1 )) members"; then taken=1; fi
+done
+if [ -z "$taken" ]; then
+  echo "FAIL: no other instance took over instance 1's tasks during the cut" >&2
   status=1
 fi
 log "instance 1 after the cut: $(grep -Ec "transaction failed" <<<"$after_cut") failed transaction(s)," \
