@@ -71,17 +71,14 @@ std::string WindowCheck::Json() const {
 
 std::string WindowCheck::Examples(int limit) const {
   std::string out;
-  int shown = 0;
+  int missing = 0, wrong = 0;
   for (const auto& [window, want] : oracle_) {
-    if (shown >= limit) break;
     auto it = seen_.find(window);
     if (it == seen_.end()) {
-      absl::StrAppend(&out, "missing: ", window, " (count ", want, ")\n");
-      ++shown;
-    } else if (it->second.any_wrong || it->second.times > 1) {
+      if (missing++ < limit) absl::StrAppend(&out, "missing: ", window, " (count ", want, ")\n");
+    } else if ((it->second.any_wrong || it->second.times > 1) && wrong++ < limit) {
       absl::StrAppend(&out, "wrong or repeated: ", window, " first ", it->second.first, ", highest ",
                       it->second.highest, ", ", it->second.times, " time(s), want ", want, "\n");
-      ++shown;
     }
   }
   return out;

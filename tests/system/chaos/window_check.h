@@ -57,8 +57,8 @@ class WindowCheck {
   Result Finish() const;
   // Result as one JSON object (no newline).
   std::string Json() const;
-  // Up to `limit` missing or wrong windows, one "missing: w (count n)" or
-  // "wrong: w = got, want n" line each, for a failure message.
+  // Up to `limit` missing and up to `limit` wrong or repeated windows, a
+  // line each, for a failure message.
   std::string Examples(int limit) const;
 
  private:
