@@ -77,17 +77,20 @@ absl::Status CheckCreatable(const InternalTopicSettings& settings);
 absl::Status EnsureInternalTopic(kafka::Admin& admin, const InternalTopicSettings& settings, kafka::NewTopic topic,
                                  std::string_view kind, PartitionCount rule = PartitionCount::kExact);
 
-// Runs `call` again while it answers NotFound, up to `attempts` calls in
-// all, `pause` apart; answers the last result. For a topic just created or
-// described through the admin API, which a client whose broker has not yet
-// caught up with the cluster's metadata does not know (UNKNOWN_PARTITION):
-// instances starting at once on a cluster of several brokers, one creating
-// the topic and another reading it at once (seen in tests/system/chaos).
+// Runs `call` again while it answers NotFound or Unavailable, up to
+// `attempts` calls in all, `pause` apart; answers the last result. For a
+// topic just created or described through the admin API, read through
+// another client whose metadata has not caught up with the cluster yet:
+// UNKNOWN_PARTITION (NotFound) when its broker does not know the topic
+// yet (instances starting at once on several brokers, one creating the
+// topic), NOT_LEADER_FOR_PARTITION (Unavailable) when the partition's
+// leader just moved (a broker restarted). Both seen in tests/system/chaos.
 template <typename T>
-absl::StatusOr<T> RetryWhileUnknown(const std::function<absl::StatusOr<T>()>& call, int attempts,
-                                    absl::Duration pause) {
+absl::StatusOr<T> RetryWhileMetadataCatchesUp(const std::function<absl::StatusOr<T>()>& call, int attempts,
+                                              absl::Duration pause) {
   absl::StatusOr<T> result = call();
-  for (int i = 1; i < attempts && absl::IsNotFound(result.status()); ++i) {
+  for (int i = 1; i < attempts && (absl::IsNotFound(result.status()) || absl::IsUnavailable(result.status()));
+       ++i) {
     absl::SleepFor(pause);
     result = call();
   }

@@ -7,9 +7,9 @@ namespace {
 
 // A topic another instance just created: the client's broker does not know
 // it for the first calls, then it does.
-TEST(RetryWhileUnknownTest, AnUnknownTopicIsAskedAgainUntilItIsKnown) {
+TEST(RetryWhileMetadataCatchesUpTest, AnUnknownTopicIsAskedAgainUntilItIsKnown) {
   int calls = 0;
-  auto result = RetryWhileUnknown<int>(
+  auto result = RetryWhileMetadataCatchesUp<int>(
       [&]() -> absl::StatusOr<int> {
         if (++calls < 3) return absl::NotFoundError("Local: Unknown partition");
         return 42;
@@ -20,9 +20,9 @@ TEST(RetryWhileUnknownTest, AnUnknownTopicIsAskedAgainUntilItIsKnown) {
   EXPECT_EQ(calls, 3);
 }
 
-TEST(RetryWhileUnknownTest, ATopicThatStaysUnknownIsNotFoundAfterTheAttempts) {
+TEST(RetryWhileMetadataCatchesUpTest, ATopicThatStaysUnknownIsNotFoundAfterTheAttempts) {
   int calls = 0;
-  auto result = RetryWhileUnknown<int>(
+  auto result = RetryWhileMetadataCatchesUp<int>(
       [&]() -> absl::StatusOr<int> {
         ++calls;
         return absl::NotFoundError("Local: Unknown partition");
@@ -32,15 +32,29 @@ TEST(RetryWhileUnknownTest, ATopicThatStaysUnknownIsNotFoundAfterTheAttempts) {
   EXPECT_EQ(calls, 4);
 }
 
-TEST(RetryWhileUnknownTest, OtherErrorsAreAnsweredAtOnce) {
+// The partition's leader moved (a broker restarted): the client asked the
+// old one until its metadata caught up.
+TEST(RetryWhileMetadataCatchesUpTest, ANotLeaderAnswerIsAskedAgain) {
   int calls = 0;
-  auto result = RetryWhileUnknown<int>(
+  auto result = RetryWhileMetadataCatchesUp<int>(
       [&]() -> absl::StatusOr<int> {
-        ++calls;
-        return absl::UnavailableError("broker down");
+        if (++calls < 2) return absl::UnavailableError("Broker: Not leader for partition (NOT_LEADER_FOR_PARTITION)");
+        return 7;
       },
       50, absl::Milliseconds(1));
-  EXPECT_TRUE(absl::IsUnavailable(result.status()));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(RetryWhileMetadataCatchesUpTest, OtherErrorsAreAnsweredAtOnce) {
+  int calls = 0;
+  auto result = RetryWhileMetadataCatchesUp<int>(
+      [&]() -> absl::StatusOr<int> {
+        ++calls;
+        return absl::InvalidArgumentError("bad topic name");
+      },
+      50, absl::Milliseconds(1));
+  EXPECT_TRUE(absl::IsInvalidArgument(result.status()));
   EXPECT_EQ(calls, 1);
 }
 
