@@ -2,10 +2,18 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 
 namespace runnel {
+namespace {
+
+// How long a rewind asks again for committed offsets while the group
+// coordinator is unavailable.
+constexpr absl::Duration kCommittedPatience = absl::Seconds(60);
+
+}  // namespace
 
 TaskManager::TaskManager(std::string name, std::shared_ptr<const Topology> topology, TaskFactory create_task,
                          RestoreConsumerFactory create_restore_consumer, TaskInput* input,
@@ -105,7 +113,19 @@ std::vector<TopicPartition> TaskManager::AssignedPartitions() const {
 
 absl::Status TaskManager::SeekToCommitted(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return absl::OkStatus();
+  // The group coordinator may be moving (its broker died): NOT_COORDINATOR
+  // and the like are Unavailable until the new one has loaded the group,
+  // which takes a broker session timeout and more. Asked again for up to
+  // about a minute; failing here would stop the thread, and with it the
+  // instance (found by tests/system/chaos/run).
   auto committed = input_->Committed(partitions, absl::Seconds(30));
+  for (absl::Duration backoff = absl::Milliseconds(100), waited = absl::ZeroDuration();
+       absl::IsUnavailable(committed.status()) && waited < kCommittedPatience;
+       waited += backoff, backoff = std::min(backoff * 2, absl::Seconds(2))) {
+    Logger("runnel")->warn("reading committed offsets to rewind: {}; retrying", committed.status().ToString());
+    absl::SleepFor(backoff);
+    committed = input_->Committed(partitions, absl::Seconds(30));
+  }
   if (!committed.ok()) return Annotate(committed.status(), "reading committed offsets to rewind");
   std::map<TopicPartition, Offset> positions(committed->begin(), committed->end());
   for (const auto& tp : partitions) {

@@ -51,6 +51,10 @@ class FakeInput final : public TaskInput {
   }
   absl::StatusOr<std::vector<std::pair<TopicPartition, Offset>>> Committed(
       const std::vector<TopicPartition>& partitions, absl::Duration) override {
+    if (unavailable_answers > 0) {
+      --unavailable_answers;
+      return absl::UnavailableError("committed offsets: Broker: Not coordinator (NOT_COORDINATOR)");
+    }
     std::vector<std::pair<TopicPartition, Offset>> out;
     for (const auto& tp : partitions) {
       if (auto it = committed.find(tp); it != committed.end()) out.emplace_back(tp, it->second);
@@ -64,6 +68,7 @@ class FakeInput final : public TaskInput {
   std::vector<TopicPartition> paused, resumed;
   std::map<TopicPartition, Offset> committed;
   std::vector<std::pair<TopicPartition, Offset>> seeks;
+  int unavailable_answers = 0;  // Committed answers Unavailable this many times first
 };
 
 TopicPartition TP(std::string topic, int32_t partition) { return {std::move(topic), Partition(partition)}; }
@@ -273,6 +278,16 @@ TEST_F(TaskManagerTest, SeeksToTheCommittedOffsetOrTheStartWithoutOne) {
   input_.committed[TP("a", 0)] = Offset(7);
   ASSERT_TRUE(manager_->SeekToCommitted({TP("a", 0), TP("a", 1)}).ok());
   EXPECT_THAT(input_.seeks, ElementsAre(Pair(TP("a", 0), Offset(7)), Pair(TP("a", 1), Offset(-2))));
+}
+
+// The group coordinator's broker died: NOT_COORDINATOR until the new one
+// has loaded the group. A rewind waits for it instead of failing the thread.
+TEST_F(TaskManagerTest, ARewindAsksAgainWhileTheCoordinatorMoves) {
+  input_.committed[TP("a", 0)] = Offset(7);
+  input_.unavailable_answers = 2;
+  ASSERT_TRUE(manager_->SeekToCommitted({TP("a", 0)}).ok());
+  EXPECT_EQ(input_.unavailable_answers, 0);
+  EXPECT_THAT(input_.seeks, ElementsAre(Pair(TP("a", 0), Offset(7))));
 }
 
 TEST_F(TaskManagerTest, RewindSeeksEveryPartitionAndDropsUncommittedProgress) {

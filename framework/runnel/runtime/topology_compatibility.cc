@@ -254,7 +254,10 @@ absl::StatusOr<std::optional<std::string>> ReadRecord(const StreamsConfig& confi
                                           clock);
   if (!consumer.ok()) return Annotate(consumer.status(), "creating the consumer of the recorded topology");
   const TopicPartition tp{topic, Partition(0)};
-  auto marks = (*consumer)->Watermarks(tp, kAdminTimeout);
+  // The topic was just described (or created by another instance): this
+  // client's metadata may not know it, or its leader, yet.
+  auto marks = runtime::internal::RetryWhileMetadataCatchesUp<std::pair<Offset, Offset>>(
+      [&] { return (*consumer)->Watermarks(tp, kAdminTimeout); }, 50, absl::Milliseconds(200));
   if (!marks.ok()) return Annotate(marks.status(), absl::StrCat("reading ", topic));
   if (marks->second.value() <= marks->first.value()) return std::optional<std::string>();
   RecordSink sink;

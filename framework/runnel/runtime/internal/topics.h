@@ -8,12 +8,15 @@
 // Threading: any thread; blocking admin calls.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "runnel/kafka/admin.h"
 #include "runnel/runtime/streams_config.h"
 
@@ -73,6 +76,26 @@ absl::Status CheckCreatable(const InternalTopicSettings& settings);
 // (logged at warning: Kafka only changes replication by reassignment).
 absl::Status EnsureInternalTopic(kafka::Admin& admin, const InternalTopicSettings& settings, kafka::NewTopic topic,
                                  std::string_view kind, PartitionCount rule = PartitionCount::kExact);
+
+// Runs `call` again while it answers NotFound or Unavailable, up to
+// `attempts` calls in all, `pause` apart; answers the last result. For a
+// topic just created or described through the admin API, read through
+// another client whose metadata has not caught up with the cluster yet:
+// UNKNOWN_PARTITION (NotFound) when its broker does not know the topic
+// yet (instances starting at once on several brokers, one creating the
+// topic), NOT_LEADER_FOR_PARTITION (Unavailable) when the partition's
+// leader just moved (a broker restarted). Both seen in tests/system/chaos.
+template <typename T>
+absl::StatusOr<T> RetryWhileMetadataCatchesUp(const std::function<absl::StatusOr<T>()>& call, int attempts,
+                                              absl::Duration pause) {
+  absl::StatusOr<T> result = call();
+  for (int i = 1; i < attempts && (absl::IsNotFound(result.status()) || absl::IsUnavailable(result.status()));
+       ++i) {
+    absl::SleepFor(pause);
+    result = call();
+  }
+  return result;
+}
 
 }  // namespace runnel::runtime::internal
 
