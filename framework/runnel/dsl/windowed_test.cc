@@ -680,6 +680,34 @@ TEST(SessionWindowsTest, EmitFinalSendsASessionOnceNoRecordCanExtendIt) {
   EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
+// Found by tests/property: a session store expired a session one
+// millisecond before it closed, and still showed expired sessions to merges
+// while ignoring their removal, so a merged-away session stayed and was
+// emitted as well as the session it had been merged into.
+TEST(SessionWindowsTest, AMergedSessionIsEmittedOnceAndExpiredOnesAreNotMerged) {
+  SessionTopology t(SessionWindows::OfInactivityGapAndGrace(absl::Milliseconds(10), absl::Milliseconds(0)),
+                    EmitStrategy::OnWindowClose());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("clicks", serdes::String(), serdes::String());
+  // [0, 0] is not closed at stream time 10 (0 + gap + grace is not < 10),
+  // so u at 10 (on time) extends it to [0, 10].
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(0)).ok());
+  ASSERT_TRUE(in.PipeInput("v", "x", Timestamp(10)).ok());
+  ASSERT_TRUE(in.PipeInput("u", "x", Timestamp(10)).ok());
+  // w: [30, 30], then [45, 50]; [30, 30] closes (and expires) at 41. w at
+  // 38 bridges it and [45, 50] but may only merge what is still there.
+  ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(30)).ok());
+  ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(45)).ok());
+  ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(50)).ok());
+  ASSERT_TRUE(in.PipeInput("w", "x", Timestamp(38)).ok());
+  ASSERT_TRUE(in.PipeInput("z", "x", Timestamp(100)).ok());
+  auto out = ReadSessions(*driver);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<Out>{{"u", 0, 10, 2, 10}, {"v", 10, 10, 1, 10}, {"w", 30, 30, 1, 30},
+                                   {"w", 38, 50, 3, 50}}));
+}
+
 // Found by tests/fuzz/windowed_key: a damaged window store key whose start
 // is near the end of time overflowed start + size (undefined behaviour).
 TEST(WindowStoreKeyTest, AWindowStartingNearTheEndOfTimeEndsAtTheEndOfTime) {

@@ -306,7 +306,10 @@ absl::StatusOr<std::vector<SessionEntry>> SessionStore::FindSessions(std::option
                                 const auto end = static_cast<int64_t>(ReadBE64(suffix));
                                 const auto start = static_cast<int64_t>(ReadBE64(suffix.substr(8)));
                                 RUNNEL_RETURN_IF_ERROR(CheckSession(name(), start, end));
-                                if (start > latest_start.value()) return absl::OkStatus();
+                                // An expired session (its segment not dropped yet) is gone, as
+                                // for Put and FetchSession: a merge must not fold in a session
+                                // it cannot remove.
+                                if (start > latest_start.value() || Expired(Timestamp(end))) return absl::OkStatus();
                                 out.push_back({std::string(key), Timestamp(start), Timestamp(end), std::string(value)});
                                 return absl::OkStatus();
                               }));
@@ -327,6 +330,7 @@ absl::StatusOr<std::vector<SessionEntry>> SessionStore::FetchAllEndingIn(Timesta
                                 const auto end = static_cast<int64_t>(ReadBE64(suffix));
                                 const auto start = static_cast<int64_t>(ReadBE64(suffix.substr(8)));
                                 RUNNEL_RETURN_IF_ERROR(CheckSession(name(), start, end));
+                                if (Expired(Timestamp(end))) return absl::OkStatus();
                                 out.push_back({std::string(key), Timestamp(start), Timestamp(end), std::string(value)});
                                 return absl::OkStatus();
                               }));
