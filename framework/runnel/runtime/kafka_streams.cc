@@ -172,7 +172,14 @@ absl::Status KafkaStreams::PrepareTopics() {
   const auto& internal = topology_->internal_topics();
   for (const auto& topic : topology_->SourceTopics()) {
     if (internal.contains(topic)) continue;
+    // A topic created a moment ago can still be unknown to the broker
+    // answering (its metadata lags the controller on a loaded machine):
+    // asked again for ~3 s before it is called missing.
     auto description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+    for (int attempt = 1; attempt < 10 && absl::IsNotFound(description.status()); ++attempt) {
+      absl::SleepFor(absl::Milliseconds(300));
+      description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
+    }
     if (absl::IsNotFound(description.status())) {
       return absl::NotFoundError(absl::StrCat("source topic '", topic,
                                               "' does not exist; create it before starting"));
