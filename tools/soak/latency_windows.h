@@ -33,6 +33,9 @@ class LatencyWindow {
   void Add(int64_t latency_us) { samples_.push_back(latency_us); }
   void CountError() { ++errors_; }
   void CountOther() { ++other_; }
+  // A refusal the protocol documents as "retry" (gRPC UNAVAILABLE during a
+  // rebalance or a restore): reported apart from errors.
+  void CountUnavailable() { ++unavailable_; }
 
   // Prints the window's line to stdout (flushed) when `now_ms` is past its
   // end, then starts the next window. `extra` is appended inside the JSON
@@ -46,20 +49,21 @@ class LatencyWindow {
   // At the end of a run: prints the unfinished window's line (its `seconds`
   // says how short it is) when it has any sample or error.
   void Flush(int64_t now_ms, const std::string& extra) {
-    if (start_ms_ != 0 && (!samples_.empty() || errors_ > 0)) Report(now_ms, extra);
+    if (start_ms_ != 0 && (!samples_.empty() || errors_ > 0 || unavailable_ > 0)) Report(now_ms, extra);
   }
 
  private:
   void Report(int64_t now_ms, const std::string& extra) {
     std::sort(samples_.begin(), samples_.end());
-    std::printf("{\"window\":\"%s\",\"end_ms\":%lld,\"seconds\":%.3f,\"n\":%zu,\"errors\":%lld,\"other\":%lld,"
-                "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f%s}\n",
+    std::printf("{\"window\":\"%s\",\"end_ms\":%lld,\"seconds\":%.3f,\"n\":%zu,\"errors\":%lld,\"unavailable\":%lld,"
+                "\"other\":%lld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f%s}\n",
                 name_.c_str(), static_cast<long long>(now_ms), (now_ms - start_ms_) / 1000.0, samples_.size(),
-                static_cast<long long>(errors_), static_cast<long long>(other_), Quantile(0.50), Quantile(0.99),
+                static_cast<long long>(errors_), static_cast<long long>(unavailable_),
+                static_cast<long long>(other_), Quantile(0.50), Quantile(0.99),
                 samples_.empty() ? -1.0 : samples_.back() / 1000.0, extra.c_str());
     std::fflush(stdout);
     samples_.clear();
-    errors_ = other_ = 0;
+    errors_ = unavailable_ = other_ = 0;
     start_ms_ = now_ms;
   }
 
@@ -74,6 +78,7 @@ class LatencyWindow {
   int64_t start_ms_ = 0;
   int64_t errors_ = 0;
   int64_t other_ = 0;
+  int64_t unavailable_ = 0;
   std::vector<int64_t> samples_;
 };
 

@@ -11,8 +11,9 @@
 // Runs until SIGTERM or SIGINT (then the unfinished windows' lines). Every
 // --report-seconds, and every minute, one
 // JSON line (latency_windows.h): latency percentiles of the window's calls,
-// `errors` = calls that failed (any gRPC status but OK; counted and kept
-// going: a rebalance may answer UNAVAILABLE), `other` = OK answers without
+// `errors` = calls that failed (any gRPC status but OK and UNAVAILABLE;
+// counted and kept going), `unavailable` = UNAVAILABLE answers (a rebalance
+// or a restore: "retry", as documented), `other` = OK answers without
 // the key (not written yet), and `calls` since the start.
 
 #include <atomic>
@@ -89,7 +90,13 @@ int main(int argc, char** argv) {
     const auto latency_us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - due).count();
     ++calls;
-    if (!status.ok()) {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // The documented answer while the key's partition is moving or
+      // restoring: the client retries. Counted apart from errors.
+      short_window.CountUnavailable();
+      minute_window.CountUnavailable();
+      std::fprintf(stderr, "soak-query: %s: %s\n", key, status.error_message().c_str());
+    } else if (!status.ok()) {
       short_window.CountError();
       minute_window.CountError();
       std::fprintf(stderr, "soak-query: %s: %s\n", key, status.error_message().c_str());
