@@ -179,6 +179,7 @@ TEST_F(SensorDashboardTest, RestAnswersEqualWhatThePostedReadingsImply) {
 
   // Per location: its sensors, and its newest windows over all of them.
   auto lab = GetJson(*api_, "/api/locations/lab", 200);
+  ASSERT_TRUE(lab.is_object() && lab.at("latest_1m").is_object()) << json::serialize(lab);
   EXPECT_EQ(lab.at("sensors").as_array().size(), 2u);
   WindowStats lab_latest;
   const int64_t lab_start = lab.at("latest_1m").at("start_ms").to_number<int64_t>();
