@@ -92,14 +92,9 @@ const runnel::ConfigDef& GatewayConfigDef() {
                     "replication factor of a topic the gateway creates (-1: the broker's default)"))
         .Define(Int("readiness.interval.ms", 1000, 50, 600'000, "how often /readyz's state is refreshed"))
         .Define(Int("shutdown.grace.ms", 10'000, 0, 600'000,
-                    "on SIGTERM, how long requests in flight may take to get their answer"))
-        .Define(ConfigKey{.name = "security.protocol",
-                          .default_value = "PLAINTEXT",
-                          .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
-                          .doc = "how the gateway's Kafka clients connect, with the ssl.* and sasl.* keys "
-                                 "(docs/security.md)"})
-        .PassThroughPrefix("ssl.")
-        .PassThroughPrefix("sasl.")
+                    "on SIGTERM, how long requests in flight may take to get their answer"));
+    runnel::kafka::DefineConnectionKeys(
+        *d, "how the gateway's Kafka clients connect, with the ssl.* and sasl.* keys (docs/security.md)")
         .PassThroughPrefix("producer.")
         .PassThroughPrefix("topic.config.");
     runnel::DefineTlsKeys(*d, "http.tls.", "the HTTP server");
@@ -114,10 +109,7 @@ namespace {
 // connection (bootstrap.servers, security.protocol, ssl.*, sasl.*), then the
 // producer.* settings.
 runnel::kafka::ClientConfig GatewayClientConfig(const runnel::Config& config) {
-  runnel::kafka::ClientConfig connection = runnel::kafka::ConnectionConfig(config.raw());
-  connection["bootstrap.servers"] = config.GetString("bootstrap.servers");
-  connection["security.protocol"] = config.GetString("security.protocol");
-  return runnel::kafka::ClientConfigFor(connection, config.WithPrefix("producer."));
+  return runnel::kafka::ClientConfigFor(runnel::kafka::ConnectionFromConfig(config), config.WithPrefix("producer."));
 }
 
 }  // namespace

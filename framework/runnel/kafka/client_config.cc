@@ -19,6 +19,23 @@ ClientConfig ConnectionConfig(const std::map<std::string, std::string>& settings
   return out;
 }
 
+ConfigDef& DefineConnectionKeys(ConfigDef& def, std::string doc) {
+  return def
+      .Define({.name = "security.protocol",
+               .default_value = "PLAINTEXT",
+               .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+               .doc = std::move(doc)})
+      .PassThroughPrefix("ssl.")
+      .PassThroughPrefix("sasl.");
+}
+
+ClientConfig ConnectionFromConfig(const Config& config) {
+  ClientConfig c = ConnectionConfig(config.raw());
+  c["bootstrap.servers"] = config.GetString("bootstrap.servers");
+  c["security.protocol"] = config.GetString("security.protocol");
+  return c;
+}
+
 ClientConfig ClientConfigFor(const ClientConfig& connection, const ClientConfig& role) {
   ClientConfig out = connection;
   for (const auto& [key, value] : role) out[key] = value;

@@ -14,6 +14,11 @@
 
 #include "absl/status/statusor.h"
 
+namespace runnel {
+class Config;
+class ConfigDef;
+}  // namespace runnel
+
 namespace runnel::kafka {
 
 // librdkafka property -> value, e.g. {"bootstrap.servers", "127.0.0.1:9092"}.
@@ -29,6 +34,17 @@ bool IsConnectionKey(std::string_view key);
 // The connection settings among `settings` (an application's config, a
 // tool's --command-config), nothing else.
 ClientConfig ConnectionConfig(const std::map<std::string, std::string>& settings);
+
+// The connection keys of an application's config, defined once for every
+// app: security.protocol (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; `doc`
+// says which clients it reaches) and the ssl.* and sasl.* pass-through
+// prefixes (librdkafka's names, validated when a client is created).
+// bootstrap.servers is the caller's to define.
+ConfigDef& DefineConnectionKeys(ConfigDef& def, std::string doc);
+
+// The connection of a config defined with DefineConnectionKeys:
+// bootstrap.servers, security.protocol (its default included), ssl.*, sasl.*.
+ClientConfig ConnectionFromConfig(const Config& config);
 
 // A client's config: `connection` (from ConnectionConfig), then `role` (the
 // client's own: client.id, group.id, a prefixed per-client override) over

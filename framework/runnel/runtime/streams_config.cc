@@ -91,19 +91,13 @@ const ConfigDef& StreamsConfig::Definition() {
     auto* d = new ConfigDef();
     d->Define({.name = "application.id",
                .doc = "Names the consumer group, internal topics and state directories."})
-        .Define({.name = "bootstrap.servers", .doc = "Kafka brokers, host:port[,host:port...]."})
-        .Define({.name = "security.protocol",
-                 .default_value = "PLAINTEXT",
-                 .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
-                 .doc = "How every Kafka client of the instance connects (with the ssl.* and sasl.* keys, "
-                        "librdkafka's names, which reach every client as well; docs/security.md)."})
-        // The connection's TLS and SASL settings, for every client (stream
-        // threads' consumers and producers, restore, standby, global and
-        // admin clients): ssl.ca.location, ssl.certificate.location,
-        // ssl.key.location, ssl.key.password, sasl.mechanism,
-        // sasl.username, sasl.password, ... librdkafka validates them.
-        .PassThroughPrefix("ssl.")
-        .PassThroughPrefix("sasl.")
+        .Define({.name = "bootstrap.servers", .doc = "Kafka brokers, host:port[,host:port...]."});
+    // security.protocol and the ssl.* and sasl.* keys: the connection's TLS
+    // and SASL settings, for every client (stream threads' consumers and
+    // producers, restore, standby, global and admin clients).
+    kafka::DefineConnectionKeys(*d,
+                                "How every Kafka client of the instance connects (with the ssl.* and sasl.* keys, "
+                                "librdkafka's names, which reach every client as well; docs/security.md).")
         .Define({.name = "num.stream.threads",
                  .type = ConfigType::kInt,
                  .default_value = "1",
@@ -384,12 +378,7 @@ UncaughtErrorResponse StreamsConfig::uncaught_error_policy() const {
   return UncaughtErrorResponse::kShutdownClient;
 }
 
-kafka::ClientConfig StreamsConfig::ConnectionConfig() const {
-  kafka::ClientConfig c = kafka::ConnectionConfig(config_.raw());
-  c["bootstrap.servers"] = bootstrap_servers();
-  c["security.protocol"] = config_.GetString("security.protocol");
-  return c;
-}
+kafka::ClientConfig StreamsConfig::ConnectionConfig() const { return kafka::ConnectionFromConfig(config_); }
 
 kafka::ClientConfig StreamsConfig::ConsumerConfig(std::string_view client_id) const {
   kafka::ClientConfig c{
