@@ -190,6 +190,43 @@ TEST(WindowedAggregationTest, EmitFinalSendsEachWindowOnceWhenItCloses) {
   EXPECT_EQ(driver->metrics().CounterTotal("runnel_dropped_records_total"), 1);
 }
 
+// The progress markers in the store's changelog: the newest value of meta
+// `name` ("emitted-through", "stream-time") among the records captured so
+// far, or -1.
+int64_t NewestMarker(TopologyTestDriver& driver, std::string_view name) {
+  int64_t newest = -1;
+  const std::string key = std::string(8, '\xff') + std::string(name);
+  for (const TestRecord& r : driver.Output("test-app-counts-store-changelog")) {
+    if (r.key != key || !r.value || r.value->size() != 8) continue;
+    newest = static_cast<int64_t>(serdes::ReadBigEndian64(r.value->data()));
+  }
+  return newest;
+}
+
+// Under at-least-once a crash loses what was sent but not yet acknowledged.
+// Had the commit that sends a closed window also sent the marker saying it
+// was emitted (and the stream time that closed it), a restart would restore
+// the marker, skip the window and drop the replayed records as late, while
+// the window's result was lost with the crash. So the marker goes out only
+// at the commit after the one whose output Kafka acknowledged.
+TEST(WindowedAggregationTest, EmitFinalMarkersReachTheChangelogOnlyAfterTheOutputIsAcknowledged) {
+  CountTopology t(TimeWindows::OfSizeAndGrace(absl::Milliseconds(100), absl::Milliseconds(20)),
+                  EmitStrategy::OnWindowClose());
+  auto driver = Driver(t.builder);
+  ASSERT_NE(driver, nullptr);
+  auto in = driver->CreateInputTopic("readings", serdes::String(), serdes::String());
+  auto out = driver->CreateOutputTopic("counts", serdes::TimeWindowed(serdes::String(), 100), serdes::Int64());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(10)).ok());
+  ASSERT_TRUE(in.PipeInput("a", "x", Timestamp(2000)).ok());  // closes [0,100): sent in this commit
+  EXPECT_EQ(ReadAll(out), (std::vector<Out>{{"a", 0, 100, 1, 10}}));
+  EXPECT_LT(NewestMarker(*driver, "emitted-through"), 0);
+  EXPECT_LT(NewestMarker(*driver, "stream-time"), 2000);
+  ASSERT_TRUE(in.PipeInput("b", "x", Timestamp(2001)).ok());  // the next commit, after the acknowledgement
+  EXPECT_GE(NewestMarker(*driver, "emitted-through"), 0);
+  EXPECT_GE(NewestMarker(*driver, "stream-time"), 2000);
+  EXPECT_TRUE(out.IsEmpty());
+}
+
 // Random out-of-order input against the model: every closed window is
 // emitted exactly once with the model's count, and nothing else.
 TEST(WindowedAggregationTest, EmitFinalMatchesTheOracleOnShuffledInput) {

@@ -199,6 +199,9 @@ class ProcessorNode final : public InputNode<KIn, VIn>, public ProcessorContext<
   Timestamp stream_time() const override { return task().stream_time(); }
   const Clock& clock() const override { return task().clock(); }
   void RequestCommit() override { task().RequestCommit(); }
+  bool OnSentRecordsAcknowledged(std::function<absl::Status()> listener) override {
+    return task().OnSentRecordsAcknowledged(std::move(listener));
+  }
   MetricsRegistry& metrics() override { return task().metrics(); }
   KeyValueStore* GetKeyValueStore(std::string_view name) override {
     return task().GetKeyValueStore(name);

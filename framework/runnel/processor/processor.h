@@ -11,6 +11,7 @@
 // Process returns a Status: an error stops the task's stream thread (the
 // application goes to ERROR) and the record's offset is never committed.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -51,6 +52,19 @@ class TaskContext {
   // (see punctuation.h), on the task's thread, with no current record; it
   // may forward. Cancel through the returned handle.
   virtual Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) = 0;
+  // For a processor that persists a marker of its progress in a store (its
+  // stream time, how far emit-final has emitted): under at-least-once,
+  // keeps `listener` and answers true; the runtime then runs it, on the
+  // task's thread, each time Kafka has acknowledged every record the task
+  // sent before (output and changelog; at each commit, before its offsets
+  // are committed). A processor writes its markers only from the listener,
+  // so that after a crash no marker is ahead of the output it stands for:
+  // the records replayed from the last commit are emitted again
+  // (duplicates, which at-least-once allows) instead of being skipped as
+  // already done. Under exactly-once (store, changelog and output commit in
+  // one transaction) and where nothing is sent, answers false and keeps
+  // nothing. The listener is dropped when the task closes.
+  virtual bool OnSentRecordsAcknowledged(std::function<absl::Status()> /*listener*/) { return false; }
 };
 
 template <typename KOut, typename VOut>

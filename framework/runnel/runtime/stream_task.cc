@@ -24,6 +24,7 @@ StreamTask::StreamTask(TaskId id, std::string application_id, std::unique_ptr<Pr
       processing_handler_(processing_handler),
       clock_(clock),
       metrics_(state.metrics),
+      exactly_once_(state.exactly_once),
       specs_(specs),
       store_names_(std::move(stores)),
       stores_(id, std::move(state), [this] { return current_ != nullptr ? current_timestamp_ : stream_time_; }),
@@ -102,6 +103,7 @@ absl::Status StreamTask::CompleteRestore() {
 }
 
 absl::Status StreamTask::InitProcessors() {
+  acknowledged_listeners_.clear();
   absl::Status s = graph_->Init(env_);
   if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString()));
   initialized_ = true;
@@ -114,9 +116,25 @@ void StreamTask::Close() {
     initialized_ = false;
     graph_->Close();
   }
+  acknowledged_listeners_.clear();
   stores_.Close();
   closed_ = true;
   UpdateStateGauge();
+}
+
+bool StreamTask::OnSentRecordsAcknowledged(std::function<absl::Status()> listener) {
+  if (exactly_once_ || sink_ == nullptr) return false;
+  acknowledged_listeners_.push_back(std::move(listener));
+  return true;
+}
+
+absl::Status StreamTask::SentRecordsAcknowledged() {
+  if (!initialized_) return absl::OkStatus();
+  for (const auto& listener : acknowledged_listeners_) {
+    absl::Status s = listener();
+    if (!s.ok()) return Annotate(s, absl::StrCat("task ", id_.ToString(), ": writing progress markers"));
+  }
+  return absl::OkStatus();
 }
 
 StreamTask::PartitionState* StreamTask::Find(const TopicPartition& tp) {

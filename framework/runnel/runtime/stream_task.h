@@ -75,6 +75,10 @@ class StreamTask final : public TaskContext {
   absl::Status CommitStores(const absl::flat_hash_map<TopicPartition, Offset>& changelog_next) {
     return stores_.CommitTransaction(changelog_next);
   }
+  // Under at-least-once, after Kafka acknowledged every record sent so far
+  // (the commit's flush): runs the processors' listeners
+  // (OnSentRecordsAcknowledged), which write their progress markers.
+  absl::Status SentRecordsAcknowledged();
 
   TaskId id() const { return id_; }
   void AddPartition(const TopicPartition& tp);
@@ -115,6 +119,7 @@ class StreamTask final : public TaskContext {
   const Clock& clock() const override { return clock_; }
   MetricsRegistry& metrics() override { return metrics_ != nullptr ? *metrics_ : own_metrics_; }
   void RequestCommit() override { commit_requested_ = true; }
+  bool OnSentRecordsAcknowledged(std::function<absl::Status()> listener) override;
   KeyValueStore* GetKeyValueStore(std::string_view name) override { return stores_.Get(name); }
   Cancellable Schedule(absl::Duration interval, PunctuationType type, Punctuator punctuator) override;
   // Runs the wall-clock punctuators that are due (from the thread's loop).
@@ -200,6 +205,11 @@ class StreamTask final : public TaskContext {
   bool initialized_ = false;
   bool restoring_ = false;
   bool closed_ = false;
+  // StateEnv::exactly_once: processors' markers commit with the transaction.
+  const bool exactly_once_;
+  // OnSentRecordsAcknowledged's listeners (processors of this task's graph;
+  // cleared before the graph is initialized again and when it closes).
+  std::vector<std::function<absl::Status()>> acknowledged_listeners_;
   const std::map<std::string, StoreSpec>* specs_;
   std::set<std::string> store_names_;
   TaskStores stores_;

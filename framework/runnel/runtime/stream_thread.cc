@@ -161,7 +161,7 @@ void StreamThread::Run() {
   } else if (s.ok()) {
     // Clean shutdown: everything processed is flushed and committed before
     // the group is left, so a restart neither loses nor repeats records.
-    s = Commit(kShutdownFlushTimeout);
+    s = CommitFinal();
     clean = s.ok();
     if (!s.ok()) log->error("{}: final commit failed: {}", name_, s.ToString());
   } else {
@@ -397,6 +397,21 @@ absl::Status StreamThread::RecoverFromTransactionError(const absl::Status& cause
   return tasks_->SeekToCommitted(keep);
 }
 
+absl::Status StreamThread::CommitFinal() {
+  RUNNEL_RETURN_IF_ERROR(Commit(kShutdownFlushTimeout));
+  if (eos_) return absl::OkStatus();
+  // Under at-least-once the commit's acknowledgement had processors write
+  // their progress markers into the stores' caches, which closing drops:
+  // send them now. A marker left behind only repeats output after the
+  // restart, but a clean close should repeat nothing.
+  RUNNEL_RETURN_IF_ERROR(tasks_->FlushStores());
+  absl::Status flushed = collector_.Flush(kShutdownFlushTimeout);
+  if (!flushed.ok()) {
+    Logger("runnel")->warn("{}: sending the final progress markers: {}", name_, flushed.ToString());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
   RUNNEL_RETURN_IF_ERROR(tasks_->FlushStores());
   std::vector<std::pair<TopicPartition, Offset>> offsets = tasks_->UncommittedOffsets();
@@ -414,6 +429,9 @@ absl::Status StreamThread::CommitAtLeastOnce(absl::Duration flush_timeout) {
     rewinds_->Increment();
     return tasks_->RewindToCommitted();
   }
+  // Everything sent so far is acknowledged: processors may now persist the
+  // progress that output stands for (TaskContext::OnSentRecordsAcknowledged).
+  RUNNEL_RETURN_IF_ERROR(tasks_->SentRecordsAcknowledged());
   if (offsets.empty()) return absl::OkStatus();
   absl::Status committed = consumer_->Commit(offsets);
   if (!committed.ok()) {
@@ -438,7 +456,7 @@ void StreamThread::OnPartitionsRevoked(const std::vector<TopicPartition>& partit
   Logger("runnel")->info("{}: {} partitions revoked", name_, partitions.size());
   if (group_state_.load() == GroupState::kAssigned) group_state_.store(GroupState::kRebalancing);
   lags_->Remove(partitions);
-  KeepRebalanceError(tasks_->Revoke(partitions, [this] { return Commit(kShutdownFlushTimeout); }));
+  KeepRebalanceError(tasks_->Revoke(partitions, [this] { return CommitFinal(); }));
 }
 
 void StreamThread::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {

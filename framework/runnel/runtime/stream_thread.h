@@ -115,6 +115,10 @@ class StreamThread final : private kafka::RebalanceListener {
   absl::Status ProcessTasks(bool& commit_requested);
   absl::Status Commit(absl::Duration flush_timeout);
   absl::Status CommitAtLeastOnce(absl::Duration flush_timeout);
+  // The last commit before the tasks close (shutdown, revocation); under
+  // at-least-once it also sends the progress markers the commit let
+  // processors write.
+  absl::Status CommitFinal();
   // Creates (or replaces) the producer and attaches it to the collector;
   // under EOS also initializes its transactions, retrying while the broker
   // is unreachable.

@@ -199,6 +199,13 @@ absl::Status TaskManager::FlushStores() {
   return absl::OkStatus();
 }
 
+absl::Status TaskManager::SentRecordsAcknowledged() {
+  for (auto& [id, task] : tasks_) {
+    if (!task->restoring()) RUNNEL_RETURN_IF_ERROR(task->SentRecordsAcknowledged());
+  }
+  return absl::OkStatus();
+}
+
 std::vector<std::pair<TopicPartition, Offset>> TaskManager::UncommittedOffsets() const {
   std::vector<std::pair<TopicPartition, Offset>> offsets;
   for (const auto& [id, task] : tasks_) {

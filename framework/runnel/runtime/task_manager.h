@@ -139,6 +139,10 @@ class TaskManager {
   // Commit, on the running tasks (a restoring task has nothing to commit).
   // Flushes their stores: the first error, if any.
   absl::Status FlushStores();
+  // At-least-once, once the commit's flush had every record sent so far
+  // acknowledged: each running task's processors write their progress
+  // markers (StreamTask::SentRecordsAcknowledged). The first error, if any.
+  absl::Status SentRecordsAcknowledged();
   // Every task's next offsets not yet committed.
   std::vector<std::pair<TopicPartition, Offset>> UncommittedOffsets() const;
   void MarkCommitted(const std::vector<std::pair<TopicPartition, Offset>>& offsets);

@@ -74,7 +74,9 @@ bool SegmentedStore::IsMetaKey(std::string_view store_key) {
 std::string SegmentedStore::SegmentPrefix(int64_t segment) { return BE64(segment); }
 
 absl::StatusOr<std::optional<int64_t>> SegmentedStore::GetMeta(std::string_view name) const {
-  auto raw = reader_->Get(absl::StrCat(kMetaPrefix, ToAbsl(name)));
+  const std::string key = absl::StrCat(kMetaPrefix, ToAbsl(name));
+  if (auto held = held_meta_.find(key); held != held_meta_.end()) return std::optional<int64_t>(held->second);
+  auto raw = reader_->Get(key);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::optional<int64_t>();
   if ((*raw)->size() != 8) {
@@ -86,7 +88,22 @@ absl::StatusOr<std::optional<int64_t>> SegmentedStore::GetMeta(std::string_view 
 
 absl::Status SegmentedStore::PutMeta(std::string_view name, int64_t value) {
   if (read_only()) return ReadOnlyError();
-  return kv_->Put(absl::StrCat(kMetaPrefix, ToAbsl(name)), BE64(value));
+  std::string key = absl::StrCat(kMetaPrefix, ToAbsl(name));
+  if (hold_meta_) {
+    held_meta_[std::move(key)] = value;
+    return absl::OkStatus();
+  }
+  return kv_->Put(key, BE64(value));
+}
+
+absl::Status SegmentedStore::WriteHeldMeta() {
+  if (read_only()) return ReadOnlyError();
+  while (!held_meta_.empty()) {
+    auto it = held_meta_.begin();
+    RUNNEL_RETURN_IF_ERROR(kv_->Put(it->first, BE64(it->second)));
+    held_meta_.erase(it);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SegmentedStore::Init() {

@@ -31,6 +31,7 @@
 // the store below (the task does); valid while it is.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,14 @@ class SegmentedStore {
   // how far emit-final has emitted), written through the stack.
   [[nodiscard]] absl::StatusOr<std::optional<int64_t>> GetMeta(std::string_view name) const;
   [[nodiscard]] absl::Status PutMeta(std::string_view name, int64_t value);
+  // From now on meta writes (PutMeta and the persisted stream time) are
+  // held here, and read back, until WriteHeldMeta writes the latest of each
+  // through the stack: under at-least-once, a processor calls it once the
+  // output its progress stands for is acknowledged
+  // (TaskContext::OnSentRecordsAcknowledged), so that a persisted marker is
+  // never ahead of that output.
+  void HoldMetaWrites() { hold_meta_ = true; }
+  [[nodiscard]] absl::Status WriteHeldMeta();
   // Whether `store_key` is a meta key rather than an entry (for flush
   // listeners over the store below).
   static bool IsMetaKey(std::string_view store_key);
@@ -112,6 +121,9 @@ class SegmentedStore {
   int64_t segment_interval_ms_;
   Timestamp stream_time_{-1};
   int64_t persisted_stream_time_ = -1;
+  bool hold_meta_ = false;
+  // Meta writes held by HoldMetaWrites: full meta key -> value (a few).
+  std::map<std::string, int64_t> held_meta_;
   // Segments below this are gone.
   int64_t live_from_segment_ = 0;
 };

@@ -171,6 +171,11 @@ class StreamStreamJoinProcessor final : public Processor<K, JoinInput<V, VO>, K,
       KeyValueStore* kv = context.GetKeyValueStore(name);
       if (kv == nullptr) return MissingStore(context, name);
       windows_[side].emplace(kv, options, /*retain_duplicates=*/true);
+      // Under at-least-once the persisted stream time waits for the results
+      // sent up to it to be acknowledged: replayed records are then not
+      // dropped as late behind a stream time whose results were lost.
+      WindowStore& w = *windows_[side];
+      if (context.OnSentRecordsAcknowledged([&w] { return w.WriteHeldMeta(); })) w.HoldMetaWrites();
     }
     if (spec_.Outer(0) || spec_.Outer(1)) {
       RUNNEL_CHECK(!spec_.unmatched_store.empty()) << "join '" << spec_.node << "' has an outer side but no store";

@@ -22,9 +22,12 @@
 //     cache merges them and sends one per window per commit (or eviction).
 //   OnWindowClose: nothing goes down until stream time passes a window's
 //     end + grace; then the window's final aggregate, once. How far it has
-//     emitted is persisted in the store (meta "emitted-through"), written in
-//     the same commit (and, under exactly-once, the same transaction) as
-//     the output, so a restarted task neither repeats nor skips a window.
+//     emitted is persisted in the store (meta "emitted-through"): under
+//     exactly-once in the same transaction as the output, so a restarted
+//     task neither repeats nor skips a window; under at-least-once only
+//     once that output is acknowledged (and the persisted stream time with
+//     it), so a restart after a crash may repeat windows but never skips
+//     one whose result was still in flight.
 //
 // Threading: the task's thread, like every processor.
 
@@ -138,6 +141,10 @@ class WindowedOutput {
           absl::StrCat("store '", store_name_, "' is not available to task ", context.task_id().ToString()));
     }
     store_.emplace(kv, options_);
+    // Under at-least-once the stream time and "emitted-through" wait for
+    // the output they stand for to be acknowledged (see
+    // TaskContext::OnSentRecordsAcknowledged).
+    if (context.OnSentRecordsAcknowledged([this] { return store_->WriteHeldMeta(); })) store_->HoldMetaWrites();
     RUNNEL_RETURN_IF_ERROR(store_->Init());
     auto emitted = store_->GetMeta("emitted-through");
     if (!emitted.ok()) return emitted.status();
