@@ -73,15 +73,14 @@ const runnel::ConfigDef& GatewayConfigDef() {
                     "a request's readings must be acknowledged by Kafka within this, else 503 (also the "
                     "producers' message.timeout.ms unless producer.message.timeout.ms is set)"))
         .Define(Int("retry.after.seconds", 1, 0, 3600, "the Retry-After of a 503"))
-        .Define(Int("producers", 2, 1, 16,
-                    "Kafka producers, each committing one group of requests at a time (see README)"))
+        .Define(Int("producers", 1, 1, 16, "Kafka producers; requests are spread over them in turn (see README)"))
         .Define(ConfigKey{.name = "deliveries.on.io.threads",
                           .type = ConfigType::kBool,
                           .default_value = "true",
                           .doc = "serve Kafka's delivery reports (and answer their requests) on the HTTP I/O "
-                                 "threads; false: on a thread of each producer, one more thread hop per group"})
+                                 "threads; false: on a thread of each producer, one more thread hop per request"})
         .Define(Int("max.queued.requests", 10'000, 1, 10'000'000,
-                    "requests waiting for a producer beyond this are answered 503 at once"))
+                    "requests waiting for Kafka's acknowledgement beyond this are answered 503 at once"))
         .Define(ConfigKey{.name = "topic.create",
                           .type = ConfigType::kBool,
                           .default_value = "true",
@@ -158,8 +157,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
   ingest.producers = static_cast<int>(config.GetInt("producers"));
   ingest.max_queued_requests = static_cast<size_t>(config.GetInt("max.queued.requests"));
   ingest.producer_config = GatewayClientConfig(config);
-  // The gateway groups requests itself and waits for their acks: send at
-  // once. Records are given up by librdkafka about when their request is
+  // The gateway waits for each request's acks: send at once (librdkafka
+  // still batches the records waiting when a produce request goes out). Records are given up by librdkafka about when their request is
   // answered 503, so few are stored after the client was told they were not.
   ingest.producer_config.try_emplace("linger.ms", "0");
   // Back within a second of the broker's return (librdkafka's default
@@ -217,9 +216,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const runnel::Config& co
                g->metrics_.GetGauge("runnel_http_requests")->Set(http.requests);
                g->metrics_.GetGauge("runnel_http_requests_rejected")->Set(http.requests_rejected);
                const IngestPipeline::Stats ingest = g->pipeline_->stats();
-               g->metrics_.GetGauge("sensor_gateway_commit_groups")->Set(ingest.groups);
-               g->metrics_.GetGauge("sensor_gateway_commit_groups_failed")->Set(ingest.groups_failed);
+               g->metrics_.GetGauge("sensor_gateway_requests_answered")->Set(ingest.requests);
+               g->metrics_.GetGauge("sensor_gateway_requests_failed")->Set(ingest.requests_failed);
                g->metrics_.GetGauge("sensor_gateway_records_sent")->Set(ingest.records_sent);
+               g->metrics_.GetGauge("sensor_gateway_delivery_failures")->Set(ingest.delivery_failures);
                http::Response r = http::Response::Text(200, g->metrics_.ToPrometheusText());
                r.content_type = "text/plain; version=0.0.4";
                return r;

@@ -1,12 +1,19 @@
 #include "ingest.h"
 
-#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "runnel/common/logging.h"
 #include "runnel/common/status.h"
 
 namespace runnel_apps::gateway {
+namespace {
+
+uint64_t TagOf(const void* request) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(request)); }
+
+}  // namespace
 
 IngestPipeline::IngestPipeline(IngestOptions options, const runnel::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
@@ -20,7 +27,7 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
     auto slot = std::make_unique<Slot>();
     Slot* s = slot.get();
     runnel::kafka::ProducerOptions producer_options{
-        .on_delivery = [p, s](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(*s, report.status); },
+        .on_delivery = [p](const runnel::kafka::DeliveryReport& report) { p->OnDelivery(report); },
         .clock = &p->clock_};
     if (p->options_.post) {
       // On librdkafka's broker thread: only schedule.
@@ -32,7 +39,6 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
       return runnel::Annotate(producer.status(), "creating the Kafka producer");
     }
     slot->producer = *std::move(producer);
-    p->idle_.push_back(s);
     p->slots_.push_back(std::move(slot));
   }
   p->watchdog_ = std::thread([p] { p->Watchdog(); });
@@ -42,171 +48,99 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(IngestOpt
 IngestPipeline::~IngestPipeline() { Stop(); }
 
 void IngestPipeline::Submit(std::vector<ReadingRecord> records, absl::Time deadline, Done done) {
+  if (records.empty()) {
+    done(absl::OkStatus());
+    return;
+  }
+  const auto count = static_cast<int64_t>(records.size());
+  auto* r = new Request;
+  r->deadline = deadline;
+  r->pending.store(count, std::memory_order_relaxed);
+  r->refs.store(count + 1, std::memory_order_relaxed);  // each record's report, and the watchdog's list
   absl::Status refused;
-  Slot* slot = nullptr;
-  std::vector<Request> group;
   {
+    // Under mu_ with Stop's stopping_: a request Stop does not wait for is
+    // never sent.
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
+    const int64_t waiting = unanswered_.load(std::memory_order_acquire);
+    if (stopping_.load(std::memory_order_acquire)) {
       refused = absl::UnavailableError("the gateway is shutting down");
-    } else if (queue_.size() >= options_.max_queued_requests) {
+    } else if (waiting >= static_cast<int64_t>(options_.max_queued_requests)) {
       refused = absl::UnavailableError(
-          absl::StrCat(queue_.size(), " requests already wait for Kafka (max.queued.requests)"));
+          absl::StrCat(waiting, " requests already wait for Kafka (max.queued.requests)"));
     } else {
-      queue_.push_back(Request{std::move(records), deadline, std::move(done)});
-      if (!idle_.empty()) {
-        slot = idle_.back();
-        idle_.pop_back();
-        group = TakeGroupLocked();
-      }
+      unanswered_.fetch_add(1, std::memory_order_acq_rel);
+      r->done = std::move(done);
+      requests_.push_back(r);
     }
   }
   if (!refused.ok()) {
+    delete r;
     done(std::move(refused));
     return;
   }
-  if (slot != nullptr) RunGroups(*slot, std::move(group));
-}
-
-std::vector<IngestPipeline::Request> IngestPipeline::TakeGroupLocked() {
-  std::vector<Request> group;
-  size_t records = 0;
-  while (!queue_.empty() &&
-         (group.empty() || records + queue_.front().records.size() <= options_.max_group_records)) {
-    records += queue_.front().records.size();
-    group.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+  Slot& slot = *slots_[next_slot_.fetch_add(1, std::memory_order_relaxed) % slots_.size()];
+  int64_t sent = 0;
+  for (const ReadingRecord& record : records) {
+    // Never waits for queue space: this is an HTTP I/O thread.
+    refused = slot.producer->Send({.topic = options_.topic,
+                                   .key = record.key,
+                                   .value = record.value,
+                                   .timestamp = runnel::Timestamp(record.timestamp_ms),
+                                   .tag = TagOf(r)},
+                                  absl::ZeroDuration());
+    if (!refused.ok()) break;
+    ++sent;
   }
-  return group;
-}
-
-void IngestPipeline::Finish(std::vector<Request>& group, const std::vector<absl::Status>& sends,
-                            const absl::Status& status) {
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(sends[i].ok() ? status : sends[i]);
-}
-
-void IngestPipeline::RunGroups(Slot& slot, std::vector<Request> group) {
-  while (true) {
-    // Requests whose deadline passed while queued: refused, nothing sent.
-    const absl::Time now = clock_.Now();
-    std::vector<Request> live;
-    live.reserve(group.size());
-    for (Request& r : group) {
-      if (r.deadline <= now) {
-        r.done(absl::UnavailableError("Kafka did not take the readings in time (waited in the gateway's queue)"));
-      } else {
-        live.push_back(std::move(r));
-      }
-    }
-    group.clear();
-    if (!live.empty()) {
-      int64_t failed_before;
-      {
-        std::lock_guard<std::mutex> lock(slot.mu);
-        failed_before = slot.failed;
-      }
-      std::vector<absl::Status> sends(live.size());
-      int64_t sent = 0;
-      absl::Time deadline = live.front().deadline;
-      for (size_t i = 0; i < live.size(); ++i) {
-        deadline = std::min(deadline, live[i].deadline);
-        for (const ReadingRecord& record : live[i].records) {
-          // Never waits for queue space: this is an I/O or poller thread.
-          absl::Status s = slot.producer->Send({.topic = options_.topic,
-                                                .key = record.key,
-                                                .value = record.value,
-                                                .timestamp = runnel::Timestamp(record.timestamp_ms)},
-                                               absl::ZeroDuration());
-          if (!s.ok()) {
-            sends[i] = absl::UnavailableError(absl::StrCat("Kafka refused a record: ", s.message()));
-            break;
-          }
-          ++sent;
-        }
-      }
-      records_sent_.fetch_add(sent, std::memory_order_relaxed);
-      int64_t failures = 0;
-      {
-        std::lock_guard<std::mutex> lock(slot.mu);
-        slot.sent += sent;
-        if (slot.delivered < slot.sent) {
-          // Acks pending: the delivery callback (or the watchdog) goes on.
-          slot.group = std::move(live);
-          slot.send_status = std::move(sends);
-          slot.target = slot.sent;
-          slot.failed_before = failed_before;
-          slot.deadline = deadline;
-          return;
-        }
-        failures = slot.failed - failed_before;  // every report came during the sends
-      }
-      Complete(live, sends, failures > 0
-                                ? absl::UnavailableError(absl::StrCat("Kafka failed to store ", failures,
-                                                                      " record(s) of this or an earlier request"))
-                                : absl::OkStatus());
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.empty()) {
-      idle_.push_back(&slot);
-      cv_.notify_all();
-      return;
-    }
-    group = TakeGroupLocked();
+  records_sent_.fetch_add(sent, std::memory_order_relaxed);
+  if (sent < count) {
+    // The records not sent get no report: their references go here, and
+    // the request can no longer be answered OK.
+    Answer(*r, absl::UnavailableError(absl::StrCat("Kafka refused a record: ", refused.message())));
+    Release(r, count - sent);
   }
 }
 
-void IngestPipeline::Complete(std::vector<Request>& group, const std::vector<absl::Status>& sends,
-                              const absl::Status& status) {
-  groups_.fetch_add(1, std::memory_order_relaxed);
+void IngestPipeline::OnDelivery(const runnel::kafka::DeliveryReport& report) {
+  auto* r = reinterpret_cast<Request*>(static_cast<uintptr_t>(report.tag));
+  if (!report.status.ok()) {
+    delivery_failures_.fetch_add(1, std::memory_order_relaxed);
+    r->failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  // acq_rel: the last report sees every failure counted before it.
+  if (r->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const int64_t failures = r->failures.load(std::memory_order_relaxed);
+    Answer(*r, failures > 0 ? absl::UnavailableError(absl::StrCat("Kafka failed to store ", failures,
+                                                                  " record(s) of the request"))
+                            : absl::OkStatus());
+  } else if (!report.status.ok()) {
+    // No need to wait for the others: the answer is a 503 either way.
+    Answer(*r, absl::UnavailableError(absl::StrCat("Kafka failed to store a record of the request: ",
+                                                   report.status.message())));
+  }
+  Release(r, 1);
+}
+
+void IngestPipeline::Answer(Request& r, const absl::Status& status) {
+  if (r.answered.exchange(true, std::memory_order_acq_rel)) return;
+  answered_.fetch_add(1, std::memory_order_relaxed);
   if (!status.ok()) {
-    groups_failed_.fetch_add(1, std::memory_order_relaxed);
+    failed_.fetch_add(1, std::memory_order_relaxed);
     static runnel::RateLimiter limiter(5'000);
     int64_t suppressed = 0;
     if (limiter.Allow(clock_.NowMillis().value(), &suppressed)) {
       runnel::Logger("sensor-gateway")
-          ->warn("{} request(s) answered 503: {} ({} similar messages suppressed)", group.size(),
-                 std::string(status.message()), suppressed);
+          ->warn("a request answered 503: {} ({} similar messages suppressed)", std::string(status.message()),
+                 suppressed);
     }
   }
-  Finish(group, sends, status);
+  Done done = std::move(r.done);
+  unanswered_.fetch_sub(1, std::memory_order_acq_rel);
+  done(status);
 }
 
-void IngestPipeline::Continue(Slot& slot) {
-  std::vector<Request> next;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.empty()) {
-      idle_.push_back(&slot);
-      cv_.notify_all();
-      return;
-    }
-    next = TakeGroupLocked();
-  }
-  RunGroups(slot, std::move(next));
-}
-
-void IngestPipeline::OnDelivery(Slot& slot, const absl::Status& status) {
-  std::vector<Request> group;
-  std::vector<absl::Status> sends;
-  int64_t failures = 0;
-  {
-    std::lock_guard<std::mutex> lock(slot.mu);
-    ++slot.delivered;
-    if (!status.ok()) {
-      ++slot.failed;
-      delivery_failures_.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (slot.group.empty() || slot.delivered < slot.target) return;
-    group = std::move(slot.group);
-    slot.group.clear();
-    sends = std::move(slot.send_status);
-    failures = slot.failed - slot.failed_before;
-  }
-  Complete(group, sends,
-           failures > 0 ? absl::UnavailableError(absl::StrCat("Kafka failed to store ", failures,
-                                                              " record(s) of this or an earlier request"))
-                        : absl::OkStatus());
-  Continue(slot);
+void IngestPipeline::Release(Request* r, int64_t n) {
+  if (r->refs.fetch_sub(n, std::memory_order_acq_rel) == n) delete r;
 }
 
 void IngestPipeline::ServeDeliveries(Slot& slot) {
@@ -215,48 +149,64 @@ void IngestPipeline::ServeDeliveries(Slot& slot) {
 }
 
 void IngestPipeline::Watchdog() {
+  std::vector<Request*> expired, done;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopped_; })) return;
+      if (cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopped_; })) break;
     }
     // Reports whose post was dropped (no I/O threads yet or any more).
     if (options_.post) {
       for (auto& s : slots_) ServeDeliveries(*s);
     }
     const absl::Time now = clock_.Now();
-    for (auto& s : slots_) {
-      Slot& slot = *s;
-      std::vector<Request> group;
-      std::vector<absl::Status> sends;
-      {
-        std::lock_guard<std::mutex> lock(slot.mu);
-        if (slot.group.empty() || now < slot.deadline) continue;
-        group = std::move(slot.group);
-        slot.group.clear();
-        sends = std::move(slot.send_status);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!requests_.empty()) {
+        Request* r = requests_.front();
+        if (r->answered.load(std::memory_order_acquire)) {
+          done.push_back(r);
+        } else if (r->deadline <= now) {
+          expired.push_back(r);
+        } else {
+          break;
+        }
+        requests_.pop_front();
       }
-      Complete(group, sends, absl::UnavailableError("Kafka did not acknowledge the readings in time"));
-      Continue(slot);
     }
+    for (Request* r : expired) {
+      Answer(*r, absl::UnavailableError("Kafka did not acknowledge the readings in time"));
+      Release(r, 1);
+    }
+    for (Request* r : done) Release(r, 1);
+    expired.clear();
+    done.clear();
   }
 }
 
 void IngestPipeline::Stop() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-    // Groups in flight end by their deadlines (the watchdog sees to that),
-    // and queued requests are taken by the slots as they free up.
-    cv_.wait_for(lock, std::chrono::minutes(15),
-                 [this] { return queue_.empty() && idle_.size() == slots_.size(); });
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  }
+  // Requests in flight end by their deadlines (the watchdog sees to that).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(15);
+  while (unanswered_.load(std::memory_order_acquire) > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
   }
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
-  // Producers go before their slots: their destructors flush, and the
-  // delivery callback touches the slot.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Request* r : requests_) Release(r, 1);
+    requests_.clear();
+  }
+  // The producers' destructors flush: the reports of records still in
+  // flight (of requests already answered 503) release their requests.
   for (auto& slot : slots_) {
     std::lock_guard<std::mutex> lock(slot->serve_mu);
     slot->producer.reset();
@@ -269,8 +219,8 @@ absl::StatusOr<int32_t> IngestPipeline::PartitionCount(absl::Duration timeout) {
 }
 
 IngestPipeline::Stats IngestPipeline::stats() const {
-  return Stats{.groups = groups_.load(),
-               .groups_failed = groups_failed_.load(),
+  return Stats{.requests = answered_.load(),
+               .requests_failed = failed_.load(),
                .records_sent = records_sent_.load(),
                .delivery_failures = delivery_failures_.load()};
 }

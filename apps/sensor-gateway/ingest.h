@@ -4,38 +4,33 @@
 // IngestPipeline: gets the records of one HTTP request durably into Kafka
 // and says so, or says it could not, within a deadline.
 //
-// kafka::Producer reports deliveries through one callback per producer,
-// with no per-record tag. So the pipeline commits in groups: it owns a few
-// producers ("slots"); a free slot takes every request waiting in the queue
-// (a group), sends all their records through its producer and is done when
-// that producer has had a delivery report for every record it was ever
-// given. Then all requests of the group are OK if no delivery failed since
-// the group started, otherwise all Unavailable. No request is ever told OK
-// unless each of its records was acknowledged (acks=all, idempotent
-// producer); a group that fails may have stored some records (at-least-once:
-// the client retries after its 503, a record may appear twice, none is
-// lost). While one slot waits for its acks, requests queue for the next free
-// slot, so groups pipeline.
+// Every record is sent at once, tagged with its request
+// (kafka::OutgoingRecord::tag), and every delivery report finds its request
+// by that tag: a request is answered OK when the last of its records has
+// had a successful report (acks=all, idempotent producer), Unavailable as
+// soon as one of them failed, could not be sent (librdkafka's queue full:
+// Send never waits) or was not acknowledged by the request's deadline. No
+// request is ever told OK unless each of its records was acknowledged; one
+// told Unavailable may have stored some records (at-least-once: the client
+// retries after its 503, a record may appear twice, none is lost). Requests
+// do not wait for each other: as many are in flight as clients send, and
+// librdkafka batches whatever records are waiting into each produce request.
 //
-// No thread of its own on the hot path: a group is started by the thread
-// that submits into an idle pipeline (an HTTP I/O thread) or by the
-// delivery callback that completes the slot's previous group, which also
-// answers the group's requests. With IngestOptions::post that callback runs
-// on an HTTP I/O thread too (librdkafka's broker thread -> I/O thread, one
-// hop), else on the producer's poller thread (broker -> poller -> I/O). Send
-// never waits for queue space (a full librdkafka queue is a 503 at once), so
-// neither thread blocks. A watchdog thread fails groups whose acks did not
-// come by their deadline (the earliest among their requests); that slot
-// stays "dirty" until the missing reports arrive, failing the groups after
-// it there until then, conservatively. Requests whose deadline passed while
-// queued fail without anything being sent.
+// No thread of its own on the hot path: the HTTP I/O thread that submits a
+// request sends its records, and the thread that serves its last delivery
+// report answers it. With IngestOptions::post that is an HTTP I/O thread too
+// (librdkafka's broker thread -> I/O thread, one hop), else the producer's
+// poller thread (broker -> poller -> I/O). A watchdog thread answers
+// requests whose deadline passed (Unavailable) and frees answered ones.
 //
 // Ownership: the Gateway owns the pipeline; the pipeline owns its producers
-// and the watchdog. Thread-safety: Submit from any thread; `done` runs on
-// the thread that finishes the group (see above) or inline in Submit, and
-// must be quick. Lifecycle: Create -> Submit... -> Stop (refuses new
-// requests, waits for groups in flight up to their deadlines, flushes and
-// closes the producers).
+// and the watchdog. A request in flight is freed by whoever drops its last
+// reference: one per record sent (its delivery report) and one held by the
+// watchdog's list. Thread-safety: Submit from any thread; `done` runs once,
+// on the thread that answers (see above) or inline in Submit, and must be
+// quick. Lifecycle: Create -> Submit... -> Stop (refuses new requests, waits
+// for those in flight up to their deadlines, flushes and closes the
+// producers).
 
 #include <atomic>
 #include <condition_variable>
@@ -63,12 +58,12 @@ struct IngestOptions {
   std::string topic;
   // librdkafka settings for every producer (bootstrap.servers, ...).
   runnel::kafka::ClientConfig producer_config;
-  int producers = 2;
-  // Requests queued (not yet taken by a worker) beyond this are refused
-  // at once with Unavailable.
+  // Producers; requests are spread over them in turn. One keeps up with
+  // the HTTP side on this project's machines (docs/benchmarks.md, W8).
+  int producers = 1;
+  // Requests in flight (submitted, not yet answered) beyond this are
+  // refused at once with Unavailable.
   size_t max_queued_requests = 10'000;
-  // Records one group sends at most (a larger request still goes whole).
-  size_t max_group_records = 20'000;
   // Where delivery reports are served. Unset: each producer's own poller
   // thread. Set: `post(fn)` runs `fn` soon on an event-loop thread (the
   // HTTP I/O threads), or answers false when it cannot (not yet started,
@@ -85,9 +80,9 @@ class IngestPipeline {
   static absl::StatusOr<std::unique_ptr<IngestPipeline>> Create(IngestOptions options, const runnel::Clock& clock);
   ~IngestPipeline();
 
-  // Queues the records of one request; `done` gets OK once every one is
+  // Sends the records of one request; `done` gets OK once every one is
   // durable, Unavailable when Kafka could not take them by `deadline` (or
-  // the queue is full, or the pipeline stopped).
+  // too many requests are in flight, or the pipeline stopped).
   void Submit(std::vector<ReadingRecord> records, absl::Time deadline, Done done);
   void Stop();
 
@@ -96,8 +91,8 @@ class IngestPipeline {
   absl::StatusOr<int32_t> PartitionCount(absl::Duration timeout);
 
   struct Stats {
-    int64_t groups = 0;
-    int64_t groups_failed = 0;
+    int64_t requests = 0;         // answered
+    int64_t requests_failed = 0;  // answered Unavailable after being accepted for sending
     int64_t records_sent = 0;
     int64_t delivery_failures = 0;
   };
@@ -105,58 +100,46 @@ class IngestPipeline {
 
  private:
   struct Request {
-    std::vector<ReadingRecord> records;
-    absl::Time deadline;
     Done done;
+    absl::Time deadline;
+    std::atomic<int64_t> pending{0};   // records without a delivery report yet
+    std::atomic<int64_t> failures{0};  // delivery reports with an error
+    std::atomic<bool> answered{false};
+    std::atomic<int64_t> refs{0};
   };
-  // One producer and the group it has in flight. Counters are bumped by
-  // the producer's delivery callback.
   struct Slot {
     // Reset under serve_mu by Stop (posted ServeDeliveries calls may race it).
     std::unique_ptr<runnel::kafka::Producer> producer;
     std::mutex serve_mu;
-    std::mutex mu;
-    int64_t sent = 0;       // records accepted by Send
-    int64_t delivered = 0;  // delivery reports received, either way
-    int64_t failed = 0;     // delivery reports with an error
-    // The group in flight (empty: none), and what completes it.
-    std::vector<Request> group;
-    std::vector<absl::Status> send_status;
-    int64_t target = 0;
-    int64_t failed_before = 0;
-    absl::Time deadline;
   };
 
   IngestPipeline(IngestOptions options, const runnel::Clock& clock);
-  // Runs groups on `slot` (starting with `group`) until the queue is empty
-  // or a group waits for acks; then the slot is left busy (acks pending) or
-  // idle.
-  void RunGroups(Slot& slot, std::vector<Request> group);
-  // Takes the next group from the queue; caller holds mu_.
-  std::vector<Request> TakeGroupLocked();
-  void OnDelivery(Slot& slot, const absl::Status& status);
+  void OnDelivery(const runnel::kafka::DeliveryReport& report);
+  // Answers `r` with `status` unless it was answered already.
+  void Answer(Request& r, const absl::Status& status);
+  // Drops `n` references to `r`; the last one frees it.
+  static void Release(Request* r, int64_t n);
   // With options_.post: runs the slot's waiting delivery reports here.
   static void ServeDeliveries(Slot& slot);
-  // Answers every request of a finished group (and counts it).
-  void Complete(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);
-  static void Finish(std::vector<Request>& group, const std::vector<absl::Status>& sends, const absl::Status& status);
-  // After a group: the next one from the queue, or the slot goes idle.
-  void Continue(Slot& slot);
   void Watchdog();
 
   const IngestOptions options_;
   const runnel::Clock& clock_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<uint64_t> next_slot_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;  // the watchdog's tick and Stop's wait
-  std::deque<Request> queue_;
-  std::vector<Slot*> idle_;
-  bool stopping_ = false;
+  // Every request not yet released by the watchdog, in submission order
+  // (which is deadline order: each deadline is its submission time plus
+  // the same timeout).
+  std::deque<Request*> requests_;
+  std::atomic<bool> stopping_{false};
   bool stopped_ = false;
   std::thread watchdog_;
 
-  std::atomic<int64_t> groups_{0}, groups_failed_{0}, records_sent_{0}, delivery_failures_{0};
+  std::atomic<int64_t> unanswered_{0};
+  std::atomic<int64_t> answered_{0}, failed_{0}, records_sent_{0}, delivery_failures_{0};
 };
 
 }  // namespace runnel_apps::gateway

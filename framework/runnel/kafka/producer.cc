@@ -49,7 +49,8 @@ class Producer::Impl : public internal::ClientContext {
       DeliveryReport report{.status = ErrorToStatus(m->err, "delivery"),
                             .topic = rd_kafka_topic_name(m->rkt),
                             .partition = Partition(m->partition),
-                            .offset = Offset(m->offset)};
+                            .offset = Offset(m->offset),
+                            .tag = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private))};
       self->on_delivery(report);
     }
     self->in_flight.fetch_sub(1, std::memory_order_acq_rel);
@@ -131,6 +132,7 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
   void* value_data = record.value ? const_cast<char*>(record.value->data()) : nullptr;
   const size_t value_size = record.value ? record.value->size() : 0;
   const int64_t timestamp = record.timestamp ? record.timestamp->value() : 0;
+  void* tag = reinterpret_cast<void*>(static_cast<uintptr_t>(record.tag));
   std::optional<absl::Time> deadline;  // set on the first full queue
   while (true) {
     rd_kafka_headers_t* headers = nullptr;
@@ -147,7 +149,7 @@ absl::Status Producer::Send(const OutgoingRecord& record, absl::Duration queue_f
         rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
         RD_KAFKA_V_VALUE(value_data, value_size), RD_KAFKA_V_TIMESTAMP(timestamp),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
     impl_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
     if (headers != nullptr) rd_kafka_headers_destroy(headers);

@@ -49,11 +49,13 @@ struct DeliveryReport {
   std::string_view topic;
   Partition partition;
   Offset offset;
+  // The record's OutgoingRecord::tag.
+  uint64_t tag = 0;
 };
 
 struct ProducerOptions {
-  // When set, called for every record from the producer's delivery thread
-  // (must be quick and thread-safe).
+  // When set, called exactly once for every record Send accepted, from the
+  // thread serving reports (must be quick and thread-safe).
   std::function<void(const DeliveryReport&)> on_delivery;
   // Send's queue-full wait, Flush's deadline and the error-log rate limit
   // run on this clock. Not owned; must outlive the Producer. The runtime

@@ -33,6 +33,10 @@ struct OutgoingRecord {
   // Unset: the producer stamps the current time.
   std::optional<Timestamp> timestamp;
   const Headers* headers = nullptr;
+  // Handed back, untouched, in this record's DeliveryReport: lets the
+  // sender tie each report to what it sent the record for (e.g. the
+  // request it belongs to). Not sent to Kafka.
+  uint64_t tag = 0;
 };
 
 // A consumed record. Owns librdkafka's message; the views point into it and
