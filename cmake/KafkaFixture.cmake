@@ -116,7 +116,7 @@ function(runnel_add_kafka_secure_test)
   add_test(NAME ${K_NAME} COMMAND ${K_COMMAND})
   set_tests_properties(${K_NAME} PROPERTIES
     FIXTURES_REQUIRED ${fixture}
-    LABELS "integration;security"
+    LABELS "integration;security;release_only"
     TIMEOUT ${K_TIMEOUT}
     ENVIRONMENT "RUNNEL_KAFKA_SECURE_DIR=${dir};RUNNEL_KAFKA_DIR=${dir};RUNNEL_KAFKA_LOCAL=${RUNNEL_KAFKA_LOCAL}")
 endfunction()
