@@ -47,12 +47,16 @@ endfunction()
 # Every such test holds the RESOURCE_LOCK kafka3, so one runs at a time on
 # the cluster (a test that kills a broker is not seen by another); they run
 # beside the tests of the one-broker fixture. EXCLUSIVE: alone altogether.
+# The fixture's start and stop carry the label release_only like every test
+# that uses it outside the slow ones, so that tools/test's sanitizer pass
+# (-LE 'slow|release_only') starts no cluster; a selected test that requires
+# the fixture still brings its start and stop along (CTest adds them).
 set(RUNNEL_KAFKA3_DIR ${PROJECT_BINARY_DIR}/kafka-local-3)
 
 add_test(NAME kafka3_fixture_start COMMAND ${RUNNEL_KAFKA_LOCAL} start --brokers 3 --dir ${RUNNEL_KAFKA3_DIR})
-set_tests_properties(kafka3_fixture_start PROPERTIES FIXTURES_SETUP kafka3 LABELS "integration;cluster" TIMEOUT 300)
+set_tests_properties(kafka3_fixture_start PROPERTIES FIXTURES_SETUP kafka3 LABELS "integration;cluster;release_only" TIMEOUT 300)
 add_test(NAME kafka3_fixture_stop COMMAND ${RUNNEL_KAFKA_LOCAL} stop --wipe --dir ${RUNNEL_KAFKA3_DIR})
-set_tests_properties(kafka3_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka3 LABELS "integration;cluster" TIMEOUT 120)
+set_tests_properties(kafka3_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka3 LABELS "integration;cluster;release_only" TIMEOUT 120)
 
 function(runnel_add_kafka3_test)
   cmake_parse_arguments(K "EXCLUSIVE" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
@@ -89,17 +93,17 @@ endfunction()
 set(RUNNEL_KAFKA_SECURE_DIR ${PROJECT_BINARY_DIR}/kafka-local-secure)
 set(RUNNEL_KAFKA_SCRAM_DIR ${PROJECT_BINARY_DIR}/kafka-local-scram)
 add_test(NAME kafka_secure_fixture_start COMMAND ${RUNNEL_KAFKA_LOCAL} start --secure --dir ${RUNNEL_KAFKA_SECURE_DIR})
-set_tests_properties(kafka_secure_fixture_start PROPERTIES FIXTURES_SETUP kafka_secure LABELS "integration;security"
+set_tests_properties(kafka_secure_fixture_start PROPERTIES FIXTURES_SETUP kafka_secure LABELS "integration;security;release_only"
   TIMEOUT 300)
 add_test(NAME kafka_secure_fixture_stop COMMAND ${RUNNEL_KAFKA_LOCAL} stop --wipe --dir ${RUNNEL_KAFKA_SECURE_DIR})
-set_tests_properties(kafka_secure_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka_secure LABELS "integration;security"
+set_tests_properties(kafka_secure_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka_secure LABELS "integration;security;release_only"
   TIMEOUT 120)
 add_test(NAME kafka_scram_fixture_start
   COMMAND ${RUNNEL_KAFKA_LOCAL} start --secure --kafka-version 3.9.1 --dir ${RUNNEL_KAFKA_SCRAM_DIR})
-set_tests_properties(kafka_scram_fixture_start PROPERTIES FIXTURES_SETUP kafka_scram LABELS "integration;security"
+set_tests_properties(kafka_scram_fixture_start PROPERTIES FIXTURES_SETUP kafka_scram LABELS "integration;security;release_only"
   TIMEOUT 600)
 add_test(NAME kafka_scram_fixture_stop COMMAND ${RUNNEL_KAFKA_LOCAL} stop --wipe --dir ${RUNNEL_KAFKA_SCRAM_DIR})
-set_tests_properties(kafka_scram_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka_scram LABELS "integration;security"
+set_tests_properties(kafka_scram_fixture_stop PROPERTIES FIXTURES_CLEANUP kafka_scram LABELS "integration;security;release_only"
   TIMEOUT 120)
 
 function(runnel_add_kafka_secure_test)
