@@ -98,9 +98,15 @@ int main(int argc, char** argv) {
     description = (*admin)->DescribeTopic(topic, absl::Seconds(30));
   }
   if (!description.ok()) return Fail(std::string(description.status().message()));
+  // Fetches are held by the broker for up to 5 ms (or 1 MiB): tailing with
+  // fetch.min.bytes=1 sent the broker a fetch per produce request, on the
+  // core it shares with wrk, and at 8 connections that cut the gateway's
+  // rate by 3-6x (docs/benchmarks.md, W8). Visibility is measured in ms and
+  // may read up to 5 ms late.
   auto consumer = runnel::kafka::Consumer::Create({{"bootstrap.servers", bootstrap},
                                                    {"group.id", absl::StrCat("w8-check-", topic)},
-                                                   {"fetch.wait.max.ms", "10"}});
+                                                   {"fetch.wait.max.ms", "5"},
+                                                   {"fetch.min.bytes", "1048576"}});
   if (!consumer.ok()) return Fail(std::string(consumer.status().message()));
   std::vector<std::pair<runnel::TopicPartition, runnel::Offset>> from;
   for (int32_t p = 0; p < description->partitions; ++p) {
